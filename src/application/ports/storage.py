@@ -1,0 +1,54 @@
+"""Object storage port: where recordings and reference audio live."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    key: str
+    size: int
+    content_type: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PresignedUrl:
+    url: str
+    method: str
+    expires_at: datetime
+    headers: dict[str, str]
+
+
+class ObjectNotFoundError(Exception):
+    """The key names no stored object."""
+
+
+class ObjectStorage(Protocol):
+    """Stores blobs by key and hands out expiring URLs that other processes can use directly."""
+
+    async def put(self, key: str, data: bytes, content_type: str) -> StoredObject: ...
+
+    async def get(self, key: str) -> bytes:
+        """Raise ObjectNotFoundError when the key is unknown."""
+        ...
+
+    async def stat(self, key: str) -> StoredObject | None: ...
+
+    async def delete(self, key: str) -> None:
+        """Delete the object; deleting a missing key is not an error."""
+        ...
+
+    async def list_keys(self, prefix: str) -> list[str]: ...
+
+    async def presigned_get_url(self, key: str, expires_in_seconds: int) -> PresignedUrl: ...
+
+    async def presigned_put_url(
+        self, key: str, content_type: str, expires_in_seconds: int
+    ) -> PresignedUrl: ...
+
+    async def ping(self) -> None:
+        """Raise when the store cannot be reached."""
+        ...
