@@ -1,0 +1,55 @@
+# The documented commands. `make run` and `make test` set up everything they need on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export PATH := $(HOME)/.local/bin:$(PATH)
+export UV_PYTHON_DOWNLOADS := never
+UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+RUN := $(UV) run --frozen
+DEBIAN_PACKAGES := espeak-ng libespeak-ng1
+
+.PHONY: help setup system-deps run api worker analysis-server test lint typecheck contracts pytest bench clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m pip install --quiet --user --break-system-packages uv 2>/dev/null || python3 -m pip install --quiet --user uv
+
+system-deps:  ## Debian packages the analysis and its tests need (espeak-ng for speech synthesis)
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+setup: $(UV) system-deps  ## Install uv, Debian packages and the locked Python dependencies
+	$(UV) sync --frozen
+
+run: setup  ## Run the whole system: migrations, demo catalog, API on http://127.0.0.1:8000
+	$(RUN) voicepractice db create
+	$(RUN) voicepractice db upgrade
+	$(RUN) voicepractice seed-demo
+	$(RUN) voicepractice serve --host 127.0.0.1 --port 8000
+
+test: setup lint typecheck contracts pytest  ## Lint, import contracts, type checks and the whole test suite
+
+lint:
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck:
+	$(RUN) mypy
+
+contracts:
+	$(RUN) lint-imports
+
+pytest:
+	$(RUN) pytest
+
+bench: setup  ## Benchmarks; figures are printed next to a baseline measured in the same run
+	$(RUN) python bench/voice_bench.py
+
+clean:
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache var

@@ -1,0 +1,1 @@
+"""Audio adapters: decoding and inspecting uploads with PyAV."""

@@ -1,0 +1,197 @@
+"""Decoding uploaded audio with PyAV (FFmpeg) from memory, and the inspector built on it.
+
+Every entry point sniffs the bytes first and forces the matching FFmpeg demuxer, so hostile bytes
+never reach the hundreds of other demuxers FFmpeg would otherwise probe (some follow playlists or
+external references). Whatever FFmpeg or PyAV raises on bad input surfaces as UndecodableAudioError.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import av
+import numpy as np
+import numpy.typing as npt
+from av.audio.frame import AudioFrame
+from av.audio.stream import AudioStream
+from av.container import InputContainer
+from av.packet import Packet
+
+from application.ports.audio import InspectedAudio
+from domain.audio import (
+    AudioFormat,
+    AudioLimits,
+    AudioTooLargeError,
+    AudioTooLongError,
+    AudioTooShortError,
+    UndecodableAudioError,
+    UnsupportedAudioFormatError,
+    sniff_audio_format,
+)
+
+_DEMUXERS: dict[AudioFormat, str] = {
+    AudioFormat.WAV: "wav",
+    AudioFormat.WEBM: "matroska",
+    AudioFormat.OGG: "ogg",
+    AudioFormat.MP4: "mov",
+    AudioFormat.THREE_GP: "mov",
+    AudioFormat.MP3: "mp3",
+    AudioFormat.FLAC: "flac",
+    AudioFormat.AMR: "amr",
+    AudioFormat.CAF: "caf",
+}
+
+# InvalidDataError and friends derive from ValueError; PyAV also raises plain ValueError (and
+# UnicodeDecodeError, a ValueError) on inconsistent streams.
+_DECODING_ERRORS = (av.FFmpegError, ValueError)
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedAudio:
+    samples: npt.NDArray[np.float32]
+    sample_rate: int
+    duration_seconds: float
+
+
+def decode_audio(data: bytes, target_rate: int = 16000, *, max_seconds: float = math.inf) -> DecodedAudio:
+    """Decode to mono float32 at ``target_rate``, holding the whole signal in memory.
+
+    Decoding stops with AudioTooLongError past ``max_seconds``: a file of a few kilobytes can claim a
+    sample rate that makes it hours long.
+    """
+    if target_rate <= 0:
+        raise ValueError("target_rate must be positive")
+    resampler = _MonoResampler(target_rate)
+    with _open_audio(data) as (container, stream):
+        for frame in container.decode(stream):
+            resampler.push(frame)
+            if resampler.seconds > max_seconds:
+                raise AudioTooLongError(max_seconds, probe_duration(data, decode_up_to=max_seconds))
+        samples = resampler.finish()
+    if samples.size == 0:
+        raise UndecodableAudioError("it contains no audio samples")
+    if not np.isfinite(samples).all():
+        raise UndecodableAudioError("it contains samples that are not numbers")
+    return DecodedAudio(samples=samples, sample_rate=target_rate, duration_seconds=samples.size / target_rate)
+
+
+def probe_duration(data: bytes, decode_up_to: float = math.inf) -> float:
+    """Seconds of audio the file really decodes to, without resampling or keeping the samples.
+
+    Container headers can claim any duration, so packets are decoded and their samples counted. Past
+    ``decode_up_to`` seconds the remaining packets are only counted, which keeps a small file that
+    expands to hours of audio as cheap as reading it.
+    """
+    seconds = 0.0
+    with _open_audio(data) as (container, stream):
+        for packet in container.demux(stream):
+            counted = _packet_seconds(packet) if seconds > decode_up_to else None
+            seconds += counted if counted is not None else _decoded_seconds(packet)
+    if seconds <= 0:
+        raise UndecodableAudioError("it contains no audio samples")
+    return seconds
+
+
+class PyAvAudioInspector:
+    """Checks size, then format, then decodability, then duration; the first failure is raised."""
+
+    def inspect(self, data: bytes, limits: AudioLimits) -> InspectedAudio:
+        if len(data) > limits.max_bytes:
+            raise AudioTooLargeError(limits.max_bytes, len(data))
+        audio_format = sniff_audio_format(data)
+        if audio_format is None:
+            raise UnsupportedAudioFormatError()
+        seconds = probe_duration(data, decode_up_to=limits.max_seconds)
+        if seconds > limits.max_seconds:
+            raise AudioTooLongError(limits.max_seconds, seconds)
+        if seconds < limits.min_seconds:
+            raise AudioTooShortError(limits.min_seconds, seconds)
+        return InspectedAudio(format=audio_format, duration_seconds=seconds, size=len(data))
+
+
+@contextmanager
+def _open_audio(data: bytes) -> Iterator[tuple[InputContainer, AudioStream]]:
+    audio_format = sniff_audio_format(data)
+    if audio_format is None:
+        raise UndecodableAudioError("it is not audio in a supported format")
+    try:
+        with av.open(
+            io.BytesIO(data), mode="r", format=_DEMUXERS[audio_format], metadata_errors="ignore"
+        ) as container:
+            if not container.streams.audio:
+                raise UndecodableAudioError("it has no audio stream")
+            yield container, container.streams.audio[0]
+    except _DECODING_ERRORS as error:
+        raise UndecodableAudioError(_describe(error)) from error
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, av.FFmpegError) and error.strerror:
+        return error.strerror
+    return str(error)
+
+
+def _decoded_seconds(packet: Packet[AudioStream]) -> float:
+    return sum(_frame_seconds(frame) for frame in packet.decode())
+
+
+def _frame_seconds(frame: AudioFrame) -> float:
+    _require_sample_rate(frame)
+    return frame.samples / frame.sample_rate
+
+
+def _require_sample_rate(frame: AudioFrame) -> None:
+    if frame.sample_rate <= 0:
+        raise UndecodableAudioError("a frame has no sample rate")
+
+
+def _packet_seconds(packet: Packet[AudioStream]) -> float | None:
+    if not packet.duration or packet.time_base is None:
+        return None
+    return float(packet.duration * packet.time_base)
+
+
+class _MonoResampler:
+    """Collects frames as mono float32 at one rate, starting a fresh PyAV resampler whenever the input's
+    format, layout or rate changes mid-stream (chained MP3 or Ogg streams do that): one refuses it."""
+
+    def __init__(self, rate: int) -> None:
+        self._rate = rate
+        self._chunks: list[npt.NDArray[np.float32]] = []
+        self._collected = 0
+        self._resampler: av.AudioResampler | None = None
+        self._input_shape: tuple[str, str, int] | None = None
+
+    @property
+    def seconds(self) -> float:
+        return self._collected / self._rate
+
+    def push(self, frame: AudioFrame) -> None:
+        _require_sample_rate(frame)
+        shape = (frame.format.name, frame.layout.name, frame.sample_rate)
+        if shape != self._input_shape:
+            self._drain()
+            self._resampler = av.AudioResampler(format="flt", layout="mono", rate=self._rate)
+            self._input_shape = shape
+        self._collect(frame)
+
+    def finish(self) -> npt.NDArray[np.float32]:
+        self._drain()
+        return np.concatenate(self._chunks) if self._chunks else np.empty(0, dtype=np.float32)
+
+    def _drain(self) -> None:
+        self._collect(None)
+        self._resampler = None
+        self._input_shape = None
+
+    def _collect(self, frame: AudioFrame | None) -> None:
+        if self._resampler is None:
+            return
+        for out in self._resampler.resample(frame):
+            chunk = out.to_ndarray()[0].astype(np.float32, copy=False)
+            self._chunks.append(chunk)
+            self._collected += chunk.size

@@ -1,0 +1,51 @@
+"""The SQLAlchemy unit of work: one session, one transaction, explicit commit."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from adapters.persistence.repositories import (
+    SqlaActorRepository,
+    SqlaBookmarkRepository,
+    SqlaScriptRepository,
+    SqlaTokenRepository,
+    SqlaUserRepository,
+)
+from domain.errors import ConflictError
+
+
+class SqlaUnitOfWork:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._session_factory = session_factory
+
+    async def __aenter__(self) -> Self:
+        self.session = self._session_factory()
+        self.users = SqlaUserRepository(self.session)
+        self.actors = SqlaActorRepository(self.session)
+        self.tokens = SqlaTokenRepository(self.session)
+        self.scripts = SqlaScriptRepository(self.session)
+        self.bookmarks = SqlaBookmarkRepository(self.session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self.session.rollback()
+        finally:
+            await self.session.close()
+        if isinstance(exc, IntegrityError):
+            raise ConflictError("the change conflicts with existing data") from exc
+
+    async def commit(self) -> None:
+        try:
+            await self.session.commit()
+        except IntegrityError as error:
+            raise ConflictError("the change conflicts with existing data") from error

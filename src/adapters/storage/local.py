@@ -1,0 +1,231 @@
+"""Object storage in a local directory, the embedded default; the API itself serves its signed URLs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import stat as stat_module
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import quote, urlencode
+
+from adapters.storage.common import StorageUnavailableError, validate_expiry, validate_object_key
+from application.ports.storage import ObjectNotFoundError, PresignedUrl, StoredObject
+
+STORAGE_ROUTE_PREFIX = "/storage"
+MIN_SIGNING_SECRET_BYTES = 16
+DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+_CHUNK_SIZE = 64 * 1024
+
+
+class PresignedUrlRejectedError(Exception):
+    """The URL's signature does not match, or the URL has expired."""
+
+
+class LocalObjectStorage:
+    """Implements ObjectStorage with files under `root`: `objects/<key>` and `metadata/<key>.json`.
+
+    Presigned URLs look like `{public_base_url}/storage/{key}?expires=<unix>&method=GET&sig=<hex>`, the
+    signature an HMAC-SHA256 over method, key, expiry and (for PUT) the Content-Type the uploader must send.
+    """
+
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        public_base_url: str,
+        signing_secret: str | bytes,
+        max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        secret = signing_secret.encode() if isinstance(signing_secret, str) else signing_secret
+        if len(secret) < MIN_SIGNING_SECRET_BYTES:
+            raise ValueError(f"the storage signing secret must be at least {MIN_SIGNING_SECRET_BYTES} bytes")
+        if max_upload_bytes <= 0:
+            raise ValueError("max_upload_bytes must be positive")
+        self._root = Path(root)
+        self._objects = self._root / "objects"
+        self._metadata = self._root / "metadata"
+        self._public_base_url = public_base_url.rstrip("/")
+        self._secret = secret
+        self._clock = clock
+        self.max_upload_bytes = max_upload_bytes
+
+    async def put(self, key: str, data: bytes, content_type: str) -> StoredObject:
+        path = self._object_path(key)
+        await asyncio.to_thread(self._write, path, self._metadata_path(key), data, content_type)
+        return StoredObject(key=key, size=len(data), content_type=content_type)
+
+    async def get(self, key: str) -> bytes:
+        path = self._object_path(key)
+        try:
+            return await asyncio.to_thread(path.read_bytes)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as error:
+            raise ObjectNotFoundError(key) from error
+
+    async def stat(self, key: str) -> StoredObject | None:
+        return await asyncio.to_thread(self._stat, key)
+
+    async def delete(self, key: str) -> None:
+        path = self._object_path(key)
+        await asyncio.to_thread(self._delete, path, self._metadata_path(key))
+
+    async def list_keys(self, prefix: str) -> list[str]:
+        return await asyncio.to_thread(self._list_keys, prefix)
+
+    async def open_stream(self, key: str) -> tuple[StoredObject, AsyncIterator[bytes]]:
+        """Open the object for streaming; the file stays readable even if it is replaced meanwhile."""
+        path = self._object_path(key)
+        try:
+            file, size = await asyncio.to_thread(_open_regular_file, path)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as error:
+            raise ObjectNotFoundError(key) from error
+        content_type = await asyncio.to_thread(self._read_content_type, key)
+        return StoredObject(key=key, size=size, content_type=content_type), _read_chunks(file)
+
+    async def presigned_get_url(self, key: str, expires_in_seconds: int) -> PresignedUrl:
+        return self._presign("GET", key, expires_in_seconds, content_type="")
+
+    async def presigned_put_url(self, key: str, content_type: str, expires_in_seconds: int) -> PresignedUrl:
+        return self._presign("PUT", key, expires_in_seconds, content_type=content_type)
+
+    async def ping(self) -> None:
+        await asyncio.to_thread(self._check_writable)
+
+    def sign(self, method: str, key: str, expires: int, content_type: str = "") -> str:
+        message = f"{method.upper()}\n{key}\n{expires}\n{content_type}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    def verify(
+        self,
+        method: str,
+        key: str,
+        expires: int,
+        signature: str,
+        now: float | None = None,
+        *,
+        content_type: str = "",
+    ) -> None:
+        """Raise PresignedUrlRejectedError unless the signature is ours and `expires` is still ahead."""
+        expected = self.sign(method, key, expires, content_type)
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
+            raise PresignedUrlRejectedError("the URL signature does not match")
+        if (self._clock() if now is None else now) >= expires:
+            raise PresignedUrlRejectedError("the URL has expired")
+
+    def _presign(self, method: str, key: str, expires_in_seconds: int, content_type: str) -> PresignedUrl:
+        validate_object_key(key)
+        validate_expiry(expires_in_seconds)
+        expires = int(self._clock()) + expires_in_seconds
+        query = urlencode(
+            {"expires": expires, "method": method, "sig": self.sign(method, key, expires, content_type)}
+        )
+        return PresignedUrl(
+            url=f"{self._public_base_url}{STORAGE_ROUTE_PREFIX}/{quote(key)}?{query}",
+            method=method,
+            expires_at=datetime.fromtimestamp(expires, UTC),
+            headers={"Content-Type": content_type} if method == "PUT" else {},
+        )
+
+    def _object_path(self, key: str) -> Path:
+        return self._objects / validate_object_key(key)
+
+    def _metadata_path(self, key: str) -> Path:
+        return self._metadata / f"{validate_object_key(key)}.json"
+
+    def _write(self, path: Path, metadata_path: Path, data: bytes, content_type: str) -> None:
+        _atomic_write(metadata_path, json.dumps({"content_type": content_type}).encode(), durable=False)
+        _atomic_write(path, data, durable=True)
+
+    def _stat(self, key: str) -> StoredObject | None:
+        try:
+            result = self._object_path(key).stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if not stat_module.S_ISREG(result.st_mode):
+            return None
+        return StoredObject(key=key, size=result.st_size, content_type=self._read_content_type(key))
+
+    def _read_content_type(self, key: str) -> str | None:
+        try:
+            metadata = json.loads(self._metadata_path(key).read_bytes())
+        except (FileNotFoundError, NotADirectoryError, ValueError):
+            return None
+        content_type = metadata.get("content_type") if isinstance(metadata, dict) else None
+        return content_type if isinstance(content_type, str) else None
+
+    @staticmethod
+    def _delete(path: Path, metadata_path: Path) -> None:
+        for file in (path, metadata_path):
+            with contextlib.suppress(IsADirectoryError, NotADirectoryError):
+                file.unlink(missing_ok=True)
+
+    def _list_keys(self, prefix: str) -> list[str]:
+        directory, _, _ = prefix.rpartition("/")
+        start = self._objects
+        if directory:
+            try:
+                start = self._objects / validate_object_key(directory)
+            except ValueError:
+                return []  # no valid key lies under a directory that is not itself a valid key
+        keys: list[str] = []
+        for current, subdirectories, files in os.walk(start):
+            subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
+            relative = Path(current).relative_to(self._objects).as_posix()
+            for name in files:
+                if name.startswith("."):
+                    continue  # an upload still being written
+                key = name if relative == "." else f"{relative}/{name}"
+                if key.startswith(prefix):
+                    keys.append(key)
+        return sorted(keys)
+
+    def _check_writable(self) -> None:
+        try:
+            self._objects.mkdir(parents=True, exist_ok=True)
+            self._metadata.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StorageUnavailableError(f"storage directory {self._root} is not usable: {error}") from error
+        if not (os.access(self._objects, os.W_OK) and os.access(self._metadata, os.W_OK)):
+            raise StorageUnavailableError(f"storage directory {self._root} is not writable")
+
+
+def _atomic_write(path: Path, data: bytes, *, durable: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The leading dot keeps the temporary name out of the key space and out of listings.
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    try:
+        with temporary.open("wb") as file:
+            file.write(data)
+            if durable:
+                file.flush()
+                os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _open_regular_file(path: Path) -> tuple[BinaryIO, int]:
+    file = path.open("rb")
+    result = os.fstat(file.fileno())
+    if not stat_module.S_ISREG(result.st_mode):
+        file.close()
+        raise IsADirectoryError(str(path))
+    return file, result.st_size
+
+
+async def _read_chunks(file: BinaryIO) -> AsyncIterator[bytes]:
+    try:
+        while chunk := await asyncio.to_thread(file.read, _CHUNK_SIZE):
+            yield chunk
+    finally:
+        await asyncio.to_thread(file.close)

@@ -1,0 +1,216 @@
+"""Object storage on S3 or an S3-compatible server (MinIO, moto), through one long-lived aioboto3 client."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, Literal, Self
+
+import aioboto3
+from aiobotocore.config import AioConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from adapters.storage.common import StorageUnavailableError, validate_expiry, validate_object_key
+from application.ports.storage import ObjectNotFoundError, PresignedUrl, StoredObject
+
+_MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+_MISSING_BUCKET_CODES = frozenset({"NoSuchBucket", "404", "NotFound"})
+
+
+@dataclass(frozen=True, slots=True)
+class S3StorageConfig:
+    bucket: str
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    # Where clients reach the store when that differs from endpoint_url (e.g. MinIO behind a proxy);
+    # SigV4 signs the host, so presigned URLs must be signed for this address.
+    public_endpoint_url: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    connect_timeout_seconds: float = 5.0
+    read_timeout_seconds: float = 30.0
+    max_attempts: int = 3
+    ping_timeout_seconds: float = 5.0
+    list_page_size: int = 1000
+
+
+class S3ObjectStorage:
+    """Implements ObjectStorage; `start()` (or `async with`) before use, `close()` at shutdown."""
+
+    def __init__(self, config: S3StorageConfig) -> None:
+        self._config = config
+        self._session = aioboto3.Session(
+            aws_access_key_id=config.access_key_id,
+            aws_secret_access_key=config.secret_access_key,
+            region_name=config.region,
+        )
+        self._exit_stack: AsyncExitStack | None = None
+        self._client: Any = None
+        self._presign_client: Any = None
+
+    async def start(self) -> None:
+        if self._exit_stack is not None:
+            return
+        aio_config = AioConfig(
+            signature_version="s3v4",
+            s3={"addressing_style": self._config.addressing_style},
+            connect_timeout=self._config.connect_timeout_seconds,
+            read_timeout=self._config.read_timeout_seconds,
+            retries={"max_attempts": self._config.max_attempts, "mode": "standard"},
+            # Checksums only where S3 requires them: S3-compatible servers reject the newer
+            # default trailers, and presigned PUTs must not demand a checksum header from clients.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        stack = AsyncExitStack()
+        try:
+            self._client = await stack.enter_async_context(
+                self._session.client("s3", endpoint_url=self._config.endpoint_url, config=aio_config)
+            )
+            if self._config.public_endpoint_url is None:
+                self._presign_client = self._client
+            else:
+                self._presign_client = await stack.enter_async_context(
+                    self._session.client(
+                        "s3", endpoint_url=self._config.public_endpoint_url, config=aio_config
+                    )
+                )
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._exit_stack = stack
+
+    async def close(self) -> None:
+        stack, self._exit_stack = self._exit_stack, None
+        self._client = self._presign_client = None
+        if stack is not None:
+            await stack.aclose()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def bucket(self) -> str:
+        return self._config.bucket
+
+    async def ensure_bucket(self) -> None:
+        """Create the bucket when it does not exist yet; for development and tests."""
+        client = self._require_client()
+        try:
+            await client.head_bucket(Bucket=self.bucket)
+            return
+        except ClientError as error:
+            if _error_code(error) not in _MISSING_BUCKET_CODES:
+                raise
+        arguments: dict[str, Any] = {"Bucket": self.bucket}
+        if self._config.region != "us-east-1":
+            arguments["CreateBucketConfiguration"] = {"LocationConstraint": self._config.region}
+        try:
+            await client.create_bucket(**arguments)
+        except ClientError as error:
+            if _error_code(error) != "BucketAlreadyOwnedByYou":
+                raise
+
+    async def put(self, key: str, data: bytes, content_type: str) -> StoredObject:
+        validate_object_key(key)
+        await self._require_client().put_object(
+            Bucket=self.bucket, Key=key, Body=data, ContentType=content_type
+        )
+        return StoredObject(key=key, size=len(data), content_type=content_type)
+
+    async def get(self, key: str) -> bytes:
+        validate_object_key(key)
+        try:
+            response = await self._require_client().get_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if _error_code(error) in _MISSING_OBJECT_CODES:
+                raise ObjectNotFoundError(key) from error
+            raise
+        async with response["Body"] as body:
+            data: bytes = await body.read()
+        return data
+
+    async def stat(self, key: str) -> StoredObject | None:
+        validate_object_key(key)
+        try:
+            response = await self._require_client().head_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if _error_code(error) in _MISSING_OBJECT_CODES:
+                return None
+            raise
+        return StoredObject(key=key, size=response["ContentLength"], content_type=response.get("ContentType"))
+
+    async def delete(self, key: str) -> None:
+        validate_object_key(key)
+        await self._require_client().delete_object(Bucket=self.bucket, Key=key)
+
+    async def list_keys(self, prefix: str) -> list[str]:
+        paginator = self._require_client().get_paginator("list_objects_v2")
+        keys: list[str] = []
+        async for page in paginator.paginate(
+            Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": self._config.list_page_size}
+        ):
+            keys.extend(item["Key"] for item in page.get("Contents", ()))
+        return sorted(keys)
+
+    async def presigned_get_url(self, key: str, expires_in_seconds: int) -> PresignedUrl:
+        return await self._presign("get_object", "GET", key, expires_in_seconds, content_type=None)
+
+    async def presigned_put_url(self, key: str, content_type: str, expires_in_seconds: int) -> PresignedUrl:
+        return await self._presign("put_object", "PUT", key, expires_in_seconds, content_type=content_type)
+
+    async def ping(self) -> None:
+        client = self._require_client()
+        try:
+            async with asyncio.timeout(self._config.ping_timeout_seconds):
+                await client.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError, TimeoutError, OSError) as error:
+            raise StorageUnavailableError(f"S3 bucket {self.bucket!r} is not reachable: {error}") from error
+
+    async def _presign(
+        self, operation: str, method: str, key: str, expires_in_seconds: int, content_type: str | None
+    ) -> PresignedUrl:
+        validate_object_key(key)
+        validate_expiry(expires_in_seconds)
+        params = {"Bucket": self.bucket, "Key": key}
+        headers: dict[str, str] = {}
+        if content_type is not None:
+            # Signed into the URL: the uploader must send exactly this Content-Type.
+            params["ContentType"] = content_type
+            headers["Content-Type"] = content_type
+        signed_at = datetime.now(UTC)
+        url: str = await self._require_presign_client().generate_presigned_url(
+            operation, Params=params, ExpiresIn=expires_in_seconds, HttpMethod=method
+        )
+        return PresignedUrl(
+            url=url,
+            method=method,
+            expires_at=signed_at.replace(microsecond=0) + timedelta(seconds=expires_in_seconds),
+            headers=headers,
+        )
+
+    def _require_client(self) -> Any:
+        if self._client is None:
+            raise RuntimeError("S3ObjectStorage is not started: await start() or use 'async with'")
+        return self._client
+
+    def _require_presign_client(self) -> Any:
+        self._require_client()
+        return self._presign_client
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))

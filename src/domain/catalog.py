@@ -1,0 +1,99 @@
+"""Catalog: actors, the tokens (movie lines) they speak, and scripts with timed words."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from domain.errors import InvalidInputError
+
+MIN_MOVIE_YEAR = 1878  # the first recorded motion picture
+MAX_MOVIE_YEAR = 2100
+
+
+class ReferenceKind(StrEnum):
+    TOKEN = "token"
+    SCRIPT = "script"
+
+
+@dataclass(slots=True)
+class Actor:
+    id: UUID
+    name: str
+    bio: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One word of a reference utterance with its time span (seconds) in the reference audio."""
+
+    index: int
+    text: str
+    start: float
+    end: float
+    reference_features: Mapping[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class ReferenceAudio:
+    key: str
+    content_type: str
+    duration_seconds: float
+
+
+@dataclass(slots=True)
+class Token:
+    id: UUID
+    actor_id: UUID
+    movie_title: str
+    movie_year: int | None
+    text: str
+    created_at: datetime
+    words: list[Word] = field(default_factory=list)
+    reference_audio: ReferenceAudio | None = None
+
+
+@dataclass(slots=True)
+class Script:
+    id: UUID
+    title: str
+    text: str
+    created_at: datetime
+    words: list[Word] = field(default_factory=list)
+    reference_audio: ReferenceAudio | None = None
+    feature_config_version: str | None = None
+
+
+def require_text(field_name: str, value: str, max_length: int) -> str:
+    cleaned = value.strip()
+    if not cleaned:
+        raise InvalidInputError(field_name, "must not be blank")
+    if len(cleaned) > max_length:
+        raise InvalidInputError(field_name, f"must be at most {max_length} characters long")
+    return cleaned
+
+
+def check_movie_year(year: int | None) -> None:
+    if year is not None and not MIN_MOVIE_YEAR <= year <= MAX_MOVIE_YEAR:
+        raise InvalidInputError("movie_year", f"must be between {MIN_MOVIE_YEAR} and {MAX_MOVIE_YEAR}")
+
+
+def check_word_timings(words: Sequence[Word]) -> None:
+    """Words are numbered 0..n-1 in order, each span is positive, and spans do not overlap."""
+    previous_end = 0.0
+    for position, word in enumerate(words):
+        where = f"words[{position}]"
+        if word.index != position:
+            raise InvalidInputError(f"{where}.index", f"must be {position}: words are numbered in order")
+        if not word.text.strip():
+            raise InvalidInputError(f"{where}.text", "must not be blank")
+        if word.start < 0 or word.end <= word.start:
+            raise InvalidInputError(f"{where}.end", "must be after start, and start must not be negative")
+        if word.start < previous_end - 1e-6:
+            raise InvalidInputError(f"{where}.start", "overlaps the previous word")
+        previous_end = word.end

@@ -1,0 +1,127 @@
+"""The ``voicepractice`` command: serve the API, run migrations, create admins, load the demo catalog."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+import uvicorn
+
+from adapters.persistence import migrations
+from application.accounts import SignUpRequest
+from domain.errors import DomainError
+from entrypoints.bootstrap import Container, build_container
+from entrypoints.settings import ConfigurationError, Settings
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigurationError as error:
+        raise click.ClickException(f"configuration refused: {error}") from error
+
+
+def _with_container(work: Callable[[Container], Awaitable[T]]) -> T:
+    async def run() -> T:
+        container = await build_container(_settings())
+        try:
+            return await work(container)
+        finally:
+            await container.close()
+
+    try:
+        return asyncio.run(run())
+    except DomainError as error:
+        raise click.ClickException(error.message) from error
+
+
+@click.group()
+def main() -> None:
+    """Voice practice service."""
+
+
+@main.command()
+@click.option(
+    "--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1 or $HOST"
+)
+@click.option(
+    "--port", default=lambda: int(os.environ.get("PORT", "8000")), type=int, show_default="8000 or $PORT"
+)
+@click.option("--workers", default=1, type=int, show_default=True)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the HTTP API with uvicorn."""
+    settings = _settings()
+    uvicorn.run(
+        "entrypoints.http.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        forwarded_allow_ips="*" if settings.is_production else "127.0.0.1",
+        log_config=None,
+        timeout_graceful_shutdown=20,
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database schema management (Alembic)."""
+
+
+@db.command("create")
+def db_create() -> None:
+    """Create the database named in DATABASE_URL when it does not exist."""
+    created = migrations.ensure_database(_settings().database_url)
+    click.echo("database created" if created else "database exists")
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    migrations.upgrade(_settings().database_url, revision)
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION (e.g. -1, base)."""
+    migrations.downgrade(_settings().database_url, revision)
+
+
+@main.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--name", "display_name", default="Administrator", show_default=True)
+@click.option("--password", envvar="ADMIN_PASSWORD", prompt=True, hide_input=True, confirmation_prompt=True)
+def create_admin(email: str, display_name: str, password: str) -> None:
+    """Create an admin account, or promote an existing account and reset its password."""
+    request = SignUpRequest(email=email, password=password, display_name=display_name)
+    user = _with_container(lambda c: c.registration.create_or_promote_admin(request))
+    click.echo(f"admin {user.email} ({user.id})")
+
+
+@main.command("seed-demo")
+def seed_demo() -> None:
+    """Load the demo catalog (actors, tokens, scripts with reference audio) unless the catalog has tokens."""
+    from entrypoints.demo import load_demo_catalog
+
+    loaded = _with_container(load_demo_catalog)
+    click.echo(loaded)
+
+
+@main.command("check-config")
+def check_config() -> None:
+    """Validate the environment as the service would at start-up (non-zero exit when refused)."""
+    settings = _settings()
+    click.echo(f"configuration ok for APP_ENV={settings.environment}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""The Litestar application: routes, problem details, CORS, OpenAPI and the container's lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Router
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
+
+from adapters.storage.local import LocalObjectStorage
+from entrypoints.bootstrap import Container, build_container, build_local_storage
+from entrypoints.http.controllers.auth import AuthController
+from entrypoints.http.controllers.bookmarks import BookmarkController
+from entrypoints.http.controllers.catalog import ActorController, ScriptController, TokenController
+from entrypoints.http.controllers.health import HealthController
+from entrypoints.http.problems import EXCEPTION_HANDLERS
+from entrypoints.http.request_context import request_context_middleware
+from entrypoints.http.security import SERVICES
+from entrypoints.http.storage_routes import build_local_storage_router
+from entrypoints.logging import configure_logging
+from entrypoints.settings import Settings
+
+API_DESCRIPTION = """\
+Voice practice: users imitate lines spoken by actors ("tokens") or read scripts, upload a recording and
+get it analysed against the reference audio. Errors are RFC 9457 problem details; the `type` of each
+problem is stable and documented in docs/problems.md.
+"""
+
+
+def _openapi() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Voice practice API",
+        version="0.1.0",
+        description=API_DESCRIPTION,
+        path="/schema",
+        render_plugins=[SwaggerRenderPlugin()],
+        components=Components(
+            security_schemes={
+                "BearerToken": SecurityScheme(
+                    type="oauth2",
+                    description="OAuth2 password flow: POST /auth/login, then send the bearer token.",
+                    flows=OAuthFlows(password=OAuthFlow(token_url="/auth/login", scopes={})),
+                )
+            }
+        ),
+        security=[{"BearerToken": []}],
+    )
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> Litestar:
+    """Build the app; with ``container`` given (tests) it is used as is and not closed by the app."""
+    settings = settings or (container.settings if container else Settings.from_env())
+    configure_logging(settings.log_level, settings.log_json)
+    local_storage: LocalObjectStorage | None = None
+    if container is not None and isinstance(container.storage, LocalObjectStorage):
+        local_storage = container.storage
+    elif container is None and settings.storage_backend == "local":
+        local_storage = build_local_storage(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if container is not None:
+            yield
+            return
+        built = await build_container(settings, storage=local_storage)
+        app.state.container = built
+        try:
+            yield
+        finally:
+            await built.close()
+
+    routes: list[type | Router] = [
+        HealthController,
+        AuthController,
+        ActorController,
+        TokenController,
+        ScriptController,
+        BookmarkController,
+    ]
+    if local_storage is not None:
+        routes.append(build_local_storage_router(local_storage))
+    origins = list(settings.cors_allowed_origins)
+    return Litestar(
+        route_handlers=routes,
+        dependencies=SERVICES,
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[request_context_middleware],
+        cors_config=CORSConfig(
+            allow_origins=origins,
+            allow_credentials=settings.cors_allow_credentials and "*" not in origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "Last-Event-ID",
+                "X-Request-ID",
+            ],
+            expose_headers=["X-Request-ID", "Location", "Retry-After"],
+        ),
+        openapi_config=_openapi(),
+        lifespan=[lifespan],
+        state=State({"container": container} if container else {}),
+        debug=False,
+    )
+
+
+def app_from_env() -> Litestar:
+    """uvicorn factory: ``uvicorn --factory entrypoints.http.app:app_from_env``."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,64 @@
+"""Bookmarks and the signed-in user's page."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from litestar import Controller, Response, delete, get, put
+from litestar.params import FromPath
+
+from domain.catalog import ReferenceKind
+from entrypoints.http.schemas import MyPageOut
+from entrypoints.http.security import PRINCIPAL, Caller, Services
+
+
+class BookmarkController(Controller):
+    tags = ["bookmarks"]
+    dependencies = PRINCIPAL
+
+    @put("/tokens/{token_id:uuid}/bookmark", status_code=201)
+    async def bookmark_token(
+        self,
+        services: Services,
+        principal: Caller,
+        token_id: FromPath[UUID],
+    ) -> Response[None]:
+        """Bookmark a token (201 when new, 204 when it was bookmarked already)."""
+        created = await services.bookmarks.add(principal, ReferenceKind.TOKEN, token_id)
+        return Response(None, status_code=201 if created else 204)
+
+    @delete("/tokens/{token_id:uuid}/bookmark", status_code=204)
+    async def unbookmark_token(
+        self,
+        services: Services,
+        principal: Caller,
+        token_id: FromPath[UUID],
+    ) -> None:
+        """Remove a token bookmark (404 when there was none)."""
+        await services.bookmarks.remove(principal, ReferenceKind.TOKEN, token_id)
+
+    @put("/scripts/{script_id:uuid}/bookmark", status_code=201)
+    async def bookmark_script(
+        self,
+        services: Services,
+        principal: Caller,
+        script_id: FromPath[UUID],
+    ) -> Response[None]:
+        """Bookmark a script (201 when new, 204 when it was bookmarked already)."""
+        created = await services.bookmarks.add(principal, ReferenceKind.SCRIPT, script_id)
+        return Response(None, status_code=201 if created else 204)
+
+    @delete("/scripts/{script_id:uuid}/bookmark", status_code=204)
+    async def unbookmark_script(
+        self,
+        services: Services,
+        principal: Caller,
+        script_id: FromPath[UUID],
+    ) -> None:
+        """Remove a script bookmark (404 when there was none)."""
+        await services.bookmarks.remove(principal, ReferenceKind.SCRIPT, script_id)
+
+    @get("/mypage")
+    async def my_page(self, services: Services, principal: Caller) -> MyPageOut:
+        """The signed-in user's profile and bookmarks, newest first."""
+        return MyPageOut.of(await services.bookmarks.my_page(principal))

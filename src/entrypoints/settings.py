@@ -1,0 +1,142 @@
+"""Configuration from environment variables; every variable is listed in the README."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production-0123456789"
+DEV_STORAGE_URL_SECRET = "dev-only-storage-url-secret-do-not-use-in-production"
+MIN_SECRET_LENGTH = 32
+ENVIRONMENTS = ("development", "test", "production")
+
+
+class ConfigurationError(Exception):
+    """The environment describes a configuration the service must not run with."""
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigurationError(f"not a boolean: {raw!r}")
+
+
+def _list(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.replace(" ", ",").split(",") if item.strip())
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the ``postgres://`` URLs hosting providers hand out and use the asyncpg driver."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url.removeprefix(prefix)
+    return url
+
+
+@dataclass(frozen=True, slots=True)
+class S3Settings:
+    bucket: str = "voice-practice"
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    public_endpoint_url: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    addressing_style: str = "path"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    environment: str = "development"
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/voice_practice"
+    database_pool_size: int = 10
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    secret_key: str = DEV_SECRET_KEY
+    access_token_ttl_seconds: int = 3600
+    public_base_url: str = "http://127.0.0.1:8000"
+    storage_backend: str = "local"
+    local_storage_dir: Path = Path("var/storage")
+    storage_url_secret: str = DEV_STORAGE_URL_SECRET
+    s3: S3Settings = field(default_factory=S3Settings)
+    cors_allowed_origins: tuple[str, ...] = ("http://127.0.0.1:8000", "http://localhost:8000")
+    cors_allow_credentials: bool = False
+    log_level: str = "INFO"
+    log_json: bool = True
+    reference_max_bytes: int = 30 * 1024 * 1024
+    reference_max_seconds: float = 180.0
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        defaults = cls()
+        try:
+            settings = cls(
+                environment=env.get("APP_ENV", defaults.environment).strip().lower(),
+                database_url=normalise_database_url(env.get("DATABASE_URL", defaults.database_url)),
+                database_pool_size=int(env.get("DATABASE_POOL_SIZE", defaults.database_pool_size)),
+                redis_url=env.get("REDIS_URL", defaults.redis_url),
+                secret_key=env.get("SECRET_KEY", defaults.secret_key),
+                access_token_ttl_seconds=int(
+                    env.get("ACCESS_TOKEN_TTL_SECONDS", defaults.access_token_ttl_seconds)
+                ),
+                public_base_url=env.get("PUBLIC_BASE_URL", defaults.public_base_url).rstrip("/"),
+                storage_backend=env.get("STORAGE_BACKEND", defaults.storage_backend).strip().lower(),
+                local_storage_dir=Path(env.get("LOCAL_STORAGE_DIR", str(defaults.local_storage_dir))),
+                storage_url_secret=env.get("STORAGE_URL_SECRET", defaults.storage_url_secret),
+                s3=S3Settings(
+                    bucket=env.get("S3_BUCKET", defaults.s3.bucket),
+                    region=env.get("S3_REGION", defaults.s3.region),
+                    endpoint_url=env.get("S3_ENDPOINT_URL") or None,
+                    public_endpoint_url=env.get("S3_PUBLIC_ENDPOINT_URL") or None,
+                    access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
+                    secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
+                    addressing_style=env.get("S3_ADDRESSING_STYLE", defaults.s3.addressing_style),
+                ),
+                cors_allowed_origins=_list(env["CORS_ALLOWED_ORIGINS"])
+                if "CORS_ALLOWED_ORIGINS" in env
+                else defaults.cors_allowed_origins,
+                cors_allow_credentials=_bool(env.get("CORS_ALLOW_CREDENTIALS", "false")),
+                log_level=env.get("LOG_LEVEL", defaults.log_level).upper(),
+                log_json=_bool(env.get("LOG_JSON", "true")),
+                reference_max_bytes=int(env.get("REFERENCE_AUDIO_MAX_BYTES", defaults.reference_max_bytes)),
+                reference_max_seconds=float(
+                    env.get("REFERENCE_AUDIO_MAX_SECONDS", defaults.reference_max_seconds)
+                ),
+            )
+        except ValueError as error:
+            raise ConfigurationError(f"invalid configuration value: {error}") from error
+        settings.validate(env)
+        return settings
+
+    def validate(self, env: Mapping[str, str]) -> None:
+        if self.environment not in ENVIRONMENTS:
+            raise ConfigurationError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}")
+        if self.storage_backend not in {"local", "s3"}:
+            raise ConfigurationError("STORAGE_BACKEND must be 'local' or 's3'")
+        if "*" in self.cors_allowed_origins and self.cors_allow_credentials:
+            raise ConfigurationError(
+                "CORS_ALLOWED_ORIGINS='*' cannot be combined with CORS_ALLOW_CREDENTIALS"
+            )
+        if self.is_production:
+            self._refuse_dev_secrets(env)
+
+    def _refuse_dev_secrets(self, env: Mapping[str, str]) -> None:
+        required = {"SECRET_KEY": DEV_SECRET_KEY, "DATABASE_URL": None, "REDIS_URL": None}
+        if self.storage_backend == "local":
+            required["STORAGE_URL_SECRET"] = DEV_STORAGE_URL_SECRET
+        for name, dev_value in required.items():
+            value = env.get(name, "")
+            if not value:
+                raise ConfigurationError(f"{name} must be set when APP_ENV=production")
+            if dev_value is not None and (value == dev_value or len(value) < MIN_SECRET_LENGTH):
+                raise ConfigurationError(
+                    f"{name} is a development default or shorter than {MIN_SECRET_LENGTH} characters"
+                )

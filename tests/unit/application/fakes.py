@@ -1,0 +1,295 @@
+"""In-memory fakes of the ports, for use-case tests. No inheritance: they satisfy the Protocols."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Self, TypeVar
+from uuid import UUID
+
+from application.ports.audio import InspectedAudio
+from application.ports.persistence import (
+    ActorFilter,
+    BookmarkedItem,
+    Page,
+    PageRequest,
+    ScriptFilter,
+    TokenFilter,
+    TokenWithActor,
+)
+from application.ports.security import AccessToken
+from application.ports.storage import ObjectNotFoundError, PresignedUrl, StoredObject
+from domain.accounts import Principal, Role, User
+from domain.audio import AudioFormat, AudioLimits, AudioTooLongError
+from domain.bookmarks import Bookmark
+from domain.catalog import Actor, ReferenceKind, Script, Token
+from domain.errors import AuthenticationError, ConflictError
+
+T = TypeVar("T")
+
+
+class FixedClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 1, 1, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        self.current += timedelta(milliseconds=1)
+        return self.current
+
+
+class SequentialIds:
+    def __init__(self) -> None:
+        self._counter = itertools.count(1)
+
+    def new_id(self) -> UUID:
+        return UUID(int=next(self._counter))
+
+
+class PlainTextHasher:
+    """Reversible on purpose: use-case tests check behaviour, not cryptography."""
+
+    def __init__(self) -> None:
+        self.scheme = "v1"
+
+    def hash(self, password: str) -> str:
+        return f"{self.scheme}:{password}"
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        return password_hash.split(":", 1)[1] == password
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return not password_hash.startswith(f"{self.scheme}:")
+
+
+class FakeTokenIssuer:
+    def issue(self, principal: Principal) -> AccessToken:
+        return AccessToken(token=f"{principal.user_id}|{principal.role.value}", expires_in_seconds=60)
+
+    def verify(self, token: str) -> Principal:
+        try:
+            user_id, role = token.split("|")
+            return Principal(UUID(user_id), Role(role))
+        except ValueError as error:
+            raise AuthenticationError("bad token") from error
+
+
+@dataclass
+class Tables:
+    users: dict[UUID, User] = field(default_factory=dict)
+    actors: dict[UUID, Actor] = field(default_factory=dict)
+    tokens: dict[UUID, Token] = field(default_factory=dict)
+    scripts: dict[UUID, Script] = field(default_factory=dict)
+    bookmarks: dict[tuple[UUID, ReferenceKind, UUID], Bookmark] = field(default_factory=dict)
+
+
+def _page(items: list[T], page: PageRequest) -> Page[T]:
+    return Page(items[page.offset : page.offset + page.limit], len(items), page.limit, page.offset)
+
+
+class InMemoryUsers:
+    def __init__(self, tables: Tables) -> None:
+        self._t = tables
+
+    async def add(self, user: User) -> None:
+        if any(u.email == user.email for u in self._t.users.values()):
+            raise ConflictError("duplicate email")
+        self._t.users[user.id] = copy.copy(user)
+
+    async def get(self, user_id: UUID) -> User | None:
+        found = self._t.users.get(user_id)
+        return copy.copy(found) if found else None
+
+    async def get_by_email(self, email: str) -> User | None:
+        return next((copy.copy(u) for u in self._t.users.values() if u.email == email), None)
+
+    async def save(self, user: User) -> None:
+        self._t.users[user.id] = copy.copy(user)
+
+
+class InMemoryActors:
+    def __init__(self, tables: Tables) -> None:
+        self._t = tables
+
+    async def add(self, actor: Actor) -> None:
+        self._t.actors[actor.id] = copy.copy(actor)
+
+    async def get(self, actor_id: UUID) -> Actor | None:
+        found = self._t.actors.get(actor_id)
+        return copy.copy(found) if found else None
+
+    async def save(self, actor: Actor) -> None:
+        self._t.actors[actor.id] = copy.copy(actor)
+
+    async def delete(self, actor_id: UUID) -> None:
+        self._t.actors.pop(actor_id, None)
+
+    async def has_tokens(self, actor_id: UUID) -> bool:
+        return any(t.actor_id == actor_id for t in self._t.tokens.values())
+
+    async def list(self, filters: ActorFilter, page: PageRequest) -> Page[Actor]:
+        items = sorted(self._t.actors.values(), key=lambda a: a.name)
+        if filters.search:
+            items = [a for a in items if filters.search.lower() in a.name.lower()]
+        return _page(items, page)
+
+
+class InMemoryTokens:
+    def __init__(self, tables: Tables) -> None:
+        self._t = tables
+
+    async def add(self, token: Token) -> None:
+        self._t.tokens[token.id] = copy.deepcopy(token)
+
+    async def get(self, token_id: UUID) -> Token | None:
+        found = self._t.tokens.get(token_id)
+        return copy.deepcopy(found) if found else None
+
+    async def get_with_actor(self, token_id: UUID) -> TokenWithActor | None:
+        token = await self.get(token_id)
+        return TokenWithActor(token, self._t.actors[token.actor_id]) if token else None
+
+    async def save(self, token: Token) -> None:
+        self._t.tokens[token.id] = copy.deepcopy(token)
+
+    async def delete(self, token_id: UUID) -> None:
+        self._t.tokens.pop(token_id, None)
+
+    async def list(self, filters: TokenFilter, page: PageRequest) -> Page[TokenWithActor]:
+        items = [TokenWithActor(t, self._t.actors[t.actor_id]) for t in self._t.tokens.values()]
+        if filters.actor_id:
+            items = [i for i in items if i.token.actor_id == filters.actor_id]
+        return _page(items, page)
+
+
+class InMemoryScripts:
+    def __init__(self, tables: Tables) -> None:
+        self._t = tables
+
+    async def add(self, script: Script) -> None:
+        self._t.scripts[script.id] = copy.deepcopy(script)
+
+    async def get(self, script_id: UUID) -> Script | None:
+        found = self._t.scripts.get(script_id)
+        return copy.deepcopy(found) if found else None
+
+    async def save(self, script: Script) -> None:
+        self._t.scripts[script.id] = copy.deepcopy(script)
+
+    async def delete(self, script_id: UUID) -> None:
+        self._t.scripts.pop(script_id, None)
+
+    async def list(self, filters: ScriptFilter, page: PageRequest) -> Page[Script]:
+        return _page(list(self._t.scripts.values()), page)
+
+
+class InMemoryBookmarks:
+    def __init__(self, tables: Tables) -> None:
+        self._t = tables
+
+    async def add(self, bookmark: Bookmark) -> bool:
+        key = (bookmark.user_id, bookmark.kind, bookmark.target_id)
+        if key in self._t.bookmarks:
+            return False
+        self._t.bookmarks[key] = bookmark
+        return True
+
+    async def remove(self, user_id: UUID, kind: ReferenceKind, target_id: UUID) -> bool:
+        return self._t.bookmarks.pop((user_id, kind, target_id), None) is not None
+
+    async def list_for_user(self, user_id: UUID) -> list[BookmarkedItem]:
+        return [
+            BookmarkedItem(b, None, None)
+            for (owner, _, _), b in self._t.bookmarks.items()
+            if owner == user_id
+        ]
+
+
+class FakeUnitOfWork:
+    """Works on a copy of the tables; ``commit`` publishes the copy, leaving without it discards it."""
+
+    def __init__(self, database: FakeDatabase) -> None:
+        self._database = database
+        self.committed = False
+
+    async def __aenter__(self) -> Self:
+        self._working = copy.deepcopy(self._database.tables)
+        self.users = InMemoryUsers(self._working)
+        self.actors = InMemoryActors(self._working)
+        self.tokens = InMemoryTokens(self._working)
+        self.scripts = InMemoryScripts(self._working)
+        self.bookmarks = InMemoryBookmarks(self._working)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    async def commit(self) -> None:
+        if self._database.fail_next_commit:
+            self._database.fail_next_commit = False
+            raise ConflictError("injected commit failure")
+        self._database.tables = self._working
+        self._database.commits += 1
+        self.committed = True
+
+
+class FakeDatabase:
+    def __init__(self) -> None:
+        self.tables = Tables()
+        self.commits = 0
+        self.fail_next_commit = False
+
+    def __call__(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self)
+
+
+class InMemoryStorage:
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, str]] = {}
+
+    async def put(self, key: str, data: bytes, content_type: str) -> StoredObject:
+        self.objects[key] = (data, content_type)
+        return StoredObject(key, len(data), content_type)
+
+    async def get(self, key: str) -> bytes:
+        if key not in self.objects:
+            raise ObjectNotFoundError(key)
+        return self.objects[key][0]
+
+    async def stat(self, key: str) -> StoredObject | None:
+        found = self.objects.get(key)
+        return StoredObject(key, len(found[0]), found[1]) if found else None
+
+    async def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+
+    async def list_keys(self, prefix: str) -> list[str]:
+        return sorted(k for k in self.objects if k.startswith(prefix))
+
+    async def presigned_get_url(self, key: str, expires_in_seconds: int) -> PresignedUrl:
+        return PresignedUrl(f"memory://{key}?get", "GET", datetime.now(UTC), {})
+
+    async def presigned_put_url(self, key: str, content_type: str, expires_in_seconds: int) -> PresignedUrl:
+        return PresignedUrl(f"memory://{key}?put", "PUT", datetime.now(UTC), {"Content-Type": content_type})
+
+    async def ping(self) -> None:
+        return None
+
+
+class FakeInspector:
+    """Treats the payload b"wav:<seconds>" as a WAV recording of that many seconds."""
+
+    def inspect(self, data: bytes, limits: AudioLimits) -> InspectedAudio:
+        seconds = float(data.split(b":", 1)[1])
+        if seconds > limits.max_seconds:
+            raise AudioTooLongError(limits.max_seconds, seconds)
+        return InspectedAudio(AudioFormat.WAV, seconds, len(data))
+
+
+def random_id() -> UUID:
+    return uuid.uuid4()

@@ -1,0 +1,117 @@
+"""Catalog use cases against in-memory fakes: authorisation, rules and reference audio storage."""
+
+from __future__ import annotations
+
+import pytest
+from tests.unit.application.fakes import (
+    FakeDatabase,
+    FakeInspector,
+    FixedClock,
+    InMemoryStorage,
+    SequentialIds,
+    random_id,
+)
+
+from application.catalog import ActorInput, CatalogAdministration, CatalogQueries, ScriptInput, TokenInput
+from domain.accounts import Principal, Role
+from domain.audio import AudioLimits, AudioTooLongError
+from domain.catalog import ReferenceKind, Word
+from domain.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+
+ADMIN = Principal(random_id(), Role.ADMIN)
+USER = Principal(random_id(), Role.USER)
+
+
+@pytest.fixture
+def database() -> FakeDatabase:
+    return FakeDatabase()
+
+
+@pytest.fixture
+def storage() -> InMemoryStorage:
+    return InMemoryStorage()
+
+
+@pytest.fixture
+def admin(database: FakeDatabase, storage: InMemoryStorage) -> CatalogAdministration:
+    return CatalogAdministration(
+        database, storage, FakeInspector(), AudioLimits(1_000_000, 60.0), FixedClock(), SequentialIds()
+    )
+
+
+async def test_users_cannot_write_the_catalog(admin: CatalogAdministration, database: FakeDatabase) -> None:
+    with pytest.raises(PermissionDeniedError):
+        await admin.create_actor(USER, ActorInput("Someone"))
+    assert database.commits == 0
+
+
+async def test_a_token_needs_an_existing_actor(admin: CatalogAdministration) -> None:
+    with pytest.raises(InvalidInputError) as raised:
+        await admin.create_token(ADMIN, TokenInput(random_id(), "Movie", "A line"))
+    assert raised.value.field == "actor_id"
+
+
+async def test_an_actor_with_tokens_cannot_be_deleted(admin: CatalogAdministration) -> None:
+    actor = await admin.create_actor(ADMIN, ActorInput("Actor"))
+    await admin.create_token(ADMIN, TokenInput(actor.id, "Movie", "A line"))
+    with pytest.raises(ConflictError):
+        await admin.delete_actor(ADMIN, actor.id)
+
+
+async def test_overlapping_word_timings_are_rejected(admin: CatalogAdministration) -> None:
+    words = [Word(0, "hello", 0.0, 0.5), Word(1, "there", 0.4, 0.9)]
+    with pytest.raises(InvalidInputError) as raised:
+        await admin.create_script(ADMIN, ScriptInput("Title", "hello there", words))
+    assert raised.value.field == "words[1].start"
+
+
+async def test_movie_year_outside_cinema_history_is_rejected(admin: CatalogAdministration) -> None:
+    actor = await admin.create_actor(ADMIN, ActorInput("Actor"))
+    with pytest.raises(InvalidInputError) as raised:
+        await admin.create_token(ADMIN, TokenInput(actor.id, "Movie", "Line", movie_year=1500))
+    assert raised.value.field == "movie_year"
+
+
+async def test_reference_upload_stores_the_audio_and_replaces_the_previous_object(
+    admin: CatalogAdministration, storage: InMemoryStorage, database: FakeDatabase
+) -> None:
+    script = await admin.create_script(ADMIN, ScriptInput("Title", "Some text"))
+    first = await admin.upload_reference_audio(ADMIN, ReferenceKind.SCRIPT, script.id, b"wav:2.5")
+    second = await admin.upload_reference_audio(ADMIN, ReferenceKind.SCRIPT, script.id, b"wav:3.0")
+    assert list(storage.objects) == [second.key]
+    assert second.key.startswith(f"references/scripts/{script.id}/")
+    assert second.key.endswith(".wav")
+    assert storage.objects[second.key] == (b"wav:3.0", "audio/wav")
+    stored = database.tables.scripts[script.id].reference_audio
+    assert stored is not None
+    assert stored.duration_seconds == 3.0
+    assert first.key != second.key
+
+
+async def test_reference_upload_removes_the_new_object_when_the_commit_fails(
+    admin: CatalogAdministration, storage: InMemoryStorage, database: FakeDatabase
+) -> None:
+    script = await admin.create_script(ADMIN, ScriptInput("Title", "Some text"))
+    database.fail_next_commit = True
+    with pytest.raises(ConflictError):
+        await admin.upload_reference_audio(ADMIN, ReferenceKind.SCRIPT, script.id, b"wav:2.5")
+    assert storage.objects == {}
+    assert database.tables.scripts[script.id].reference_audio is None
+
+
+async def test_rejected_reference_audio_stores_nothing(
+    admin: CatalogAdministration, storage: InMemoryStorage
+) -> None:
+    script = await admin.create_script(ADMIN, ScriptInput("Title", "Some text"))
+    with pytest.raises(AudioTooLongError):
+        await admin.upload_reference_audio(ADMIN, ReferenceKind.SCRIPT, script.id, b"wav:600")
+    assert storage.objects == {}
+
+
+async def test_reference_audio_url_of_a_token_without_audio_is_not_found(
+    admin: CatalogAdministration, database: FakeDatabase, storage: InMemoryStorage
+) -> None:
+    actor = await admin.create_actor(ADMIN, ActorInput("Actor"))
+    token = await admin.create_token(ADMIN, TokenInput(actor.id, "Movie", "Line"))
+    with pytest.raises(NotFoundError):
+        await CatalogQueries(database, storage).reference_audio_url(ReferenceKind.TOKEN, token.token.id)
