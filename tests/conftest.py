@@ -69,7 +69,20 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-TABLES_TO_EMPTY = ("bookmarks", "words", "tokens", "scripts", "actors", "users")
+TABLES_TO_EMPTY = (
+    "job_word_results",
+    "idempotency_keys",
+    "webhook_inbox",
+    "outbox",
+    "job_events",
+    "jobs",
+    "bookmarks",
+    "words",
+    "tokens",
+    "scripts",
+    "actors",
+    "users",
+)
 
 
 @pytest.fixture

@@ -91,10 +91,15 @@ class UndecodableAudioError(AudioRejectedError):
 
 
 class AudioTooLongError(AudioRejectedError):
+    """``actual_seconds`` is a lower bound: decoding stops just past the limit, since a small file can
+    expand to hours of audio."""
+
     code = "audio-too-long"
 
     def __init__(self, limit_seconds: float, actual_seconds: float) -> None:
-        super().__init__(f"The recording lasts {actual_seconds:.2f} s; the limit is {limit_seconds:.2f} s")
+        super().__init__(
+            f"The recording lasts at least {actual_seconds:.2f} s; the limit is {limit_seconds:.2f} s"
+        )
         self.limit_seconds = limit_seconds
         self.actual_seconds = actual_seconds
 

@@ -5,28 +5,48 @@ The HTTP app, the worker and the CLI all start from ``build_container``.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import httpx
+from litestar.channels import ChannelsPlugin
 from redis.asyncio import Redis
+from saq import Queue
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from adapters.analysis.http_dispatcher import HttpAnalysisDispatcher
 from adapters.audio.decoding import PyAvAudioInspector
+from adapters.events.channels import ChannelsJobEventFeed, ChannelsJobEventPublisher, build_channels
+from adapters.persistence.idempotency import SqlaIdempotencyStore
 from adapters.persistence.unit_of_work import SqlaUnitOfWork
 from adapters.probes import PostgresProbe, RedisProbe, StorageProbe
+from adapters.queue.saq_relay import SaqRelayQueue, build_queue
 from adapters.security.passwords import Argon2PasswordHasher
 from adapters.security.tokens import JwtTokenIssuer
 from adapters.storage.local import LocalObjectStorage
 from adapters.storage.s3 import S3ObjectStorage, S3StorageConfig
 from adapters.system import SystemClock, Uuid7Generator
+from adapters.webhooks.standard_webhooks import WebhookVerifier
 from application.accounts import Authentication, Profiles, Registration
+from application.analysis.jobs import UserJobs
+from application.analysis.maintenance import Housekeeping
+from application.analysis.relay import OutboxRelay
+from application.analysis.settings import PipelineSettings
+from application.analysis.uploads import RecordingUploads
+from application.analysis.webhooks import AnalysisWebhooks
 from application.bookmarks import Bookmarks
 from application.catalog import CatalogAdministration, CatalogQueries
+from application.ports.idempotency import IdempotencyStore
 from application.ports.persistence import UnitOfWork
 from application.ports.storage import ObjectStorage
 from application.readiness import Readiness
+from domain.analysis.outbox import RetryPolicy
 from domain.audio import AudioLimits
 from entrypoints.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -78,17 +98,39 @@ class Container:
     catalog_admin: CatalogAdministration
     bookmarks: Bookmarks
     readiness: Readiness
+    pipeline: PipelineSettings
+    channels: ChannelsPlugin
+    queue: Queue
+    http: httpx.AsyncClient
+    idempotency: IdempotencyStore
+    uploads: RecordingUploads
+    jobs: UserJobs
+    webhooks: AnalysisWebhooks
+    webhook_verifier: WebhookVerifier
+    relay: OutboxRelay
+    housekeeping: Housekeeping
     session_factory: async_sessionmaker[AsyncSession] = field(repr=False)
 
     def unit_of_work(self) -> UnitOfWork:
         return SqlaUnitOfWork(self.session_factory)
 
     async def close(self) -> None:
+        """Release every resource; one failing (say, Redis already gone) does not keep the rest open."""
+        closers: list[Callable[[], Awaitable[object]]] = [
+            lambda: self.channels.__aexit__(None, None, None),
+            self.http.aclose,
+            self.queue.disconnect,
+            self.redis.aclose,
+            self.engine.dispose,
+        ]
         close_storage = getattr(self.storage, "close", None)
         if close_storage is not None:
-            await close_storage()
-        await self.redis.aclose()
-        await self.engine.dispose()
+            closers.insert(0, close_storage)
+        for close in closers:
+            try:
+                await close()
+            except Exception:
+                logger.warning("closing a resource failed", exc_info=True)
 
 
 async def build_container(settings: Settings, storage: ObjectStorage | None = None) -> Container:
@@ -106,6 +148,23 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
     reference_limits = AudioLimits(
         max_bytes=settings.reference_max_bytes, max_seconds=settings.reference_max_seconds
     )
+    pipeline = pipeline_settings(settings)
+    channels = build_channels(redis)
+    await channels.__aenter__()
+    publisher = ChannelsJobEventPublisher(channels)
+    queue = build_queue(settings.redis_url)
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.analysis_dispatch_timeout_seconds, connect=3.0),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+    )
+    dispatcher = HttpAnalysisDispatcher(
+        http,
+        settings.analysis_token_server_url,
+        settings.analysis_script_server_url,
+        settings.analysis_server_auth_token,
+    )
+    idempotency = SqlaIdempotencyStore(session_factory)
+    inspector = PyAvAudioInspector()
     return Container(
         settings=settings,
         engine=engine,
@@ -115,8 +174,34 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
         authentication=Authentication(uow, hasher, tokens),
         profiles=Profiles(uow),
         catalog_queries=CatalogQueries(uow, storage),
-        catalog_admin=CatalogAdministration(uow, storage, PyAvAudioInspector(), reference_limits, clock, ids),
+        catalog_admin=CatalogAdministration(uow, storage, inspector, reference_limits, clock, ids),
         bookmarks=Bookmarks(uow, clock),
         readiness=Readiness([PostgresProbe(engine), RedisProbe(redis), StorageProbe(storage)]),
+        pipeline=pipeline,
+        channels=channels,
+        queue=queue,
+        http=http,
+        idempotency=idempotency,
+        uploads=RecordingUploads(
+            uow, storage, inspector, SaqRelayQueue(queue), publisher, clock, ids, pipeline
+        ),
+        jobs=UserJobs(uow, publisher, ChannelsJobEventFeed(channels), clock),
+        webhooks=AnalysisWebhooks(uow, publisher, clock),
+        webhook_verifier=WebhookVerifier(list(settings.analysis_webhook_secrets)),
+        relay=OutboxRelay(uow, storage, dispatcher, publisher, clock, pipeline),
+        housekeeping=Housekeeping(uow, storage, idempotency, publisher, clock, pipeline),
         session_factory=session_factory,
+    )
+
+
+def pipeline_settings(settings: Settings) -> PipelineSettings:
+    minimum = settings.min_recording_seconds
+    return PipelineSettings(
+        token_limits=AudioLimits(settings.token_max_bytes, settings.token_max_seconds, minimum),
+        script_limits=AudioLimits(settings.script_max_bytes, settings.script_max_seconds, minimum),
+        callback_url=settings.callback_url,
+        token_deadline=timedelta(seconds=settings.token_deadline_seconds),
+        script_deadline=timedelta(seconds=settings.script_deadline_seconds),
+        relay_lease=timedelta(seconds=settings.analysis_relay_lease_seconds),
+        retry=RetryPolicy(max_attempts=settings.analysis_dispatch_max_attempts),
     )

@@ -16,6 +16,7 @@ from application.accounts import SignUpRequest
 from domain.errors import DomainError
 from entrypoints.bootstrap import Container, build_container
 from entrypoints.settings import ConfigurationError, Settings
+from entrypoints.worker import WorkerSettings, start_worker
 
 T = TypeVar("T")
 
@@ -68,6 +69,21 @@ def serve(host: str, port: int, workers: int) -> None:
         log_config=None,
         timeout_graceful_shutdown=20,
     )
+
+
+@main.command()
+def worker() -> None:
+    """Run the SAQ worker: relay queued jobs to the analysis servers and run the housekeeping.
+
+    WORKER_CONCURRENCY (default 10), WORKER_SWEEP_INTERVAL_SECONDS (1) and WORKER_SHUTDOWN_GRACE_SECONDS
+    (20) tune it. SIGTERM lets the jobs in flight finish first.
+    """
+    settings = _settings()
+    try:
+        options = WorkerSettings.from_env()
+    except ConfigurationError as error:
+        raise click.ClickException(f"configuration refused: {error}") from error
+    start_worker(settings, options)
 
 
 @main.group()

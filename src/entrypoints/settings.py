@@ -9,6 +9,8 @@ from pathlib import Path
 
 DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production-0123456789"
 DEV_STORAGE_URL_SECRET = "dev-only-storage-url-secret-do-not-use-in-production"
+# A fixed, well-known development secret: production refuses it (see _refuse_dev_secrets).
+DEV_WEBHOOK_SECRET = "whsec_ZGV2LW9ubHktd2ViaG9vay1zZWNyZXQtMDEyMzQ1Njc4OQ=="
 MIN_SECRET_LENGTH = 32
 ENVIRONMENTS = ("development", "test", "production")
 
@@ -68,6 +70,27 @@ class Settings:
     log_json: bool = True
     reference_max_bytes: int = 30 * 1024 * 1024
     reference_max_seconds: float = 180.0
+    token_max_bytes: int = 10 * 1024 * 1024
+    token_max_seconds: float = 30.0
+    script_max_bytes: int = 30 * 1024 * 1024
+    script_max_seconds: float = 120.0
+    min_recording_seconds: float = 0.3
+    analysis_token_server_url: str = "http://127.0.0.1:8100"
+    analysis_script_server_url: str = "http://127.0.0.1:8100"
+    analysis_server_auth_token: str | None = None
+    analysis_callback_url: str | None = None
+    analysis_webhook_secrets: tuple[str, ...] = (DEV_WEBHOOK_SECRET,)
+    analysis_dispatch_max_attempts: int = 8
+    analysis_dispatch_timeout_seconds: float = 10.0
+    # How long a relay owns a claimed outbox row; longer than a dispatch, or a slow one is sent twice.
+    analysis_relay_lease_seconds: float = 30.0
+    token_deadline_seconds: int = 120
+    script_deadline_seconds: int = 600
+    sse_heartbeat_seconds: float = 15.0
+
+    @property
+    def callback_url(self) -> str:
+        return self.analysis_callback_url or f"{self.public_base_url}/webhooks/analysis"
 
     @property
     def is_production(self) -> bool:
@@ -110,6 +133,33 @@ class Settings:
                 reference_max_seconds=float(
                     env.get("REFERENCE_AUDIO_MAX_SECONDS", defaults.reference_max_seconds)
                 ),
+                analysis_token_server_url=env.get(
+                    "ANALYSIS_TOKEN_SERVER_URL", defaults.analysis_token_server_url
+                ).rstrip("/"),
+                analysis_script_server_url=env.get(
+                    "ANALYSIS_SCRIPT_SERVER_URL", defaults.analysis_script_server_url
+                ).rstrip("/"),
+                analysis_server_auth_token=env.get("ANALYSIS_SERVER_AUTH_TOKEN") or None,
+                analysis_callback_url=env.get("ANALYSIS_CALLBACK_URL") or None,
+                analysis_webhook_secrets=_list(env["ANALYSIS_WEBHOOK_SECRETS"])
+                if env.get("ANALYSIS_WEBHOOK_SECRETS")
+                else defaults.analysis_webhook_secrets,
+                analysis_dispatch_max_attempts=int(
+                    env.get("ANALYSIS_DISPATCH_MAX_ATTEMPTS", defaults.analysis_dispatch_max_attempts)
+                ),
+                analysis_dispatch_timeout_seconds=float(
+                    env.get("ANALYSIS_DISPATCH_TIMEOUT_SECONDS", defaults.analysis_dispatch_timeout_seconds)
+                ),
+                analysis_relay_lease_seconds=float(
+                    env.get("ANALYSIS_RELAY_LEASE_SECONDS", defaults.analysis_relay_lease_seconds)
+                ),
+                token_deadline_seconds=int(
+                    env.get("TOKEN_ANALYSIS_DEADLINE_SECONDS", defaults.token_deadline_seconds)
+                ),
+                script_deadline_seconds=int(
+                    env.get("SCRIPT_ANALYSIS_DEADLINE_SECONDS", defaults.script_deadline_seconds)
+                ),
+                sse_heartbeat_seconds=float(env.get("SSE_HEARTBEAT_SECONDS", defaults.sse_heartbeat_seconds)),
             )
         except ValueError as error:
             raise ConfigurationError(f"invalid configuration value: {error}") from error
@@ -125,6 +175,10 @@ class Settings:
             raise ConfigurationError(
                 "CORS_ALLOWED_ORIGINS='*' cannot be combined with CORS_ALLOW_CREDENTIALS"
             )
+        if self.analysis_relay_lease_seconds <= self.analysis_dispatch_timeout_seconds:
+            raise ConfigurationError(
+                "ANALYSIS_RELAY_LEASE_SECONDS must exceed ANALYSIS_DISPATCH_TIMEOUT_SECONDS"
+            )
         if self.is_production:
             self._refuse_dev_secrets(env)
 
@@ -132,6 +186,9 @@ class Settings:
         required = {"SECRET_KEY": DEV_SECRET_KEY, "DATABASE_URL": None, "REDIS_URL": None}
         if self.storage_backend == "local":
             required["STORAGE_URL_SECRET"] = DEV_STORAGE_URL_SECRET
+        secrets = env.get("ANALYSIS_WEBHOOK_SECRETS", "")
+        if not secrets or DEV_WEBHOOK_SECRET in _list(secrets):
+            raise ConfigurationError("ANALYSIS_WEBHOOK_SECRETS must be set, without the development secret")
         for name, dev_value in required.items():
             value = env.get(name, "")
             if not value:

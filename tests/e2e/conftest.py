@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -78,3 +79,49 @@ async def admin_headers(client: httpx.AsyncClient, container: Container) -> dict
         SignUpRequest(email="admin@example.com", password="admin password 123", display_name="Admin")
     )
     return await log_in(client, "admin@example.com", "admin password 123")
+
+
+def tone(seconds: float, fmt: str = "wav", frequency: float = 220.0) -> bytes:
+    """A synthetic recording of ``seconds`` in an upload container (see tests/support/encoding.py)."""
+    import numpy as np
+
+    from tests.support.encoding import encode_audio
+
+    rate = 16000
+    t = np.arange(int(seconds * rate)) / rate
+    return encode_audio((0.3 * np.sin(2 * np.pi * frequency * t)).astype(np.float32), rate, fmt)
+
+
+@pytest.fixture
+async def reference_token(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> dict[str, Any]:
+    """A token whose reference audio is uploaded, ready to be practised."""
+    actor = (await client.post("/actors", json={"name": "Ref Actor"}, headers=admin_headers)).json()
+    body = {"actor_id": actor["id"], "movie_title": "Ref Movie", "text": "Hello there"}
+    token = (await client.post("/tokens", json=body, headers=admin_headers)).json()
+    uploaded = await client.put(
+        f"/tokens/{token['id']}/reference-audio",
+        files={"file": ("ref.wav", tone(1.0))},
+        headers=admin_headers,
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    return token
+
+
+@pytest.fixture
+async def reference_script(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> dict[str, Any]:
+    words = [
+        {"index": 0, "text": "hello", "start": 0.1, "end": 0.5},
+        {"index": 1, "text": "world", "start": 0.6, "end": 0.9},
+    ]
+    script = (
+        await client.post(
+            "/scripts", json={"title": "Ref", "text": "hello world", "words": words}, headers=admin_headers
+        )
+    ).json()
+    uploaded = await client.put(
+        f"/scripts/{script['id']}/reference-audio",
+        files={"file": ("ref.wav", tone(1.0))},
+        headers=admin_headers,
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    return script

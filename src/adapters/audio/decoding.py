@@ -19,7 +19,6 @@ import numpy.typing as npt
 from av.audio.frame import AudioFrame
 from av.audio.stream import AudioStream
 from av.container import InputContainer
-from av.packet import Packet
 
 from application.ports.audio import InspectedAudio
 from domain.audio import (
@@ -49,6 +48,12 @@ _DEMUXERS: dict[AudioFormat, str] = {
 # UnicodeDecodeError, a ValueError) on inconsistent streams.
 _DECODING_ERRORS = (av.FFmpegError, ValueError)
 
+# Every packet costs a few microseconds whatever it holds, so a header declaring one-sample packets
+# would make a small file take seconds to read. The shortest real packets are Opus's 2.5 ms frames;
+# the allowance covers packets that decode to nothing (headers, decoder delay, the final flush).
+_MAX_PACKETS_PER_SECOND = 500
+_PACKET_ALLOWANCE = 50
+
 
 @dataclass(frozen=True, slots=True)
 class DecodedAudio:
@@ -60,17 +65,17 @@ class DecodedAudio:
 def decode_audio(data: bytes, target_rate: int = 16000, *, max_seconds: float = math.inf) -> DecodedAudio:
     """Decode to mono float32 at ``target_rate``, holding the whole signal in memory.
 
-    Decoding stops with AudioTooLongError past ``max_seconds``: a file of a few kilobytes can claim a
+    Decoding stops with AudioTooLongError past ``max_seconds``: a file of a few kilobytes can declare a
     sample rate that makes it hours long.
     """
     if target_rate <= 0:
         raise ValueError("target_rate must be positive")
     resampler = _MonoResampler(target_rate)
     with _open_audio(data) as (container, stream):
-        for frame in container.decode(stream):
+        for frame, elapsed in _decoded_frames(container, stream):
+            if elapsed > max_seconds:
+                raise AudioTooLongError(max_seconds, elapsed)
             resampler.push(frame)
-            if resampler.seconds > max_seconds:
-                raise AudioTooLongError(max_seconds, probe_duration(data, decode_up_to=max_seconds))
         samples = resampler.finish()
     if samples.size == 0:
         raise UndecodableAudioError("it contains no audio samples")
@@ -79,21 +84,20 @@ def decode_audio(data: bytes, target_rate: int = 16000, *, max_seconds: float = 
     return DecodedAudio(samples=samples, sample_rate=target_rate, duration_seconds=samples.size / target_rate)
 
 
-def probe_duration(data: bytes, decode_up_to: float = math.inf) -> float:
-    """Seconds of audio the file really decodes to, without resampling or keeping the samples.
+def probe_duration(data: bytes, stop_after: float = math.inf) -> float:
+    """Seconds of audio the file decodes to, counted without resampling or keeping samples.
 
-    Container headers can claim any duration, so packets are decoded and their samples counted. Past
-    ``decode_up_to`` seconds the remaining packets are only counted, which keeps a small file that
-    expands to hours of audio as cheap as reading it.
+    Container headers can claim any duration, so only decoding tells. Counting stops once past
+    ``stop_after``, and the result is then only a lower bound.
     """
-    seconds = 0.0
+    elapsed = 0.0
     with _open_audio(data) as (container, stream):
-        for packet in container.demux(stream):
-            counted = _packet_seconds(packet) if seconds > decode_up_to else None
-            seconds += counted if counted is not None else _decoded_seconds(packet)
-    if seconds <= 0:
+        for _, elapsed in _decoded_frames(container, stream):
+            if elapsed > stop_after:
+                break
+    if elapsed <= 0:
         raise UndecodableAudioError("it contains no audio samples")
-    return seconds
+    return elapsed
 
 
 class PyAvAudioInspector:
@@ -105,7 +109,7 @@ class PyAvAudioInspector:
         audio_format = sniff_audio_format(data)
         if audio_format is None:
             raise UnsupportedAudioFormatError()
-        seconds = probe_duration(data, decode_up_to=limits.max_seconds)
+        seconds = probe_duration(data, stop_after=limits.max_seconds)
         if seconds > limits.max_seconds:
             raise AudioTooLongError(limits.max_seconds, seconds)
         if seconds < limits.min_seconds:
@@ -135,43 +139,30 @@ def _describe(error: Exception) -> str:
     return str(error)
 
 
-def _decoded_seconds(packet: Packet[AudioStream]) -> float:
-    return sum(_frame_seconds(frame) for frame in packet.decode())
-
-
-def _frame_seconds(frame: AudioFrame) -> float:
-    _require_sample_rate(frame)
-    return frame.samples / frame.sample_rate
-
-
-def _require_sample_rate(frame: AudioFrame) -> None:
-    if frame.sample_rate <= 0:
-        raise UndecodableAudioError("a frame has no sample rate")
-
-
-def _packet_seconds(packet: Packet[AudioStream]) -> float | None:
-    if not packet.duration or packet.time_base is None:
-        return None
-    return float(packet.duration * packet.time_base)
+def _decoded_frames(container: InputContainer, stream: AudioStream) -> Iterator[tuple[AudioFrame, float]]:
+    """Each decoded frame with the seconds decoded up to its end."""
+    elapsed = 0.0
+    for count, packet in enumerate(container.demux(stream), start=1):
+        for frame in packet.decode():
+            if frame.sample_rate <= 0:
+                raise UndecodableAudioError("a frame has no sample rate")
+            elapsed += frame.samples / frame.sample_rate
+            yield frame, elapsed
+        if count > _PACKET_ALLOWANCE + _MAX_PACKETS_PER_SECOND * elapsed:
+            raise UndecodableAudioError("it is cut into implausibly small packets")
 
 
 class _MonoResampler:
     """Collects frames as mono float32 at one rate, starting a fresh PyAV resampler whenever the input's
-    format, layout or rate changes mid-stream (chained MP3 or Ogg streams do that): one refuses it."""
+    format, layout or rate changes mid-stream (MP3 files glued together do that): one refuses it."""
 
     def __init__(self, rate: int) -> None:
         self._rate = rate
         self._chunks: list[npt.NDArray[np.float32]] = []
-        self._collected = 0
         self._resampler: av.AudioResampler | None = None
         self._input_shape: tuple[str, str, int] | None = None
 
-    @property
-    def seconds(self) -> float:
-        return self._collected / self._rate
-
     def push(self, frame: AudioFrame) -> None:
-        _require_sample_rate(frame)
         shape = (frame.format.name, frame.layout.name, frame.sample_rate)
         if shape != self._input_shape:
             self._drain()
@@ -192,6 +183,4 @@ class _MonoResampler:
         if self._resampler is None:
             return
         for out in self._resampler.resample(frame):
-            chunk = out.to_ndarray()[0].astype(np.float32, copy=False)
-            self._chunks.append(chunk)
-            self._collected += chunk.size
+            self._chunks.append(out.to_ndarray()[0].astype(np.float32, copy=False))

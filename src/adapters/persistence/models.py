@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from advanced_alchemy.base import UUIDv7AuditBase
+from advanced_alchemy.base import DefaultBase, UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -159,3 +159,114 @@ class BookmarkRow(UUIDv7AuditBase):
         Index("ix_bookmarks_token_id", "token_id"),
         Index("ix_bookmarks_script_id", "script_id"),
     )
+
+
+class JobRow(UUIDv7AuditBase):
+    __tablename__ = "jobs"
+
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    token_id: Mapped[UUID | None] = mapped_column(ForeignKey("tokens.id", ondelete="SET NULL"), default=None)
+    script_id: Mapped[UUID | None] = mapped_column(
+        ForeignKey("scripts.id", ondelete="SET NULL"), default=None
+    )
+    target_id: Mapped[UUID] = mapped_column()
+    status: Mapped[str] = mapped_column(String(24))
+    recording_key: Mapped[str | None] = mapped_column(String(512), default=None)
+    recording_content_type: Mapped[str | None] = mapped_column(String(64), default=None)
+    recording_duration: Mapped[float | None] = mapped_column(Float, default=None)
+    recording_size: Mapped[int | None] = mapped_column(Integer, default=None)
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    stage: Mapped[str | None] = mapped_column(String(32), default=None)
+    failure_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    failure_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
+    overall_score: Mapped[float | None] = mapped_column(Float, default=None)
+    deadline_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    last_sequence: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('token', 'script')", name="kind_known"),
+        CheckConstraint(
+            "status IN ('awaiting_upload', 'queued', 'dispatched', 'processing', 'completed', 'failed', 'cancelled')",
+            name="status_known",
+        ),
+        Index("ix_jobs_user_id_created_at", "user_id", "created_at"),
+        Index("ix_jobs_user_id_status", "user_id", "status"),
+        Index("ix_jobs_token_id", "token_id"),
+        Index("ix_jobs_script_id", "script_id"),
+        Index(
+            "ix_jobs_deadline_live",
+            "deadline_at",
+            postgresql_where=sql_text("status IN ('queued', 'dispatched', 'processing')"),
+        ),
+    )
+
+
+class JobEventRow(DefaultBase):
+    """Append-only history of a job; (job_id, sequence) is the SSE event id's source."""
+
+    __tablename__ = "job_events"
+
+    job_id: Mapped[UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(24))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class OutboxRow(UUIDv7AuditBase):
+    __tablename__ = "outbox"
+
+    job_id: Mapped[UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+    __table_args__ = (
+        # The sweep's query: unsent rows by due time. Sent rows drop out of this partial index.
+        Index("ix_outbox_due", "next_attempt_at", postgresql_where=sql_text("sent_at IS NULL")),
+        Index("ix_outbox_sent_at", "sent_at", postgresql_where=sql_text("sent_at IS NOT NULL")),
+    )
+
+
+class WebhookInboxRow(DefaultBase):
+    """Webhook ids already applied; the primary key makes a repeated delivery a no-op."""
+
+    __tablename__ = "webhook_inbox"
+
+    webhook_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    job_id: Mapped[UUID] = mapped_column(index=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)
+
+
+class IdempotencyKeyRow(DefaultBase):
+    __tablename__ = "idempotency_keys"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16))
+    response_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    response_headers: Mapped[dict[str, str] | None] = mapped_column(JSONB, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)
+
+
+class JobWordResultRow(DefaultBase):
+    """Per-word results of a completed script (or token) analysis."""
+
+    __tablename__ = "job_word_results"
+
+    job_id: Mapped[UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(String(100))
+    start: Mapped[float | None] = mapped_column(Float, default=None)
+    end: Mapped[float | None] = mapped_column(Float, default=None)
+    score: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16))
+
+    __table_args__ = (CheckConstraint("status IN ('ok', 'mispronounced', 'omitted')", name="status_known"),)

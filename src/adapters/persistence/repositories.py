@@ -15,10 +15,11 @@ from adapters.persistence.mappers import (
     script_from_row,
     token_from_row,
     user_from_row,
+    word_from_row,
     word_rows,
     write_reference_audio,
 )
-from adapters.persistence.models import ActorRow, BookmarkRow, ScriptRow, TokenRow, UserRow
+from adapters.persistence.models import ActorRow, BookmarkRow, ScriptRow, TokenRow, UserRow, WordRow
 from application.ports.persistence import (
     ActorFilter,
     BookmarkedItem,
@@ -30,7 +31,7 @@ from application.ports.persistence import (
 )
 from domain.accounts import User
 from domain.bookmarks import Bookmark
-from domain.catalog import Actor, ReferenceKind, Script, Token
+from domain.catalog import Actor, ReferenceKind, Script, Token, Word
 
 
 def contains(column: Any, needle: str) -> ColumnElement[bool]:
@@ -38,6 +39,19 @@ def contains(column: Any, needle: str) -> ColumnElement[bool]:
     escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     condition: ColumnElement[bool] = column.ilike(f"%{escaped}%", escape="\\")
     return condition
+
+
+def _same_words(rows: list[WordRow], words: list[Word]) -> bool:
+    return [word_from_row(row) for row in rows] == list(words)
+
+
+async def _replace_words(session: AsyncSession, rows: list[WordRow], words: list[Word]) -> None:
+    """Swap a word list; old rows go first so (owner, index) stays unique within the flush."""
+    if _same_words(rows, words):
+        return
+    rows.clear()
+    await session.flush()
+    rows.extend(word_rows(words))
 
 
 async def _page(
@@ -122,7 +136,7 @@ class SqlaTokenRepository:
         self._session = session
 
     async def add(self, token: Token) -> None:
-        row = TokenRow(id=token.id, created_at=token.created_at, words=[])
+        row = TokenRow(id=token.id, created_at=token.created_at, words=word_rows(token.words))
         self._copy(token, row)
         self._session.add(row)
         await self._session.flush()
@@ -139,6 +153,7 @@ class SqlaTokenRepository:
         row = await self._load(token.id)
         if row is None:
             raise LookupError(token.id)
+        await _replace_words(self._session, row.words, token.words)
         self._copy(token, row)
         await self._session.flush()
 
@@ -175,7 +190,6 @@ class SqlaTokenRepository:
             token.movie_year,
             token.text,
         )
-        row.words = word_rows(token.words)
         write_reference_audio(row, token.reference_audio)
 
 
@@ -184,7 +198,7 @@ class SqlaScriptRepository:
         self._session = session
 
     async def add(self, script: Script) -> None:
-        row = ScriptRow(id=script.id, created_at=script.created_at, words=[])
+        row = ScriptRow(id=script.id, created_at=script.created_at, words=word_rows(script.words))
         self._copy(script, row)
         self._session.add(row)
         await self._session.flush()
@@ -197,6 +211,7 @@ class SqlaScriptRepository:
         row = await self._load(script.id)
         if row is None:
             raise LookupError(script.id)
+        await _replace_words(self._session, row.words, script.words)
         self._copy(script, row)
         await self._session.flush()
 
@@ -225,7 +240,6 @@ class SqlaScriptRepository:
             script.text,
             script.feature_config_version,
         )
-        row.words = word_rows(script.words)
         write_reference_audio(row, script.reference_audio)
 
 

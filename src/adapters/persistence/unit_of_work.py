@@ -8,6 +8,12 @@ from typing import Self
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from adapters.persistence.job_repositories import (
+    SqlaInboxRepository,
+    SqlaJobEventRepository,
+    SqlaJobRepository,
+    SqlaOutboxRepository,
+)
 from adapters.persistence.repositories import (
     SqlaActorRepository,
     SqlaBookmarkRepository,
@@ -29,6 +35,10 @@ class SqlaUnitOfWork:
         self.tokens = SqlaTokenRepository(self.session)
         self.scripts = SqlaScriptRepository(self.session)
         self.bookmarks = SqlaBookmarkRepository(self.session)
+        self.jobs = SqlaJobRepository(self.session)
+        self.job_events = SqlaJobEventRepository(self.session)
+        self.outbox = SqlaOutboxRepository(self.session)
+        self.inbox = SqlaInboxRepository(self.session)
         return self
 
     async def __aexit__(

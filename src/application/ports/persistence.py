@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Generic, Protocol, Self, TypeVar
 from uuid import UUID
 
 from domain.accounts import User
+from domain.analysis.jobs import Job, JobEvent, JobStatus
+from domain.analysis.outbox import OutboxMessage
 from domain.bookmarks import Bookmark
 from domain.catalog import Actor, ReferenceKind, Script, Token
 
@@ -102,6 +105,75 @@ class BookmarkRepository(Protocol):
     async def list_for_user(self, user_id: UUID) -> list[BookmarkedItem]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    kind: ReferenceKind | None = None
+    status: JobStatus | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobStats:
+    count: int
+    completed: int
+    average_overall: float | None
+    best_overall: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxBacklog:
+    unsent: int
+    oldest_created_at: datetime | None
+
+
+class JobRepository(Protocol):
+    async def add(self, job: Job) -> None:
+        """Insert the job and append its pending events."""
+        ...
+
+    async def get(self, job_id: UUID) -> Job | None: ...
+
+    async def get_for_update(self, job_id: UUID) -> Job | None:
+        """Load and lock the job until the transaction ends, so state changes apply one at a time."""
+        ...
+
+    async def save(self, job: Job) -> None:
+        """Write the job's state and append its pending events."""
+        ...
+
+    async def list_for_user(self, user_id: UUID, filters: JobFilter, page: PageRequest) -> Page[Job]: ...
+    async def stats_for_user(self, user_id: UUID) -> JobStats: ...
+    async def overdue(self, now: datetime, limit: int) -> list[UUID]: ...
+    async def existing(self, job_ids: list[UUID]) -> set[UUID]: ...
+
+
+class JobEventRepository(Protocol):
+    async def list_after(self, job_id: UUID, after_sequence: int, limit: int = 1000) -> list[JobEvent]: ...
+
+
+class OutboxRepository(Protocol):
+    async def add(self, message: OutboxMessage) -> None: ...
+    async def get(self, message_id: UUID) -> OutboxMessage | None: ...
+
+    async def get_for_update(self, message_id: UUID) -> OutboxMessage | None:
+        """Load and lock the row until the transaction ends, so two relays cannot both settle it."""
+        ...
+
+    async def claim(self, message_id: UUID, now: datetime, lease: timedelta) -> OutboxMessage | None:
+        """Lease one unsent, due row (skipping rows locked by others); count the attempt."""
+        ...
+
+    async def claim_due(self, now: datetime, lease: timedelta, limit: int) -> list[OutboxMessage]: ...
+    async def save(self, message: OutboxMessage) -> None: ...
+    async def prune_sent(self, sent_before: datetime) -> int: ...
+    async def backlog(self) -> OutboxBacklog: ...
+
+
+class InboxRepository(Protocol):
+    async def record(self, webhook_id: str, job_id: UUID, event_type: str, received_at: datetime) -> bool:
+        """Remember a webhook delivery; False when this webhook-id was seen before."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without ``commit()`` rolls back."""
 
@@ -115,6 +187,14 @@ class UnitOfWork(Protocol):
     def scripts(self) -> ScriptRepository: ...
     @property
     def bookmarks(self) -> BookmarkRepository: ...
+    @property
+    def jobs(self) -> JobRepository: ...
+    @property
+    def job_events(self) -> JobEventRepository: ...
+    @property
+    def outbox(self) -> OutboxRepository: ...
+    @property
+    def inbox(self) -> InboxRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -18,6 +18,8 @@ from entrypoints.http.controllers.auth import AuthController
 from entrypoints.http.controllers.bookmarks import BookmarkController
 from entrypoints.http.controllers.catalog import ActorController, ScriptController, TokenController
 from entrypoints.http.controllers.health import HealthController
+from entrypoints.http.controllers.jobs import JobController, UploadController
+from entrypoints.http.controllers.webhooks import AnalysisWebhookController
 from entrypoints.http.problems import EXCEPTION_HANDLERS
 from entrypoints.http.request_context import request_context_middleware
 from entrypoints.http.security import SERVICES
@@ -81,6 +83,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         TokenController,
         ScriptController,
         BookmarkController,
+        UploadController,
+        JobController,
+        AnalysisWebhookController,
     ]
     if local_storage is not None:
         routes.append(build_local_storage_router(local_storage))
@@ -107,6 +112,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         lifespan=[lifespan],
         state=State({"container": container} if container else {}),
         debug=False,
+        # configure_logging above owns the root logger; Litestar's default config would replace its
+        # JSON handler with a plain-text queue handler.
+        logging_config=None,
     )
 
 

@@ -55,6 +55,20 @@ _HTTP_TYPES = {
 }
 
 
+class ProblemError(Exception):
+    """Raised by handlers for an HTTP-level problem that has no domain error behind it."""
+
+    def __init__(self, status: int, type_: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.type_, self.detail, self.headers = status, type_, detail, headers
+
+
+def problem_error_handler(request: Request[Any, Any, Any], error: ProblemError) -> Response[dict[str, Any]]:
+    return problem(
+        error.status, error.type_, error.detail, headers=error.headers, instance=_instance(request)
+    )
+
+
 def problem(
     status: int,
     type_: str,
@@ -125,6 +139,7 @@ def internal_error_handler(request: Request[Any, Any, Any], error: Exception) ->
 
 
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    ProblemError: problem_error_handler,
     DomainError: domain_error_handler,
     ValidationException: validation_error_handler,
     HTTPException: http_error_handler,

@@ -9,10 +9,12 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta
 
+from application.analysis.jobs import History
 from application.bookmarks import MyPage
 from application.ports.persistence import BookmarkedItem, Page, TokenWithActor
 from domain.accounts import User
 from domain.catalog import Actor, ReferenceAudio, Script, Word
+from entrypoints.http.job_schemas import HistoryOut, JobPage, StatsOut
 
 Email = Annotated[str, Meta(min_length=3, max_length=254, examples=["ada@example.com"])]
 Password = Annotated[str, Meta(min_length=1, max_length=1024)]
@@ -233,10 +235,15 @@ class BookmarkOut(msgspec.Struct):
 class MyPageOut(msgspec.Struct):
     profile: UserOut
     bookmarks: list[BookmarkOut]
+    history: HistoryOut
 
     @classmethod
-    def of(cls, page: MyPage) -> MyPageOut:
-        return cls(UserOut.of(page.user), [BookmarkOut.of(item) for item in page.bookmarks])
+    def of(cls, page: MyPage, history: History) -> MyPageOut:
+        return cls(
+            UserOut.of(page.user),
+            [BookmarkOut.of(item) for item in page.bookmarks],
+            HistoryOut(stats=StatsOut.of(history.stats), recent=JobPage.of(history.jobs)),
+        )
 
 
 class ProbeOut(msgspec.Struct):

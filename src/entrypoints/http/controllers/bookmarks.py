@@ -7,6 +7,7 @@ from uuid import UUID
 from litestar import Controller, Response, delete, get, put
 from litestar.params import FromPath
 
+from application.ports.persistence import PageRequest
 from domain.catalog import ReferenceKind
 from entrypoints.http.schemas import MyPageOut
 from entrypoints.http.security import PRINCIPAL, Caller, Services
@@ -60,5 +61,7 @@ class BookmarkController(Controller):
 
     @get("/mypage")
     async def my_page(self, services: Services, principal: Caller) -> MyPageOut:
-        """The signed-in user's profile and bookmarks, newest first."""
-        return MyPageOut.of(await services.bookmarks.my_page(principal))
+        """The signed-in user's profile, bookmarks, recent analyses and score statistics."""
+        page = await services.bookmarks.my_page(principal)
+        history = await services.jobs.history(principal, PageRequest(limit=10))
+        return MyPageOut.of(page, history)

@@ -1,0 +1,87 @@
+"""Idempotency keys in Postgres; each call is its own short transaction so other requests see it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from adapters.persistence.models import IdempotencyKeyRow
+from application.ports.idempotency import KeyClaim, KeyState, StoredResponse
+
+IN_FLIGHT = "in_flight"
+COMPLETED = "completed"
+
+
+class SqlaIdempotencyStore:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = session_factory
+
+    async def claim(self, scope: str, key: str, fingerprint: str, now: datetime, ttl: timedelta) -> KeyClaim:
+        async with self._sessions() as session, session.begin():
+            # An expired key is as good as unused.
+            await session.execute(
+                delete(IdempotencyKeyRow).where(
+                    IdempotencyKeyRow.scope == scope,
+                    IdempotencyKeyRow.key == key,
+                    IdempotencyKeyRow.expires_at <= now,
+                )
+            )
+            claimed = await session.scalar(
+                insert(IdempotencyKeyRow)
+                .values(
+                    scope=scope,
+                    key=key,
+                    fingerprint=fingerprint,
+                    state=IN_FLIGHT,
+                    created_at=now,
+                    expires_at=now + ttl,
+                )
+                .on_conflict_do_nothing(index_elements=["scope", "key"])
+                .returning(IdempotencyKeyRow.key)
+            )
+            if claimed is not None:
+                return KeyClaim(KeyState.NEW)
+            row = await session.scalar(
+                select(IdempotencyKeyRow).where(
+                    IdempotencyKeyRow.scope == scope, IdempotencyKeyRow.key == key
+                )
+            )
+        if row is None:  # released between our insert and select: treat as in flight, the client retries
+            return KeyClaim(KeyState.IN_FLIGHT)
+        if row.fingerprint != fingerprint:
+            return KeyClaim(KeyState.MISMATCH)
+        if row.state != COMPLETED or row.response_status is None:
+            return KeyClaim(KeyState.IN_FLIGHT)
+        return KeyClaim(
+            KeyState.REPLAY,
+            StoredResponse(row.response_status, row.response_body or b"", dict(row.response_headers or {})),
+        )
+
+    async def complete(self, scope: str, key: str, response: StoredResponse) -> None:
+        async with self._sessions() as session, session.begin():
+            row = await session.get(IdempotencyKeyRow, (scope, key))
+            if row is not None:
+                row.state = COMPLETED
+                row.response_status = response.status_code
+                row.response_body = response.body
+                row.response_headers = response.headers
+
+    async def release(self, scope: str, key: str) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                delete(IdempotencyKeyRow).where(
+                    IdempotencyKeyRow.scope == scope,
+                    IdempotencyKeyRow.key == key,
+                    IdempotencyKeyRow.state == IN_FLIGHT,
+                )
+            )
+
+    async def prune(self, now: datetime) -> int:
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                delete(IdempotencyKeyRow).where(IdempotencyKeyRow.expires_at <= now)
+            )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

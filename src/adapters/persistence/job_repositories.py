@@ -1,0 +1,329 @@
+"""Postgres repositories of the analysis pipeline: jobs, their events, the outbox and the inbox."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.persistence.models import JobEventRow, JobRow, JobWordResultRow, OutboxRow, WebhookInboxRow
+from application.ports.persistence import JobFilter, JobStats, OutboxBacklog, Page, PageRequest
+from domain.analysis.jobs import EventType, Job, JobEvent, JobStatus, Recording
+from domain.analysis.outbox import OutboxMessage
+from domain.analysis.results import AnalysisResult, WordResult, WordStatus
+from domain.catalog import ReferenceKind
+
+LIVE_STATUSES = ("queued", "dispatched", "processing")
+
+
+def result_to_json(result: AnalysisResult) -> dict[str, Any]:
+    """The result without its words, which live in job_word_results."""
+    return {
+        "overall": result.overall,
+        "scores": result.scores,
+        "metrics": result.metrics,
+        "contours": result.contours,
+    }
+
+
+def result_from_json(data: dict[str, Any], words: list[WordResult]) -> AnalysisResult:
+    return AnalysisResult(
+        overall=data["overall"],
+        scores=data["scores"],
+        words=words,
+        metrics=data.get("metrics", {}),
+        contours=data.get("contours", {}),
+    )
+
+
+def _word_from_row(row: JobWordResultRow) -> WordResult:
+    return WordResult(row.index, row.text, row.start, row.end, row.score, WordStatus(row.status))
+
+
+def _job_from_row(row: JobRow, words: list[WordResult] | None = None) -> Job:
+    recording = (
+        Recording(
+            row.recording_key,
+            row.recording_content_type or "application/octet-stream",
+            row.recording_duration or 0.0,
+            row.recording_size or 0,
+        )
+        if row.recording_key
+        else None
+    )
+    return Job(
+        id=row.id,
+        user_id=row.user_id,
+        kind=ReferenceKind(row.kind),
+        target_id=row.target_id,
+        status=JobStatus(row.status),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        recording=recording,
+        progress=row.progress,
+        stage=row.stage,
+        failure_code=row.failure_code,
+        failure_reason=row.failure_reason,
+        result=result_from_json(row.result, words or []) if row.result else None,
+        deadline_at=row.deadline_at,
+        last_sequence=row.last_sequence,
+    )
+
+
+def _write_job(job: Job, row: JobRow) -> None:
+    row.status = job.status.value
+    row.recording_key = job.recording.key if job.recording else None
+    row.recording_content_type = job.recording.content_type if job.recording else None
+    row.recording_duration = job.recording.duration_seconds if job.recording else None
+    row.recording_size = job.recording.size if job.recording else None
+    row.progress, row.stage = job.progress, job.stage
+    row.failure_code, row.failure_reason = job.failure_code, job.failure_reason
+    row.result = result_to_json(job.result) if job.result else None
+    row.overall_score = job.result.overall if job.result else None
+    row.deadline_at = job.deadline_at
+    row.last_sequence = job.last_sequence
+    row.updated_at = job.updated_at
+
+
+def _event_from_row(row: JobEventRow) -> JobEvent:
+    return JobEvent(row.job_id, row.sequence, EventType(row.type), row.data, row.created_at)
+
+
+class SqlaJobRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, job: Job) -> None:
+        is_token = job.kind is ReferenceKind.TOKEN
+        row = JobRow(
+            id=job.id,
+            user_id=job.user_id,
+            kind=job.kind.value,
+            target_id=job.target_id,
+            token_id=job.target_id if is_token else None,
+            script_id=None if is_token else job.target_id,
+            created_at=job.created_at,
+        )
+        _write_job(job, row)
+        self._session.add(row)
+        await self._session.flush()
+        await self._append_events(job)
+
+    async def get(self, job_id: UUID) -> Job | None:
+        row = await self._session.get(JobRow, job_id)
+        return await self._with_words(row) if row else None
+
+    async def get_for_update(self, job_id: UUID) -> Job | None:
+        row = await self._session.scalar(
+            select(JobRow)
+            .where(JobRow.id == job_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return await self._with_words(row) if row else None
+
+    async def save(self, job: Job) -> None:
+        row = await self._session.get_one(JobRow, job.id)
+        newly_completed = row.result is None and job.result is not None
+        _write_job(job, row)
+        await self._session.flush()
+        if newly_completed and job.result is not None and job.result.words:
+            await self._session.execute(
+                insert(JobWordResultRow),
+                [
+                    {"job_id": job.id, "index": w.index, "text": w.text, "start": w.start, "end": w.end,
+                     "score": w.score, "status": w.status.value}
+                    for w in job.result.words
+                ],
+            )  # fmt: skip
+        await self._append_events(job)
+
+    async def _with_words(self, row: JobRow) -> Job:
+        words: list[WordResult] = []
+        if row.result is not None:
+            word_rows = await self._session.scalars(
+                select(JobWordResultRow)
+                .where(JobWordResultRow.job_id == row.id)
+                .order_by(JobWordResultRow.index)
+            )
+            words = [_word_from_row(w) for w in word_rows]
+        return _job_from_row(row, words)
+
+    async def list_for_user(self, user_id: UUID, filters: JobFilter, page: PageRequest) -> Page[Job]:
+        query = select(JobRow).where(JobRow.user_id == user_id)
+        if filters.kind is not None:
+            query = query.where(JobRow.kind == filters.kind.value)
+        if filters.status is not None:
+            query = query.where(JobRow.status == filters.status.value)
+        total = await self._session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await self._session.scalars(
+            query.order_by(JobRow.created_at.desc(), JobRow.id.desc()).limit(page.limit).offset(page.offset)
+        )
+        return Page([_job_from_row(r) for r in rows], int(total or 0), page.limit, page.offset)
+
+    async def stats_for_user(self, user_id: UUID) -> JobStats:
+        row = (
+            await self._session.execute(
+                select(
+                    func.count(),
+                    func.count().filter(JobRow.status == JobStatus.COMPLETED.value),
+                    func.avg(JobRow.overall_score),
+                    func.max(JobRow.overall_score),
+                ).where(JobRow.user_id == user_id)
+            )
+        ).one()
+        average = float(row[2]) if row[2] is not None else None
+        best = float(row[3]) if row[3] is not None else None
+        return JobStats(count=int(row[0]), completed=int(row[1]), average_overall=average, best_overall=best)
+
+    async def overdue(self, now: datetime, limit: int) -> list[UUID]:
+        rows = await self._session.scalars(
+            select(JobRow.id)
+            .where(JobRow.status.in_(LIVE_STATUSES), JobRow.deadline_at <= now)
+            .order_by(JobRow.deadline_at)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def existing(self, job_ids: list[UUID]) -> set[UUID]:
+        if not job_ids:
+            return set()
+        return set(await self._session.scalars(select(JobRow.id).where(JobRow.id.in_(job_ids))))
+
+    async def _append_events(self, job: Job) -> None:
+        if not job.pending_events:
+            return
+        await self._session.execute(
+            insert(JobEventRow),
+            [
+                {
+                    "job_id": e.job_id,
+                    "sequence": e.sequence,
+                    "type": e.type.value,
+                    "data": e.data,
+                    "created_at": e.created_at,
+                }
+                for e in job.pending_events
+            ],
+        )
+        job.pending_events.clear()
+
+
+class SqlaJobEventRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def list_after(self, job_id: UUID, after_sequence: int, limit: int = 1000) -> list[JobEvent]:
+        rows = await self._session.scalars(
+            select(JobEventRow)
+            .where(JobEventRow.job_id == job_id, JobEventRow.sequence > after_sequence)
+            .order_by(JobEventRow.sequence)
+            .limit(limit)
+        )
+        return [_event_from_row(r) for r in rows]
+
+
+def _message_from_row(row: OutboxRow) -> OutboxMessage:
+    return OutboxMessage(
+        id=row.id,
+        job_id=row.job_id,
+        created_at=row.created_at,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        sent_at=row.sent_at,
+        last_error=row.last_error,
+    )
+
+
+class SqlaOutboxRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, message: OutboxMessage) -> None:
+        self._session.add(
+            OutboxRow(
+                id=message.id,
+                job_id=message.job_id,
+                created_at=message.created_at,
+                attempts=message.attempts,
+                next_attempt_at=message.next_attempt_at or message.created_at,
+            )
+        )
+        await self._session.flush()
+
+    async def get(self, message_id: UUID) -> OutboxMessage | None:
+        row = await self._session.get(OutboxRow, message_id, populate_existing=True)
+        return _message_from_row(row) if row else None
+
+    async def get_for_update(self, message_id: UUID) -> OutboxMessage | None:
+        row = await self._session.get(OutboxRow, message_id, populate_existing=True, with_for_update=True)
+        return _message_from_row(row) if row else None
+
+    async def claim(self, message_id: UUID, now: datetime, lease: timedelta) -> OutboxMessage | None:
+        return next(iter(await self._claim(now, lease, 1, OutboxRow.id == message_id)), None)
+
+    async def claim_due(self, now: datetime, lease: timedelta, limit: int) -> list[OutboxMessage]:
+        return await self._claim(now, lease, limit)
+
+    async def _claim(self, now: datetime, lease: timedelta, limit: int, *extra: Any) -> list[OutboxMessage]:
+        due = (
+            select(OutboxRow.id)
+            .where(OutboxRow.sent_at.is_(None), OutboxRow.next_attempt_at <= now, *extra)
+            .order_by(OutboxRow.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        rows = await self._session.scalars(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(due))
+            .values(attempts=OutboxRow.attempts + 1, next_attempt_at=now + lease, updated_at=now)
+            .returning(OutboxRow)
+            .execution_options(synchronize_session=False)
+        )
+        return [_message_from_row(r) for r in rows]
+
+    async def save(self, message: OutboxMessage) -> None:
+        await self._session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == message.id)
+            .values(
+                attempts=message.attempts,
+                next_attempt_at=message.next_attempt_at,
+                sent_at=message.sent_at,
+                last_error=message.last_error,
+            )
+        )
+
+    async def prune_sent(self, sent_before: datetime) -> int:
+
+        result = await self._session.execute(
+            delete(OutboxRow).where(OutboxRow.sent_at.is_not(None), OutboxRow.sent_at < sent_before)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def backlog(self) -> OutboxBacklog:
+        row = (
+            await self._session.execute(
+                select(func.count(), func.min(OutboxRow.created_at)).where(OutboxRow.sent_at.is_(None))
+            )
+        ).one()
+        return OutboxBacklog(unsent=int(row[0]), oldest_created_at=row[1])
+
+
+class SqlaInboxRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def record(self, webhook_id: str, job_id: UUID, event_type: str, received_at: datetime) -> bool:
+        inserted = await self._session.scalar(
+            insert(WebhookInboxRow)
+            .values(webhook_id=webhook_id, job_id=job_id, event_type=event_type, received_at=received_at)
+            .on_conflict_do_nothing(index_elements=["webhook_id"])
+            .returning(WebhookInboxRow.webhook_id)
+        )
+        return inserted is not None

@@ -1,0 +1,1 @@
+"""Use cases of the analysis pipeline: uploads, relay, webhooks, job queries and housekeeping."""

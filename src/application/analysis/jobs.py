@@ -1,0 +1,128 @@
+"""A user's jobs: list, read, cancel, and follow their events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from uuid import UUID
+
+from application.ports.analysis import JobEventFeed, JobEventPublisher
+from application.ports.persistence import JobFilter, JobStats, Page, PageRequest, UnitOfWorkFactory
+from application.ports.system import Clock
+from domain.accounts import Principal
+from domain.analysis.jobs import Job, JobEvent
+from domain.errors import NotFoundError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    jobs: Page[Job]
+    stats: JobStats
+
+
+class UserJobs:
+    """Every query is scoped to the caller: another user's job is indistinguishable from none."""
+
+    def __init__(
+        self, uow: UnitOfWorkFactory, publisher: JobEventPublisher, feed: JobEventFeed, clock: Clock
+    ) -> None:
+        self._uow = uow
+        self._publisher = publisher
+        self._feed = feed
+        self._clock = clock
+
+    async def get(self, principal: Principal, job_id: UUID) -> Job:
+        async with self._uow() as uow:
+            job = await uow.jobs.get(job_id)
+        if job is None or job.user_id != principal.user_id:
+            raise NotFoundError("job", job_id)
+        return job
+
+    async def list_jobs(self, principal: Principal, filters: JobFilter, page: PageRequest) -> Page[Job]:
+        async with self._uow() as uow:
+            return await uow.jobs.list_for_user(principal.user_id, filters, page)
+
+    async def history(self, principal: Principal, page: PageRequest) -> History:
+        async with self._uow() as uow:
+            jobs = await uow.jobs.list_for_user(principal.user_id, JobFilter(), page)
+            stats = await uow.jobs.stats_for_user(principal.user_id)
+        return History(jobs, stats)
+
+    async def cancel(self, principal: Principal, job_id: UUID) -> Job:
+        async with self._uow() as uow:
+            job = await uow.jobs.get_for_update(job_id)
+            if job is None or job.user_id != principal.user_id:
+                raise NotFoundError("job", job_id)
+            job.cancel(self._clock.now())
+            events = list(job.pending_events)
+            await uow.jobs.save(job)
+            await uow.commit()
+        try:
+            await self._publisher.publish(events)
+        except Exception:
+            logger.warning("publishing the cancellation of job %s failed", job_id, exc_info=True)
+        return job
+
+    async def events(
+        self, principal: Principal, job_id: UUID, after_sequence: int, heartbeat_seconds: float = 15.0
+    ) -> AsyncIterator[JobEvent | None] | None:
+        """The caller's job's events after ``after_sequence``: persisted ones, then live ones.
+
+        Access is checked here, before anything streams (NotFoundError for another user's job). None
+        means the job is finished and the caller has seen its last event: there is nothing to stream.
+        A finished job's stream replays its history and ends. A live job's stream yields None at once
+        when there is nothing to replay and after every ``heartbeat_seconds`` without news (the
+        caller sends a keep-alive), and ends after the terminal event.
+        """
+        job = await self.get(principal, job_id)
+        if not job.status.is_terminal:
+            return self._follow(job_id, after_sequence, heartbeat_seconds)
+        if after_sequence >= job.last_sequence:
+            return None
+        return self._replay(job_id, after_sequence)
+
+    async def _follow(
+        self, job_id: UUID, after_sequence: int, heartbeat_seconds: float
+    ) -> AsyncIterator[JobEvent | None]:
+        """Subscribes before reading the history so nothing falls between the two.
+
+        Live events are taken in sequence and cost no query; a duplicate is dropped, and a gap or a
+        quiet spell is filled from the database, the source of truth when a live publish was lost.
+        """
+        subscription = await self._feed.subscribe(job_id)
+        try:
+            last = after_sequence
+            pending = await self.catch_up(job_id, last)
+            if not pending:
+                yield None
+            while True:
+                for event in pending:
+                    last = event.sequence
+                    yield event
+                    if event.type.is_terminal:
+                        return
+                live = await subscription.next(heartbeat_seconds)
+                if live is None:
+                    pending = await self.catch_up(job_id, last)
+                    if not pending:
+                        yield None
+                elif live.sequence == last + 1:
+                    pending = [live]
+                elif live.sequence > last + 1:
+                    pending = await self.catch_up(job_id, last)
+                else:
+                    pending = []
+        finally:
+            await subscription.close()
+
+    async def catch_up(self, job_id: UUID, after_sequence: int) -> list[JobEvent]:
+        """Persisted events after ``after_sequence``, oldest first."""
+        async with self._uow() as uow:
+            return await uow.job_events.list_after(job_id, after_sequence)
+
+    async def _replay(self, job_id: UUID, after_sequence: int) -> AsyncIterator[JobEvent | None]:
+        for event in await self.catch_up(job_id, after_sequence):
+            yield event

@@ -1,0 +1,205 @@
+"""Relaying outbox rows to the analysis servers, at least once, with backoff and a final failure."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+
+from application.analysis.settings import PipelineSettings
+from application.ports.analysis import (
+    AnalysisDispatcher,
+    AnalysisRequest,
+    DispatchError,
+    JobEventPublisher,
+)
+from application.ports.persistence import UnitOfWorkFactory
+from application.ports.storage import ObjectStorage
+from application.ports.system import Clock
+from domain.analysis.jobs import FailureCode, Job, JobEvent
+from domain.analysis.outbox import OutboxMessage
+from domain.catalog import ReferenceAudio, ReferenceKind, Word
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RelayOutcome:
+    message_id: UUID
+    outcome: str  # sent | retry | failed | skipped | not_claimed
+
+
+class OutboxRelay:
+    """Claims due outbox rows (one by id on the fast path, a batch on the sweep) and dispatches them.
+
+    A row is leased before the request is sent and marked sent only after the server accepted it,
+    so a worker killed in between leaves the row to be retried when the lease runs out; the server
+    recognises the repeated job id and does the work once.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        storage: ObjectStorage,
+        dispatcher: AnalysisDispatcher,
+        publisher: JobEventPublisher,
+        clock: Clock,
+        settings: PipelineSettings,
+        concurrency: int = 16,
+    ) -> None:
+        self._uow = uow
+        self._storage = storage
+        self._dispatcher = dispatcher
+        self._publisher = publisher
+        self._clock = clock
+        self._settings = settings
+        self._slots = asyncio.Semaphore(concurrency)
+
+    async def relay(self, message_id: UUID) -> RelayOutcome:
+        async with self._uow() as uow:
+            message = await uow.outbox.claim(message_id, self._clock.now(), self._settings.relay_lease)
+            await uow.commit()
+        if message is None:
+            return RelayOutcome(message_id, "not_claimed")
+        return await self._deliver(message)
+
+    async def sweep(self, batch_size: int = 100) -> list[RelayOutcome]:
+        """Relay every due row the fast path missed (Redis down, worker killed, retries due)."""
+        async with self._uow() as uow:
+            messages = await uow.outbox.claim_due(self._clock.now(), self._settings.relay_lease, batch_size)
+            await uow.commit()
+        return list(await asyncio.gather(*(self._deliver(message) for message in messages)))
+
+    async def _deliver(self, message: OutboxMessage) -> RelayOutcome:
+        async with self._slots:
+            request = await self._build_request(message)
+            if request is None:
+                await self._finish(message, outcome="skipped")
+                return RelayOutcome(message.id, "skipped")
+            try:
+                await self._dispatcher.dispatch(request)
+            except DispatchError as error:
+                return await self._handle_failure(message, error)
+            await self._finish(message, outcome="sent")
+            return RelayOutcome(message.id, "sent")
+
+    async def _build_request(self, message: OutboxMessage) -> AnalysisRequest | None:
+        async with self._uow() as uow:
+            job = await uow.jobs.get(message.job_id)
+            if job is None or job.status.is_terminal or job.recording is None:
+                return None
+            if job.kind is ReferenceKind.TOKEN:
+                token = await uow.tokens.get(job.target_id)
+                reference, text, words, version = (
+                    (token.reference_audio, token.text, token.words, None) if token else (None, "", [], None)
+                )
+            else:
+                script = await uow.scripts.get(job.target_id)
+                reference, text, words, version = (
+                    (script.reference_audio, script.text, script.words, script.feature_config_version)
+                    if script
+                    else (None, "", [], None)
+                )
+        if reference is None:
+            return None
+        return await self._request(job, reference, text, words, version)
+
+    async def _request(
+        self, job: Job, reference: ReferenceAudio, text: str, words: list[Word], version: str | None
+    ) -> AnalysisRequest:
+        assert job.recording is not None
+        ttl = int(self._settings.presigned_url_ttl.total_seconds())
+        recording_url = await self._storage.presigned_get_url(job.recording.key, ttl)
+        reference_url = await self._storage.presigned_get_url(reference.key, ttl)
+        return AnalysisRequest(
+            job_id=job.id,
+            kind=job.kind,
+            recording_url=recording_url.url,
+            recording_content_type=job.recording.content_type,
+            reference_url=reference_url.url,
+            reference_content_type=reference.content_type,
+            callback_url=self._settings.callback_url,
+            deadline=self._clock.now() + self._settings.deadline(job.kind),
+            text=text,
+            words=[
+                {
+                    "index": word.index,
+                    "text": word.text,
+                    "start": word.start,
+                    "end": word.end,
+                    "reference_features": dict(word.reference_features) if word.reference_features else None,
+                }
+                for word in words
+            ],
+            feature_config_version=version,
+        )
+
+    async def _finish(self, message: OutboxMessage, outcome: str) -> None:
+        events: list[JobEvent] = []
+        now = self._clock.now()
+        async with self._uow() as uow:
+            stored = await uow.outbox.get_for_update(message.id)
+            if stored is None or stored.sent_at is not None:
+                return
+            stored.sent_at = now
+            stored.last_error = None if outcome == "sent" else "job no longer needs analysis"
+            await uow.outbox.save(stored)
+            if outcome == "sent":
+                job = await uow.jobs.get_for_update(message.job_id)
+                if job is not None and job.mark_dispatched(now, self._settings.deadline(job.kind)):
+                    events = list(job.pending_events)
+                    await uow.jobs.save(job)
+            await uow.commit()
+        await self._publish(events)
+
+    async def _handle_failure(self, message: OutboxMessage, error: DispatchError) -> RelayOutcome:
+        now = self._clock.now()
+        policy = self._settings.retry
+        give_up = not error.retryable or policy.exhausted(message.attempts)
+        events: list[JobEvent] = []
+        async with self._uow() as uow:
+            stored = await uow.outbox.get_for_update(message.id)
+            if stored is None or stored.sent_at is not None:
+                return RelayOutcome(message.id, "skipped")
+            stored.last_error = error.reason[:500]
+            if give_up:
+                stored.sent_at = now
+                job = await uow.jobs.get_for_update(message.job_id)
+                if job is not None:
+                    code = (
+                        FailureCode.DISPATCH_EXHAUSTED if error.retryable else FailureCode.DISPATCH_REJECTED
+                    )
+                    if job.fail(code, _user_reason(error, message.attempts), now):
+                        events = list(job.pending_events)
+                        await uow.jobs.save(job)
+            else:
+                delay: timedelta = policy.delay(message.attempts, error.retry_after)
+                stored.next_attempt_at = now + delay
+            await uow.outbox.save(stored)
+            await uow.commit()
+        await self._publish(events)
+        level = logging.WARNING if give_up else logging.INFO
+        logger.log(
+            level,
+            "dispatch of job %s failed (attempt %s): %s",
+            message.job_id,
+            message.attempts,
+            error.reason,
+        )
+        return RelayOutcome(message.id, "failed" if give_up else "retry")
+
+    async def _publish(self, events: list[JobEvent]) -> None:
+        if not events:
+            return
+        try:
+            await self._publisher.publish(events)
+        except Exception:
+            logger.warning("publishing job events failed", exc_info=True)
+
+
+def _user_reason(error: DispatchError, attempts: int) -> str:
+    if error.retryable:
+        return f"The analysis service could not be reached after {attempts} attempts. Please try again later."
+    return "The analysis service refused this recording. Please try another recording."

@@ -1,0 +1,31 @@
+"""Tunable figures of the pipeline, set by the composition root from configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from domain.analysis.outbox import RetryPolicy
+from domain.audio import AudioLimits
+from domain.catalog import ReferenceKind
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSettings:
+    token_limits: AudioLimits = field(default_factory=lambda: AudioLimits(10 * 1024 * 1024, 30.0))
+    script_limits: AudioLimits = field(default_factory=lambda: AudioLimits(30 * 1024 * 1024, 120.0))
+    callback_url: str = "http://127.0.0.1:8000/webhooks/analysis"
+    presigned_url_ttl: timedelta = timedelta(hours=1)
+    direct_upload_ttl: timedelta = timedelta(minutes=15)
+    token_deadline: timedelta = timedelta(minutes=2)
+    script_deadline: timedelta = timedelta(minutes=10)
+    relay_lease: timedelta = timedelta(seconds=30)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    outbox_retention: timedelta = timedelta(days=7)
+    orphan_grace: timedelta = timedelta(hours=1)
+
+    def limits(self, kind: ReferenceKind) -> AudioLimits:
+        return self.token_limits if kind is ReferenceKind.TOKEN else self.script_limits
+
+    def deadline(self, kind: ReferenceKind) -> timedelta:
+        return self.token_deadline if kind is ReferenceKind.TOKEN else self.script_deadline

@@ -1,0 +1,180 @@
+"""Accepting a recording: validate it, store it, and queue its analysis in one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from uuid import UUID
+
+from application.analysis.settings import PipelineSettings
+from application.ports.analysis import JobEventPublisher, RelayQueue
+from application.ports.audio import AudioInspector, InspectedAudio
+from application.ports.persistence import UnitOfWork, UnitOfWorkFactory
+from application.ports.storage import ObjectStorage, PresignedUrl
+from application.ports.system import Clock, IdGenerator
+from domain.accounts import Principal
+from domain.analysis.jobs import Job, JobEvent, JobStatus, Recording
+from domain.analysis.outbox import OutboxMessage
+from domain.audio import AudioFormat, AudioRejectedError, AudioTooLargeError
+from domain.catalog import ReferenceKind
+from domain.errors import ConflictError, InvalidInputError, NotFoundError
+
+logger = logging.getLogger(__name__)
+
+
+def recording_key(job_id: UUID, audio_format: AudioFormat | None = None) -> str:
+    """The stored object's key is derived from the job id, so an orphan can be traced to its job."""
+    return f"recordings/{job_id}" + (f".{audio_format.extension}" if audio_format else ".upload")
+
+
+def job_id_of_key(key: str) -> UUID | None:
+    name = key.removeprefix("recordings/").split(".", 1)[0]
+    try:
+        return UUID(name)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class DirectUpload:
+    job: Job
+    upload: PresignedUrl
+
+
+class RecordingUploads:
+    """Uploads through the API (multipart) and direct uploads to storage (presigned PUT, then submit)."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        storage: ObjectStorage,
+        inspector: AudioInspector,
+        queue: RelayQueue,
+        publisher: JobEventPublisher,
+        clock: Clock,
+        ids: IdGenerator,
+        settings: PipelineSettings,
+    ) -> None:
+        self._uow = uow
+        self._storage = storage
+        self._inspector = inspector
+        self._queue = queue
+        self._publisher = publisher
+        self._clock = clock
+        self._ids = ids
+        self._settings = settings
+
+    async def upload(self, principal: Principal, kind: ReferenceKind, target_id: UUID, data: bytes) -> Job:
+        """Validate the recording, store it and queue its analysis; answer at once with the job."""
+        inspected = await self._inspect(kind, data)
+        async with self._uow() as uow:
+            await _require_reference(uow, kind, target_id)
+        job_id = self._ids.new_id()
+        key = recording_key(job_id, inspected.format)
+        await self._storage.put(key, data, inspected.format.content_type)
+        recording = Recording(key, inspected.format.content_type, inspected.duration_seconds, inspected.size)
+        try:
+            job, outbox_id = await self._create_queued_job(principal, kind, target_id, job_id, recording)
+        except BaseException:
+            await self._storage.delete(key)
+            raise
+        await self._after_commit(job, outbox_id)
+        return job
+
+    async def start_direct_upload(
+        self, principal: Principal, kind: ReferenceKind, target_id: UUID, content_type: str
+    ) -> DirectUpload:
+        """Create a job waiting for its recording, with a presigned PUT URL for the client."""
+        if not content_type.startswith("audio/") and content_type not in {
+            "video/webm",
+            "video/mp4",
+            "video/3gpp",
+        }:
+            raise InvalidInputError("content_type", "must be an audio media type such as audio/webm")
+        now = self._clock.now()
+        job = Job.create(self._ids.new_id(), principal.user_id, kind, target_id, now, recording=None)
+        async with self._uow() as uow:
+            await _require_reference(uow, kind, target_id)
+            await uow.jobs.add(job)
+            await uow.commit()
+        ttl = int(self._settings.direct_upload_ttl.total_seconds())
+        upload = await self._storage.presigned_put_url(recording_key(job.id), content_type, ttl)
+        return DirectUpload(job, upload)
+
+    async def submit(self, principal: Principal, job_id: UUID) -> Job:
+        """Validate what the client stored through the presigned URL and queue the job.
+
+        A rejected recording is deleted and the job keeps waiting, so the client may upload again.
+        """
+        async with self._uow() as uow:
+            job = await uow.jobs.get(job_id)
+        if job is None or job.user_id != principal.user_id:
+            raise NotFoundError("job", job_id)
+        if job.status is not JobStatus.AWAITING_UPLOAD:
+            raise ConflictError(
+                f"the job is {job.status.value}; only a job awaiting its upload can be submitted"
+            )
+        key = recording_key(job_id)
+        stored = await self._storage.stat(key)
+        if stored is None:
+            raise ConflictError("nothing was uploaded yet: PUT the recording to the upload URL first")
+        limits = self._settings.limits(job.kind)
+        try:
+            if stored.size > limits.max_bytes:
+                raise AudioTooLargeError(limits.max_bytes, stored.size)
+            inspected = await self._inspect(job.kind, await self._storage.get(key))
+        except AudioRejectedError:
+            await self._storage.delete(key)
+            raise
+        recording = Recording(key, inspected.format.content_type, inspected.duration_seconds, inspected.size)
+        outbox = OutboxMessage(self._ids.new_id(), job_id, self._clock.now())
+        async with self._uow() as uow:
+            locked = await uow.jobs.get_for_update(job_id)
+            if locked is None:
+                raise NotFoundError("job", job_id)
+            locked.attach_recording(recording, self._clock.now())
+            await uow.jobs.save(locked)
+            await uow.outbox.add(outbox)
+            await uow.commit()
+        await self._after_commit(locked, outbox.id)
+        return locked
+
+    async def _inspect(self, kind: ReferenceKind, data: bytes) -> InspectedAudio:
+        return await asyncio.to_thread(self._inspector.inspect, data, self._settings.limits(kind))
+
+    async def _create_queued_job(
+        self, principal: Principal, kind: ReferenceKind, target_id: UUID, job_id: UUID, recording: Recording
+    ) -> tuple[Job, UUID]:
+        now = self._clock.now()
+        job = Job.create(job_id, principal.user_id, kind, target_id, now, recording)
+        outbox = OutboxMessage(self._ids.new_id(), job_id, now)
+        async with self._uow() as uow:
+            await uow.jobs.add(job)
+            await uow.outbox.add(outbox)
+            await uow.commit()
+        return job, outbox.id
+
+    async def _after_commit(self, job: Job, outbox_id: UUID) -> None:
+        events: list[JobEvent] = list(job.pending_events)
+        job.pending_events.clear()
+        try:
+            await self._queue.enqueue_relay(outbox_id)
+        except Exception:
+            logger.warning(
+                "relay enqueue failed; the sweep will relay outbox row %s", outbox_id, exc_info=True
+            )
+        try:
+            await self._publisher.publish(events)
+        except Exception:
+            logger.warning("publishing job events failed for job %s", job.id, exc_info=True)
+
+
+async def _require_reference(uow: UnitOfWork, kind: ReferenceKind, target_id: UUID) -> None:
+    target = (
+        await uow.tokens.get(target_id) if kind is ReferenceKind.TOKEN else await uow.scripts.get(target_id)
+    )
+    if target is None:
+        raise NotFoundError(kind.value, target_id)
+    if target.reference_audio is None:
+        raise ConflictError(f"the {kind.value} has no reference audio yet, so it cannot be analysed")

@@ -1,0 +1,195 @@
+"""The analysis job and its state machine.
+
+queued -> dispatched -> processing -> completed | failed, and cancelled from any live state. A job
+created for a direct upload starts in awaiting_upload. Terminal states never change: a late or
+repeated report about a finished job is acknowledged and ignored (the methods return None).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from domain.analysis.results import AnalysisResult
+from domain.catalog import ReferenceKind
+from domain.errors import ConflictError, InvalidInputError
+
+PROGRESS_STAGES = ("queued", "dispatched", "downloading", "decoding", "features", "aligning", "scoring")
+
+
+class JobStatus(StrEnum):
+    AWAITING_UPLOAD = "awaiting_upload"
+    QUEUED = "queued"
+    DISPATCHED = "dispatched"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+class EventType(StrEnum):
+    QUEUED = "queued"
+    DISPATCHED = "dispatched"
+    STARTED = "started"
+    PROGRESS = "progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in {EventType.COMPLETED, EventType.FAILED, EventType.CANCELLED}
+
+
+class FailureCode(StrEnum):
+    """Why a job failed; the message shown to users comes with it."""
+
+    DISPATCH_REJECTED = "dispatch_rejected"
+    DISPATCH_EXHAUSTED = "dispatch_exhausted"
+    TIMED_OUT = "timed_out"
+    ANALYSIS_FAILED = "analysis_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class JobEvent:
+    """One step of a job's history; ``sequence`` is monotonic per job and is the SSE event id."""
+
+    job_id: UUID
+    sequence: int
+    type: EventType
+    data: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    key: str
+    content_type: str
+    duration_seconds: float
+    size: int
+
+
+@dataclass(slots=True)
+class Job:
+    id: UUID
+    user_id: UUID
+    kind: ReferenceKind
+    target_id: UUID
+    status: JobStatus
+    created_at: datetime
+    updated_at: datetime
+    recording: Recording | None = None
+    progress: int = 0
+    stage: str | None = None
+    failure_code: str | None = None
+    failure_reason: str | None = None
+    result: AnalysisResult | None = None
+    deadline_at: datetime | None = None
+    last_sequence: int = 0
+    pending_events: list[JobEvent] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def create(
+        cls,
+        job_id: UUID,
+        user_id: UUID,
+        kind: ReferenceKind,
+        target_id: UUID,
+        now: datetime,
+        recording: Recording | None,
+    ) -> Job:
+        """A job with its recording is queued at once; without one it waits for a direct upload."""
+        status = JobStatus.QUEUED if recording else JobStatus.AWAITING_UPLOAD
+        job = cls(job_id, user_id, kind, target_id, status, now, now, recording=recording)
+        if recording is not None:
+            job._record(EventType.QUEUED, now, {"status": job.status.value, "progress": 0, "stage": "queued"})
+        return job
+
+    def attach_recording(self, recording: Recording, now: datetime) -> JobEvent:
+        if self.status is not JobStatus.AWAITING_UPLOAD:
+            raise ConflictError(f"the job is {self.status.value}; it was submitted already")
+        self.recording = recording
+        self.status = JobStatus.QUEUED
+        self.stage = "queued"
+        return self._record(
+            EventType.QUEUED, now, {"status": self.status.value, "progress": 0, "stage": "queued"}
+        )
+
+    def mark_dispatched(self, now: datetime, deadline: timedelta) -> JobEvent | None:
+        if self.status is not JobStatus.QUEUED:
+            return None
+        self.status = JobStatus.DISPATCHED
+        self.stage = "dispatched"
+        self.deadline_at = now + deadline
+        return self._record(EventType.DISPATCHED, now, {"status": self.status.value, "stage": "dispatched"})
+
+    def start(self, now: datetime) -> JobEvent | None:
+        if self.status not in {JobStatus.QUEUED, JobStatus.DISPATCHED}:
+            return None
+        self.status = JobStatus.PROCESSING
+        return self._record(EventType.STARTED, now, {"status": self.status.value, "progress": self.progress})
+
+    def report_progress(self, percent: int, stage: str, now: datetime) -> JobEvent | None:
+        if not 0 <= percent <= 100:
+            raise InvalidInputError("percent", "must be between 0 and 100")
+        if self.status.is_terminal or self.status is JobStatus.AWAITING_UPLOAD:
+            return None
+        if self.status is not JobStatus.PROCESSING:
+            self.status = JobStatus.PROCESSING
+        # Deliveries can arrive out of order; progress never goes backwards.
+        if percent < self.progress:
+            return None
+        self.progress, self.stage = percent, stage
+        return self._record(
+            EventType.PROGRESS, now, {"status": self.status.value, "progress": percent, "stage": stage}
+        )
+
+    def complete(self, result: AnalysisResult, now: datetime) -> JobEvent | None:
+        if self.status.is_terminal or self.status is JobStatus.AWAITING_UPLOAD:
+            return None
+        self.status, self.result, self.progress, self.stage = JobStatus.COMPLETED, result, 100, "done"
+        return self._record(
+            EventType.COMPLETED,
+            now,
+            {
+                "status": self.status.value,
+                "progress": 100,
+                "overall": result.overall,
+                "scores": result.scores,
+            },
+        )
+
+    def fail(self, code: FailureCode | str, reason: str, now: datetime) -> JobEvent | None:
+        if self.status.is_terminal:
+            return None
+        self.status = JobStatus.FAILED
+        self.failure_code, self.failure_reason = str(code), reason
+        return self._record(
+            EventType.FAILED, now, {"status": self.status.value, "code": self.failure_code, "reason": reason}
+        )
+
+    def cancel(self, now: datetime) -> JobEvent:
+        if self.status.is_terminal:
+            raise ConflictError(f"the job is {self.status.value} and can no longer be cancelled")
+        self.status = JobStatus.CANCELLED
+        return self._record(EventType.CANCELLED, now, {"status": self.status.value})
+
+    def is_overdue(self, now: datetime) -> bool:
+        return not self.status.is_terminal and self.deadline_at is not None and now >= self.deadline_at
+
+    def _record(self, event_type: EventType, now: datetime, data: dict[str, Any]) -> JobEvent:
+        self.last_sequence += 1
+        self.updated_at = now
+        event = JobEvent(self.id, self.last_sequence, event_type, data, now)
+        self.pending_events.append(event)
+        return event

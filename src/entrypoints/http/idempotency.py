@@ -1,0 +1,84 @@
+"""Idempotency-Key handling for the POSTs that create jobs (IETF httpapi draft semantics).
+
+Same key and same payload replays the first response; same key with another payload is 422; a
+request still in flight under the key is 409. Keys are scoped to the user and live 24 hours.
+Only successful responses are stored: after an error the client may retry with the same key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+
+from application.ports.idempotency import KeyState, StoredResponse
+from domain.accounts import Principal
+from entrypoints.bootstrap import Container
+from entrypoints.http.problems import ProblemError
+
+KEY_TTL = timedelta(hours=24)
+_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def fingerprint(request: Request[Any, Any, Any], payload: bytes) -> str:
+    digest = hashlib.sha256()
+    digest.update(f"{request.method} {request.url.path}\n".encode())
+    digest.update(hashlib.sha256(payload).digest())
+    return digest.hexdigest()
+
+
+async def idempotent(
+    request: Request[Any, Any, Any],
+    services: Container,
+    principal: Principal,
+    payload: bytes,
+    produce: Callable[[], Awaitable[tuple[int, msgspec.Struct, dict[str, str]]]],
+) -> Response[bytes]:
+    """Run ``produce`` once per (user, Idempotency-Key); without the header, just run it."""
+    raw_key = request.headers.get("idempotency-key")
+    if raw_key is None:
+        return _respond(*await produce())
+    key = raw_key.strip().strip('"')
+    if not _KEY_PATTERN.match(key):
+        raise ProblemError(
+            400, "idempotency-key-invalid", "Idempotency-Key must be 1-255 visible ASCII characters"
+        )
+    scope = str(principal.user_id)
+    claim = await services.idempotency.claim(
+        scope, key, fingerprint(request, payload), datetime.now(UTC), KEY_TTL
+    )
+    if claim.state is KeyState.MISMATCH:
+        raise ProblemError(
+            422, "idempotency-key-reused", "this Idempotency-Key was used with a different request"
+        )
+    if claim.state is KeyState.IN_FLIGHT:
+        raise ProblemError(
+            409, "idempotency-key-in-flight", "a request with this Idempotency-Key is still being processed",
+            headers={"Retry-After": "1"},
+        )  # fmt: skip
+    if claim.state is KeyState.REPLAY and claim.response is not None:
+        stored = claim.response
+        headers = {**stored.headers, REPLAYED_HEADER: "true"}
+        return Response(
+            stored.body, status_code=stored.status_code, media_type="application/json", headers=headers
+        )
+    try:
+        status, body, headers = await produce()
+    except BaseException:
+        await services.idempotency.release(scope, key)
+        raise
+    encoded = msgspec.json.encode(body)
+    await services.idempotency.complete(scope, key, StoredResponse(status, encoded, headers))
+    return Response(encoded, status_code=status, media_type="application/json", headers=headers)
+
+
+def _respond(status: int, body: msgspec.Struct, headers: dict[str, str]) -> Response[bytes]:
+    return Response(
+        msgspec.json.encode(body), status_code=status, media_type="application/json", headers=headers
+    )

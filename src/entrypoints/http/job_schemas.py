@@ -1,0 +1,112 @@
+"""Job resources as the API shows them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from msgspec import Meta
+
+from application.ports.persistence import JobStats, Page
+from domain.analysis.jobs import Job
+
+
+class RecordingOut(msgspec.Struct):
+    content_type: str
+    duration_seconds: float
+    size: int
+
+
+class FailureOut(msgspec.Struct):
+    code: str
+    reason: str
+
+
+class JobLinks(msgspec.Struct):
+    self: str
+    events: str
+
+
+class JobOut(msgspec.Struct):
+    id: UUID
+    kind: str
+    target_id: UUID
+    status: str
+    progress: int
+    stage: str | None
+    created_at: datetime
+    updated_at: datetime
+    links: JobLinks
+    recording: RecordingOut | None = None
+    failure: FailureOut | None = None
+    result: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, job: Job) -> JobOut:
+        return cls(
+            id=job.id,
+            kind=job.kind.value,
+            target_id=job.target_id,
+            status=job.status.value,
+            progress=job.progress,
+            stage=job.stage,
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+            links=JobLinks(self=f"/jobs/{job.id}", events=f"/jobs/{job.id}/events"),
+            recording=RecordingOut(
+                job.recording.content_type, job.recording.duration_seconds, job.recording.size
+            )
+            if job.recording
+            else None,
+            failure=FailureOut(job.failure_code or "unknown", job.failure_reason or "")
+            if job.failure_code
+            else None,
+            result=asdict(job.result) if job.result else None,
+        )
+
+
+class JobPage(msgspec.Struct):
+    items: list[JobOut]
+    total: int
+    limit: int
+    offset: int
+
+    @classmethod
+    def of(cls, page: Page[Job]) -> JobPage:
+        return cls([JobOut.of(job) for job in page.items], page.total, page.limit, page.offset)
+
+
+class DirectUploadBody(msgspec.Struct, forbid_unknown_fields=True):
+    content_type: Annotated[str, Meta(min_length=3, max_length=100, examples=["audio/webm"])]
+
+
+class UploadTarget(msgspec.Struct):
+    url: str
+    method: str
+    headers: dict[str, str]
+    expires_at: datetime
+
+
+class DirectUploadOut(msgspec.Struct):
+    job: JobOut
+    upload: UploadTarget
+    submit: str
+
+
+class StatsOut(msgspec.Struct):
+    count: int
+    completed: int
+    average_overall: float | None
+    best_overall: float | None
+
+    @classmethod
+    def of(cls, stats: JobStats) -> StatsOut:
+        return cls(stats.count, stats.completed, stats.average_overall, stats.best_overall)
+
+
+class HistoryOut(msgspec.Struct):
+    stats: StatsOut
+    recent: JobPage

@@ -1,0 +1,252 @@
+"""Recording uploads over HTTP: validation, the job/outbox transaction, idempotency keys, direct uploads."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from entrypoints.bootstrap import Container
+from tests.e2e.conftest import SignUp, tone
+
+
+async def _counts(container: Container) -> tuple[int, int, int]:
+    async with container.engine.connect() as connection:
+        jobs = await connection.scalar(text("SELECT count(*) FROM jobs"))
+        outbox = await connection.scalar(text("SELECT count(*) FROM outbox"))
+        events = await connection.scalar(text("SELECT count(*) FROM job_events"))
+    return int(jobs or 0), int(outbox or 0), int(events or 0)
+
+
+async def _recordings(container: Container) -> list[str]:
+    return await container.storage.list_keys("recordings/")
+
+
+async def test_upload_answers_202_with_the_job_and_writes_job_outbox_and_first_event(
+    client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any], container: Container
+) -> None:
+    me = await sign_up()
+    response = await client.post(
+        f"/tokens/{reference_token['id']}/upload-audio",
+        files={"file": ("take.webm", tone(1.0, "webm"))},
+        headers=me,
+    )
+    assert response.status_code == 202, response.text
+    job = response.json()
+    assert (job["status"], job["kind"]) == ("queued", "token")
+    assert job["links"] == {"self": f"/jobs/{job['id']}", "events": f"/jobs/{job['id']}/events"}
+    assert response.headers["location"] == f"/jobs/{job['id']}"
+    assert job["recording"]["content_type"] == "audio/webm"
+    assert await _counts(container) == (1, 1, 1)
+    assert await _recordings(container) == [f"recordings/{job['id']}.webm"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "problem"),
+    [
+        (b"%PDF-1.7 not audio at all" * 10, 415, "unsupported-audio-format"),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(64), 422, "undecodable-audio"),
+        ("short", 422, "audio-too-short"),
+        ("long", 422, "audio-too-long"),
+    ],
+)
+async def test_rejected_uploads_leave_no_job_no_outbox_row_and_no_object(
+    client: httpx.AsyncClient,
+    sign_up: SignUp,
+    reference_token: dict[str, Any],
+    container: Container,
+    payload: bytes | str,
+    status: int,
+    problem: str,
+) -> None:
+    data = (
+        {"short": lambda: tone(0.1), "long": lambda: tone(31.0)}[payload]()
+        if isinstance(payload, str)
+        else payload
+    )
+    me = await sign_up()
+    response = await client.post(
+        f"/tokens/{reference_token['id']}/upload-audio",
+        files={"file": ("x.wav", data, "audio/wav")},
+        headers=me,
+    )
+    assert response.status_code == status, response.text
+    assert response.json()["type"] == f"/problems/{problem}"
+    assert await _counts(container) == (0, 0, 0)
+    assert await _recordings(container) == []
+
+
+async def test_an_upload_over_the_size_limit_is_413(
+    client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any], container: Container
+) -> None:
+    me = await sign_up()
+    too_big = b"RIFF" + bytes(11 * 1024 * 1024)
+    response = await client.post(
+        f"/tokens/{reference_token['id']}/upload-audio", files={"file": ("big.wav", too_big)}, headers=me
+    )
+    assert response.status_code == 413
+    assert await _counts(container) == (0, 0, 0)
+
+
+async def test_uploads_need_sign_in_and_a_practisable_target(
+    client: httpx.AsyncClient, sign_up: SignUp, admin_headers: dict[str, str]
+) -> None:
+    anonymous = await client.post(f"/tokens/{uuid4()}/upload-audio", files={"file": ("x.wav", tone(1.0))})
+    assert anonymous.status_code == 401
+    me = await sign_up()
+    unknown = await client.post(
+        f"/tokens/{uuid4()}/upload-audio", files={"file": ("x.wav", tone(1.0))}, headers=me
+    )
+    assert unknown.status_code == 404
+    script = (await client.post("/scripts", json={"title": "T", "text": "t"}, headers=admin_headers)).json()
+    no_reference = await client.post(
+        f"/scripts/{script['id']}/upload-audio", files={"file": ("x.wav", tone(1.0))}, headers=me
+    )
+    assert no_reference.status_code == 409
+
+
+async def test_a_retry_with_the_same_idempotency_key_replays_the_first_response(
+    client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any], container: Container
+) -> None:
+    me = {**(await sign_up()), "Idempotency-Key": "take-1"}
+    url = f"/tokens/{reference_token['id']}/upload-audio"
+    recording = tone(1.0)
+    first = await client.post(url, files={"file": ("a.wav", recording)}, headers=me)
+    again = await client.post(url, files={"file": ("a.wav", recording)}, headers=me)
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await _counts(container) == (1, 1, 1)
+
+
+async def test_the_same_key_with_another_payload_is_422(
+    client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any]
+) -> None:
+    me = {**(await sign_up()), "Idempotency-Key": "take-2"}
+    url = f"/tokens/{reference_token['id']}/upload-audio"
+    assert (await client.post(url, files={"file": ("a.wav", tone(1.0))}, headers=me)).status_code == 202
+    other = await client.post(url, files={"file": ("a.wav", tone(1.2))}, headers=me)
+    assert other.status_code == 422
+    assert other.json()["type"] == "/problems/idempotency-key-reused"
+
+
+async def test_idempotency_keys_are_scoped_to_the_user(
+    client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any], container: Container
+) -> None:
+    url = f"/tokens/{reference_token['id']}/upload-audio"
+    for _ in range(2):
+        headers = {**(await sign_up()), "Idempotency-Key": "shared-key"}
+        assert (
+            await client.post(url, files={"file": ("a.wav", tone(1.0))}, headers=headers)
+        ).status_code == 202
+    assert (await _counts(container))[0] == 2
+
+
+async def test_a_request_still_in_flight_under_the_key_is_409(
+    client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any], container: Container
+) -> None:
+    me = {**(await sign_up()), "Idempotency-Key": "slow-take"}
+    url = f"/tokens/{reference_token['id']}/upload-audio"
+    release = asyncio.Event()
+    original = container.uploads.upload
+
+    async def slow_upload(*args: Any, **kwargs: Any) -> Any:
+        await release.wait()
+        return await original(*args, **kwargs)
+
+    container.uploads.upload = slow_upload  # type: ignore[method-assign]
+    first = asyncio.create_task(client.post(url, files={"file": ("a.wav", tone(1.0))}, headers=me))
+    await asyncio.sleep(0.2)
+    second = await client.post(url, files={"file": ("a.wav", tone(1.0))}, headers=me)
+    release.set()
+    assert second.status_code == 409
+    assert (await first).status_code == 202
+
+
+async def test_a_failed_request_frees_its_key_for_a_retry(
+    client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any]
+) -> None:
+    me = {**(await sign_up()), "Idempotency-Key": "retry-me"}
+    url = f"/tokens/{reference_token['id']}/upload-audio"
+    assert (
+        await client.post(url, files={"file": ("a.wav", b"not audio" * 20)}, headers=me)
+    ).status_code == 415
+    assert (
+        await client.post(url, files={"file": ("a.wav", b"not audio" * 20)}, headers=me)
+    ).status_code == 415
+
+
+async def test_direct_upload_then_submit_queues_the_job(
+    client: httpx.AsyncClient, sign_up: SignUp, reference_script: dict[str, Any], container: Container
+) -> None:
+    me = await sign_up()
+    started = await client.post(
+        f"/scripts/{reference_script['id']}/uploads", json={"content_type": "audio/ogg"}, headers=me
+    )
+    assert started.status_code == 201, started.text
+    body = started.json()
+    assert body["job"]["status"] == "awaiting_upload"
+    assert body["upload"]["method"] == "PUT"
+    assert body["upload"]["expires_at"]
+
+    early = await client.post(body["submit"], headers=me)
+    assert early.status_code == 409
+
+    put = await client.put(
+        body["upload"]["url"].removeprefix("http://testserver.local"),
+        content=tone(1.0, "ogg"),
+        headers=body["upload"]["headers"],
+    )
+    assert put.status_code in (200, 204), put.text
+    submitted = await client.post(body["submit"], headers=me)
+    assert submitted.status_code == 202, submitted.text
+    assert submitted.json()["status"] == "queued"
+    assert submitted.json()["recording"]["content_type"] == "audio/ogg"
+    assert await _counts(container) == (1, 1, 1)
+    assert (await client.post(body["submit"], headers=me)).status_code == 409
+
+
+async def test_a_rejected_direct_upload_is_deleted_and_the_job_keeps_waiting(
+    client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any], container: Container
+) -> None:
+    me = await sign_up()
+    body = (
+        await client.post(
+            f"/tokens/{reference_token['id']}/uploads", json={"content_type": "audio/wav"}, headers=me
+        )
+    ).json()
+    await client.put(
+        body["upload"]["url"].removeprefix("http://testserver.local"),
+        content=b"plain text, not audio" * 10,
+        headers=body["upload"]["headers"],
+    )
+    rejected = await client.post(body["submit"], headers=me)
+    assert rejected.status_code == 415
+    assert await _recordings(container) == []
+    assert (await client.get(f"/jobs/{body['job']['id']}", headers=me)).json()["status"] == "awaiting_upload"
+    assert (await _counts(container))[1] == 0
+
+
+async def test_jobs_are_private_list_filters_and_cancel(
+    client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any]
+) -> None:
+    me, other = await sign_up(), await sign_up()
+    job = (
+        await client.post(
+            f"/tokens/{reference_token['id']}/upload-audio", files={"file": ("a.wav", tone(1.0))}, headers=me
+        )
+    ).json()
+    assert (await client.get(f"/jobs/{job['id']}", headers=other)).status_code == 404
+    assert (await client.post(f"/jobs/{job['id']}/cancel", headers=other)).status_code == 404
+    assert (await client.get("/jobs", headers=other)).json()["total"] == 0
+    mine = (await client.get("/jobs", params={"kind": "token", "status": "queued"}, headers=me)).json()
+    assert [j["id"] for j in mine["items"]] == [job["id"]]
+    assert (await client.get("/jobs", params={"status": "bogus"}, headers=me)).status_code == 400
+
+    cancelled = await client.post(f"/jobs/{job['id']}/cancel", headers=me)
+    assert cancelled.json()["status"] == "cancelled"
+    assert (await client.post(f"/jobs/{job['id']}/cancel", headers=me)).status_code == 409

@@ -1,0 +1,24 @@
+"""A unit of work on the run's migrated database; rows are removed after every test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from adapters.persistence.unit_of_work import SqlaUnitOfWork
+
+UnitOfWorkFactory = Callable[[], SqlaUnitOfWork]
+
+
+@pytest.fixture
+async def session_factory(clean_database: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_async_engine(clean_database)
+    yield async_sessionmaker(engine, expire_on_commit=False)
+    await engine.dispose()
+
+
+@pytest.fixture
+def unit_of_work(session_factory: async_sessionmaker[AsyncSession]) -> UnitOfWorkFactory:
+    return lambda: SqlaUnitOfWork(session_factory)
