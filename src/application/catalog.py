@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from uuid import UUID
 
 from application.ports.audio import AudioInspector
@@ -18,6 +18,7 @@ from application.ports.persistence import (
 )
 from application.ports.storage import ObjectStorage, PresignedUrl
 from application.ports.system import Clock, IdGenerator
+from application.ports.voice import ReferenceFeatureExtractor
 from domain.accounts import Principal
 from domain.audio import AudioLimits
 from domain.catalog import (
@@ -132,10 +133,12 @@ class CatalogAdministration:
         reference_limits: AudioLimits,
         clock: Clock,
         ids: IdGenerator,
+        features: ReferenceFeatureExtractor,
     ) -> None:
         self._uow = uow
         self._storage = storage
         self._inspector = inspector
+        self._features = features
         self._reference_limits = reference_limits
         self._clock = clock
         self._ids = ids
@@ -225,15 +228,29 @@ class CatalogAdministration:
         return script
 
     async def update_script(self, principal: Principal, script_id: UUID, data: ScriptInput) -> Script:
+        """Replace a script; new word timings get their reference features from the stored audio."""
         principal.require_admin()
         async with self._uow() as uow:
             script = await uow.scripts.get(script_id)
-            if script is None:
+        if script is None:
+            raise NotFoundError("script", script_id)
+        _apply_script_input(script, data)
+        if script.reference_audio is not None and script.words:
+            audio = await self._storage.get(script.reference_audio.key)
+            script.words = await self._with_features(audio, script.words)
+            script.feature_config_version = self._features.version
+        async with self._uow() as uow:
+            if await uow.scripts.get(script_id) is None:
                 raise NotFoundError("script", script_id)
-            _apply_script_input(script, data)
             await uow.scripts.save(script)
             await uow.commit()
         return script
+
+    async def _with_features(self, audio: bytes, words: list[Word]) -> list[Word]:
+        features = await asyncio.to_thread(self._features.word_features, audio, words)
+        return [
+            replace(word, reference_features=feature) for word, feature in zip(words, features, strict=True)
+        ]
 
     async def delete_script(self, principal: Principal, script_id: UUID) -> None:
         principal.require_admin()
@@ -268,20 +285,24 @@ class CatalogAdministration:
                 if kind is ReferenceKind.TOKEN
                 else await uow.scripts.get(target_id)
             )
-            if target is None:
-                raise NotFoundError(kind.value, target_id)
-            replaced = target.reference_audio
-            await self._storage.put(key, data, audio.content_type)
-            try:
-                target.reference_audio = audio
+        if target is None:
+            raise NotFoundError(kind.value, target_id)
+        if isinstance(target, Script) and target.words:
+            target.words = await self._with_features(data, target.words)
+            target.feature_config_version = self._features.version
+        replaced = target.reference_audio
+        target.reference_audio = audio
+        await self._storage.put(key, data, audio.content_type)
+        try:
+            async with self._uow() as uow:
                 if isinstance(target, Token):
                     await uow.tokens.save(target)
                 else:
                     await uow.scripts.save(target)
                 await uow.commit()
-            except BaseException:
-                await self._storage.delete(key)
-                raise
+        except BaseException:
+            await self._storage.delete(key)
+            raise
         if replaced is not None:
             await self._storage.delete(replaced.key)
         return audio

@@ -18,11 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from adapters.analysis.http_dispatcher import HttpAnalysisDispatcher
 from adapters.audio.decoding import PyAvAudioInspector
+from adapters.audio.reference_features import VoiceReferenceFeatures
 from adapters.events.channels import ChannelsJobEventFeed, ChannelsJobEventPublisher, build_channels
 from adapters.persistence.idempotency import SqlaIdempotencyStore
 from adapters.persistence.unit_of_work import SqlaUnitOfWork
 from adapters.probes import PostgresProbe, RedisProbe, StorageProbe
 from adapters.queue.saq_relay import SaqRelayQueue, build_queue
+from adapters.ratelimit.redis_gcra import RedisRateLimiter
 from adapters.security.passwords import Argon2PasswordHasher
 from adapters.security.tokens import JwtTokenIssuer
 from adapters.storage.local import LocalObjectStorage
@@ -38,6 +40,7 @@ from application.analysis.uploads import RecordingUploads
 from application.analysis.webhooks import AnalysisWebhooks
 from application.bookmarks import Bookmarks
 from application.catalog import CatalogAdministration, CatalogQueries
+from application.operations import PipelineStatistics
 from application.ports.idempotency import IdempotencyStore
 from application.ports.persistence import UnitOfWork
 from application.ports.storage import ObjectStorage
@@ -109,6 +112,8 @@ class Container:
     webhook_verifier: WebhookVerifier
     relay: OutboxRelay
     housekeeping: Housekeeping
+    pipeline_statistics: PipelineStatistics
+    rate_limiter: RedisRateLimiter
     session_factory: async_sessionmaker[AsyncSession] = field(repr=False)
 
     def unit_of_work(self) -> UnitOfWork:
@@ -174,7 +179,9 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
         authentication=Authentication(uow, hasher, tokens),
         profiles=Profiles(uow),
         catalog_queries=CatalogQueries(uow, storage),
-        catalog_admin=CatalogAdministration(uow, storage, inspector, reference_limits, clock, ids),
+        catalog_admin=CatalogAdministration(
+            uow, storage, inspector, reference_limits, clock, ids, VoiceReferenceFeatures()
+        ),
         bookmarks=Bookmarks(uow, clock),
         readiness=Readiness([PostgresProbe(engine), RedisProbe(redis), StorageProbe(storage)]),
         pipeline=pipeline,
@@ -190,6 +197,8 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
         webhook_verifier=WebhookVerifier(list(settings.analysis_webhook_secrets)),
         relay=OutboxRelay(uow, storage, dispatcher, publisher, clock, pipeline),
         housekeeping=Housekeeping(uow, storage, idempotency, publisher, clock, pipeline),
+        pipeline_statistics=PipelineStatistics(uow, clock),
+        rate_limiter=RedisRateLimiter(redis),
         session_factory=session_factory,
     )
 

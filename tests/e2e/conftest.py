@@ -28,6 +28,11 @@ def settings(clean_database: str, redis_url: str, tmp_path: Path) -> Settings:
         public_base_url=TEST_BASE_URL,
         log_json=True,
         log_level="WARNING",
+        # Every test logs in from the same address against the shared Redis; the limits have their own
+        # tests (test_rate_limits_api.py), which turn them on with a key prefix of their own.
+        upload_rate_limit=None,
+        login_rate_limit_per_account=None,
+        login_rate_limit_per_address=None,
     )
 
 
@@ -107,21 +112,27 @@ async def reference_token(client: httpx.AsyncClient, admin_headers: dict[str, st
     return token
 
 
+def spoken(text: str, fmt: str = "wav") -> tuple[bytes, list[dict[str, Any]]]:
+    """``text`` spoken by espeak-ng, encoded in ``fmt``, with its word timings as the API takes them."""
+    from tests.support.encoding import encode_audio
+    from tests.support.speech import synthesize
+
+    speech = synthesize(text)
+    words = [
+        {"index": i, "text": w.text, "start": round(w.start, 3), "end": round(w.end, 3)}
+        for i, w in enumerate(speech.words)
+    ]
+    return encode_audio(speech.samples, speech.sample_rate, fmt), words
+
+
 @pytest.fixture
 async def reference_script(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> dict[str, Any]:
-    words = [
-        {"index": 0, "text": "hello", "start": 0.1, "end": 0.5},
-        {"index": 1, "text": "world", "start": 0.6, "end": 0.9},
-    ]
-    script = (
-        await client.post(
-            "/scripts", json={"title": "Ref", "text": "hello world", "words": words}, headers=admin_headers
-        )
-    ).json()
+    """A script whose spoken reference audio is uploaded, so its words carry reference features."""
+    audio, words = spoken("hello world")
+    body = {"title": "Ref", "text": "hello world", "words": words}
+    script = (await client.post("/scripts", json=body, headers=admin_headers)).json()
     uploaded = await client.put(
-        f"/scripts/{script['id']}/reference-audio",
-        files={"file": ("ref.wav", tone(1.0))},
-        headers=admin_headers,
+        f"/scripts/{script['id']}/reference-audio", files={"file": ("ref.wav", audio)}, headers=admin_headers
     )
     assert uploaded.status_code == 200, uploaded.text
     return script

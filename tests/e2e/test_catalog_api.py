@@ -212,3 +212,14 @@ async def test_deleting_an_actor_with_tokens_is_409(
     assert (await client.delete(f"/actors/{actor['id']}", headers=admin_headers)).status_code == 409
     assert (await client.delete(f"/tokens/{token['id']}", headers=admin_headers)).status_code == 204
     assert (await client.delete(f"/actors/{actor['id']}", headers=admin_headers)).status_code == 204
+
+
+async def test_script_reference_upload_gives_each_word_versioned_features(
+    client: httpx.AsyncClient, reference_script: dict[str, Any]
+) -> None:
+    script = (await client.get(f"/scripts/{reference_script['id']}")).json()
+    assert script["feature_config_version"].startswith("voice-features/")
+    for word in script["words"]:
+        features = word["reference_features"]
+        assert features["version"] == script["feature_config_version"]
+        assert len(features["mfcc"]) == len(features["energy_db"]) > 0

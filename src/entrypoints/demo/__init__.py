@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from application.catalog import ActorInput, ScriptInput, TokenInput
@@ -21,8 +22,8 @@ DEMO_DIR = Path(__file__).resolve().parent
 SEED_PRINCIPAL = Principal(user_id=UUID(int=0), role=Role.ADMIN)
 
 
-def _words(raw: list[dict[str, object]]) -> list[Word]:
-    return [Word(int(w["index"]), str(w["text"]), float(w["start"]), float(w["end"])) for w in raw]  # type: ignore[arg-type]
+def _words(raw: list[dict[str, Any]]) -> list[Word]:
+    return [Word(int(w["index"]), str(w["text"]), float(w["start"]), float(w["end"])) for w in raw]
 
 
 async def load_demo_catalog(container: Container) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import copy
 import itertools
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 from uuid import UUID
 
 from application.ports.audio import InspectedAudio
@@ -26,7 +27,7 @@ from application.ports.storage import ObjectNotFoundError, PresignedUrl, StoredO
 from domain.accounts import Principal, Role, User
 from domain.audio import AudioFormat, AudioLimits, AudioTooLongError
 from domain.bookmarks import Bookmark
-from domain.catalog import Actor, ReferenceKind, Script, Token
+from domain.catalog import Actor, ReferenceKind, Script, Token, Word
 from domain.errors import AuthenticationError, ConflictError
 
 T = TypeVar("T")
@@ -293,3 +294,16 @@ class FakeInspector:
 
 def random_id() -> UUID:
     return uuid.uuid4()
+
+
+class FakeFeatureExtractor:
+    """Word features are the word's span, so tests can see which timings they were computed for."""
+
+    version = "fake-features/1"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def word_features(self, audio: bytes, words: Sequence[Word]) -> list[dict[str, Any]]:
+        self.calls += 1
+        return [{"span": [word.start, word.end], "audio_bytes": len(audio)} for word in words]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from tests.unit.application.fakes import (
     FakeDatabase,
+    FakeFeatureExtractor,
     FakeInspector,
     FixedClock,
     InMemoryStorage,
@@ -27,7 +28,13 @@ def database() -> FakeDatabase:
 
 async def _script_id(database: FakeDatabase) -> object:
     admin = CatalogAdministration(
-        database, InMemoryStorage(), FakeInspector(), AudioLimits(10, 1.0), FixedClock(), SequentialIds()
+        database,
+        InMemoryStorage(),
+        FakeInspector(),
+        AudioLimits(10, 1.0),
+        FixedClock(),
+        SequentialIds(),
+        FakeFeatureExtractor(),
     )
     return (await admin.create_script(Principal(random_id(), Role.ADMIN), ScriptInput("T", "text"))).id
 

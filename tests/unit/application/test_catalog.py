@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from tests.unit.application.fakes import (
     FakeDatabase,
+    FakeFeatureExtractor,
     FakeInspector,
     FixedClock,
     InMemoryStorage,
@@ -35,7 +36,13 @@ def storage() -> InMemoryStorage:
 @pytest.fixture
 def admin(database: FakeDatabase, storage: InMemoryStorage) -> CatalogAdministration:
     return CatalogAdministration(
-        database, storage, FakeInspector(), AudioLimits(1_000_000, 60.0), FixedClock(), SequentialIds()
+        database,
+        storage,
+        FakeInspector(),
+        AudioLimits(1_000_000, 60.0),
+        FixedClock(),
+        SequentialIds(),
+        FakeFeatureExtractor(),
     )
 
 
@@ -115,3 +122,29 @@ async def test_reference_audio_url_of_a_token_without_audio_is_not_found(
     token = await admin.create_token(ADMIN, TokenInput(actor.id, "Movie", "Line"))
     with pytest.raises(NotFoundError):
         await CatalogQueries(database, storage).reference_audio_url(ReferenceKind.TOKEN, token.token.id)
+
+
+async def test_script_reference_upload_stores_versioned_features_for_every_word(
+    admin: CatalogAdministration, database: FakeDatabase
+) -> None:
+    words = [Word(0, "hello", 0.1, 0.4), Word(1, "there", 0.5, 0.9)]
+    script = await admin.create_script(ADMIN, ScriptInput("Title", "hello there", words))
+    await admin.upload_reference_audio(ADMIN, ReferenceKind.SCRIPT, script.id, b"wav:2.0")
+    stored = database.tables.scripts[script.id]
+    assert stored.feature_config_version == "fake-features/1"
+    assert [w.reference_features for w in stored.words] == [
+        {"span": [0.1, 0.4], "audio_bytes": 7},
+        {"span": [0.5, 0.9], "audio_bytes": 7},
+    ]
+
+
+async def test_new_word_timings_get_features_recomputed_from_the_stored_audio(
+    admin: CatalogAdministration, database: FakeDatabase
+) -> None:
+    script = await admin.create_script(ADMIN, ScriptInput("Title", "hello", [Word(0, "hello", 0.1, 0.4)]))
+    await admin.upload_reference_audio(ADMIN, ReferenceKind.SCRIPT, script.id, b"wav:2.0")
+    await admin.update_script(ADMIN, script.id, ScriptInput("Title", "hello", [Word(0, "hello", 0.2, 0.6)]))
+    assert database.tables.scripts[script.id].words[0].reference_features == {
+        "span": [0.2, 0.6],
+        "audio_bytes": 7,
+    }
