@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -17,6 +18,7 @@ from saq import CronJob, Worker
 from saq.types import Context
 
 from adapters.queue.saq_relay import RELAY_FUNCTION
+from application.analysis.maintenance import Housekeeping
 from application.analysis.relay import OutboxRelay
 from entrypoints.bootstrap import Container, build_container
 from entrypoints.logging import configure_logging
@@ -24,10 +26,10 @@ from entrypoints.settings import ConfigurationError, Settings
 
 logger = structlog.get_logger(__name__)
 
-# croniter reads a sixth field as seconds.
-OVERDUE_JOBS_CRON = "* * * * * */5"
 ORPHANED_RECORDINGS_CRON = "*/10 * * * *"
 PRUNE_CRON = "0 * * * *"
+OVERDUE_CHECK_SECONDS = 5.0
+OVERDUE_BATCH_SIZE = 100
 # Rows are leased when claimed; a batch larger than the relay's parallelism would queue behind it and
 # could outlive its lease while waiting.
 SWEEP_BATCH_SIZE = 16
@@ -66,29 +68,34 @@ class WorkerSettings:
         return settings
 
 
-class OutboxSweeper:
-    """The safety net of the relay: claims every due outbox row the fast path missed, once a second.
+Step = Callable[[], Awaitable[bool]]
 
-    It runs as a task of the worker rather than as a SAQ cron job. SAQ polls its schedule once a second
-    and does not enqueue a unique cron job while the previous run is still pending, so a cron job set
-    for every second runs every other second; and a cron job stops whenever Redis is unreachable,
-    which is when the fast path fails and the sweep matters most. This loop needs only Postgres.
+
+class PeriodicTask:
+    """A step run every interval as a task of the worker, and at once again while it reports a backlog.
+
+    A failing step is logged and tried on the next round. The outbox sweep and the overdue check run this way rather than as SAQ cron jobs, because they
+    must keep time and need only Postgres. SAQ polls its schedule once a second and skips a unique
+    cron job while its previous run is pending, so an every-second cron job runs every other second
+    (measured); a cron job stalls while Redis is unreachable, which is when the fast path fails and
+    the sweep matters most; and a cron job that was running in a SIGKILLed worker blocks its key until
+    SAQ's own sweep aborts it, after the job's timeout, one stale job at a time.
     """
 
     def __init__(
-        self, relay: OutboxRelay, interval_seconds: float, batch_size: int = SWEEP_BATCH_SIZE
+        self, name: str, step: Step, interval_seconds: float, stopping: asyncio.Event | None = None
     ) -> None:
-        self._relay = relay
+        self.name = name
+        self._step = step
         self._interval = interval_seconds
-        self._batch_size = batch_size
-        self._stopping = asyncio.Event()
+        self._stopping = stopping if stopping is not None else asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-sweep")
+        self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def stop(self, grace_seconds: float) -> None:
-        """Let the sweep in progress finish (its rows are leased, so cutting it short only delays them)."""
+        """Let the round in progress finish; cut short, its claimed rows wait out their lease."""
         self._stopping.set()
         if self._task is None:
             return
@@ -102,24 +109,41 @@ class OutboxSweeper:
     async def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                outcomes = await self._relay.sweep(self._batch_size)
+                backlog = await self._step()
             except Exception:
-                logger.exception("outbox sweep failed")
-                outcomes = []
-            if outcomes:
-                counts: dict[str, int] = {}
-                for item in outcomes:
-                    counts[item.outcome] = counts.get(item.outcome, 0) + 1
-                logger.info("outbox swept", **counts)
-            if len(outcomes) >= self._batch_size:
-                continue  # a backlog: take the next batch at once
+                logger.exception("periodic task failed", task=self.name)
+                backlog = False
+            if backlog:
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self._interval)
 
 
+def outbox_sweep(relay: OutboxRelay, batch_size: int = SWEEP_BATCH_SIZE) -> Step:
+    """Relay the due outbox rows the fast path missed; a full batch means more are waiting."""
+
+    async def sweep() -> bool:
+        outcomes = await relay.sweep(batch_size)
+        if outcomes:
+            logger.info("outbox swept", **Counter(item.outcome for item in outcomes))
+        return len(outcomes) >= batch_size
+
+    return sweep
+
+
+def overdue_check(housekeeping: Housekeeping, batch_size: int = OVERDUE_BATCH_SIZE) -> Step:
+    async def check() -> bool:
+        failed = await housekeeping.fail_overdue_jobs(batch_size)
+        if failed:
+            logger.info("overdue jobs failed", count=failed)
+        return failed >= batch_size
+
+    return check
+
+
 class WorkerContext(Context, total=False):
     container: Container
-    sweeper: OutboxSweeper
+    periodic: list[PeriodicTask]
 
 
 def _container(ctx: WorkerContext) -> Container:
@@ -130,10 +154,6 @@ async def relay_outbox_message(ctx: WorkerContext, *, outbox_id: str) -> str:
     """The fast path: relay one outbox row as soon as the API committed it."""
     outcome = await _container(ctx).relay.relay(UUID(outbox_id))
     return outcome.outcome
-
-
-async def fail_overdue_jobs(ctx: WorkerContext) -> int:
-    return await _container(ctx).housekeeping.fail_overdue_jobs()
 
 
 async def remove_orphaned_recordings(ctx: WorkerContext) -> int:
@@ -148,15 +168,23 @@ async def prune(ctx: WorkerContext) -> dict[str, int]:
 def build_worker(container: Container, options: WorkerSettings) -> Worker[WorkerContext]:
     async def startup(ctx: WorkerContext) -> None:
         ctx["container"] = container
-        sweeper = OutboxSweeper(container.relay, options.sweep_interval_seconds)
-        sweeper.start()
-        ctx["sweeper"] = sweeper
+        # Sharing SAQ's stop event, they start nothing new once the worker is asked to stop.
+        stopping = ctx["worker"].event
+        periodic = [
+            PeriodicTask(
+                "outbox-sweep", outbox_sweep(container.relay), options.sweep_interval_seconds, stopping
+            ),
+            PeriodicTask(
+                "overdue-jobs", overdue_check(container.housekeeping), OVERDUE_CHECK_SECONDS, stopping
+            ),
+        ]
+        for task in periodic:
+            task.start()
+        ctx["periodic"] = periodic
         logger.info("worker started", concurrency=options.concurrency, queue=container.queue.name)
 
     async def shutdown(ctx: WorkerContext) -> None:
-        sweeper = ctx.get("sweeper")
-        if sweeper is not None:
-            await sweeper.stop(options.shutdown_grace_seconds)
+        await asyncio.gather(*(task.stop(options.shutdown_grace_seconds) for task in ctx.get("periodic", [])))
         logger.info("worker stopped")
 
     return Worker(
@@ -164,7 +192,6 @@ def build_worker(container: Container, options: WorkerSettings) -> Worker[Worker
         functions=[(RELAY_FUNCTION, relay_outbox_message)],
         concurrency=options.concurrency,
         cron_jobs=[
-            CronJob(fail_overdue_jobs, cron=OVERDUE_JOBS_CRON, timeout=60),
             CronJob(remove_orphaned_recordings, cron=ORPHANED_RECORDINGS_CRON, timeout=600),
             CronJob(prune, cron=PRUNE_CRON, timeout=600),
         ],

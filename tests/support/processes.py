@@ -1,0 +1,119 @@
+"""The service's real processes (``uv run voicepractice worker`` / ``serve``) for tests to start and kill.
+
+Each start runs in its own process group, so a signal reaches uv and the Python process it spawned.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+UV_RUN = ("uv", "run", "--no-sync", "voicepractice")
+WORKER_READY_MARKER = "worker started"
+
+
+class ServiceProcess:
+    def __init__(
+        self,
+        name: str,
+        command: Sequence[str],
+        env: Mapping[str, str],
+        log_dir: Path,
+        ready: Callable[[ServiceProcess], bool],
+    ) -> None:
+        self.name = name
+        self._command = tuple(command)
+        self._env = {**os.environ, **env}
+        self._log_dir = log_dir
+        self._ready = ready
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log_path: Path | None = None
+        self.starts = 0
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the process and wait until it is ready."""
+        if self.running:
+            raise RuntimeError(f"the {self.name} is running already")
+        self.starts += 1
+        self._log_dir.mkdir(parents=True, exist_ok=True)
+        self._log_path = self._log_dir / f"{self.name}-{self.starts}.log"
+        with self._log_path.open("wb") as log:
+            self._process = subprocess.Popen(
+                self._command,
+                cwd=REPO_ROOT,
+                env=self._env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while not self._ready(self):
+            if self._process.poll() is not None:
+                raise RuntimeError(f"the {self.name} exited with {self._process.returncode}:\n{self.tail()}")
+            if time.monotonic() > deadline:
+                self.kill()
+                raise TimeoutError(f"the {self.name} was not ready within {timeout} s:\n{self.tail()}")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook runs and nothing in flight is finished."""
+        self._signal(signal.SIGKILL)
+        if self._process is not None:
+            self._process.wait(10.0)
+
+    def terminate(self) -> None:
+        """SIGTERM, as a process manager stops a service."""
+        self._signal(signal.SIGTERM)
+
+    def wait(self, timeout: float) -> int:
+        if self._process is None:
+            raise RuntimeError(f"the {self.name} was never started")
+        return self._process.wait(timeout)
+
+    def log(self) -> str:
+        if self._log_path is None or not self._log_path.exists():
+            return ""
+        return self._log_path.read_text(errors="replace")
+
+    def tail(self, characters: int = 3000) -> str:
+        return self.log()[-characters:]
+
+    def _signal(self, signum: signal.Signals) -> None:
+        if self._process is None or self._process.poll() is not None:
+            return
+        # start_new_session made the process we started a group leader: its id is the group's.
+        try:
+            os.killpg(self._process.pid, signum)
+        except ProcessLookupError:
+            return
+
+
+def worker_process(env: Mapping[str, str], log_dir: Path) -> ServiceProcess:
+    """The worker is ready once its startup hook ran, which also started the outbox sweep."""
+    return ServiceProcess(
+        "worker", (*UV_RUN, "worker"), env, log_dir, lambda process: WORKER_READY_MARKER in process.log()
+    )
+
+
+def api_process(env: Mapping[str, str], log_dir: Path, port: int) -> ServiceProcess:
+    base_url = f"http://127.0.0.1:{port}"
+
+    def healthy(_: ServiceProcess) -> bool:
+        try:
+            return httpx.get(f"{base_url}/health", timeout=1.0).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    return ServiceProcess("api", (*UV_RUN, "serve", "--port", str(port)), env, log_dir, healthy)
