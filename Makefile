@@ -8,7 +8,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 RUN := $(UV) run --frozen
 DEBIAN_PACKAGES := espeak-ng libespeak-ng1
 
-.PHONY: help setup system-deps run api worker analysis-server test lint typecheck contracts pytest bench clean
+.PHONY: help setup system-deps migrate run test lint typecheck contracts pytest bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -27,11 +27,13 @@ system-deps:  ## Debian packages the analysis and its tests need (espeak-ng for 
 setup: $(UV) system-deps  ## Install uv, Debian packages and the locked Python dependencies
 	$(UV) sync --frozen
 
-run: setup  ## Run the whole system: migrations, demo catalog, API on http://127.0.0.1:8000
+migrate: setup  ## Create the database if missing and apply the migrations
 	$(RUN) voicepractice db create
 	$(RUN) voicepractice db upgrade
+
+run: migrate  ## The whole system: API on http://127.0.0.1:8000, worker, analysis server on :8100, demo catalog
 	$(RUN) voicepractice seed-demo
-	$(RUN) voicepractice serve --host 127.0.0.1 --port 8000
+	$(RUN) voicepractice run-all --host 127.0.0.1 --port 8000 --analysis-port 8100
 
 test: setup lint typecheck contracts pytest  ## Lint, import contracts, type checks and the whole test suite
 
@@ -49,7 +51,10 @@ pytest:
 	$(RUN) pytest
 
 bench: setup  ## Benchmarks; figures are printed next to a baseline measured in the same run
-	$(RUN) python bench/voice_bench.py
+	$(RUN) python -m bench.voice_bench
+	$(RUN) python -m bench.pipeline_bench
+	$(RUN) python -m bench.sse_bench
+	$(RUN) python -m bench.analysis_bench
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache var

@@ -157,7 +157,7 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
     channels = build_channels(redis)
     await channels.__aenter__()
     publisher = ChannelsJobEventPublisher(channels)
-    queue = build_queue(settings.redis_url)
+    queue = build_queue(settings.redis_url, settings.queue_name)
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(settings.analysis_dispatch_timeout_seconds, connect=3.0),
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),

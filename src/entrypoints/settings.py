@@ -19,6 +19,35 @@ class ConfigurationError(Exception):
     """The environment describes a configuration the service must not run with."""
 
 
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """At most ``count`` events per ``period_seconds``, written ``30/minute`` in the environment."""
+
+    count: int
+    period_seconds: int
+
+    def __str__(self) -> str:
+        return f"{self.count}/{self.period_seconds}s"
+
+
+_RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600}
+
+
+def parse_rate(raw: str) -> Rate | None:
+    """``30/minute`` (also ``/second``, ``/hour``, ``/<n>s``); ``off`` or ``0`` turns a limit off."""
+    value = raw.strip().lower()
+    if value in {"off", "0", "none", ""}:
+        return None
+    count, _, period = value.partition("/")
+    period = period.strip() or "minute"
+    seconds = _RATE_PERIODS.get(period)
+    if seconds is None and period.endswith("s") and period[:-1].isdecimal():
+        seconds = int(period[:-1])
+    if seconds is None or not count.strip().isdecimal() or seconds < 1:
+        raise ConfigurationError(f"not a rate (like 30/minute or off): {raw!r}")
+    return Rate(int(count), seconds) if int(count) > 0 else None
+
+
 def _bool(raw: str) -> bool:
     value = raw.strip().lower()
     if value in {"1", "true", "yes", "on"}:
@@ -30,6 +59,11 @@ def _bool(raw: str) -> bool:
 
 def _list(raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.replace(" ", ",").split(",") if item.strip())
+
+
+def _rate(env: Mapping[str, str], name: str, default: Rate | None) -> Rate | None:
+    raw = env.get(name)
+    return default if raw is None else parse_rate(raw)
 
 
 def normalise_database_url(url: str) -> str:
@@ -57,6 +91,7 @@ class Settings:
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/voice_practice"
     database_pool_size: int = 10
     redis_url: str = "redis://127.0.0.1:6379/0"
+    queue_name: str = "voice-practice"
     secret_key: str = DEV_SECRET_KEY
     access_token_ttl_seconds: int = 3600
     public_base_url: str = "http://127.0.0.1:8000"
@@ -87,6 +122,15 @@ class Settings:
     token_deadline_seconds: int = 120
     script_deadline_seconds: int = 600
     sse_heartbeat_seconds: float = 15.0
+    # Operations: metrics and rate limits (README, "Operations").
+    metrics_token: str | None = None
+    worker_metrics_port: int = 9100
+    upload_rate_limit: Rate | None = Rate(30, 60)
+    login_rate_limit_per_account: Rate | None = Rate(10, 60)
+    login_rate_limit_per_address: Rate | None = Rate(10, 60)
+    # A header the platform's proxy sets to the client address and clients cannot forge (Fly-Client-IP on
+    # Fly.io); unset, the address is the connection's peer after uvicorn's X-Forwarded-For handling.
+    client_ip_header: str | None = None
 
     @property
     def callback_url(self) -> str:
@@ -106,6 +150,7 @@ class Settings:
                 database_url=normalise_database_url(env.get("DATABASE_URL", defaults.database_url)),
                 database_pool_size=int(env.get("DATABASE_POOL_SIZE", defaults.database_pool_size)),
                 redis_url=env.get("REDIS_URL", defaults.redis_url),
+                queue_name=env.get("SAQ_QUEUE_NAME", defaults.queue_name).strip() or defaults.queue_name,
                 secret_key=env.get("SECRET_KEY", defaults.secret_key),
                 access_token_ttl_seconds=int(
                     env.get("ACCESS_TOKEN_TTL_SECONDS", defaults.access_token_ttl_seconds)
@@ -115,9 +160,10 @@ class Settings:
                 local_storage_dir=Path(env.get("LOCAL_STORAGE_DIR", str(defaults.local_storage_dir))),
                 storage_url_secret=env.get("STORAGE_URL_SECRET", defaults.storage_url_secret),
                 s3=S3Settings(
-                    bucket=env.get("S3_BUCKET", defaults.s3.bucket),
+                    # BUCKET_NAME and AWS_ENDPOINT_URL_S3 are what `fly storage create` (Tigris) sets.
+                    bucket=env.get("S3_BUCKET") or env.get("BUCKET_NAME") or defaults.s3.bucket,
                     region=env.get("S3_REGION", defaults.s3.region),
-                    endpoint_url=env.get("S3_ENDPOINT_URL") or None,
+                    endpoint_url=env.get("S3_ENDPOINT_URL") or env.get("AWS_ENDPOINT_URL_S3") or None,
                     public_endpoint_url=env.get("S3_PUBLIC_ENDPOINT_URL") or None,
                     access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
                     secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
@@ -160,6 +206,16 @@ class Settings:
                     env.get("SCRIPT_ANALYSIS_DEADLINE_SECONDS", defaults.script_deadline_seconds)
                 ),
                 sse_heartbeat_seconds=float(env.get("SSE_HEARTBEAT_SECONDS", defaults.sse_heartbeat_seconds)),
+                metrics_token=env.get("METRICS_TOKEN") or None,
+                worker_metrics_port=int(env.get("WORKER_METRICS_PORT", defaults.worker_metrics_port)),
+                upload_rate_limit=_rate(env, "UPLOAD_RATE_LIMIT", defaults.upload_rate_limit),
+                login_rate_limit_per_account=_rate(
+                    env, "LOGIN_RATE_LIMIT_PER_ACCOUNT", defaults.login_rate_limit_per_account
+                ),
+                login_rate_limit_per_address=_rate(
+                    env, "LOGIN_RATE_LIMIT_PER_ADDRESS", defaults.login_rate_limit_per_address
+                ),
+                client_ip_header=env.get("CLIENT_IP_HEADER", "").strip() or None,
             )
         except ValueError as error:
             raise ConfigurationError(f"invalid configuration value: {error}") from error
@@ -179,6 +235,10 @@ class Settings:
             raise ConfigurationError(
                 "ANALYSIS_RELAY_LEASE_SECONDS must exceed ANALYSIS_DISPATCH_TIMEOUT_SECONDS"
             )
+        if not 0 <= self.worker_metrics_port <= 65535:
+            raise ConfigurationError("WORKER_METRICS_PORT must be a port number (0 turns it off)")
+        if self.metrics_token is not None and len(self.metrics_token) < MIN_SECRET_LENGTH:
+            raise ConfigurationError(f"METRICS_TOKEN must be at least {MIN_SECRET_LENGTH} characters")
         if self.is_production:
             self._refuse_dev_secrets(env)
 

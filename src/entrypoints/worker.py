@@ -23,6 +23,7 @@ from application.analysis.relay import OutboxRelay
 from entrypoints.bootstrap import Container, build_container
 from entrypoints.logging import configure_logging
 from entrypoints.settings import ConfigurationError, Settings
+from entrypoints.worker_metrics import WorkerMetrics, WorkerMetricsServer
 
 logger = structlog.get_logger(__name__)
 
@@ -119,11 +120,15 @@ class PeriodicTask:
                 await asyncio.wait_for(self._stopping.wait(), self._interval)
 
 
-def outbox_sweep(relay: OutboxRelay, batch_size: int = SWEEP_BATCH_SIZE) -> Step:
+def outbox_sweep(
+    relay: OutboxRelay, batch_size: int = SWEEP_BATCH_SIZE, metrics: WorkerMetrics | None = None
+) -> Step:
     """Relay the due outbox rows the fast path missed; a full batch means more are waiting."""
 
     async def sweep() -> bool:
         outcomes = await relay.sweep(batch_size)
+        if metrics is not None:
+            metrics.record_relay(outcomes, source="sweep")
         if outcomes:
             logger.info("outbox swept", **Counter(item.outcome for item in outcomes))
         return len(outcomes) >= batch_size
@@ -144,6 +149,7 @@ def overdue_check(housekeeping: Housekeeping, batch_size: int = OVERDUE_BATCH_SI
 class WorkerContext(Context, total=False):
     container: Container
     periodic: list[PeriodicTask]
+    metrics: WorkerMetrics
 
 
 def _container(ctx: WorkerContext) -> Container:
@@ -153,6 +159,7 @@ def _container(ctx: WorkerContext) -> Container:
 async def relay_outbox_message(ctx: WorkerContext, *, outbox_id: str) -> str:
     """The fast path: relay one outbox row as soon as the API committed it."""
     outcome = await _container(ctx).relay.relay(UUID(outbox_id))
+    ctx["metrics"].record_relay([outcome], source="fast_path")
     return outcome.outcome
 
 
@@ -166,13 +173,21 @@ async def prune(ctx: WorkerContext) -> dict[str, int]:
 
 
 def build_worker(container: Container, options: WorkerSettings) -> Worker[WorkerContext]:
+    metrics = WorkerMetrics()
+    metrics_server = WorkerMetricsServer(metrics.registry, container.settings.worker_metrics_port)
+
     async def startup(ctx: WorkerContext) -> None:
         ctx["container"] = container
+        ctx["metrics"] = metrics
+        metrics_server.start()
         # Sharing SAQ's stop event, they start nothing new once the worker is asked to stop.
         stopping = ctx["worker"].event
         periodic = [
             PeriodicTask(
-                "outbox-sweep", outbox_sweep(container.relay), options.sweep_interval_seconds, stopping
+                "outbox-sweep",
+                outbox_sweep(container.relay, metrics=metrics),
+                options.sweep_interval_seconds,
+                stopping,
             ),
             PeriodicTask(
                 "overdue-jobs", overdue_check(container.housekeeping), OVERDUE_CHECK_SECONDS, stopping
@@ -185,6 +200,7 @@ def build_worker(container: Container, options: WorkerSettings) -> Worker[Worker
 
     async def shutdown(ctx: WorkerContext) -> None:
         await asyncio.gather(*(task.stop(options.shutdown_grace_seconds) for task in ctx.get("periodic", [])))
+        metrics_server.stop()
         logger.info("worker stopped")
 
     return Worker(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +27,7 @@ def settings(clean_database: str, redis_url: str, tmp_path: Path) -> Settings:
         redis_url=redis_url,
         local_storage_dir=tmp_path / "storage",
         public_base_url=TEST_BASE_URL,
+        queue_name=f"test-{os.getpid()}",
         log_json=True,
         log_level="WARNING",
         # Every test logs in from the same address against the shared Redis; the limits have their own

@@ -7,8 +7,8 @@ SSE clients share the plugin's one Redis connection and its one reader task.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -22,10 +22,9 @@ from redis.asyncio import Redis
 from domain.analysis.jobs import EventType, JobEvent
 
 CHANNEL_PREFIX = "job:"
-# How long the Redis reader waits for a message before looping; a message ends the wait at once.
-READ_TIMEOUT_MS = 1000
 UNSUBSCRIBE_RETRY_SECONDS = 1.0
 READ_RETRY_SECONDS = 0.5
+STOP_POLL_SECONDS = 0.1
 logger = logging.getLogger(__name__)
 
 
@@ -35,15 +34,32 @@ def job_channel(job_id: UUID) -> str:
 
 def build_channels(redis: Redis) -> JobChannelsPlugin:
     return JobChannelsPlugin(
-        backend=RedisChannelsPubSubBackend(
-            redis=redis, key_prefix="VOICE_PRACTICE_CHANNELS", stream_sleep_no_subscriptions=READ_TIMEOUT_MS
-        ),
+        backend=JobPubSubBackend(redis=redis, key_prefix="VOICE_PRACTICE_CHANNELS"),
         arbitrary_channels_allowed=True,
         subscriber_class=JobSubscriber,
         # A slow SSE client must not grow memory without bound; it catches up from Postgres.
         subscriber_max_backlog=1000,
         subscriber_backlog_strategy="dropleft",
     )
+
+
+class JobPubSubBackend(RedisChannelsPubSubBackend):
+    """Checks a message's channel in constant time; the stock backend copies the set of subscribed
+    channels for every message, which with one channel per SSE client grows with the square of them."""
+
+    async def stream_events(self) -> AsyncGenerator[tuple[str, Any], None]:
+        pubsub = self._pub_sub
+        while True:
+            await self._has_subscribed.wait()
+            message = await pubsub.get_message(
+                ignore_subscribe_messages=True, timeout=self._stream_sleep_no_subscriptions
+            )
+            if message is None:
+                continue
+            channel = message["channel"]
+            # Unsubscribing is asynchronous in Redis: drop what still arrives for a channel being left.
+            if channel in pubsub.channels and channel not in pubsub.pending_unsubscribe_channels:
+                yield channel.decode(), message["data"]
 
 
 class JobSubscriber(Subscriber):
@@ -153,12 +169,21 @@ class JobChannelsPlugin(ChannelsPlugin):
         exc_val: BaseException | None,
         exc_tb: TracebackType | None,
     ) -> None:
-        if self._unsubscriber is not None:
-            self._unsubscriber.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._unsubscriber
-            self._unsubscriber = None
+        for task in (self._unsubscriber, self._sub_task):
+            if task is not None:
+                await _stop(task)
+        self._unsubscriber = self._sub_task = None
         await super().__aexit__(exc_type, exc_val, exc_tb)
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    """Cancel until the task ends: on Python 3.11 a cancellation that lands in redis-py's
+    ``asyncio.wait_for`` just as the wrapped call completes is swallowed."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=STOP_POLL_SECONDS)
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("a job channels task had failed", exc_info=task.exception())
 
 
 class _WireEvent(msgspec.Struct, frozen=True):

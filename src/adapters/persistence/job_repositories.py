@@ -194,6 +194,12 @@ class SqlaJobRepository:
             return set()
         return set(await self._session.scalars(select(JobRow.id).where(JobRow.id.in_(job_ids))))
 
+    async def count_by_kind_and_status(self) -> dict[tuple[ReferenceKind, JobStatus], int]:
+        rows = await self._session.execute(
+            select(JobRow.kind, JobRow.status, func.count()).group_by(JobRow.kind, JobRow.status)
+        )
+        return {(ReferenceKind(kind), JobStatus(status)): int(count) for kind, status, count in rows}
+
     async def _append_events(self, job: Job) -> None:
         if not job.pending_events:
             return

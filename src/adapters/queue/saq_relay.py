@@ -7,11 +7,11 @@ from uuid import UUID
 from saq import Queue
 
 RELAY_FUNCTION = "relay_outbox_message"
-QUEUE_NAME = "voice-practice"
+DEFAULT_QUEUE_NAME = "voice-practice"
 
 
-def build_queue(redis_url: str) -> Queue:
-    return Queue.from_url(redis_url, name=QUEUE_NAME)
+def build_queue(redis_url: str, name: str = DEFAULT_QUEUE_NAME) -> Queue:
+    return Queue.from_url(redis_url, name=name)
 
 
 class SaqRelayQueue:

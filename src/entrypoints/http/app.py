@@ -14,15 +14,19 @@ from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecuritySch
 
 from adapters.storage.local import LocalObjectStorage
 from entrypoints.bootstrap import Container, build_container, build_local_storage
+from entrypoints.http.admin_queue import build_admin_queue_router
 from entrypoints.http.controllers.auth import AuthController
 from entrypoints.http.controllers.bookmarks import BookmarkController
 from entrypoints.http.controllers.catalog import ActorController, ScriptController, TokenController
 from entrypoints.http.controllers.health import HealthController
+from entrypoints.http.controllers.job_events import JobEventsController
 from entrypoints.http.controllers.jobs import JobController, UploadController
 from entrypoints.http.controllers.webhooks import AnalysisWebhookController
+from entrypoints.http.metrics import METRICS, ApiMetrics, MetricsController
 from entrypoints.http.problems import EXCEPTION_HANDLERS
 from entrypoints.http.request_context import request_context_middleware
 from entrypoints.http.security import SERVICES
+from entrypoints.http.shutdown import ShutdownSignal
 from entrypoints.http.storage_routes import build_local_storage_router
 from entrypoints.logging import configure_logging
 from entrypoints.settings import Settings
@@ -63,18 +67,25 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         local_storage = container.storage
     elif container is None and settings.storage_backend == "local":
         local_storage = build_local_storage(settings)
+    metrics = ApiMetrics()
+    shutdown = ShutdownSignal()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        if container is not None:
-            yield
-            return
-        built = await build_container(settings, storage=local_storage)
-        app.state.container = built
+        shutdown.install()
         try:
-            yield
+            if container is not None:
+                yield
+                return
+            built = await build_container(settings, storage=local_storage)
+            app.state.container = built
+            try:
+                yield
+            finally:
+                await built.close()
         finally:
-            await built.close()
+            shutdown.trigger()
+            shutdown.uninstall()
 
     routes: list[type | Router] = [
         HealthController,
@@ -86,13 +97,20 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         UploadController,
         JobController,
         AnalysisWebhookController,
+        JobEventsController,
+        MetricsController,
+        build_admin_queue_router(),
     ]
     if local_storage is not None:
         routes.append(build_local_storage_router(local_storage))
     origins = list(settings.cors_allowed_origins)
-    return Litestar(
+    # Long-lived responses (SSE) watch ``app.state.shutting_down`` to end with a retry hint.
+    state: dict[str, object] = {"metrics": metrics, "shutting_down": shutdown.event}
+    if container is not None:
+        state["container"] = container
+    app = Litestar(
         route_handlers=routes,
-        dependencies=SERVICES,
+        dependencies={**SERVICES, **METRICS},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_context_middleware],
         cors_config=CORSConfig(
@@ -110,12 +128,15 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         ),
         openapi_config=_openapi(),
         lifespan=[lifespan],
-        state=State({"container": container} if container else {}),
+        state=State(state),
         debug=False,
         # configure_logging above owns the root logger; Litestar's default config would replace its
         # JSON handler with a plain-text queue handler.
         logging_config=None,
     )
+    # Around the whole handler, routing included: Litestar's middleware runs only for matched routes.
+    app.asgi_handler = metrics.instrument(app.asgi_handler)
+    return app
 
 
 def app_from_env() -> Litestar:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, JSONBody
 
 from application.accounts import Credentials, SignUpRequest
+from entrypoints.http.rate_limits import limit_log_in
 from entrypoints.http.schemas import SignUpBody, TokenResponse, UserOut
 from entrypoints.http.security import PRINCIPAL, Caller, Services
 
@@ -38,13 +39,17 @@ class AuthController(Controller):
     @post("/login", status_code=200)
     async def log_in(
         self,
+        request: Request[Any, Any, Any],
         services: Services,
         data: Annotated[PasswordForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> TokenResponse:
         """OAuth2 password flow: exchange email (as ``username``) and password for a bearer token.
 
-        Wrong email and wrong password give the same 401 answer.
+        Wrong email and wrong password give the same 401 answer. Attempts are limited per account and
+        per client address (LOGIN_RATE_LIMIT_PER_ACCOUNT, LOGIN_RATE_LIMIT_PER_ADDRESS; 10 a minute
+        each by default): beyond that, 429 with ``Retry-After``.
         """
+        await limit_log_in(request, data.username)
         token = await services.authentication.log_in(Credentials(email=data.username, password=data.password))
         return TokenResponse(access_token=token.token, expires_in=token.expires_in_seconds)
 

@@ -20,6 +20,7 @@ from domain.catalog import ReferenceKind
 from entrypoints.bootstrap import Container
 from entrypoints.http.idempotency import idempotent
 from entrypoints.http.job_schemas import DirectUploadBody, DirectUploadOut, JobOut, JobPage, UploadTarget
+from entrypoints.http.rate_limits import limit_uploads
 from entrypoints.http.security import PRINCIPAL, Caller, Services
 
 MAX_UPLOAD_BODY = 64 * 1024 * 1024
@@ -85,6 +86,8 @@ async def _direct(
 class UploadController(Controller):
     tags = ["analysis"]
     dependencies = PRINCIPAL
+    # Before the body is read: at most UPLOAD_RATE_LIMIT new jobs per user (429 with Retry-After).
+    guards = [limit_uploads]
 
     @post(
         "/tokens/{token_id:uuid}/upload-audio",

@@ -9,6 +9,7 @@ from litestar import Controller, Request, post
 
 from adapters.webhooks.standard_webhooks import MalformedWebhook, WebhookRejected
 from application.analysis.webhooks import WebhookDelivery
+from entrypoints.http.metrics import Metrics
 from entrypoints.http.problems import ProblemError
 from entrypoints.http.security import Services
 from entrypoints.http.webhook_schemas import decode_webhook
@@ -21,7 +22,9 @@ class AnalysisWebhookController(Controller):
     tags = ["webhooks"]
 
     @post("/webhooks/analysis", status_code=200, request_max_body_size=MAX_WEBHOOK_BYTES)
-    async def receive(self, request: Request[Any, Any, Any], services: Services) -> dict[str, str]:
+    async def receive(
+        self, request: Request[Any, Any, Any], services: Services, metrics: Metrics
+    ) -> dict[str, str]:
         """Receive an analysis server's event (Standard Webhooks: webhook-id, -timestamp, -signature).
 
         Missing or malformed headers are 400; a bad signature or a timestamp more than five minutes
@@ -32,13 +35,17 @@ class AnalysisWebhookController(Controller):
         try:
             verified = services.webhook_verifier.verify(body, request.headers)
         except MalformedWebhook as error:
+            metrics.webhook_rejected("malformed")
             raise ProblemError(400, "webhook-malformed", str(error)) from error
         except WebhookRejected as error:
+            metrics.webhook_rejected("signature")
             logger.warning("webhook rejected", reason=type(error).__name__)
             raise ProblemError(401, "webhook-signature", str(error)) from error
         try:
             event_type, job_id, event = decode_webhook(body)
         except ValueError as error:
+            metrics.webhook_rejected("payload")
             raise ProblemError(400, "webhook-payload", str(error)) from error
         outcome = await services.webhooks.receive(WebhookDelivery(verified.id, job_id, event_type, event))
+        metrics.webhook_outcome(outcome)
         return {"status": outcome.value}

@@ -1,0 +1,1 @@
+"""Rate limiting shared by every instance of the service."""

@@ -1,0 +1,248 @@
+"""SAQ's monitoring UI at /admin/queue, for admins only: queues, workers, and jobs to retry or abort.
+
+SAQ ships the UI as static files (``saq/web/static``) that call a small JSON API, wrapped either in a
+Starlette app (Starlette is not a dependency here) or in an aiohttp app (not ASGI). This module serves
+the same page, files and API as Litestar routes, so SAQ's own ``app.js`` runs unchanged while the
+admin guard, problem details and metrics apply as on every other route. ``/admin/queue/api/pipeline``
+adds the Postgres side: jobs by kind and status and the outbox backlog.
+
+A browser cannot attach a bearer token to page loads, so ``POST /admin/queue/session`` (called with
+an admin's bearer token, e.g. from the Swagger UI) sets a signed cookie that lives 15 minutes, is
+scoped to /admin/queue, is HttpOnly and SameSite=Strict, and proves nothing anywhere else. Requests
+that change something (retry, abort) on the strength of the cookie must be JSON, which a cross-site
+form cannot send without a CORS preflight.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import hmac
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, Router, delete, get, post
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromPath
+from litestar.response import Redirect
+from saq import Queue
+from saq.job import Job
+from saq.web.common import STATIC_PATH, job_dict, render
+
+from domain.accounts import Principal, Role
+from domain.errors import AuthenticationError
+from entrypoints.bootstrap import Container
+from entrypoints.http.problems import ProblemError
+from entrypoints.http.security import PRINCIPAL, Caller, Services
+
+ROOT = "/admin/queue"
+SESSION_COOKIE = "admin_queue_session"
+SESSION_TTL_SECONDS = 15 * 60
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_STATIC_TYPES = {".js": "text/javascript", ".css": "text/css"}
+Connection = ASGIConnection[Any, Any, Any, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSessions:
+    """Cookie values ``<user id>.<expiry>.<signature>``: HMAC-SHA256 under a key derived from SECRET_KEY
+    for this purpose only, so the cookie is worthless as an API token and an API token is no cookie."""
+
+    secret_key: str
+    ttl_seconds: int = SESSION_TTL_SECONDS
+    clock: Callable[[], float] = time.time
+
+    def _sign(self, payload: str) -> str:
+        key = hmac.new(self.secret_key.encode(), b"admin-queue-session", hashlib.sha256).digest()
+        mac = hmac.new(key, payload.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    def issue(self, principal: Principal) -> str:
+        payload = f"{principal.user_id}.{int(self.clock()) + self.ttl_seconds}"
+        return f"{payload}.{self._sign(payload)}"
+
+    def verify(self, value: str) -> Principal | None:
+        """The admin the cookie was issued to, or None when it is forged, malformed or expired."""
+        payload, _, signature = value.rpartition(".")
+        user_id, _, expires = payload.partition(".")
+        if not hmac.compare_digest(signature.encode(), self._sign(payload).encode()):
+            return None
+        if not expires.isdecimal() or int(expires) < self.clock():
+            return None
+        try:
+            return Principal(UUID(user_id), Role.ADMIN)
+        except ValueError:
+            return None
+
+
+def _container(connection: Connection) -> Container:
+    container: Container = connection.app.state.container
+    return container
+
+
+def _sessions(connection: Connection) -> QueueSessions:
+    return QueueSessions(_container(connection).settings.secret_key)
+
+
+def _bearer_token(connection: Connection) -> str | None:
+    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def admin_only(connection: Connection, _: BaseRouteHandler) -> None:
+    """Guard: a bearer token or the session cookie of an admin; 401 without either, 403 for a user."""
+    token = _bearer_token(connection)
+    if token is not None:
+        _container(connection).authentication.authenticate(token).require_admin()
+        return
+    cookie = connection.cookies.get(SESSION_COOKIE)
+    if cookie is None:
+        raise AuthenticationError(
+            "sign in as an admin: send a bearer token, or POST /admin/queue/session with one for a cookie"
+        )
+    if _sessions(connection).verify(cookie) is None:
+        raise AuthenticationError("the admin queue session expired or is invalid; start a new one")
+    method = connection.scope.get("method", "GET")
+    if method not in _SAFE_METHODS and "application/json" not in connection.headers.get("content-type", ""):
+        raise ProblemError(403, "forbidden", "changes made with the session cookie must be JSON requests")
+
+
+class QueueSessionController(Controller):
+    path = "/session"
+    tags = ["admin"]
+
+    @post("/", status_code=204, dependencies=PRINCIPAL)
+    async def start(self, request: Request[Any, Any, Any], principal: Caller) -> Response[None]:
+        """Exchange an admin's bearer token for the queue UI's cookie (15 minutes, this path only)."""
+        principal.require_admin()
+        secure = _container(request).settings.public_base_url.startswith("https://")
+        cookie = Cookie(
+            key=SESSION_COOKIE,
+            value=_sessions(request).issue(principal),
+            max_age=SESSION_TTL_SECONDS,
+            path=ROOT,
+            secure=secure,
+            httponly=True,
+            samesite="strict",
+        )
+        return Response(None, status_code=204, cookies=[cookie])
+
+    @delete("/", status_code=204)
+    async def end(self) -> Response[None]:
+        """Forget the queue UI's cookie."""
+        return Response(None, status_code=204, cookies=[Cookie(key=SESSION_COOKIE, path=ROOT, max_age=0)])
+
+
+def _queue(container: Container, name: str) -> Queue:
+    if name != container.queue.name:
+        raise ProblemError(404, "not-found", f"no queue named {name!r}")
+    return container.queue
+
+
+async def _job(container: Container, queue_name: str, key: str) -> Job:
+    job = await _queue(container, queue_name).job(key)
+    if job is None:
+        raise ProblemError(404, "not-found", f"no job {key!r} in queue {queue_name!r}")
+    return job
+
+
+def _page() -> Response[str]:
+    return Response(render(root_path=ROOT), media_type="text/html")
+
+
+class QueueUiController(Controller):
+    """SAQ's page and files; the page's script routes by URL, so every view serves the same page."""
+
+    guards = [admin_only]
+    include_in_schema = False
+
+    @get("/")
+    async def home(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        # SAQ's script matches the location against "<root>/", and Litestar routes both spellings here.
+        if not request.scope.get("raw_path", b"/").endswith(b"/"):
+            return Redirect(f"{ROOT}/")
+        return _page()
+
+    @get("/queues/{queue:str}")
+    async def queue_page(self, queue: FromPath[str]) -> Response[str]:
+        return _page()
+
+    @get("/queues/{queue:str}/jobs/{job:str}")
+    async def job_page(self, queue: FromPath[str], job: FromPath[str]) -> Response[str]:
+        return _page()
+
+    @get("/static/{name:str}")
+    async def static(self, request: Request[Any, Any, Any], name: FromPath[str]) -> Response[bytes]:
+        files = {path.name: path for path in STATIC_PATH.iterdir()}
+        headers = {"Cache-Control": "private, max-age=3600", "Vary": "Accept-Encoding"}
+        media_type = next((t for suffix, t in _STATIC_TYPES.items() if name.endswith(suffix)), "text/plain")
+        if name in files:
+            return Response(files[name].read_bytes(), media_type=media_type, headers=headers)
+        compressed = files.get(f"{name}.gz")
+        if compressed is None:
+            raise ProblemError(404, "not-found", f"no static file {name!r}")
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            headers["Content-Encoding"] = "gzip"
+            return Response(compressed.read_bytes(), media_type=media_type, headers=headers)
+        return Response(gzip.decompress(compressed.read_bytes()), media_type=media_type, headers=headers)
+
+
+class QueueApiController(Controller):
+    """The JSON API SAQ's script calls, plus the pipeline's figures from Postgres."""
+
+    path = "/api"
+    guards = [admin_only]
+    tags = ["admin"]
+
+    @get("/queues")
+    async def queues(self, services: Services) -> dict[str, Any]:
+        """The queues with their workers and counts of queued, active and scheduled jobs."""
+        return {"queues": [await services.queue.info()]}
+
+    @get("/queues/{queue:str}")
+    async def queue(self, services: Services, queue: FromPath[str]) -> dict[str, Any]:
+        """One queue with the jobs due soonest."""
+        return {"queue": await _queue(services, queue).info(jobs=True)}
+
+    @get("/queues/{queue:str}/jobs/{job:str}")
+    async def job(self, services: Services, queue: FromPath[str], job: FromPath[str]) -> dict[str, Any]:
+        """One SAQ job: its function, arguments, attempts, result or error."""
+        return {"job": job_dict(await _job(services, queue, job))}
+
+    @post("/queues/{queue:str}/jobs/{job:str}/retry", status_code=200)
+    async def retry(self, services: Services, queue: FromPath[str], job: FromPath[str]) -> dict[str, Any]:
+        """Run the job again."""
+        await (await _job(services, queue, job)).retry("retried from ui")
+        return {}
+
+    @post("/queues/{queue:str}/jobs/{job:str}/abort", status_code=200)
+    async def abort(self, services: Services, queue: FromPath[str], job: FromPath[str]) -> dict[str, Any]:
+        """Abort the job (an outbox row it was relaying is leased and relayed again by the sweep)."""
+        await (await _job(services, queue, job)).abort("aborted from ui")
+        return {}
+
+    @get("/pipeline")
+    async def pipeline(self, services: Services) -> dict[str, Any]:
+        """Jobs by kind and status and the outbox backlog, read from Postgres now."""
+        snapshot = await services.pipeline_statistics.snapshot()
+        jobs: dict[str, dict[str, int]] = {}
+        for (kind, status), count in sorted(snapshot.jobs.items()):
+            jobs.setdefault(kind.value, {})[status.value] = count
+        return {
+            "taken_at": snapshot.taken_at.isoformat(),
+            "jobs": jobs,
+            "outbox": {
+                "unsent": snapshot.outbox_unsent,
+                "oldest_unsent_age_seconds": snapshot.oldest_unsent_age_seconds,
+            },
+        }
+
+
+def build_admin_queue_router() -> Router:
+    return Router(path=ROOT, route_handlers=[QueueSessionController, QueueUiController, QueueApiController])

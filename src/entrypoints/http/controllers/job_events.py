@@ -1,0 +1,139 @@
+"""A job's progress as Server-Sent Events, resumable with Last-Event-ID."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+import structlog
+from litestar import Controller, Request, Response, get
+from litestar.background_tasks import BackgroundTask
+from litestar.exceptions import ValidationException
+from litestar.openapi import ResponseSpec
+from litestar.params import FromPath, HeaderParameter, QueryParameter
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from domain.analysis.jobs import JobEvent
+from entrypoints.http.security import PRINCIPAL, Caller, Services
+from entrypoints.http.shutdown import until_shutdown
+
+# Sequences are Postgres integers; a larger id could never match and would fail the query.
+MAX_EVENT_ID = 2**31 - 1
+RECONNECT_DELAY_MS = 3000
+MIN_HEARTBEAT_SECONDS = 0.1
+KEEP_ALIVE = "keep-alive"
+SHUTTING_DOWN = "server shutting down; reconnect"
+SHUTDOWN_RETRY_MS = 250
+SHUTDOWN_RETRY_SPREAD_MS = 2000
+_json = msgspec.json.Encoder()
+logger = structlog.get_logger(__name__)
+
+STREAM_DESCRIPTION = """\
+Server-Sent Events (`text/event-stream`) of the caller's job. Each event has `id` = the job event's
+sequence (1, 2, ...), `event` = its type (queued, dispatched, started, progress, completed, failed,
+cancelled) and `data` = JSON of the event's fields plus `job_id` and `sequence`. Persisted events after
+`Last-Event-ID` (or the `last_event_id` query parameter, for clients that cannot set headers; the
+header wins) are replayed first, then live ones follow. A `: keep-alive` comment is sent when the stream
+opens with nothing to replay and after every quiet period (15 s by default); the first message carries
+a `retry:` hint. The stream closes after the terminal event (completed, failed or cancelled); a finished
+job replays its history and closes, and answers 204 (which stops an EventSource from reconnecting) when
+the client has already seen its last event. Another user's job is 404.
+"""
+
+
+def parse_event_id(header: str | None, query: str | None) -> int:
+    """The sequence to resume after: the header wins, as EventSource sends it on reconnection."""
+    for source, raw in (("header", header), ("query", query)):
+        if raw is None or not raw.strip():
+            continue
+        value = raw.strip()
+        digits = value.isascii() and value.isdecimal() and len(value) <= len(str(MAX_EVENT_ID))
+        if not digits or int(value) > MAX_EVENT_ID:
+            field = "Last-Event-ID" if source == "header" else "last_event_id"
+            message = f"must be an event id: a whole number from 0 to {MAX_EVENT_ID}"
+            raise ValidationException(
+                detail=f"{field}: {message}",
+                extra=[{"key": field, "message": message, "source": source}],
+            )
+        return int(value)
+    return 0
+
+
+def event_message(event: JobEvent) -> ServerSentEventMessage:
+    data = {**event.data, "job_id": str(event.job_id), "sequence": event.sequence}
+    return ServerSentEventMessage(data=_json.encode(data).decode(), event=event.type.value, id=event.sequence)
+
+
+async def sse_messages(
+    events: AsyncIterator[JobEvent | None], shutting_down: asyncio.Event
+) -> AsyncIterator[ServerSentEventMessage]:
+    """SSE messages of a job's stream; an error or a server shutdown ends the stream early, and the
+    client resumes by id (on another instance, after a short, spread-out delay when shutting down)."""
+    first = True
+    try:
+        async for event in until_shutdown(events, shutting_down):
+            message = (
+                event_message(event)
+                if event is not None
+                else ServerSentEventMessage(comment=KEEP_ALIVE, data=None)
+            )
+            if first:
+                message.retry, first = RECONNECT_DELAY_MS, False
+            yield message
+    except Exception:
+        logger.exception("job event stream failed")
+    if shutting_down.is_set():
+        yield ServerSentEventMessage(comment=SHUTTING_DOWN, data=None, retry=_shutdown_retry_ms())
+
+
+def _shutdown_retry_ms() -> int:
+    # Spread the reconnections of every client of this instance over the other instances.
+    return SHUTDOWN_RETRY_MS + secrets.randbelow(SHUTDOWN_RETRY_SPREAD_MS)
+
+
+async def _close(events: AsyncIterator[JobEvent | None]) -> None:
+    close = getattr(events, "aclose", None)
+    if close is not None:
+        await close()
+
+
+class JobEventsController(Controller):
+    tags = ["jobs"]
+    dependencies = PRINCIPAL
+
+    @get(
+        ["/jobs/{job_id:uuid}/events", "/tokens/analysis-progress/{job_id:uuid}"],
+        summary="Follow a job's progress (Server-Sent Events)",
+        description=STREAM_DESCRIPTION,
+        media_type="text/event-stream",
+        responses={
+            204: ResponseSpec(data_container=None, description="Finished; nothing after Last-Event-ID")
+        },
+    )
+    async def job_events(
+        self,
+        request: Request[Any, Any, Any],
+        services: Services,
+        principal: Caller,
+        job_id: FromPath[UUID],
+        last_event_id_header: Annotated[
+            str | None,
+            HeaderParameter(name="Last-Event-ID", description="Resume after this event id (sequence)."),
+        ] = None,
+        last_event_id: Annotated[
+            str | None,
+            QueryParameter(description="Resume after this event id, for clients that cannot set headers."),
+        ] = None,
+    ) -> ServerSentEvent | Response[None]:
+        after = parse_event_id(last_event_id_header, last_event_id)
+        heartbeat = max(services.settings.sse_heartbeat_seconds, MIN_HEARTBEAT_SECONDS)
+        events = await services.jobs.events(principal, job_id, after, heartbeat)
+        if events is None:
+            return Response(None, status_code=204)
+        # Closing the stream when the response ends, however it ends, releases the live subscription.
+        messages = sse_messages(events, request.app.state.shutting_down)
+        return ServerSentEvent(messages, background=BackgroundTask(_close, events))

@@ -1,0 +1,95 @@
+"""Rate limits shared by every API instance (Redis): uploads per user, log-ins per account and address.
+
+A refused request is a 429 ``/problems/rate-limited`` problem with ``Retry-After``. When Redis does not
+answer, requests are let through (fail open) and counted in ``voicepractice_rate_limiter_errors_total``:
+a Redis outage must not lock every user out of logging in, and each log-in still costs an Argon2 hash,
+which bounds how fast one instance can check guessed passwords. /ready reports Redis as down
+meanwhile, so the gap is visible rather than silent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from adapters.ratelimit.redis_gcra import RateLimiterUnavailableError
+from entrypoints.bootstrap import Container
+from entrypoints.http.metrics import ApiMetrics
+from entrypoints.http.problems import ProblemError
+from entrypoints.settings import Rate
+
+UPLOAD = "upload"
+LOGIN_ACCOUNT = "login_account"
+LOGIN_ADDRESS = "login_address"
+_WHAT = {UPLOAD: "uploads", LOGIN_ACCOUNT: "log-in attempts", LOGIN_ADDRESS: "log-in attempts"}
+logger = structlog.get_logger(__name__)
+
+Connection = ASGIConnection[Any, Any, Any, Any]
+
+
+def client_address(connection: Connection, container: Container) -> str:
+    """The caller's address: the platform's header when configured (clients cannot forge it), else the
+    connection's peer as uvicorn's proxy-header handling left it."""
+    header = container.settings.client_ip_header
+    if header:
+        value = connection.headers.get(header, "").split(",")[0].strip()
+        if value:
+            return value
+    return connection.client.host if connection.client else "unknown"
+
+
+async def enforce(connection: Connection, limit: str, subject: str, rate: Rate | None) -> None:
+    """Count one request of ``subject`` against ``rate``; raise the 429 problem when it is spent."""
+    if rate is None:
+        return
+    container: Container = connection.app.state.container
+    metrics: ApiMetrics = connection.app.state.metrics
+    try:
+        decision = await container.rate_limiter.hit(limit, subject, rate.count, rate.period_seconds)
+    except RateLimiterUnavailableError as error:
+        metrics.rate_limiter_errors.labels(limit).inc()
+        logger.warning("rate limiter unavailable; request let through", limit=limit, error=str(error))
+        return
+    if decision.allowed:
+        return
+    metrics.rate_limited.labels(limit).inc()
+    raise ProblemError(
+        429,
+        "rate-limited",
+        f"too many {_WHAT[limit]}: at most {rate.count} per {rate.period_seconds} s; "
+        f"try again in {decision.retry_after_header} s",
+        {"Retry-After": decision.retry_after_header},
+    )
+
+
+async def limit_log_in(connection: Connection, email: str) -> None:
+    """Before checking a password: the caller's address first, then the account it tries."""
+    container: Container = connection.app.state.container
+    settings = container.settings
+    address = client_address(connection, container)
+    await enforce(connection, LOGIN_ADDRESS, address, settings.login_rate_limit_per_address)
+    # Not normalise_email: a malformed address must still get log-in's usual 401, not a 422 from here.
+    account = email.strip().lower()
+    await enforce(connection, LOGIN_ACCOUNT, account, settings.login_rate_limit_per_account)
+
+
+def _bearer_token(connection: Connection) -> str | None:
+    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def limit_uploads(connection: Connection, _: BaseRouteHandler) -> None:
+    """Litestar guard for the routes that create analysis jobs: at most UPLOAD_RATE_LIMIT per user.
+
+    Guards run before the body is read, so a refused upload costs no bandwidth or decoding. Without a
+    bearer token the guard does nothing and the route's own authentication answers 401.
+    """
+    token = _bearer_token(connection)
+    if token is None:
+        return
+    container: Container = connection.app.state.container
+    principal = container.authentication.authenticate(token)
+    await enforce(connection, UPLOAD, str(principal.user_id), container.settings.upload_rate_limit)

@@ -1,0 +1,112 @@
+"""The GCRA limiter against real Redis: shared budgets, refills, and what happens when Redis is gone."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from adapters.ratelimit.redis_gcra import RateDecision, RateLimiterUnavailableError, RedisRateLimiter
+
+DEAD_REDIS_URL = "redis://127.0.0.1:1/0"
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"test-ratelimit-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+async def limiter(redis: Redis, prefix: str) -> AsyncIterator[RedisRateLimiter]:
+    yield RedisRateLimiter(redis, prefix=prefix)
+    keys = [key async for key in redis.scan_iter(f"{prefix}:*")]
+    if keys:
+        await redis.delete(*keys)
+
+
+async def hits(
+    limiter: RedisRateLimiter, times: int, subject: str = "ada", period: float = 60
+) -> list[RateDecision]:
+    return [await limiter.hit("login", subject, 3, period) for _ in range(times)]
+
+
+async def test_requests_within_the_budget_are_allowed(limiter: RedisRateLimiter) -> None:
+    assert all(decision.allowed for decision in await hits(limiter, 3))
+
+
+async def test_the_request_over_the_budget_is_refused(limiter: RedisRateLimiter) -> None:
+    assert not (await hits(limiter, 4))[-1].allowed
+
+
+async def test_a_refusal_says_when_the_next_request_fits(limiter: RedisRateLimiter) -> None:
+    refused = (await hits(limiter, 4))[-1]
+    # 3 per minute: one more fits 20 s after the budget was spent.
+    assert 19 <= refused.retry_after_seconds <= 20
+
+
+async def test_retry_after_is_whole_seconds_rounded_up() -> None:
+    assert RateDecision(allowed=False, retry_after_seconds=0.2, remaining=0).retry_after_header == "1"
+
+
+async def test_remaining_counts_down_the_budget(limiter: RedisRateLimiter) -> None:
+    assert [decision.remaining for decision in await hits(limiter, 3)] == [2, 1, 0]
+
+
+async def test_subjects_have_budgets_of_their_own(limiter: RedisRateLimiter) -> None:
+    await hits(limiter, 3, subject="ada")
+    assert (await hits(limiter, 1, subject="grace"))[0].allowed
+
+
+async def test_scopes_have_budgets_of_their_own(limiter: RedisRateLimiter) -> None:
+    await hits(limiter, 3)
+    assert (await limiter.hit("upload", "ada", 3, 60)).allowed
+
+
+async def test_two_limiters_on_one_redis_share_the_budget(
+    redis: Redis, prefix: str, limiter: RedisRateLimiter
+) -> None:
+    other_instance = RedisRateLimiter(redis, prefix=prefix)
+    await hits(limiter, 3)
+    assert not (await other_instance.hit("login", "ada", 3, 60)).allowed
+
+
+async def test_concurrent_requests_never_exceed_the_budget(limiter: RedisRateLimiter) -> None:
+    decisions = await asyncio.gather(*(limiter.hit("login", "ada", 5, 60) for _ in range(20)))
+    assert sum(decision.allowed for decision in decisions) == 5
+
+
+async def test_the_budget_refills_over_the_period(limiter: RedisRateLimiter) -> None:
+    await hits(limiter, 3, period=0.3)
+    await asyncio.sleep(0.15)  # one request's share of the period
+    assert (await limiter.hit("login", "ada", 3, 0.3)).allowed
+
+
+async def test_keys_name_no_person(limiter: RedisRateLimiter) -> None:
+    assert "ada" not in limiter.key("login", "ada@example.com")
+
+
+async def test_keys_expire_once_the_budget_is_whole_again(
+    limiter: RedisRateLimiter, redis: Redis, prefix: str
+) -> None:
+    await limiter.hit("login", "ada", 3, 60)
+    ttl_ms = await redis.pttl(limiter.key("login", "ada"))
+    assert 0 < ttl_ms <= 20_000
+
+
+async def test_an_unreachable_redis_is_reported_as_unavailable() -> None:
+    dead = Redis.from_url(DEAD_REDIS_URL, socket_connect_timeout=0.2)
+    try:
+        with pytest.raises(RateLimiterUnavailableError):
+            await RedisRateLimiter(dead).hit("login", "ada", 3, 60)
+    finally:
+        await dead.aclose()
