@@ -203,6 +203,11 @@ async def main(args: argparse.Namespace) -> None:
         "ANALYSIS_TOKEN_SERVER_URL": f"http://127.0.0.1:{analysis_port}",
         "ANALYSIS_SCRIPT_SERVER_URL": f"http://127.0.0.1:{analysis_port}",
         "LOG_LEVEL": "WARNING",
+        # The benchmark is one user hammering the API on purpose.
+        "UPLOAD_RATE_LIMIT": "off",
+        "LOGIN_RATE_LIMIT_PER_ACCOUNT": "off",
+        "LOGIN_RATE_LIMIT_PER_ADDRESS": "off",
+        "SAQ_QUEUE_NAME": f"bench-{name}",
         "BENCH_DATABASE_URL": url,
     }
     os.environ.update({k: env[k] for k in ("DATABASE_URL", "LOCAL_STORAGE_DIR", "PUBLIC_BASE_URL")})

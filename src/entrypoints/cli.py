@@ -86,6 +86,31 @@ def worker() -> None:
     start_worker(settings, options)
 
 
+@main.command("analysis-server")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8100, type=int, show_default=True)
+def analysis_server(host: str, port: int) -> None:
+    """Run the reference analysis server (docs/analysis-protocol.md) with uvicorn.
+
+    ANALYSIS_SERVER_CONCURRENCY (default: the CPU count) jobs are analysed at once in as many
+    processes, and ANALYSIS_SERVER_QUEUE_SIZE (32) more wait; SIGTERM lets them finish first.
+    """
+    from entrypoints.analysis_server.settings import AnalysisServerSettings
+
+    try:
+        settings = AnalysisServerSettings.from_env()
+    except ConfigurationError as error:
+        raise click.ClickException(f"configuration refused: {error}") from error
+    uvicorn.run(
+        "entrypoints.analysis_server.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        log_config=None,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+    )
+
+
 @main.group()
 def db() -> None:
     """Database schema management (Alembic)."""
@@ -130,6 +155,18 @@ def seed_demo() -> None:
 
     loaded = _with_container(load_demo_catalog)
     click.echo(loaded)
+
+
+@main.command("run-all")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, type=int, show_default=True, help="API port")
+@click.option("--analysis-port", default=8100, type=int, show_default=True)
+def run_all(host: str, port: int, analysis_port: int) -> None:
+    """Run the API, the worker and the reference analysis server together (development)."""
+    from entrypoints.supervisor import run_all as supervise
+
+    _settings()
+    sys.exit(supervise(port, analysis_port, host))
 
 
 @main.command("check-config")

@@ -47,7 +47,7 @@ def run_all(api_port: int, analysis_port: int, host: str = "127.0.0.1", roles: S
         for role, child in children.items():
             code = child.poll()
             if code is not None:
-                print(f"{role} exited with {code}; stopping the others", file=sys.stderr)  # noqa: T201
+                print(f"{role} exited with {code}; stopping the others", file=sys.stderr)
                 exit_code = code or 1
                 stopping = True
         time.sleep(0.2)

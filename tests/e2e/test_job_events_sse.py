@@ -10,8 +10,10 @@ import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import UUID, uuid4
 
 import httpx
@@ -30,6 +32,7 @@ from domain.analysis.jobs import Job, Recording
 from domain.analysis.results import AnalysisResult
 from domain.catalog import ReferenceKind
 from entrypoints.bootstrap import Container
+from entrypoints.http.controllers.job_events import RECONNECT_DELAY_MS, SHUTTING_DOWN
 from entrypoints.settings import Settings
 from tests.e2e.conftest import SignUp
 from tests.support.processes import ServiceProcess, api_process
@@ -314,34 +317,54 @@ def _stop(process: ServiceProcess) -> None:
         process.kill()
 
 
+def _api_environment(database_url: str, redis_url: str, storage: Path, heartbeat: float) -> dict[str, str]:
+    return {
+        "APP_ENV": "test",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "STORAGE_BACKEND": "local",
+        "LOCAL_STORAGE_DIR": str(storage),
+        "SECRET_KEY": Settings().secret_key,
+        "LOG_LEVEL": "WARNING",
+        "SSE_HEARTBEAT_SECONDS": str(heartbeat),
+    }
+
+
 @pytest.fixture(scope="module")
 def api_servers(
     database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, str]]:
     """Base URLs of three API processes: 'a' and 'b' with the default heartbeat, 'quick' with 1 s."""
-    logs = tmp_path_factory.mktemp("api-logs")
-    env = {
-        "APP_ENV": "test",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "STORAGE_BACKEND": "local",
-        "LOCAL_STORAGE_DIR": str(tmp_path_factory.mktemp("storage")),
-        "SECRET_KEY": Settings().secret_key,
-        "LOG_LEVEL": "WARNING",
-    }
+    logs, storage = tmp_path_factory.mktemp("api-logs"), tmp_path_factory.mktemp("storage")
     heartbeats = {"a": DEFAULT_HEARTBEAT_SECONDS, "b": DEFAULT_HEARTBEAT_SECONDS, "quick": 1.0}
     ports = {name: _free_port() for name in heartbeats}
     processes = {
-        name: api_process({**env, "SSE_HEARTBEAT_SECONDS": str(heartbeat)}, logs / name, ports[name])
+        name: api_process(
+            _api_environment(database_url, redis_url, storage, heartbeat), logs / name, ports[name]
+        )
         for name, heartbeat in heartbeats.items()
     }
     try:
-        for process in processes.values():
-            process.start(timeout=60.0)
+        with ThreadPoolExecutor(len(processes)) as starting:
+            for started in [starting.submit(process.start, 60.0) for process in processes.values()]:
+                started.result()
         yield {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     finally:
         for process in processes.values():
             _stop(process)
+
+
+@pytest.fixture
+def stoppable_api(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[tuple[str, ServiceProcess]]:
+    """An API process of this test's own, for the test to stop."""
+    port = _free_port()
+    environment = _api_environment(database_url, redis_url, tmp_path / "storage", DEFAULT_HEARTBEAT_SECONDS)
+    process = api_process(environment, tmp_path / "logs", port)
+    try:
+        process.start(timeout=60.0)
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        _stop(process)
 
 
 @pytest.fixture
@@ -449,6 +472,48 @@ async def test_a_client_disconnecting_releases_its_subscription(
         await _until_subscribers(redis, live_job, 1)
 
     assert await _until_subscribers(redis, live_job, 0) == 0
+
+
+async def test_a_stream_ends_with_a_quick_retry_hint_when_its_server_shuts_down(
+    stoppable_api: tuple[str, ServiceProcess], owner: tuple[dict[str, str], UUID], live_job: UUID
+) -> None:
+    base_url, process = stoppable_api
+    headers = {**owner[0], "Last-Event-ID": "1"}
+    async with open_stream(base_url, f"/jobs/{live_job}/events", headers) as stream:
+        await stream.next_message()
+        process.terminate()
+        # Well before uvicorn's graceful shutdown (20 s) would cut the stream.
+        goodbye = await stream.next_message(within=5.0)
+        after = await stream.next_message(within=5.0)
+
+    assert goodbye is not None
+    assert (goodbye[""], int(goodbye["retry"]) < RECONNECT_DELAY_MS, after) == (SHUTTING_DOWN, True, None)
+
+
+async def _sse_connections(base_url: str, expected: float) -> float:
+    """The instance's gauge once it reads ``expected`` (streams of earlier tests may still be ending)."""
+    deadline = asyncio.get_running_loop().time() + WAIT
+    async with httpx.AsyncClient(base_url=base_url, timeout=WAIT) as http:
+        while True:
+            scrape = await http.get("/metrics")
+            [value] = [
+                float(line.split()[-1])
+                for line in scrape.text.splitlines()
+                if line.startswith("voicepractice_sse_connections ")
+            ]
+            if value == expected or asyncio.get_running_loop().time() > deadline:
+                return value
+            await asyncio.sleep(0.05)
+
+
+async def test_an_open_stream_is_counted_in_the_sse_connections_gauge(
+    api_servers: dict[str, str], owner: tuple[dict[str, str], UUID], live_job: UUID
+) -> None:
+    async with open_stream(api_servers["b"], f"/jobs/{live_job}/events", owner[0]) as stream:
+        await stream.next_message()
+        counted = await _sse_connections(api_servers["b"], expected=1)
+
+    assert counted == 1
 
 
 def test_parse_sse_reads_fields_comments_and_both_line_endings() -> None:

@@ -148,7 +148,8 @@ class OutboxRelay:
             await uow.outbox.save(stored)
             if outcome == "sent":
                 job = await uow.jobs.get_for_update(message.job_id)
-                if job is not None and job.mark_dispatched(now, self._settings.deadline(job.kind)):
+                if job is not None:
+                    job.mark_dispatched(now, self._settings.deadline(job.kind))
                     events = list(job.pending_events)
                     await uow.jobs.save(job)
             await uow.commit()

@@ -126,6 +126,12 @@ class Job:
         )
 
     def mark_dispatched(self, now: datetime, deadline: timedelta) -> JobEvent | None:
+        """Record the send. A server may report ``started`` before the relay records it; the job
+        still gets its deadline then, so it cannot hang forever."""
+        if self.status is JobStatus.PROCESSING and self.deadline_at is None:
+            self.deadline_at = now + deadline
+            self.updated_at = now
+            return None
         if self.status is not JobStatus.QUEUED:
             return None
         self.status = JobStatus.DISPATCHED

@@ -18,6 +18,7 @@ from litestar.params import FromPath, HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from domain.analysis.jobs import JobEvent
+from entrypoints.http.metrics import ApiMetrics, Metrics
 from entrypoints.http.security import PRINCIPAL, Caller, Services
 from entrypoints.http.shutdown import until_shutdown
 
@@ -69,25 +70,26 @@ def event_message(event: JobEvent) -> ServerSentEventMessage:
 
 
 async def sse_messages(
-    events: AsyncIterator[JobEvent | None], shutting_down: asyncio.Event
+    events: AsyncIterator[JobEvent | None], shutting_down: asyncio.Event, metrics: ApiMetrics
 ) -> AsyncIterator[ServerSentEventMessage]:
     """SSE messages of a job's stream; an error or a server shutdown ends the stream early, and the
     client resumes by id (on another instance, after a short, spread-out delay when shutting down)."""
-    first = True
-    try:
-        async for event in until_shutdown(events, shutting_down):
-            message = (
-                event_message(event)
-                if event is not None
-                else ServerSentEventMessage(comment=KEEP_ALIVE, data=None)
-            )
-            if first:
-                message.retry, first = RECONNECT_DELAY_MS, False
-            yield message
-    except Exception:
-        logger.exception("job event stream failed")
-    if shutting_down.is_set():
-        yield ServerSentEventMessage(comment=SHUTTING_DOWN, data=None, retry=_shutdown_retry_ms())
+    with metrics.sse_stream():
+        first = True
+        try:
+            async for event in until_shutdown(events, shutting_down):
+                message = (
+                    event_message(event)
+                    if event is not None
+                    else ServerSentEventMessage(comment=KEEP_ALIVE, data=None)
+                )
+                if first:
+                    message.retry, first = RECONNECT_DELAY_MS, False
+                yield message
+        except Exception:
+            logger.exception("job event stream failed")
+        if shutting_down.is_set():
+            yield ServerSentEventMessage(comment=SHUTTING_DOWN, data=None, retry=_shutdown_retry_ms())
 
 
 def _shutdown_retry_ms() -> int:
@@ -119,6 +121,7 @@ class JobEventsController(Controller):
         request: Request[Any, Any, Any],
         services: Services,
         principal: Caller,
+        metrics: Metrics,
         job_id: FromPath[UUID],
         last_event_id_header: Annotated[
             str | None,
@@ -135,5 +138,5 @@ class JobEventsController(Controller):
         if events is None:
             return Response(None, status_code=204)
         # Closing the stream when the response ends, however it ends, releases the live subscription.
-        messages = sse_messages(events, request.app.state.shutting_down)
+        messages = sse_messages(events, request.app.state.shutting_down, metrics)
         return ServerSentEvent(messages, background=BackgroundTask(_close, events))

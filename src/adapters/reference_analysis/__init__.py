@@ -1,0 +1,1 @@
+"""Adapters of the reference analysis server: HTTP downloads, PyAV decoding, a process pool, webhooks."""

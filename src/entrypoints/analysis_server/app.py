@@ -1,0 +1,164 @@
+"""The analysis server's HTTP app: ``POST /v1/analyses`` and ``GET /health`` (docs/analysis-protocol.md)."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+import structlog
+from litestar import Litestar, Request, Response, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.params import HeaderParameter
+
+from application.reference_analysis.intake import NotAcceptingError, QueueFullError
+from entrypoints.analysis_server.composition import AnalysisServer, build_analysis_server
+from entrypoints.analysis_server.schemas import (
+    AcceptedOut,
+    AnalysisRequestBody,
+    HealthOut,
+    decode_request,
+)
+from entrypoints.analysis_server.settings import AnalysisServerSettings
+from entrypoints.http.problems import EXCEPTION_HANDLERS, ProblemError
+from entrypoints.http.schemas import ProblemOut
+from entrypoints.logging import configure_logging
+
+ANALYSES_PATH = "/v1/analyses"
+# A script's request carries its words (and possibly their reference features).
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+STOPPING_RETRY_AFTER_SECONDS = 5
+logger = structlog.get_logger(__name__)
+
+Server = NamedDependency[AnalysisServer]
+
+
+def _problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    return {
+        status: ResponseSpec(data_container=ProblemOut, media_type="application/problem+json")
+        for status in statuses
+    }
+
+
+def _check_bearer(server: AnalysisServer, authorization: str | None) -> None:
+    expected = server.settings.auth_token
+    if expected is None:
+        return
+    scheme, _, presented = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), expected.encode()):
+        raise ProblemError(
+            401, "unauthenticated", "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+
+def _decode(body: bytes) -> AnalysisRequestBody:
+    try:
+        return decode_request(body)
+    except msgspec.ValidationError as error:
+        raise ProblemError(422, "invalid-analysis-request", str(error)) from error
+    except msgspec.DecodeError as error:
+        raise ProblemError(400, "malformed-json", "the body is not a JSON document") from error
+
+
+def _check_idempotency_key(key: str | None, job_id: UUID) -> None:
+    if key is None:
+        return
+    try:
+        matches = UUID(key.strip()) == job_id
+    except ValueError:
+        matches = False
+    if not matches:
+        raise ProblemError(422, "idempotency-key-mismatch", "Idempotency-Key must be the request's job_id")
+
+
+@post(
+    ANALYSES_PATH,
+    status_code=202,
+    request_max_body_size=MAX_REQUEST_BYTES,
+    summary="Accept an analysis request",
+    responses=_problem_responses(400, 401, 422, 429, 503),
+)
+async def accept_analysis(
+    request: Request[Any, Any, Any],
+    server: Server,
+    authorization: Annotated[str | None, HeaderParameter(name="Authorization")] = None,
+    idempotency_key: Annotated[
+        str | None, HeaderParameter(name="Idempotency-Key", description="The job id.")
+    ] = None,
+) -> AcceptedOut:
+    """Queue the job and answer at once; the outcome arrives later as signed webhooks to callback_url.
+
+    The same job id again is answered 202 with status "duplicate" and changes nothing. A full queue
+    answers 429 and a stopping server 503, both with Retry-After. A body that is not JSON is 400; one
+    that breaks the protocol's schema or rules is 422.
+    """
+    _check_bearer(server, authorization)
+    body = _decode(await request.body())
+    _check_idempotency_key(idempotency_key, body.job_id)
+    order = body.to_order()
+    try:
+        acceptance = server.intake.submit(order)
+    except QueueFullError as error:
+        raise ProblemError(
+            429, "queue-full", str(error), headers={"Retry-After": str(error.retry_after_seconds)}
+        ) from error
+    except NotAcceptingError as error:
+        raise ProblemError(
+            503, "stopping", str(error), headers={"Retry-After": str(STOPPING_RETRY_AFTER_SECONDS)}
+        ) from error
+    logger.info("analysis request", job_id=str(order.job_id), status=acceptance.status, kind=order.kind)
+    return AcceptedOut(acceptance.job_id, acceptance.status)
+
+
+@get("/health", summary="Liveness and load")
+async def health(server: Server) -> Response[HealthOut]:
+    """200 while accepting work, with the jobs running and waiting; 503 while stopping."""
+    intake = server.intake
+    body = HealthOut(
+        status="ok" if intake.accepting else "stopping",
+        running=intake.active,
+        waiting=intake.waiting,
+        capacity=server.settings.concurrency + server.settings.queue_size,
+        webhooks_pending=server.reporter.pending,
+    )
+    return Response(body, status_code=200 if intake.accepting else 503)
+
+
+def create_app(
+    settings: AnalysisServerSettings | None = None, server: AnalysisServer | None = None
+) -> Litestar:
+    """The app; it builds, starts and closes ``server`` (built from ``settings`` when not given)."""
+    settings = settings or (server.settings if server else AnalysisServerSettings.from_env())
+    configure_logging(settings.log_level, settings.log_json)
+    # httpx logs every request at INFO: each download and webhook try, which the adapters report better.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    built = server or build_analysis_server(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await built.start()
+        logger.info("analysis server started", concurrency=settings.concurrency, queue=settings.queue_size)
+        try:
+            yield
+        finally:
+            await built.close()
+            logger.info("analysis server stopped")
+
+    return Litestar(
+        route_handlers=[accept_analysis, health],
+        dependencies={"server": Provide(lambda: built, sync_to_thread=False)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=OpenAPIConfig(title="Reference analysis server", version="1.0.0", path="/schema"),
+        lifespan=[lifespan],
+        debug=False,
+        logging_config=None,
+    )
+
+
+def app_from_env() -> Litestar:
+    return create_app()

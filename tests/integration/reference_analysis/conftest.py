@@ -1,0 +1,109 @@
+"""The reference analysis server as a real process (``voicepractice analysis-server``), and the API's side
+of the protocol played by an API double over real HTTP: audio at URLs and a webhook endpoint."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from adapters.webhooks.standard_webhooks import generate_webhook_secret
+from tests.support.api_double import ApiDouble, ReceivedWebhook
+from tests.support.full_system import analysis_server_process, free_port
+from tests.support.processes import ServiceProcess
+from tests.support.speech import Speech
+
+AUTH_TOKEN = "integration-test-bearer-token-0123456789"
+WEBHOOK_SECRET = generate_webhook_secret()
+
+
+@pytest.fixture(scope="session")
+def api_double() -> Iterator[ApiDouble]:
+    with ApiDouble(webhook_secret=WEBHOOK_SECRET) as double:
+        yield double
+
+
+@pytest.fixture(scope="session")
+def analysis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The server's base URL; it signs with WEBHOOK_SECRET and wants AUTH_TOKEN."""
+    port = free_port()
+    env = {
+        "APP_ENV": "test",
+        "ANALYSIS_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "ANALYSIS_SERVER_AUTH_TOKEN": AUTH_TOKEN,
+        "ANALYSIS_SERVER_CONCURRENCY": "2",
+        "LOG_LEVEL": "INFO",
+    }
+    process: ServiceProcess = analysis_server_process(
+        env, Path(tmp_path_factory.mktemp("analysis-logs")), port
+    )
+    process.start(timeout=120.0)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(30.0)
+
+
+def word_timings(speech: Speech) -> list[dict[str, Any]]:
+    return [
+        {"index": index, "text": word.text, "start": round(word.start, 3), "end": round(word.end, 3)}
+        for index, word in enumerate(speech.words)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    job_id: str
+    answer: httpx.Response
+    body: dict[str, Any]
+
+
+Submit = Callable[..., Submission]
+
+
+@pytest.fixture
+def submit(analysis_server: str, api_double: ApiDouble) -> Submit:
+    """POST an analysis request for ``recording`` against ``reference``, both served by the API double."""
+
+    def send(
+        recording: bytes,
+        reference: bytes,
+        words: list[dict[str, Any]] | None = None,
+        *,
+        job_id: str | None = None,
+        recording_url: str | None = None,
+        server_url: str | None = None,
+    ) -> Submission:
+        job_id = job_id or str(uuid.uuid4())
+        body = {
+            "job_id": job_id,
+            "kind": "token",
+            "recording": {
+                "url": recording_url or api_double.serve(f"{job_id}-take", recording),
+                "content_type": "",
+            },
+            "reference": {"url": api_double.serve(f"{job_id}-reference", reference), "content_type": ""},
+            "callback_url": api_double.callback_url,
+            "deadline": None,
+            "text": "",
+            "words": words or [],
+        }
+        answer = httpx.post(
+            f"{server_url or analysis_server}/v1/analyses",
+            json=body,
+            headers={"Authorization": f"Bearer {AUTH_TOKEN}", "Idempotency-Key": job_id},
+            timeout=10.0,
+        )
+        return Submission(job_id, answer, body)
+
+    return send
+
+
+def final(webhooks: list[ReceivedWebhook]) -> ReceivedWebhook:
+    return next(hook for hook in reversed(webhooks) if hook.type in ("analysis.completed", "analysis.failed"))
