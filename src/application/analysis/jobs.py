@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from uuid import UUID
 
+from application.analysis.live_events import announce
 from application.ports.analysis import JobEventFeed, JobEventPublisher
 from application.ports.persistence import JobFilter, JobStats, Page, PageRequest, UnitOfWorkFactory
 from application.ports.system import Clock
 from domain.accounts import Principal
 from domain.analysis.jobs import Job, JobEvent
 from domain.errors import NotFoundError
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +58,7 @@ class UserJobs:
             events = list(job.pending_events)
             await uow.jobs.save(job)
             await uow.commit()
-        try:
-            await self._publisher.publish(events)
-        except Exception:
-            logger.warning("publishing the cancellation of job %s failed", job_id, exc_info=True)
+        await announce(self._publisher, events)
         return job
 
     async def events(

@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime
 from uuid import UUID
 
+from application.analysis.live_events import announce
 from application.analysis.settings import PipelineSettings
 from application.analysis.uploads import job_id_of_key
 from application.ports.analysis import JobEventPublisher
@@ -60,11 +61,7 @@ class Housekeeping:
                     await uow.jobs.save(job)
                     await uow.commit()
                     failed += 1
-            if events:
-                try:
-                    await self._publisher.publish(events)
-                except Exception:
-                    logger.warning("publishing the timeout of job %s failed", job_id, exc_info=True)
+            await announce(self._publisher, events)
         return failed
 
     async def remove_orphaned_recordings(self) -> int:

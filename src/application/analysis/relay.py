@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
+from application.analysis.live_events import announce
 from application.analysis.settings import PipelineSettings
 from application.ports.analysis import (
     AnalysisDispatcher,
@@ -153,7 +154,7 @@ class OutboxRelay:
                     events = list(job.pending_events)
                     await uow.jobs.save(job)
             await uow.commit()
-        await self._publish(events)
+        await announce(self._publisher, events)
 
     async def _handle_failure(self, message: OutboxMessage, error: DispatchError) -> RelayOutcome:
         now = self._clock.now()
@@ -180,7 +181,7 @@ class OutboxRelay:
                 stored.next_attempt_at = now + delay
             await uow.outbox.save(stored)
             await uow.commit()
-        await self._publish(events)
+        await announce(self._publisher, events)
         level = logging.WARNING if give_up else logging.INFO
         logger.log(
             level,
@@ -190,14 +191,6 @@ class OutboxRelay:
             error.reason,
         )
         return RelayOutcome(message.id, "failed" if give_up else "retry")
-
-    async def _publish(self, events: list[JobEvent]) -> None:
-        if not events:
-            return
-        try:
-            await self._publisher.publish(events)
-        except Exception:
-            logger.warning("publishing job events failed", exc_info=True)
 
 
 def _user_reason(error: DispatchError, attempts: int) -> str:

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from uuid import UUID
 
+from application.analysis.live_events import announce
 from application.analysis.settings import PipelineSettings
 from application.ports.analysis import JobEventPublisher, RelayQueue
 from application.ports.audio import AudioInspector, InspectedAudio
@@ -164,10 +165,7 @@ class RecordingUploads:
             logger.warning(
                 "relay enqueue failed; the sweep will relay outbox row %s", outbox_id, exc_info=True
             )
-        try:
-            await self._publisher.publish(events)
-        except Exception:
-            logger.warning("publishing job events failed for job %s", job.id, exc_info=True)
+        await announce(self._publisher, events)
 
 
 async def _require_reference(uow: UnitOfWork, kind: ReferenceKind, target_id: UUID) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
+from application.analysis.live_events import announce
 from application.ports.analysis import JobEventPublisher
 from application.ports.persistence import UnitOfWorkFactory
 from application.ports.system import Clock
@@ -81,10 +82,7 @@ class AnalysisWebhooks:
             await uow.commit()
         if event is None:
             return WebhookOutcome.IGNORED
-        try:
-            await self._publisher.publish(events)
-        except Exception:
-            logger.warning("publishing job events failed for job %s", job.id, exc_info=True)
+        await announce(self._publisher, events)
         return WebhookOutcome.APPLIED
 
 
