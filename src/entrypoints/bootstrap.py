@@ -26,13 +26,13 @@ from adapters.probes import PostgresProbe, RedisProbe, StorageProbe
 from adapters.queue.saq_relay import SaqRelayQueue, build_queue
 from adapters.ratelimit.redis_gcra import RedisRateLimiter
 from adapters.security.passwords import Argon2PasswordHasher
-from adapters.security.tokens import JwtTokenIssuer
+from adapters.security.tokens import JwtStreamTickets, JwtTokenIssuer
 from adapters.storage.local import LocalObjectStorage
 from adapters.storage.s3 import S3ObjectStorage, S3StorageConfig
 from adapters.system import SystemClock, Uuid7Generator
 from adapters.webhooks.standard_webhooks import WebhookVerifier
 from application.accounts import Authentication, Profiles, Registration
-from application.analysis.jobs import UserJobs
+from application.analysis.jobs import JobStreamTickets, UserJobs
 from application.analysis.maintenance import Housekeeping
 from application.analysis.relay import OutboxRelay
 from application.analysis.settings import PipelineSettings
@@ -50,6 +50,8 @@ from domain.audio import AudioLimits
 from entrypoints.settings import Settings
 
 logger = logging.getLogger(__name__)
+# A stream ticket outlives the longest job's deadline; a client whose ticket expires asks for another.
+STREAM_TICKET_LIFETIME = timedelta(hours=1)
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -108,6 +110,7 @@ class Container:
     idempotency: IdempotencyStore
     uploads: RecordingUploads
     jobs: UserJobs
+    stream_tickets: JobStreamTickets
     webhooks: AnalysisWebhooks
     webhook_verifier: WebhookVerifier
     relay: OutboxRelay
@@ -170,6 +173,7 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
     )
     idempotency = SqlaIdempotencyStore(session_factory)
     inspector = PyAvAudioInspector()
+    jobs = UserJobs(uow, publisher, ChannelsJobEventFeed(channels), clock)
     return Container(
         settings=settings,
         engine=engine,
@@ -192,7 +196,10 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
         uploads=RecordingUploads(
             uow, storage, inspector, SaqRelayQueue(queue), publisher, clock, ids, pipeline
         ),
-        jobs=UserJobs(uow, publisher, ChannelsJobEventFeed(channels), clock),
+        jobs=jobs,
+        stream_tickets=JobStreamTickets(
+            jobs, JwtStreamTickets(settings.secret_key, clock, STREAM_TICKET_LIFETIME)
+        ),
         webhooks=AnalysisWebhooks(uow, publisher, clock),
         webhook_verifier=WebhookVerifier(list(settings.analysis_webhook_secrets)),
         relay=OutboxRelay(uow, storage, dispatcher, publisher, clock, pipeline),

@@ -300,6 +300,102 @@ async def test_the_stream_needs_sign_in(client: httpx.AsyncClient, finished_job:
     assert response.status_code == 401
 
 
+# --- stream tickets: EventSource cannot send an Authorization header ------------------------------
+
+
+async def _ticket(client: httpx.AsyncClient, headers: dict[str, str], job_id: UUID) -> dict[str, object]:
+    issued = await client.post(f"/jobs/{job_id}/events/tickets", headers=headers)
+    assert issued.status_code == 201, issued.text
+    body: dict[str, object] = issued.json()
+    return body
+
+
+async def test_a_stream_ticket_opens_its_jobs_stream_without_an_authorization_header(
+    client: httpx.AsyncClient, owner: tuple[dict[str, str], UUID], finished_job: UUID
+) -> None:
+    ticket = await _ticket(client, owner[0], finished_job)
+
+    by_url = await client.get(str(ticket["url"]))
+    by_param = await client.get(f"/jobs/{finished_job}/events", params={"ticket": ticket["ticket"]})
+
+    assert ticket["expires_in"] == 3600
+    assert by_url.status_code == 200, by_url.text
+    assert [m["event"] for m in _events(parse_sse(by_url.text))] == FINISHED_JOB_EVENTS
+    assert by_param.text == by_url.text
+
+
+async def test_a_stream_ticket_resumes_with_the_last_event_id_header_like_a_bearer_token(
+    client: httpx.AsyncClient, owner: tuple[dict[str, str], UUID], finished_job: UUID
+) -> None:
+    ticket = await _ticket(client, owner[0], finished_job)
+
+    response = await client.get(str(ticket["url"]), headers={"Last-Event-ID": "2"})
+
+    assert [m["id"] for m in _events(parse_sse(response.text))] == ["3", "4"]
+
+
+async def test_a_stream_ticket_opens_no_other_job(
+    client: httpx.AsyncClient,
+    container: Container,
+    owner: tuple[dict[str, str], UUID],
+    token_id: UUID,
+    finished_job: UUID,
+) -> None:
+    other_job = await _finished_job(container, owner[1], token_id)
+    ticket = await _ticket(client, owner[0], finished_job)
+
+    response = await client.get(f"/jobs/{other_job}/events", params={"ticket": ticket["ticket"]})
+
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_a_stream_ticket_is_not_an_access_token(
+    client: httpx.AsyncClient, owner: tuple[dict[str, str], UUID], finished_job: UUID
+) -> None:
+    ticket = await _ticket(client, owner[0], finished_job)
+
+    as_bearer = await client.get(
+        f"/jobs/{finished_job}", headers={"Authorization": f"Bearer {ticket['ticket']}"}
+    )
+    access_token = owner[0]["Authorization"].removeprefix("Bearer ")
+    token_as_ticket = await client.get(f"/jobs/{finished_job}/events", params={"ticket": access_token})
+
+    assert as_bearer.status_code == 401
+    assert token_as_ticket.status_code == 401
+
+
+@pytest.mark.parametrize("ticket", ["", "not-a-ticket", "a.b.c", "x" * 4096])
+async def test_a_forged_or_empty_stream_ticket_is_401_problem(
+    client: httpx.AsyncClient, finished_job: UUID, ticket: str
+) -> None:
+    response = await client.get(f"/jobs/{finished_job}/events", params={"ticket": ticket})
+
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_an_overlong_stream_ticket_is_400_problem(
+    client: httpx.AsyncClient, finished_job: UUID
+) -> None:
+    response = await client.get(f"/jobs/{finished_job}/events", params={"ticket": "x" * 5000})
+
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_only_the_jobs_owner_gets_a_stream_ticket(
+    client: httpx.AsyncClient, sign_up: SignUp, finished_job: UUID
+) -> None:
+    stranger, _ = await _user(client, sign_up)
+
+    for_stranger = await client.post(f"/jobs/{finished_job}/events/tickets", headers=stranger)
+    anonymous = await client.post(f"/jobs/{finished_job}/events/tickets")
+
+    assert for_stranger.status_code == 404
+    assert anonymous.status_code == 401
+
+
 # --- real API processes: live events, heartbeats, disconnects -------------------------------------
 
 

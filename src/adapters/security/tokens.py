@@ -1,8 +1,10 @@
-"""JWT access tokens (HS256) carrying the user id and role."""
+"""Signed tokens (HS256 JWT): access tokens carrying the user id and role, and stream tickets that let a
+client which cannot send headers (a browser's EventSource) follow one job's events."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 import jwt
@@ -13,38 +15,80 @@ from domain.accounts import Principal, Role
 from domain.errors import AuthenticationError
 
 _ALGORITHM = "HS256"
+_REQUIRED = ["sub", "exp", "iat", "iss"]
+STREAM_AUDIENCE = "job-events"
+
+
+class _Signer:
+    def __init__(self, secret: str, clock: Clock, lifetime: timedelta, issuer: str) -> None:
+        self._secret = secret
+        self._clock = clock
+        self._lifetime = lifetime
+        self._issuer = issuer
+
+    def sign(self, principal: Principal, **claims: str) -> AccessToken:
+        now = self._clock.now()
+        payload = {
+            "sub": str(principal.user_id),
+            "role": principal.role.value,
+            "iss": self._issuer,
+            "iat": int(now.timestamp()),
+            "exp": int((now + self._lifetime).timestamp()),
+            **claims,
+        }
+        token = jwt.encode(payload, self._secret, algorithm=_ALGORITHM)
+        return AccessToken(token=token, expires_in_seconds=int(self._lifetime.total_seconds()))
+
+    def claims(self, token: str, audience: str | None, required: list[str]) -> dict[str, Any]:
+        """The verified claims; a token with an audience never passes where none is expected."""
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            self._secret,
+            algorithms=[_ALGORITHM],
+            issuer=self._issuer,
+            audience=audience,
+            options={"require": required},
+        )
+        return claims
+
+
+def _principal(claims: dict[str, Any]) -> Principal:
+    return Principal(user_id=UUID(claims["sub"]), role=Role(claims["role"]))
 
 
 class JwtTokenIssuer:
     def __init__(
         self, secret: str, clock: Clock, lifetime: timedelta, issuer: str = "voice-practice"
     ) -> None:
-        self._secret = secret
-        self._clock = clock
-        self._lifetime = lifetime
-        self._issuer = issuer
+        self._signer = _Signer(secret, clock, lifetime, issuer)
 
     def issue(self, principal: Principal) -> AccessToken:
-        now = self._clock.now()
-        claims = {
-            "sub": str(principal.user_id),
-            "role": principal.role.value,
-            "iss": self._issuer,
-            "iat": int(now.timestamp()),
-            "exp": int((now + self._lifetime).timestamp()),
-        }
-        token = jwt.encode(claims, self._secret, algorithm=_ALGORITHM)
-        return AccessToken(token=token, expires_in_seconds=int(self._lifetime.total_seconds()))
+        return self._signer.sign(principal)
 
     def verify(self, token: str) -> Principal:
         try:
-            claims = jwt.decode(
-                token,
-                self._secret,
-                algorithms=[_ALGORITHM],
-                issuer=self._issuer,
-                options={"require": ["sub", "exp", "iat", "iss"]},
-            )
-            return Principal(user_id=UUID(claims["sub"]), role=Role(claims["role"]))
+            return _principal(self._signer.claims(token, None, _REQUIRED))
         except (jwt.PyJWTError, KeyError, ValueError, TypeError) as error:
             raise AuthenticationError("the access token is invalid or expired") from error
+
+
+class JwtStreamTickets:
+    """A ticket names one job and opens nothing else: not another job's stream, not the rest of the API
+    (its audience makes an access-token check reject it)."""
+
+    def __init__(
+        self, secret: str, clock: Clock, lifetime: timedelta, issuer: str = "voice-practice"
+    ) -> None:
+        self._signer = _Signer(secret, clock, lifetime, issuer)
+
+    def issue(self, principal: Principal, job_id: UUID) -> AccessToken:
+        return self._signer.sign(principal, aud=STREAM_AUDIENCE, job=str(job_id))
+
+    def verify(self, ticket: str, job_id: UUID) -> Principal:
+        try:
+            claims = self._signer.claims(ticket, STREAM_AUDIENCE, [*_REQUIRED, "aud", "job"])
+            if UUID(claims["job"]) != job_id:
+                raise AuthenticationError("the stream ticket is for another job")
+            return _principal(claims)
+        except (jwt.PyJWTError, KeyError, ValueError, TypeError) as error:
+            raise AuthenticationError("the stream ticket is invalid or expired") from error

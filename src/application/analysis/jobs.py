@@ -9,6 +9,7 @@ from uuid import UUID
 from application.analysis.live_events import announce
 from application.ports.analysis import JobEventFeed, JobEventPublisher
 from application.ports.persistence import JobFilter, JobStats, Page, PageRequest, UnitOfWorkFactory
+from application.ports.security import AccessToken, StreamTickets
 from application.ports.system import Clock
 from domain.accounts import Principal
 from domain.analysis.jobs import Job, JobEvent
@@ -121,3 +122,19 @@ class UserJobs:
     async def _replay(self, job_id: UUID, after_sequence: int) -> AsyncIterator[JobEvent | None]:
         for event in await self.catch_up(job_id, after_sequence):
             yield event
+
+
+class JobStreamTickets:
+    """Tickets for following one of the caller's jobs where no Authorization header can be sent: a
+    browser's EventSource puts the ticket in the stream's URL instead."""
+
+    def __init__(self, jobs: UserJobs, tickets: StreamTickets) -> None:
+        self._jobs = jobs
+        self._tickets = tickets
+
+    async def issue(self, principal: Principal, job_id: UUID) -> AccessToken:
+        await self._jobs.get(principal, job_id)  # NotFoundError for another user's job
+        return self._tickets.issue(principal, job_id)
+
+    def verify(self, ticket: str, job_id: UUID) -> Principal:
+        return self._tickets.verify(ticket, job_id)

@@ -1,9 +1,10 @@
-"""Security ports: password hashing and access tokens."""
+"""Security ports: password hashing, access tokens and job stream tickets."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
+from uuid import UUID
 
 from domain.accounts import Principal
 
@@ -25,4 +26,14 @@ class TokenIssuer(Protocol):
 
     def verify(self, token: str) -> Principal:
         """Raise ``AuthenticationError`` for a forged, expired or malformed token."""
+        ...
+
+
+class StreamTickets(Protocol):
+    """Short-lived credentials naming one job, for clients that can put a credential only in a URL."""
+
+    def issue(self, principal: Principal, job_id: UUID) -> AccessToken: ...
+
+    def verify(self, ticket: str, job_id: UUID) -> Principal:
+        """Raise ``AuthenticationError`` unless the ticket is genuine, unexpired and for ``job_id``."""
         ...

@@ -51,7 +51,14 @@ def _openapi() -> OpenAPIConfig:
                     type="oauth2",
                     description="OAuth2 password flow: POST /auth/login, then send the bearer token.",
                     flows=OAuthFlows(password=OAuthFlow(token_url="/auth/login", scopes={})),
-                )
+                ),
+                "StreamTicket": SecurityScheme(
+                    type="apiKey",
+                    name="ticket",
+                    security_scheme_in="query",
+                    description="A job's stream ticket (POST /jobs/{job_id}/events/tickets), for "
+                    "EventSource clients; it opens that job's event stream only.",
+                ),
             }
         ),
         security=[{"BearerToken": []}],

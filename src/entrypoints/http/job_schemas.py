@@ -11,6 +11,7 @@ import msgspec
 from msgspec import Meta
 
 from application.ports.persistence import JobStats, Page
+from application.ports.security import AccessToken
 from domain.analysis.jobs import Job
 
 
@@ -110,3 +111,15 @@ class StatsOut(msgspec.Struct):
 class HistoryOut(msgspec.Struct):
     stats: StatsOut
     recent: JobPage
+
+
+class StreamTicketOut(msgspec.Struct):
+    """A credential for one job's event stream, for the ``ticket`` query parameter."""
+
+    ticket: str
+    expires_in: int
+    url: str
+
+    @classmethod
+    def of(cls, job_id: UUID, issued: AccessToken) -> StreamTicketOut:
+        return cls(issued.token, issued.expires_in_seconds, f"/jobs/{job_id}/events?ticket={issued.token}")

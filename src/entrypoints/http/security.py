@@ -19,12 +19,20 @@ def _bearer_token(request: Request[Any, Any, Any]) -> str | None:
     return token.strip()
 
 
-def current_principal(request: Request[Any, Any, Any]) -> Principal:
+def bearer_principal(request: Request[Any, Any, Any]) -> Principal | None:
+    """The caller named by the Authorization header; None when no bearer token is sent."""
     token = _bearer_token(request)
     if token is None:
-        raise AuthenticationError("sign in first: send 'Authorization: Bearer <access token>'")
+        return None
     container: Container = request.app.state.container
     return container.authentication.authenticate(token)
+
+
+def current_principal(request: Request[Any, Any, Any]) -> Principal:
+    principal = bearer_principal(request)
+    if principal is None:
+        raise AuthenticationError("sign in first: send 'Authorization: Bearer <access token>'")
+    return principal
 
 
 def services(request: Request[Any, Any, Any]) -> Container:

@@ -1,4 +1,4 @@
-"""argon2 password hashing and JWT access tokens."""
+"""argon2 password hashing, JWT access tokens and job stream tickets."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from adapters.security.passwords import Argon2PasswordHasher
-from adapters.security.tokens import JwtTokenIssuer
+from adapters.security.tokens import JwtStreamTickets, JwtTokenIssuer
 from domain.accounts import Principal, Role
 from domain.errors import AuthenticationError
 
@@ -154,3 +154,40 @@ def test_a_token_from_another_issuer_is_rejected() -> None:
 def test_a_malformed_token_is_rejected(garbage: str) -> None:
     with pytest.raises(AuthenticationError):
         issuer().verify(garbage)
+
+
+JOB = UUID("0190a6b2-7c3e-7a10-8000-00000000000a")
+OTHER_JOB = UUID("0190a6b2-7c3e-7a10-8000-00000000000b")
+
+
+def tickets(now: datetime | None = None, secret: str = SECRET) -> JwtStreamTickets:
+    return JwtStreamTickets(secret, FakeClock(now or datetime.now(UTC)), LIFETIME)
+
+
+def test_a_stream_ticket_verifies_for_its_job_to_its_principal() -> None:
+    ticket = tickets().issue(PRINCIPAL, JOB)
+    assert tickets().verify(ticket.token, JOB) == PRINCIPAL
+    assert ticket.expires_in_seconds == LIFETIME.total_seconds()
+
+
+def test_a_stream_ticket_is_rejected_for_another_job() -> None:
+    with pytest.raises(AuthenticationError):
+        tickets().verify(tickets().issue(PRINCIPAL, JOB).token, OTHER_JOB)
+
+
+def test_an_expired_stream_ticket_is_rejected() -> None:
+    old = tickets(now=datetime.now(UTC) - LIFETIME - timedelta(minutes=1)).issue(PRINCIPAL, JOB).token
+    with pytest.raises(AuthenticationError):
+        tickets().verify(old, JOB)
+
+
+def test_a_stream_ticket_signed_with_another_secret_is_rejected() -> None:
+    with pytest.raises(AuthenticationError):
+        tickets().verify(tickets(secret=OTHER_SECRET).issue(PRINCIPAL, JOB).token, JOB)
+
+
+def test_stream_tickets_and_access_tokens_are_not_interchangeable() -> None:
+    with pytest.raises(AuthenticationError):
+        issuer().verify(tickets().issue(PRINCIPAL, JOB).token)
+    with pytest.raises(AuthenticationError):
+        tickets().verify(issuer().issue(PRINCIPAL).token, JOB)

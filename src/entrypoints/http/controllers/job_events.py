@@ -10,16 +10,20 @@ from uuid import UUID
 
 import msgspec
 import structlog
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.exceptions import ValidationException
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
+from domain.accounts import Principal
 from domain.analysis.jobs import JobEvent
+from domain.errors import AuthenticationError
+from entrypoints.bootstrap import Container
+from entrypoints.http.job_schemas import StreamTicketOut
 from entrypoints.http.metrics import ApiMetrics, Metrics
-from entrypoints.http.security import PRINCIPAL, Caller, Services
+from entrypoints.http.security import PRINCIPAL, Caller, Services, bearer_principal
 from entrypoints.http.shutdown import until_shutdown
 
 # Sequences are Postgres integers; a larger id could never match and would fail the query.
@@ -43,6 +47,10 @@ opens with nothing to replay and after every quiet period (15 s by default); the
 a `retry:` hint. The stream closes after the terminal event (completed, failed or cancelled); a finished
 job replays its history and closes, and answers 204 (which stops an EventSource from reconnecting) when
 the client has already seen its last event. Another user's job is 404.
+
+Authenticate with `Authorization: Bearer <access token>`, or, where headers cannot be set (a browser's
+EventSource), with the `ticket` query parameter from `POST /jobs/{job_id}/events/tickets`: it opens this
+job's stream only, for an hour. A rejected ticket is 401, which stops an EventSource; ask for a new one.
 """
 
 
@@ -103,15 +111,46 @@ async def _close(events: AsyncIterator[JobEvent | None]) -> None:
         await close()
 
 
+def stream_principal(
+    request: Request[Any, Any, Any], services: Container, job_id: UUID, ticket: str | None
+) -> Principal:
+    """The bearer token when one is sent, the job's stream ticket otherwise."""
+    principal = bearer_principal(request)
+    if principal is not None:
+        return principal
+    if not ticket:
+        raise AuthenticationError(
+            "sign in first: send 'Authorization: Bearer <access token>' or a stream ticket as ?ticket="
+        )
+    return services.stream_tickets.verify(ticket, job_id)
+
+
 class JobEventsController(Controller):
     tags = ["jobs"]
-    dependencies = PRINCIPAL
+
+    @post(
+        "/jobs/{job_id:uuid}/events/tickets",
+        status_code=201,
+        dependencies=PRINCIPAL,
+        summary="Get a ticket to follow a job's events without an Authorization header",
+    )
+    async def stream_ticket(
+        self, services: Services, principal: Caller, job_id: FromPath[UUID]
+    ) -> StreamTicketOut:
+        """A ticket for the `ticket` query parameter of the job's event stream, for EventSource clients.
+
+        It opens that one job's stream and nothing else, and expires after `expires_in` seconds; `url`
+        is the stream's URL with the ticket in it. Another user's job is 404.
+        """
+        issued = await services.stream_tickets.issue(principal, job_id)
+        return StreamTicketOut.of(job_id, issued)
 
     @get(
         ["/jobs/{job_id:uuid}/events", "/tokens/analysis-progress/{job_id:uuid}"],
         summary="Follow a job's progress (Server-Sent Events)",
         description=STREAM_DESCRIPTION,
         media_type="text/event-stream",
+        security=[{"BearerToken": []}, {"StreamTicket": []}],
         responses={
             204: ResponseSpec(data_container=None, description="Finished; nothing after Last-Event-ID")
         },
@@ -120,7 +159,6 @@ class JobEventsController(Controller):
         self,
         request: Request[Any, Any, Any],
         services: Services,
-        principal: Caller,
         metrics: Metrics,
         job_id: FromPath[UUID],
         last_event_id_header: Annotated[
@@ -131,7 +169,16 @@ class JobEventsController(Controller):
             str | None,
             QueryParameter(description="Resume after this event id, for clients that cannot set headers."),
         ] = None,
+        ticket: Annotated[
+            str | None,
+            QueryParameter(
+                description="A stream ticket for this job (POST /jobs/{job_id}/events/tickets), for "
+                "clients that cannot send an Authorization header.",
+                max_length=4096,
+            ),
+        ] = None,
     ) -> ServerSentEvent | Response[None]:
+        principal = stream_principal(request, services, job_id, ticket)
         after = parse_event_id(last_event_id_header, last_event_id)
         heartbeat = max(services.settings.sse_heartbeat_seconds, MIN_HEARTBEAT_SECONDS)
         events = await services.jobs.events(principal, job_id, after, heartbeat)
