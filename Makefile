@@ -7,8 +7,22 @@ export UV_PYTHON_DOWNLOADS := never
 UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 RUN := $(UV) run --frozen
 DEBIAN_PACKAGES := espeak-ng libespeak-ng1
+# Only the test command needs these: the browser tests drive Debian's headless Chromium through Playwright
+# (never `playwright install`), with fonts so text renders in their screenshots. Installed without
+# Recommends, which would bring systemd, udev, avahi and CUPS along.
+BROWSER_TEST_PACKAGES := chromium fonts-dejavu-core fonts-liberation
 
-.PHONY: help setup system-deps migrate run test lint typecheck contracts pytest bench clean
+# $(call apt_install,PACKAGES,EXTRA_APT_OPTIONS): apt-get install whichever of PACKAGES dpkg lacks (sudo unless root).
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(2) $$missing >/dev/null; \
+	fi
+endef
+
+.PHONY: help setup system-deps test-deps migrate run test lint typecheck contracts pytest bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -17,12 +31,10 @@ $(UV):
 	python3 -m pip install --quiet --user --break-system-packages uv 2>/dev/null || python3 -m pip install --quiet --user uv
 
 system-deps:  ## Debian packages the analysis and its tests need (espeak-ng for speech synthesis)
-	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-		echo "installing$$missing"; \
-		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	$(call apt_install,$(DEBIAN_PACKAGES))
+
+test-deps:  ## Debian packages only the tests need (headless Chromium and fonts for the browser tests)
+	$(call apt_install,$(BROWSER_TEST_PACKAGES),--no-install-recommends)
 
 setup: $(UV) system-deps  ## Install uv, Debian packages and the locked Python dependencies
 	$(UV) sync --frozen
@@ -35,7 +47,7 @@ run: migrate  ## The whole system: API on http://127.0.0.1:8000, worker, analysi
 	$(RUN) voicepractice seed-demo
 	$(RUN) voicepractice run-all --host 127.0.0.1 --port 8000 --analysis-port 8100
 
-test: setup lint typecheck contracts pytest  ## Lint, import contracts, type checks and the whole test suite
+test: setup test-deps lint typecheck contracts pytest  ## Lint, import contracts, type checks and the whole test suite
 
 lint:
 	$(RUN) ruff check .

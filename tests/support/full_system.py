@@ -129,21 +129,33 @@ class System:
             except RuntimeError:  # it never started
                 continue
 
+    @property
+    def api(self) -> ServiceProcess:
+        return self.processes[0]
+
+    @property
+    def worker(self) -> ServiceProcess:
+        return self.processes[1]
+
     def logs(self) -> str:
         return "\n".join(f"--- {process.name}\n{process.tail()}" for process in self.processes)
 
     # -- a client's view ----------------------------------------------------------------------------
 
-    def create_admin(self) -> dict[str, str]:
-        """The CLI's create-admin, then a login; returns the Authorization header."""
+    def cli(self, *arguments: str) -> None:
+        """Run ``voicepractice <arguments>`` against this system, as an operator would."""
         subprocess.run(
-            (*UV_RUN, "create-admin", "--email", ADMIN_EMAIL, "--password", ADMIN_PASSWORD),
+            (*UV_RUN, *arguments),
             cwd=REPO_ROOT,
             env={**os.environ, **self.env},
             check=True,
             capture_output=True,
             timeout=120,
         )
+
+    def create_admin(self) -> dict[str, str]:
+        """The CLI's create-admin, then a login; returns the Authorization header."""
+        self.cli("create-admin", "--email", ADMIN_EMAIL, "--password", ADMIN_PASSWORD)
         return self.log_in(ADMIN_EMAIL, ADMIN_PASSWORD)
 
     def sign_up(self, email: str) -> dict[str, str]:

@@ -30,6 +30,7 @@ from entrypoints.http.shutdown import ShutdownSignal
 from entrypoints.http.storage_routes import build_local_storage_router
 from entrypoints.logging import configure_logging
 from entrypoints.settings import Settings
+from entrypoints.web.routes import build_web_router
 
 API_DESCRIPTION = """\
 Voice practice: users imitate lines spoken by actors ("tokens") or read scripts, upload a recording and
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         JobEventsController,
         MetricsController,
         build_admin_queue_router(),
+        build_web_router(settings),
     ]
     if local_storage is not None:
         routes.append(build_local_storage_router(local_storage))

@@ -1,0 +1,323 @@
+"""The web client in a real headless Chromium against the whole system as `make run` starts it.
+
+The API, the worker and the reference analysis server run as real processes with the demo catalog; the
+browser signs up, records a demo line through its fake microphone (espeak-ng speaking the line) with
+MediaRecorder or picks a file, uploads it, follows the progress over SSE to 100 % and reads the result.
+Screenshots of the result pages are saved in var/test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from playwright.async_api import Page, Request, Route, expect
+
+from adapters.persistence import migrations
+from tests.browser.conftest import NewPage
+from tests.support.browser import DESKTOP_VIEWPORT, save_screenshot, speech_wav
+from tests.support.encoding import encode_audio
+from tests.support.full_system import USER_PASSWORD, System, own_redis_database
+from tests.support.speech import Voice, synthesize
+
+pytestmark = pytest.mark.slow
+
+REDIS_DATABASE = 11
+DEMO_CATALOG = Path(__file__).resolve().parents[2] / "src" / "entrypoints" / "demo" / "catalog.json"
+LINE = "I never said it would be easy. I said it would be worth it."
+SECOND_LINE = "Every ending is just a beginning in disguise."
+SCRIPT = "The Rainbow Passage"
+LEARNER_VOICE = Voice("en-us+f3", rate=150)
+ANALYSIS_WAIT_MS = 90_000
+ASPECTS = {"Pronunciation", "Intonation", "Rhythm", "Energy", "Completeness"}
+
+
+@pytest.fixture(scope="module")
+def fake_microphone_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The microphone says the first demo line, in another voice than the actor's."""
+    return speech_wav(tmp_path_factory.mktemp("microphone") / "line.wav", synthesize(LINE, LEARNER_VOICE))
+
+
+@pytest.fixture(scope="module")
+def system(
+    empty_database_factory: Callable[[], str], redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[System]:
+    database_url = empty_database_factory()
+    migrations.upgrade(database_url)
+    workdir = tmp_path_factory.mktemp("web-client-system")
+    running = System.configure(database_url, own_redis_database(redis_url, REDIS_DATABASE), workdir)
+    try:
+        running.cli("seed-demo")
+        running.start()
+        yield running
+    except subprocess.CalledProcessError as error:
+        pytest.fail(f"seed-demo failed: {error.stderr.decode(errors='replace')}")
+    finally:
+        running.stop()
+
+
+def recorded(folder: Path, text: str, container: str, voice: Voice = LEARNER_VOICE) -> Path:
+    """``text`` spoken by espeak-ng in ``voice``, as a file of ``container`` (wav, ogg, webm, ...)."""
+    take = synthesize(text, voice)
+    path = folder / f"take.{container}"
+    path.write_bytes(encode_audio(take.samples, take.sample_rate, container))
+    return path
+
+
+def _demo(kind: str, key: str, value: str) -> dict[str, Any]:
+    items: list[dict[str, Any]] = json.loads(DEMO_CATALOG.read_text())[kind]
+    return next(item for item in items if item[key] == value)
+
+
+# --- what a person does ------------------------------------------------------------------------------
+
+
+async def sign_up(page: Page, system: System, email: str) -> None:
+    await page.goto(f"{system.api_url}/")
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Sign in").click()
+    form = page.get_by_role("form", name="New here? Create an account")
+    await form.get_by_label("Your name").fill("Browser Learner")
+    await form.get_by_label("Email").fill(email)
+    await form.get_by_label("Password").fill(USER_PASSWORD)
+    await form.get_by_role("button", name="Create account").click()
+    await expect(page.get_by_role("heading", level=1, name="Lines from movies")).to_be_visible()
+    await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+async def open_line(page: Page, line: str) -> None:
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Lines").click()
+    card = page.get_by_role("listitem").filter(has_text=line)
+    await card.get_by_role("link", name="Practise this line").click()
+    await expect(page.get_by_role("heading", level=1, name="Practise a line")).to_be_visible()
+
+
+async def choose_file(page: Page, path: Path) -> None:
+    await page.get_by_label("Or choose an audio file").set_input_files(path)
+    await expect(page.get_by_role("button", name="Analyse my recording")).to_be_enabled()
+
+
+async def analyse(page: Page) -> str:
+    """Press "Analyse my recording"; returns the job id the page went to."""
+    await page.get_by_role("button", name="Analyse my recording").click()
+    await page.wait_for_url("**/#/jobs/*", timeout=30_000)
+    return page.url.rsplit("/", 1)[-1]
+
+
+async def wait_for_result(page: Page) -> None:
+    progress = page.get_by_role("progressbar", name="Analysis progress")
+    await expect(progress).to_have_attribute("value", "100", timeout=ANALYSIS_WAIT_MS)
+    await expect(page.get_by_role("heading", name="Your result")).to_be_visible(timeout=ANALYSIS_WAIT_MS)
+
+
+async def access_token(page: Page) -> dict[str, str]:
+    saved = await page.evaluate("localStorage.getItem('vp.session')")
+    return {"Authorization": f"Bearer {json.loads(saved)['accessToken']}"}
+
+
+def _user_jobs(system: System, headers: dict[str, str]) -> list[dict[str, Any]]:
+    answer = httpx.get(f"{system.api_url}/jobs", headers=headers, timeout=10.0)
+    assert answer.status_code == 200, answer.text
+    items: list[dict[str, Any]] = answer.json()["items"]
+    return items
+
+
+async def _path_d(page: Page, selector: str) -> str:
+    return await page.locator(selector).get_attribute("d") or ""
+
+
+# --- the tests -------------------------------------------------------------------------------------
+
+
+async def test_record_a_line_watch_the_progress_reach_100_and_see_the_result_charts(
+    page: Page, system: System
+) -> None:
+    await sign_up(page, system, "recorder@example.com")
+    await open_line(page, LINE)
+    await expect(page.locator("audio[src$='/reference-audio']")).to_have_count(1)
+
+    # The fake microphone starts the line when the capture opens; stop after it and a little silence.
+    await page.get_by_role("button", name="Start recording").click()
+    await expect(page.get_by_role("button", name="Stop recording")).to_be_visible()
+    await asyncio.sleep(synthesize(LINE, LEARNER_VOICE).duration + 0.8)
+    await page.get_by_role("button", name="Stop recording").click()
+    await expect(page.get_by_role("status").filter(has_text="Recorded")).to_be_visible()
+    await expect(page.get_by_label("Listen to your recording")).to_be_visible()
+    job_id = await analyse(page)
+
+    await wait_for_result(page)
+    await expect(page.locator(".percent")).to_have_text("100 %")
+    await expect(page.get_by_role("status").filter(has_text="Done")).to_be_visible()
+    overall = float(await page.locator(".overall-score .number").inner_text())
+    aspects = set(await page.locator(".scores .aspect").all_inner_texts())
+    reference_line = await _path_d(page, ".pitch-chart path.series.reference")
+    user_line = await _path_d(page, ".pitch-chart path.series.user")
+    words = await page.locator(".words .word").count()
+    await save_screenshot(page, "web-client-token-result-phone")
+
+    job = next(job for job in _user_jobs(system, await access_token(page)) if job["id"] == job_id)
+    assert job["status"] == "completed"
+    assert job["recording"]["content_type"].startswith("audio/webm")
+    assert overall == pytest.approx(job["result"]["overall"], abs=0.5)
+    assert aspects == ASPECTS
+    assert reference_line.startswith("M")
+    assert user_line.startswith("M")
+    assert words == len(_demo("tokens", "text", LINE)["words"])
+
+
+async def test_a_script_read_from_a_file_shows_every_word_coloured_by_status_with_its_score(
+    new_page: NewPage, system: System, tmp_path: Path
+) -> None:
+    page = await new_page(DESKTOP_VIEWPORT)
+    script = _demo("scripts", "title", SCRIPT)
+    recording = recorded(tmp_path, script["text"], "ogg", Voice("en-us+m3", rate=165))
+    await sign_up(page, system, "reader@example.com")
+
+    await page.get_by_role("link", name="Scripts").first.click()
+    card = page.get_by_role("listitem").filter(has=page.get_by_role("heading", name=SCRIPT))
+    await card.get_by_role("link", name="Read this script").click()
+    await choose_file(page, recording)
+    await analyse(page)
+    await wait_for_result(page)
+    await save_screenshot(page, "web-client-script-result-desktop")
+
+    words = page.locator(".words .word")
+    texts = [text.split(" (")[0] for text in await words.all_text_contents()]
+    classes = [await words.nth(i).get_attribute("class") or "" for i in range(await words.count())]
+    titles = [await words.nth(i).get_attribute("title") or "" for i in range(await words.count())]
+    assert texts == [word["text"] for word in script["words"]]
+    assert all(any(f"word--{status}" in c for status in ("ok", "mispronounced", "omitted")) for c in classes)
+    assert all(title.endswith("of 100") for title in titles)
+    assert sum("word--ok" in c for c in classes) >= 0.5 * len(classes)
+
+
+async def test_a_lost_upload_answer_is_retried_under_the_same_idempotency_key_and_makes_one_job(
+    page: Page, system: System, tmp_path: Path
+) -> None:
+    recording = recorded(tmp_path, SECOND_LINE, "wav")
+    keys: list[str] = []
+
+    async def lose_the_first_answer(route: Route, request: Request) -> None:
+        headers = await request.all_headers()
+        keys.append(headers.get("idempotency-key", ""))
+        if len(keys) > 1:
+            await route.continue_()
+            return
+        # The API gets the first request and creates the job, and the answer is lost on the way back.
+        # Chromium does not hand an intercepted request's file parts over, so the test sends the same
+        # upload (the same file, key and token) itself, then resets the browser's connection.
+        async with httpx.AsyncClient(base_url=system.api_url, timeout=30.0) as http:
+            created = await http.post(
+                request.url,
+                files={"file": (recording.name, recording.read_bytes())},
+                headers={key: headers[key] for key in ("authorization", "idempotency-key")},
+            )
+        assert created.status_code == 202, created.text
+        await route.abort("connectionreset")
+
+    await sign_up(page, system, "retrier@example.com")
+    await page.route("**/upload-audio", lose_the_first_answer)
+    await open_line(page, SECOND_LINE)
+    await choose_file(page, recording)
+    job_id = await analyse(page)
+    await wait_for_result(page)
+
+    jobs = _user_jobs(system, await access_token(page))
+    assert len(keys) == 2
+    assert keys[0] == keys[1] != ""
+    assert [job["id"] for job in jobs] == [job_id]
+
+
+async def test_history_chart_and_bookmarks_on_my_page(page: Page, system: System, tmp_path: Path) -> None:
+    recording = recorded(tmp_path, SECOND_LINE, "webm")
+    await sign_up(page, system, "historian@example.com")
+    bookmark = (
+        page.get_by_role("listitem").filter(has_text=SECOND_LINE).get_by_role("button", name="Bookmark")
+    )
+    await bookmark.click()
+    await expect(bookmark).to_have_attribute("aria-pressed", "true")
+    for _ in range(2):
+        await open_line(page, SECOND_LINE)
+        await choose_file(page, recording)
+        await analyse(page)
+        await wait_for_result(page)
+
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="My page").click()
+    chart = page.locator("figure.history-chart")
+    await expect(chart.locator("circle.point")).to_have_count(2)
+    await expect(chart.get_by_role("img", name="Your scores over time")).to_be_visible()
+    await expect(page.get_by_role("region", name="Bookmarks").get_by_role("link")).to_have_text(
+        [f"“{SECOND_LINE}” — Ava Sterling"]
+    )
+    await save_screenshot(page, "web-client-my-page-phone")
+
+    # Bookmarks show on the catalog after a reload, and can be removed there.
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Lines").click()
+    await page.reload()
+    pressed = page.get_by_role("listitem").filter(has_text=SECOND_LINE).locator("button.bookmark")
+    await expect(pressed).to_have_attribute("aria-pressed", "true")
+    await pressed.click()
+    await expect(pressed).to_have_attribute("aria-pressed", "false")
+
+
+async def last_event_seen(page: Page, job_id: str, expected: str, within: float = 15.0) -> None:
+    """Wait until the page has kept ``expected`` as the job's last event id (the page's CSP forbids
+    the eval that ``wait_for_function`` needs)."""
+    seen = None
+    for _ in range(round(within / 0.05)):
+        seen = await page.evaluate(f"sessionStorage.getItem('vp.job-events.{job_id}')")
+        if seen == expected:
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail(f"the page kept last event id {seen!r}, not {expected!r}")
+
+
+def _resumes_after(request: Request) -> int | None:
+    """The event id an events request resumes after: its Last-Event-ID header, else the query's."""
+    if "/events?" not in request.url:
+        return None
+    header = request.headers.get("last-event-id")
+    query = parse_qs(urlsplit(request.url).query).get("last_event_id", [None])[0]
+    value = header or query
+    return int(value) if value is not None else None
+
+
+async def test_progress_survives_a_page_reload_and_an_api_restart_by_resuming_after_the_last_event(
+    page: Page, system: System, tmp_path: Path
+) -> None:
+    recording = recorded(tmp_path, LINE, "wav")
+    resumed: list[int] = []
+    page.on("request", lambda request: resumed.append(after) if (after := _resumes_after(request)) else None)
+    await sign_up(page, system, "patient@example.com")
+    system.worker.terminate()  # nothing is dispatched: the job waits at "queued" (event 1)
+    system.worker.wait(30.0)
+    try:
+        await open_line(page, LINE)
+        await choose_file(page, recording)
+        job_id = await analyse(page)
+        await expect(page.get_by_role("status").filter(has_text="Queued")).to_be_visible()
+        # The stream has delivered the queued event (id 1): the page keeps the last id it saw.
+        await last_event_seen(page, job_id, "1")
+
+        async with page.expect_request(lambda request: _resumes_after(request) == 1):
+            await page.reload()
+        await expect(page.get_by_role("status").filter(has_text="Queued")).to_be_visible()
+
+        system.api.terminate()
+        system.api.wait(30.0)
+        await expect(page.get_by_text("Connection lost; reconnecting…")).to_be_visible()
+        resumed.clear()
+        system.api.start()
+    finally:
+        system.worker.start()
+
+    await wait_for_result(page)
+    await expect(page.get_by_text("Connection lost; reconnecting…")).to_be_hidden()
+    assert resumed, "no stream was reopened after the API restarted"
+    assert min(resumed) >= 1
