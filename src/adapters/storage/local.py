@@ -81,15 +81,27 @@ class LocalObjectStorage:
     async def list_keys(self, prefix: str) -> list[str]:
         return await asyncio.to_thread(self._list_keys, prefix)
 
-    async def open_stream(self, key: str) -> tuple[StoredObject, AsyncIterator[bytes]]:
-        """Open the object for streaming; the file stays readable even if it is replaced meanwhile."""
+    async def open_stream(
+        self, key: str, byte_range: Callable[[int], tuple[int, int]] | None = None
+    ) -> tuple[StoredObject, AsyncIterator[bytes]]:
+        """Open the object for streaming; the file stays readable even if it is replaced meanwhile.
+
+        ``byte_range`` maps the object's size to the ``[start, stop)`` slice to stream (whole object
+        without it); it is called with the size of the file actually opened, and what it raises
+        closes the file and propagates.
+        """
         path = self._object_path(key)
         try:
             file, size = await asyncio.to_thread(_open_regular_file, path)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as error:
             raise ObjectNotFoundError(key) from error
-        content_type = await asyncio.to_thread(self._read_content_type, key)
-        return StoredObject(key=key, size=size, content_type=content_type), _read_chunks(file)
+        try:
+            start, stop = byte_range(size) if byte_range else (0, size)
+            content_type = await asyncio.to_thread(self._read_content_type, key)
+        except BaseException:
+            await asyncio.to_thread(file.close)
+            raise
+        return StoredObject(key=key, size=size, content_type=content_type), _read_chunks(file, start, stop)
 
     async def presigned_get_url(self, key: str, expires_in_seconds: int) -> PresignedUrl:
         return self._presign("GET", key, expires_in_seconds, content_type="")
@@ -223,9 +235,13 @@ def _open_regular_file(path: Path) -> tuple[BinaryIO, int]:
     return file, result.st_size
 
 
-async def _read_chunks(file: BinaryIO) -> AsyncIterator[bytes]:
+async def _read_chunks(file: BinaryIO, start: int, stop: int) -> AsyncIterator[bytes]:
     try:
-        while chunk := await asyncio.to_thread(file.read, _CHUNK_SIZE):
+        if start:
+            await asyncio.to_thread(file.seek, start)
+        remaining = stop - start
+        while remaining > 0 and (chunk := await asyncio.to_thread(file.read, min(_CHUNK_SIZE, remaining))):
+            remaining -= len(chunk)
             yield chunk
     finally:
         await asyncio.to_thread(file.close)

@@ -1,7 +1,9 @@
-"""Serves the local object store's signed URLs: `GET` and `PUT /storage/{key}`."""
+"""Serves the local object store's signed URLs: `GET` (with single byte ranges, so audio players can
+seek and read the duration) and `PUT /storage/{key}`."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from litestar import Request, Router, get, put
@@ -12,8 +14,45 @@ from litestar.response import Stream
 from adapters.storage.common import InvalidObjectKeyError, validate_object_key
 from adapters.storage.local import STORAGE_ROUTE_PREFIX, LocalObjectStorage, PresignedUrlRejectedError
 from application.ports.storage import ObjectNotFoundError
+from entrypoints.http.problems import ProblemError, problem_error_handler
 
 _DEFAULT_CONTENT_TYPE = "application/octet-stream"
+_BYTE_RANGE = re.compile(r"bytes=(\d{0,19})-(\d{0,19})")
+
+
+class RangeNotSatisfiableError(ProblemError):
+    def __init__(self, size: int) -> None:
+        super().__init__(
+            416,
+            "range-not-satisfiable",
+            f"the requested range lies outside the object's {size} bytes",
+            headers={"Content-Range": f"bytes */{size}"},
+        )
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The ``[start, stop)`` slice a ``Range`` header asks for, or None for the whole object.
+
+    One range of bytes is served (``a-b``, ``a-``, ``-n``, RFC 9110 section 14.1.2); a header that is
+    malformed, names another unit or asks for several ranges is ignored, as the RFC allows, and a range
+    that starts past the end is RangeNotSatisfiableError.
+    """
+    match = _BYTE_RANGE.fullmatch(header.strip()) if header else None
+    if match is None or match.group(1) == match.group(2) == "":
+        return None
+    first, last = match.group(1), match.group(2)
+    if first == "":  # the last n bytes
+        suffix = int(last)
+        if suffix == 0:
+            raise RangeNotSatisfiableError(size)
+        return max(size - suffix, 0), size
+    start = int(first)
+    stop = size if last == "" else min(int(last) + 1, size)
+    if last != "" and int(last) < start:
+        return None
+    if start >= size:
+        raise RangeNotSatisfiableError(size)
+    return start, stop
 
 
 def build_local_storage_router(storage: LocalObjectStorage) -> Router:
@@ -23,14 +62,30 @@ def build_local_storage_router(storage: LocalObjectStorage) -> Router:
     async def download_object(request: Request[Any, Any, Any], key: FromPath[str]) -> Stream:
         object_key = _checked_key(key)
         _check_signature(storage, request, object_key, content_type="")
+        requested = request.headers.get("range")
+        served: tuple[int, int] | None = None
+
+        def choose(size: int) -> tuple[int, int]:
+            nonlocal served
+            served = byte_range(requested, size)
+            return served or (0, size)
+
         try:
-            stored, chunks = await storage.open_stream(object_key)
+            stored, chunks = await storage.open_stream(object_key, choose)
         except ObjectNotFoundError:
             raise NotFoundException(detail=f"no object is stored under {object_key!r}") from None
+        headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, no-store"}
+        status = 200
+        start, stop = served or (0, stored.size)
+        if served is not None:
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{stop - 1}/{stored.size}"
+        headers["Content-Length"] = str(stop - start)
         return Stream(
             chunks,
+            status_code=status,
             media_type=stored.content_type or _DEFAULT_CONTENT_TYPE,
-            headers={"Content-Length": str(stored.size), "Cache-Control": "private, no-store"},
+            headers=headers,
         )
 
     @put(
@@ -48,7 +103,10 @@ def build_local_storage_router(storage: LocalObjectStorage) -> Router:
         await storage.put(object_key, body, content_type or _DEFAULT_CONTENT_TYPE)
 
     return Router(
-        path=STORAGE_ROUTE_PREFIX, route_handlers=[download_object, upload_object], tags=["storage"]
+        path=STORAGE_ROUTE_PREFIX,
+        route_handlers=[download_object, upload_object],
+        tags=["storage"],
+        exception_handlers={ProblemError: problem_error_handler},
     )
 
 

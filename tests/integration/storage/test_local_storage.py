@@ -338,3 +338,52 @@ async def test_ping_fails_when_the_root_cannot_be_a_directory(tmp_path: Path) ->
 
     with pytest.raises(StorageUnavailableError):
         await storage.ping()
+
+
+# --- byte ranges: audio players seek and read the duration with them -----------------------------------
+
+
+async def _ranged_get(storage: LocalObjectStorage, http: httpx.AsyncClient, header: str) -> httpx.Response:
+    await storage.put(KEY, AUDIO, "audio/wav")
+    presigned = await storage.presigned_get_url(KEY, expires_in_seconds=60)
+    return await http.get(presigned.url, headers={"Range": header})
+
+
+@pytest.mark.parametrize(
+    ("header", "start", "stop"),
+    [("bytes=0-99", 0, 100), ("bytes=100-", 100, len(AUDIO)), ("bytes=-10", len(AUDIO) - 10, len(AUDIO)),
+     ("bytes=2000-999999", 2000, len(AUDIO)), ("bytes=-999999", 0, len(AUDIO)), ("bytes=7-7", 7, 8)],
+)  # fmt: skip
+async def test_a_signed_get_with_a_range_answers_206_with_that_slice(
+    local_storage: LocalObjectStorage, local_http: httpx.AsyncClient, header: str, start: int, stop: int
+) -> None:
+    response = await _ranged_get(local_storage, local_http, header)
+
+    assert response.status_code == 206
+    assert response.content == AUDIO[start:stop]
+    assert response.headers["content-range"] == f"bytes {start}-{stop - 1}/{len(AUDIO)}"
+    assert response.headers["content-length"] == str(stop - start)
+    assert response.headers["content-type"] == "audio/wav"
+
+
+@pytest.mark.parametrize("header", ["items=0-5", "bytes=0-5,10-20", "bytes=9-3", "bytes=-", "bytes=abc", ""])
+async def test_a_range_that_is_malformed_or_multiple_is_ignored(
+    local_storage: LocalObjectStorage, local_http: httpx.AsyncClient, header: str
+) -> None:
+    response = await _ranged_get(local_storage, local_http, header)
+
+    assert response.status_code == 200
+    assert response.content == AUDIO
+    assert response.headers["accept-ranges"] == "bytes"
+
+
+@pytest.mark.parametrize("header", [f"bytes={len(AUDIO)}-", "bytes=999999-1000000", "bytes=-0"])
+async def test_a_range_past_the_end_is_416_problem_with_the_size(
+    local_storage: LocalObjectStorage, local_http: httpx.AsyncClient, header: str
+) -> None:
+    response = await _ranged_get(local_storage, local_http, header)
+
+    assert response.status_code == 416
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.headers["content-range"] == f"bytes */{len(AUDIO)}"
+    assert response.json()["type"] == "/problems/range-not-satisfiable"

@@ -581,6 +581,23 @@ async function jobView(id) {
 
 // --- my page: history and bookmarks -----------------------------------------------------------------
 
+// What each job practised: the line or the script's title (one request per distinct line or script).
+async function targetNames(jobs) {
+  const targets = new Map(jobs.map((job) => [job.target_id, job.kind]));
+  const names = new Map();
+  await Promise.all(
+    [...targets].map(async ([id, kind]) => {
+      try {
+        const item = await api.get(`/${kind}s/${id}`, { auth: false });
+        names.set(id, kind === "token" ? `“${item.text}”` : item.title);
+      } catch {
+        /* deleted from the catalog since: a generic label */
+      }
+    }),
+  );
+  return names;
+}
+
 function jobLabel(job, names) {
   return names.get(job.target_id) || (job.kind === "token" ? "A line" : "A script");
 }
@@ -588,11 +605,7 @@ function jobLabel(job, names) {
 async function myPageView() {
   if (!requireSignIn()) return;
   const [page, completed] = await Promise.all([api.get("/mypage"), api.get("/jobs?status=completed&limit=100")]);
-  const names = new Map();
-  for (const bookmark of page.bookmarks) {
-    if (bookmark.token) names.set(bookmark.target_id, `“${bookmark.token.text}”`);
-    if (bookmark.script) names.set(bookmark.target_id, bookmark.script.title);
-  }
+  const names = await targetNames([...page.history.recent.items, ...completed.items]);
   const stats = page.history.stats;
   const points = completed.items
     .filter((job) => job.result)
@@ -610,7 +623,8 @@ async function myPageView() {
     h(
       "li",
       {},
-      h("a", { href: `#/jobs/${job.id}` }, `${job.kind === "token" ? "Line" : "Script"} · ${formatDate(job.created_at)}`),
+      h("a", { href: `#/jobs/${job.id}` }, jobLabel(job, names)),
+      ` · ${formatDate(job.created_at)}`,
       " — ",
       job.result ? `${job.result.overall.toFixed(1)} / 100` : job.status,
     ),
