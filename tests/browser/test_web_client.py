@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page, Request, Route, expect
 
 from adapters.persistence import migrations
@@ -36,6 +37,7 @@ SECOND_LINE = "Every ending is just a beginning in disguise."
 SCRIPT = "The Rainbow Passage"
 LEARNER_VOICE = Voice("en-us+f3", rate=150)
 ANALYSIS_WAIT_MS = 90_000
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 ASPECTS = {"Pronunciation", "Intonation", "Rhythm", "Energy", "Completeness"}
 
 
@@ -339,3 +341,41 @@ async def test_progress_survives_a_page_reload_and_an_api_restart_by_resuming_af
     await expect(page.get_by_text("Connection lost; reconnecting…")).to_be_hidden()
     assert resumed, "no stream was reopened after the API restarted"
     assert min(resumed) >= 1
+
+
+async def test_every_view_passes_the_axe_accessibility_checks_on_a_phone(
+    page: Page, system: System, tmp_path: Path
+) -> None:
+    """axe-core's WCAG 2.1 A and AA rules on each view, with a result and a history to show."""
+    recording = recorded(tmp_path, SECOND_LINE, "wav")
+    checked: dict[str, list[str]] = {}
+
+    async def check(view: str) -> None:
+        results = await Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}})
+        assert len(results.response["passes"]) >= 10, f"axe checked next to nothing on the {view} view"
+        checked[view] = [
+            f"{rule['id']}: {rule['help']} ({len(rule['nodes'])} elements)"
+            for rule in results.response["violations"]
+        ]
+
+    await page.goto(f"{system.api_url}/#/signin")
+    await expect(page.get_by_role("heading", level=1, name="Sign in")).to_be_visible()
+    await check("sign in")
+    await sign_up(page, system, "inclusive@example.com")
+    await check("lines")
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Scripts").click()
+    await expect(page.get_by_role("heading", level=1, name="Scripts to read")).to_be_visible()
+    await check("scripts")
+    await open_line(page, SECOND_LINE)
+    await choose_file(page, recording)
+    await check("practice")
+    await analyse(page)
+    await wait_for_result(page)
+    await page.get_by_text("Show the numbers").click()
+    await check("result")
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="My page").click()
+    await expect(page.locator("figure.history-chart")).to_be_visible()
+    await check("my page")
+
+    assert checked == {view: [] for view in checked}
+    assert len(checked) == 6
