@@ -379,3 +379,20 @@ async def test_every_view_passes_the_axe_accessibility_checks_on_a_phone(
 
     assert checked == {view: [] for view in checked}
     assert len(checked) == 6
+
+
+async def test_signing_out_and_back_in_returns_to_the_page_that_asked(page: Page, system: System) -> None:
+    await sign_up(page, system, "returning@example.com")
+    await page.get_by_role("button", name="Sign out").click()
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="My page").click()
+
+    form = page.get_by_role("form", name="Sign in")
+    await form.get_by_label("Email").fill("returning@example.com")
+    await form.get_by_label("Password").fill("not the password")
+    await form.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_contain_text("email or password is incorrect")
+    await form.get_by_label("Password").fill(USER_PASSWORD)
+    await form.get_by_role("button", name="Sign in").click()
+
+    await expect(page.get_by_role("heading", level=1, name="Hello, Browser Learner")).to_be_visible()
+    assert page.url.endswith("#/me")

@@ -164,6 +164,7 @@ export function followJob(jobId, { onEvent, onStatus, onDropped, onEnd }) {
         const data = JSON.parse(message.data);
         onEvent(type, data);
         if (TERMINAL_EVENTS.includes(type)) {
+          sessionStorage.removeItem(storageKey); // a finished job is read, not followed
           stop();
           onEnd(null);
         }

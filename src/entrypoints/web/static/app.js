@@ -86,8 +86,9 @@ function markNavigation(section) {
 
 // --- sign in ----------------------------------------------------------------------------------------
 
-function field(label, attributes) {
-  const id = `field-${attributes.name}-${attributes.form || ""}`;
+// A labelled input; ``form`` keeps the ids of two forms' same-named fields apart.
+function field(form, label, attributes) {
+  const id = `${form}-${attributes.name}`;
   return h("p", { class: "field" }, h("label", { for: id }, label), h("input", { id, ...attributes }));
 }
 
@@ -115,8 +116,8 @@ function signInView(params) {
     "form",
     { class: "card", "aria-labelledby": "signin-heading" },
     h("h2", { id: "signin-heading" }, "Sign in"),
-    field("Email", { name: "email", type: "email", autocomplete: "username", required: true, form: "in" }),
-    field("Password", { name: "password", type: "password", autocomplete: "current-password", required: true, form: "in" }),
+    field("signin", "Email", { name: "email", type: "email", autocomplete: "username", required: true }),
+    field("signin", "Password", { name: "password", type: "password", autocomplete: "current-password", required: true }),
     h("button", { type: "submit", class: "primary" }, "Sign in"),
   );
   signInForm.addEventListener("submit", (event) =>
@@ -126,16 +127,14 @@ function signInView(params) {
     "form",
     { class: "card", "aria-labelledby": "signup-heading" },
     h("h2", { id: "signup-heading" }, "New here? Create an account"),
-    field("Your name", { name: "display_name", autocomplete: "nickname", required: true, maxlength: 80, form: "up" }),
-    field("Email", { name: "email", type: "email", autocomplete: "email", required: true, form: "up" }),
-    field("Password (at least 8 characters)", { name: "password", type: "password", autocomplete: "new-password", required: true, minlength: 8, maxlength: 256, form: "up" }),
+    field("signup", "Your name", { name: "display_name", autocomplete: "nickname", required: true, maxlength: 80 }),
+    field("signup", "Email", { name: "email", type: "email", autocomplete: "email", required: true }),
+    field("signup", "Password (at least 8 characters)", { name: "password", type: "password", autocomplete: "new-password", required: true, minlength: 8, maxlength: 256 }),
     h("button", { type: "submit" }, "Create account"),
   );
   signUpForm.addEventListener("submit", (event) =>
     go(event, (data) => signUp(data.get("display_name"), data.get("email"), data.get("password"))),
   );
-  // The "form" attribute above only makes the ids unique; the inputs belong to their own form.
-  for (const input of [...signInForm.elements, ...signUpForm.elements]) input.removeAttribute("form");
   render(title("Sign in"), status, h("div", { class: "two-columns" }, signInForm, signUpForm));
 }
 
@@ -267,10 +266,6 @@ async function catalogView(kind, params) {
 
 // --- practise: record or choose a file, then upload --------------------------------------------------
 
-function wordsOf(item) {
-  return item.words && item.words.length ? item.words.map((w) => w.text).join(" ") : item.text;
-}
-
 async function practiceView(kind, id) {
   if (!requireSignIn()) return;
   const item = await api.get(`/${kind}s/${id}`, { auth: false });
@@ -373,7 +368,7 @@ async function practiceView(kind, id) {
 
   const text = isToken
     ? h("blockquote", { class: "line" }, h("p", {}, `“${item.text}”`), h("footer", {}, `${item.actor.name}, `, h("cite", {}, item.movie_title)))
-    : h("div", { class: "script-text" }, h("p", {}, wordsOf(item)));
+    : h("div", { class: "script-text" }, h("p", {}, item.text));
   const recorderControls = canRecord()
     ? h("p", {}, recordButton)
     : h("p", { class: "muted" }, "This browser cannot record; choose a file instead.");
