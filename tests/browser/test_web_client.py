@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import numpy as np
 import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page, Request, Route, expect
@@ -396,3 +398,40 @@ async def test_signing_out_and_back_in_returns_to_the_page_that_asked(page: Page
 
     await expect(page.get_by_role("heading", level=1, name="Hello, Browser Learner")).to_be_visible()
     assert page.url.endswith("#/me")
+
+
+async def test_a_file_that_is_not_audio_is_refused_with_the_apis_reason_and_no_job(
+    page: Page, system: System, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.webm"
+    notes.write_text("these are my lines, not a recording\n")
+    await sign_up(page, system, "confused@example.com")
+    await open_line(page, LINE)
+    await choose_file(page, notes)
+
+    await page.get_by_role("button", name="Analyse my recording").click()
+
+    await expect(page.get_by_role("alert")).to_contain_text("not audio in a supported format")
+    await expect(page.get_by_role("button", name="Analyse my recording")).to_be_enabled()
+    assert "#/tokens/" in page.url
+    assert _user_jobs(system, await access_token(page)) == []
+
+
+async def test_a_recording_without_speech_ends_in_a_failure_the_page_explains(
+    page: Page, system: System, tmp_path: Path
+) -> None:
+    silence = tmp_path / "silence.wav"
+    silence.write_bytes(encode_audio(np.zeros(16_000 * 2, dtype=np.float32), 16_000, "wav"))
+    await sign_up(page, system, "silent@example.com")
+    await open_line(page, LINE)
+    await choose_file(page, silence)
+    job_id = await analyse(page)
+
+    await expect(page.get_by_role("alert")).to_contain_text("The analysis failed", timeout=ANALYSIS_WAIT_MS)
+    await expect(page.get_by_role("status").filter(has_text="Failed")).to_be_visible()
+    await expect(page.get_by_role("link", name="Try again")).to_have_attribute(
+        "href", re.compile("#/tokens/")
+    )
+    [job] = _user_jobs(system, await access_token(page))
+    assert (job["id"], job["status"]) == (job_id, "failed")
+    await expect(page.get_by_role("alert")).to_contain_text(job["failure"]["reason"])
