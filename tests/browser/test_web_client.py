@@ -345,7 +345,7 @@ async def test_progress_survives_a_page_reload_and_an_api_restart_by_resuming_af
     assert min(resumed) >= 1
 
 
-async def test_every_view_passes_the_axe_accessibility_checks_on_a_phone(
+async def test_every_view_passes_the_axe_accessibility_checks_and_fits_a_phone(
     page: Page, system: System, tmp_path: Path
 ) -> None:
     """axe-core's WCAG 2.1 A and AA rules on each view, with a result and a history to show."""
@@ -359,6 +359,10 @@ async def test_every_view_passes_the_axe_accessibility_checks_on_a_phone(
             f"{rule['id']}: {rule['help']} ({len(rule['nodes'])} elements)"
             for rule in results.response["violations"]
         ]
+        # Nothing is wider than the phone: no sideways scrolling.
+        overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        if overflow > 0:
+            checked[view].append(f"the page is {overflow} px wider than the screen")
 
     await page.goto(f"{system.api_url}/#/signin")
     await expect(page.get_by_role("heading", level=1, name="Sign in")).to_be_visible()
