@@ -150,6 +150,24 @@ async def _path_d(page: Page, selector: str) -> str:
 # --- the tests -------------------------------------------------------------------------------------
 
 
+# Every value the progress bar takes, with the stage shown beside it, as the page shows them.
+WATCH_PROGRESS = """
+window.progressSeen = [];
+new MutationObserver(() => {
+  const bar = document.getElementById("job-progress");
+  const stage = document.querySelector(".progress-panel .stage");
+  if (bar && stage) window.progressSeen.push([bar.value, stage.textContent]);
+}).observe(document, { subtree: true, attributes: true, attributeFilter: ["value"] });
+"""
+STAGE_NAMES = [
+    "Fetching your recording",
+    "Decoding the audio",
+    "Measuring your voice",
+    "Aligning with the actor",
+    "Scoring",
+]
+
+
 async def test_record_a_line_watch_the_progress_reach_100_and_see_the_result_charts(
     page: Page, system: System
 ) -> None:
@@ -338,6 +356,7 @@ async def test_progress_survives_a_page_reload_and_an_api_restart_by_resuming_af
     recording = recorded(tmp_path, LINE, "wav")
     resumed: list[int] = []
     page.on("request", lambda request: resumed.append(after) if (after := _resumes_after(request)) else None)
+    await page.add_init_script(WATCH_PROGRESS)
     await sign_up(page, system, "patient@example.com")
     system.worker.terminate()  # nothing is dispatched: the job waits at "queued" (event 1)
     system.worker.wait(30.0)
@@ -363,8 +382,17 @@ async def test_progress_survives_a_page_reload_and_an_api_restart_by_resuming_af
 
     await wait_for_result(page)
     await expect(page.get_by_text("Connection lost; reconnecting…")).to_be_hidden()
+    seen: list[list[Any]] = await page.evaluate("window.progressSeen")
     assert resumed, "no stream was reopened after the API restarted"
     assert min(resumed) >= 1
+    # The page was watching before the analysis began: the bar moved with the stream's progress
+    # events (live, or replayed after the last id when the stream came back), through every stage by
+    # name, never backwards.
+    values = [value for value, _ in seen]
+    assert values == sorted(values)
+    assert values[-1] == 100
+    stages_under_way = {stage for value, stage in seen if 0 < value < 100}
+    assert [stage for stage in STAGE_NAMES if stage in stages_under_way] == STAGE_NAMES
 
 
 async def test_every_view_passes_the_axe_accessibility_checks_and_fits_a_phone(
@@ -413,6 +441,8 @@ async def test_signing_out_and_back_in_returns_to_the_page_that_asked(page: Page
     await sign_up(page, system, "returning@example.com")
     await page.get_by_role("button", name="Sign out").click()
     await page.get_by_role("navigation", name="Main").get_by_role("link", name="My page").click()
+    # My page sent the signed-out visitor to sign in, asking to come back.
+    await expect(page.locator("main")).to_have_attribute("data-route", "#/signin?next=%23%2Fme")
 
     form = page.get_by_role("form", name="Sign in")
     await form.get_by_label("Email").fill("returning@example.com")
@@ -461,3 +491,28 @@ async def test_a_recording_without_speech_ends_in_a_failure_the_page_explains(
     [job] = _user_jobs(system, await access_token(page))
     assert (job["id"], job["status"]) == (job_id, "failed")
     await expect(page.get_by_role("alert")).to_contain_text(job["failure"]["reason"])
+
+
+async def test_a_view_still_loading_when_the_user_moves_on_does_not_paint_over_the_next(
+    page: Page, system: System
+) -> None:
+    answered = asyncio.Event()
+
+    async def slow_job(route: Route) -> None:
+        await asyncio.sleep(1.0)
+        await route.fulfill(
+            status=404, json={"type": "/problems/not-found", "title": "Not Found", "status": 404}
+        )
+        answered.set()
+
+    await sign_up(page, system, "impatient@example.com")
+    await page.route("**/jobs/*", slow_job)
+    await page.goto(f"{system.api_url}/#/jobs/{'0' * 8}-0000-7000-8000-{'0' * 12}")
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Scripts").click()
+    await expect(page.get_by_role("heading", level=1, name="Scripts to read")).to_be_visible()
+    async with asyncio.timeout(10):
+        await answered.wait()
+
+    await expect(page.get_by_role("heading", level=1, name="Scripts to read")).to_be_visible()
+    await expect(page.get_by_role("heading", level=1, name="Something went wrong")).to_have_count(0)
+    assert await page.title() == "Scripts to read · Voice practice"

@@ -34,12 +34,21 @@ function onLeave(callback) {
 }
 
 function title(text) {
-  document.title = `${text} · Voice practice`;
   return h("h1", {}, text);
 }
 
-function render(...nodes) {
-  main.replaceChildren(...nodes);
+// Views get their own ``show``: a view still loading when the user moves on must not paint over the
+// next one.
+let navigation = 0;
+
+function renderer() {
+  const mine = ++navigation;
+  return (...nodes) => {
+    if (mine !== navigation) return;
+    main.replaceChildren(...nodes);
+    const heading = main.querySelector("h1");
+    document.title = heading ? `${heading.textContent} · Voice practice` : "Voice practice";
+  };
 }
 
 function errorBox(error) {
@@ -92,7 +101,7 @@ function field(form, label, attributes) {
   return h("p", { class: "field" }, h("label", { for: id }, label), h("input", { id, ...attributes }));
 }
 
-function signInView(params) {
+function signInView(params, show) {
   const next = params.get("next") || "#/tokens";
   const status = h("div");
   const go = async (event, action) => {
@@ -135,7 +144,7 @@ function signInView(params) {
   signUpForm.addEventListener("submit", (event) =>
     go(event, (data) => signUp(data.get("display_name"), data.get("email"), data.get("password"))),
   );
-  render(title("Sign in"), status, h("div", { class: "two-columns" }, signInForm, signUpForm));
+  show(title("Sign in"), status, h("div", { class: "two-columns" }, signInForm, signUpForm));
 }
 
 // --- catalog ----------------------------------------------------------------------------------------
@@ -221,7 +230,7 @@ function scriptCard(script, bookmarked) {
   );
 }
 
-async function catalogView(kind, params) {
+async function catalogView(kind, params, show) {
   const isToken = kind === "token";
   const query = params.get("q") || "";
   const heading = isToken ? "Lines from movies" : "Scripts to read";
@@ -240,7 +249,7 @@ async function catalogView(kind, params) {
   const list = h("ul", { class: "items", "aria-label": heading });
   const more = h("button", { type: "button", hidden: true }, "Show more");
   const summary = h("p", { class: "muted", "aria-live": "polite" });
-  render(title(heading), searchForm, summary, list, more);
+  show(title(heading), searchForm, summary, list, more);
   const marks = await bookmarkedIds();
   let offset = 0;
   const load = async () => {
@@ -266,7 +275,7 @@ async function catalogView(kind, params) {
 
 // --- practise: record or choose a file, then upload --------------------------------------------------
 
-async function practiceView(kind, id) {
+async function practiceView(kind, id, show) {
   if (!requireSignIn()) return;
   const item = await api.get(`/${kind}s/${id}`, { auth: false });
   const isToken = kind === "token";
@@ -372,7 +381,7 @@ async function practiceView(kind, id) {
   const recorderControls = canRecord()
     ? h("p", {}, recordButton)
     : h("p", { class: "muted" }, "This browser cannot record; choose a file instead.");
-  render(
+  show(
     title(heading),
     text,
     referenceAudio(item, isToken ? "Listen to the actor first" : "Listen to the reading"),
@@ -496,30 +505,30 @@ function resultView(job, target) {
   );
 }
 
-async function jobView(id) {
+async function jobView(id, show) {
   if (!requireSignIn()) return;
   let job = await api.get(`/jobs/${id}`);
   const target = await api.get(`/${job.kind}s/${job.target_id}`, { auth: false }).catch(() => null);
   const what = target ? (job.kind === "token" ? `“${target.text}”` : target.title) : "your recording";
-  const { panel, show, connection } = progressPanel();
+  const { panel, show: showProgress, connection } = progressPanel();
   const outcome = h("div", { id: "outcome" });
   const lead = h("p", { class: "lead" }, `Analysing ${what}`);
-  render(title("Analysis"), lead, panel, outcome);
+  show(title("Analysis"), lead, panel, outcome);
 
   const finish = async () => {
     job = await api.get(`/jobs/${id}`);
     connection.textContent = "";
     lead.textContent = `Your recording of ${what}`;
     if (job.status === "completed") {
-      show(100, "done", "Done");
+      showProgress(100, "done", "Done");
       outcome.replaceChildren(resultView(job, target));
       announce(`Analysis complete: ${job.result.overall.toFixed(0)} out of 100.`);
     } else if (job.status === "failed") {
-      show(job.progress, job.stage, "Failed");
+      showProgress(job.progress, job.stage, "Failed");
       const reason = job.failure ? job.failure.reason : "the analysis failed";
       outcome.replaceChildren(errorBox(new Error(`The analysis failed: ${reason}`)), h("p", {}, h("a", { class: "button", href: `#/${job.kind}s/${job.target_id}` }, "Try again")));
     } else if (job.status === "cancelled") {
-      show(job.progress, job.stage, "Cancelled");
+      showProgress(job.progress, job.stage, "Cancelled");
       outcome.replaceChildren(h("p", {}, "This analysis was cancelled."));
     }
   };
@@ -528,7 +537,7 @@ async function jobView(id) {
     await finish();
     return;
   }
-  show(job.progress, job.stage || "queued", stageLabel(job.stage || "queued"));
+  showProgress(job.progress, job.stage || "queued", stageLabel(job.stage || "queued"));
   const cancel = h("button", { type: "button" }, "Cancel");
   cancel.addEventListener("click", async () => {
     cancel.disabled = true;
@@ -543,9 +552,9 @@ async function jobView(id) {
     onEvent(type, data) {
       if (type === "progress" || type === "queued" || type === "started") {
         const stage = data.stage || (type === "started" ? "dispatched" : type);
-        show(data.progress ?? job.progress, stage, stageLabel(stage));
+        showProgress(data.progress ?? job.progress, stage, stageLabel(stage));
       } else if (type === "dispatched") {
-        show(job.progress, "dispatched", stageLabel("dispatched"));
+        showProgress(job.progress, "dispatched", stageLabel("dispatched"));
       }
     },
     onStatus(state) {
@@ -597,7 +606,7 @@ function jobLabel(job, names) {
   return names.get(job.target_id) || (job.kind === "token" ? "A line" : "A script");
 }
 
-async function myPageView() {
+async function myPageView(show) {
   if (!requireSignIn()) return;
   const [page, completed] = await Promise.all([api.get("/mypage"), api.get("/jobs?status=completed&limit=100")]);
   const names = await targetNames([...page.history.recent.items, ...completed.items]);
@@ -631,7 +640,7 @@ async function myPageView() {
       h("a", { href: `#/${b.kind}s/${b.target_id}` }, b.token ? `“${b.token.text}” — ${b.token.actor.name}` : b.script ? b.script.title : b.kind),
     ),
   );
-  render(
+  show(
     title(`Hello, ${page.profile.display_name}`),
     statList,
     h(
@@ -659,38 +668,43 @@ async function myPageView() {
 
 const UUID = "([0-9a-fA-F-]{36})";
 const ROUTES = [
-  [/^\/signin$/, "signin", (m, params) => signInView(params)],
-  [/^\/(?:tokens)?$/, "tokens", (m, params) => catalogView("token", params)],
-  [/^\/scripts$/, "scripts", (m, params) => catalogView("script", params)],
-  [new RegExp(`^/tokens/${UUID}$`), "tokens", (m) => practiceView("token", m[1])],
-  [new RegExp(`^/scripts/${UUID}$`), "scripts", (m) => practiceView("script", m[1])],
-  [new RegExp(`^/jobs/${UUID}$`), "me", (m) => jobView(m[1])],
-  [/^\/me$/, "me", () => myPageView()],
+  [/^\/signin$/, "signin", (m, params, show) => signInView(params, show)],
+  [/^\/(?:tokens)?$/, "tokens", (m, params, show) => catalogView("token", params, show)],
+  [/^\/scripts$/, "scripts", (m, params, show) => catalogView("script", params, show)],
+  [new RegExp(`^/tokens/${UUID}$`), "tokens", (m, params, show) => practiceView("token", m[1], show)],
+  [new RegExp(`^/scripts/${UUID}$`), "scripts", (m, params, show) => practiceView("script", m[1], show)],
+  [new RegExp(`^/jobs/${UUID}$`), "me", (m, params, show) => jobView(m[1], show)],
+  [/^\/me$/, "me", (m, params, show) => myPageView(show)],
 ];
 
 async function route() {
   for (const callback of cleanup) callback();
   cleanup = [];
+  const show = renderer();
+  const current = navigation;
   const [path, query = ""] = location.hash.replace(/^#/, "").split("?");
   const params = new URLSearchParams(query);
   const match = ROUTES.map(([pattern, section, view]) => [path.match(pattern), section, view]).find(([m]) => m);
   updateSessionLink();
   if (!match) {
     markNavigation(null);
-    render(title("Not found"), h("p", {}, "There is nothing here. ", h("a", { href: "#/tokens" }, "Browse the lines.")));
+    show(title("Not found"), h("p", {}, "There is nothing here. ", h("a", { href: "#/tokens" }, "Browse the lines.")));
     return;
   }
   const [found, section, view] = match;
   markNavigation(section);
   try {
-    await view(found, params);
+    await view(found, params, show);
   } catch (error) {
     if (error instanceof SignInRequired) {
       requireSignIn();
       return;
     }
-    render(title("Something went wrong"), errorBox(error));
+    show(title("Something went wrong"), errorBox(error));
   }
+  if (current !== navigation) return; // the user has moved on
+  // Which route the content shows, once shown (a redirect to sign in is a route of its own).
+  main.dataset.route = location.hash;
   main.focus({ preventScroll: true });
 }
 
