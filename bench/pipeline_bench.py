@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -26,7 +25,6 @@ from typing import Any
 
 import httpx
 import numpy as np
-import uvicorn
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -34,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 from tests.support.encoding import encode_audio
+from tests.support.threaded_server import listening_socket, read_body, serve_in_thread
 
 from adapters.persistence import migrations
 from adapters.webhooks.standard_webhooks import WebhookSigner
@@ -72,12 +71,7 @@ class Recorder:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         if scope["path"] == "/v1/analyses":
             self.arrivals.setdefault(json.loads(body)["job_id"], time.time())
         await send(
@@ -88,16 +82,6 @@ class Recorder:
             }
         )
         await send({"type": "http.response.body", "body": b"{}"})
-
-
-def serve_in_thread(app: Any, port: int) -> uvicorn.Server:
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    return server
 
 
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -191,7 +175,7 @@ async def main(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="vp-bench-"))
     recorder = Recorder()
     analysis_port, api_port, bare_port = free_port(), free_port(), free_port()
-    serve_in_thread(recorder, analysis_port)
+    serve_in_thread(recorder, listening_socket(analysis_port), name="recording analysis server")
     api = f"http://127.0.0.1:{api_port}"
     env = {
         **os.environ,

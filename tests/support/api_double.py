@@ -9,7 +9,6 @@ the test reads what arrived through methods that share state under a lock.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections import deque
@@ -21,6 +20,7 @@ import uvicorn
 
 from adapters.webhooks.standard_webhooks import WebhookRejected, WebhookVerifier
 from entrypoints.settings import DEV_WEBHOOK_SECRET
+from tests.support.threaded_server import listening_socket, read_body, serve_in_thread, stop_serving
 
 WEBHOOK_PATH = "/webhooks/analysis"
 TERMINAL_TYPES = ("analysis.completed", "analysis.failed")
@@ -62,32 +62,15 @@ class ApiDouble:
         return self.url + WEBHOOK_PATH
 
     def start(self, timeout: float = 10.0) -> None:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.bind(("127.0.0.1", 0))
+        listener = listening_socket()
         self._port = listener.getsockname()[1]
-        config = uvicorn.Config(
-            self._asgi,
-            interface="asgi3",
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
+        self._server, self._thread = serve_in_thread(
+            self._asgi, listener, name="API double", timeout=timeout, interface="asgi3"
         )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + timeout
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                server.should_exit = True
-                raise RuntimeError("the API double did not start")
-            time.sleep(0.01)
-        self._server, self._thread = server, thread
 
     def stop(self) -> None:
         if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(10.0)
+            stop_serving(self._server, self._thread)
         self._server = self._thread = None
 
     def __enter__(self) -> Self:
@@ -141,12 +124,7 @@ class ApiDouble:
     async def _asgi(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         path, method = scope["path"], scope["method"]
         if method == "GET" and path.startswith("/audio/"):
             status, payload = self._audio_answer(path.removeprefix("/audio/"))

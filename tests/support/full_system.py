@@ -19,7 +19,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from tests.support.processes import REPO_ROOT, UV_RUN, ServiceProcess, api_process, worker_process
+from tests.support.processes import (
+    REPO_ROOT,
+    UV_RUN,
+    ServiceProcess,
+    answers_health,
+    api_process,
+    worker_process,
+)
 
 TERMINAL_EVENTS = ("completed", "failed", "cancelled")
 ADMIN_EMAIL = "admin@example.com"
@@ -40,16 +47,8 @@ def own_redis_database(redis_url: str, database: int) -> str:
 
 
 def analysis_server_process(env: Mapping[str, str], log_dir: Path, port: int) -> ServiceProcess:
-    base_url = f"http://127.0.0.1:{port}"
-
-    def healthy(_: ServiceProcess) -> bool:
-        try:
-            return httpx.get(f"{base_url}/health", timeout=1.0).status_code == 200
-        except httpx.TransportError:
-            return False
-
     command = (*UV_RUN, "analysis-server", "--port", str(port))
-    return ServiceProcess("analysis", command, env, log_dir, healthy)
+    return ServiceProcess("analysis", command, env, log_dir, answers_health(port))
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,13 +107,18 @@ def worker_process(env: Mapping[str, str], log_dir: Path) -> ServiceProcess:
     )
 
 
-def api_process(env: Mapping[str, str], log_dir: Path, port: int) -> ServiceProcess:
-    base_url = f"http://127.0.0.1:{port}"
+def answers_health(port: int) -> Callable[[ServiceProcess], bool]:
+    """Ready once ``GET /health`` on ``port`` answers 200."""
 
     def healthy(_: ServiceProcess) -> bool:
         try:
-            return httpx.get(f"{base_url}/health", timeout=1.0).status_code == 200
+            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1.0).status_code == 200
         except httpx.TransportError:
             return False
 
-    return ServiceProcess("api", (*UV_RUN, "serve", "--port", str(port)), env, log_dir, healthy)
+    return healthy
+
+
+def api_process(env: Mapping[str, str], log_dir: Path, port: int) -> ServiceProcess:
+    command = (*UV_RUN, "serve", "--port", str(port))
+    return ServiceProcess("api", command, env, log_dir, answers_health(port))

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
-import time
 import uuid
 from collections import Counter, deque
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from litestar import Litestar, Request, Response, post
 
 from adapters.webhooks.standard_webhooks import WebhookSigner
 from entrypoints.settings import DEV_WEBHOOK_SECRET
+from tests.support.threaded_server import listening_socket, serve_in_thread, stop_serving
 
 ANALYSES_PATH = "/v1/analyses"
 STUB_RESULT: dict[str, Any] = {
@@ -89,39 +88,18 @@ class StubAnalysisServer:
         """Listen (again) on the same port, so clients configured with ``url`` reach it once more."""
         if self._server is not None:
             return
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self._port))
+        listener = listening_socket(self._port)
         self._port = listener.getsockname()[1]
-        config = uvicorn.Config(
-            self._app(),
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=1,
+        self._server, self._thread = serve_in_thread(
+            self._app(), listener, name="stub analysis server", timeout=timeout, timeout_graceful_shutdown=1
         )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [listener]}, name="stub-analysis-server", daemon=True
-        )
-        thread.start()
-        deadline = time.monotonic() + timeout
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                server.should_exit = True
-                raise RuntimeError("the stub analysis server did not start")
-            time.sleep(0.01)
-        self._server, self._thread = server, thread
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop listening: clients now get connection refused, as from a server that is down."""
         server, thread = self._server, self._thread
         self._server = self._thread = None
-        if server is None or thread is None:
-            return
-        server.should_exit = True
-        thread.join(timeout)
+        if server is not None and thread is not None:
+            stop_serving(server, thread, timeout)
 
     def __enter__(self) -> Self:
         self.start()

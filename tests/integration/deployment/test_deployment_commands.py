@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.persistence.migrations import alembic_config
 from tests.support.deployment import DeploymentCommand, fly_commands, fly_config, resolve, with_option
-from tests.support.processes import REPO_ROOT, ServiceProcess
+from tests.support.processes import REPO_ROOT, ServiceProcess, answers_health
 
 pytestmark = pytest.mark.slow
 
@@ -113,14 +113,7 @@ def _api(
 ) -> tuple[ServiceProcess, int]:
     port = _free_port()
     argv = with_option(with_option(_fly("app").argv, "--host", "127.0.0.1"), "--port", str(port))
-
-    def healthy(_: ServiceProcess) -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1.0).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    process = ServiceProcess("api", (*UV_RUN, *argv), environment, tmp_path / "logs", healthy)
+    process = ServiceProcess("api", (*UV_RUN, *argv), environment, tmp_path / "logs", answers_health(port))
     processes.append(process)
     process.start(START_TIMEOUT_SECONDS)
     return process, port

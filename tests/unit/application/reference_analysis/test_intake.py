@@ -53,13 +53,30 @@ def _intake(processor: Processor, concurrency: int = 1, queue_size: int = 4) -> 
     return AnalysisIntake(processor, IntakeSettings(concurrency=concurrency, queue_size=queue_size))
 
 
+StartIntake = Callable[..., AnalysisIntake]
+
+
 @pytest.fixture
-async def stopped() -> AsyncIterator[list[AnalysisIntake]]:
-    """Intakes a test started; each is stopped after the test."""
+async def start_intake() -> AsyncIterator[StartIntake]:
+    """``start_intake(processor, concurrency=1, queue_size=4)``: a started intake, stopped after the test."""
     started: list[AnalysisIntake] = []
-    yield started
+
+    def start(processor: Processor, concurrency: int = 1, queue_size: int = 4) -> AnalysisIntake:
+        intake = _intake(processor, concurrency, queue_size)
+        intake.start()
+        started.append(intake)
+        return intake
+
+    yield start
     for intake in started:
         await intake.stop(1.0)
+
+
+async def _fill(intake: AnalysisIntake, processor: Processor, first: AnalysisOrder | None = None) -> None:
+    """One order analysing (held) and one waiting: a queue of one is full."""
+    intake.submit(first or order())
+    await _until(lambda: processor.started)
+    intake.submit(order())
 
 
 async def _until(condition: Callable[[], object]) -> None:
@@ -71,29 +88,23 @@ async def _until(condition: Callable[[], object]) -> None:
     raise AssertionError("the condition did not hold within 2 s")
 
 
-async def test_a_new_job_is_accepted(stopped: list[AnalysisIntake]) -> None:
-    intake = _intake(Processor())
-    intake.start()
-    stopped.append(intake)
+async def test_a_new_job_is_accepted(start_intake: StartIntake) -> None:
+    intake = start_intake(Processor())
 
     assert intake.submit(order()).status == "accepted"
 
 
-async def test_a_repeated_job_id_is_answered_duplicate(stopped: list[AnalysisIntake]) -> None:
-    intake = _intake(Processor())
-    intake.start()
-    stopped.append(intake)
+async def test_a_repeated_job_id_is_answered_duplicate(start_intake: StartIntake) -> None:
+    intake = start_intake(Processor())
     analysis_order = order()
     intake.submit(analysis_order)
 
     assert intake.submit(analysis_order).status == "duplicate"
 
 
-async def test_a_repeated_job_id_is_analysed_once(stopped: list[AnalysisIntake]) -> None:
+async def test_a_repeated_job_id_is_analysed_once(start_intake: StartIntake) -> None:
     processor = Processor()
-    intake = _intake(processor)
-    intake.start()
-    stopped.append(intake)
+    intake = start_intake(processor)
     analysis_order = order()
     intake.submit(analysis_order)
     await _until(lambda: processor.finished)
@@ -104,28 +115,20 @@ async def test_a_repeated_job_id_is_analysed_once(stopped: list[AnalysisIntake])
     assert len(processor.started) == 1
 
 
-async def test_a_full_queue_refuses_an_order(stopped: list[AnalysisIntake]) -> None:
+async def test_a_full_queue_refuses_an_order(start_intake: StartIntake) -> None:
     processor = Processor(hold=True)
-    intake = _intake(processor, concurrency=1, queue_size=1)
-    intake.start()
-    stopped.append(intake)
-    intake.submit(order())
-    await _until(lambda: processor.started)
-    intake.submit(order())
+    intake = start_intake(processor, concurrency=1, queue_size=1)
+    await _fill(intake, processor)
 
     with pytest.raises(QueueFullError):
         intake.submit(order())
     processor.release.set()
 
 
-async def test_a_full_queue_says_when_to_retry(stopped: list[AnalysisIntake]) -> None:
+async def test_a_full_queue_says_when_to_retry(start_intake: StartIntake) -> None:
     processor = Processor(hold=True)
-    intake = _intake(processor, concurrency=1, queue_size=1)
-    intake.start()
-    stopped.append(intake)
-    intake.submit(order())
-    await _until(lambda: processor.started)
-    intake.submit(order())
+    intake = start_intake(processor, concurrency=1, queue_size=1)
+    await _fill(intake, processor)
 
     with pytest.raises(QueueFullError) as refused:
         intake.submit(order())
@@ -134,15 +137,11 @@ async def test_a_full_queue_says_when_to_retry(stopped: list[AnalysisIntake]) ->
 
 
 async def test_an_order_refused_for_a_full_queue_is_accepted_once_there_is_room(
-    stopped: list[AnalysisIntake],
+    start_intake: StartIntake,
 ) -> None:
     processor = Processor(hold=True)
-    intake = _intake(processor, concurrency=1, queue_size=1)
-    intake.start()
-    stopped.append(intake)
-    intake.submit(order())
-    await _until(lambda: processor.started)
-    intake.submit(order())
+    intake = start_intake(processor, concurrency=1, queue_size=1)
+    await _fill(intake, processor)
     refused = order()
     with pytest.raises(QueueFullError):
         intake.submit(refused)
@@ -154,28 +153,22 @@ async def test_an_order_refused_for_a_full_queue_is_accepted_once_there_is_room(
 
 
 async def test_a_repeated_job_id_is_answered_duplicate_while_the_queue_is_full(
-    stopped: list[AnalysisIntake],
+    start_intake: StartIntake,
 ) -> None:
     processor = Processor(hold=True)
-    intake = _intake(processor, concurrency=1, queue_size=1)
-    intake.start()
-    stopped.append(intake)
+    intake = start_intake(processor, concurrency=1, queue_size=1)
     first = order()
-    intake.submit(first)
-    await _until(lambda: processor.started)
-    intake.submit(order())
+    await _fill(intake, processor, first)
 
     assert intake.submit(first).status == "duplicate"
     processor.release.set()
 
 
 async def test_no_more_orders_are_analysed_at_once_than_the_concurrency(
-    stopped: list[AnalysisIntake],
+    start_intake: StartIntake,
 ) -> None:
     processor = Processor(hold=True)
-    intake = _intake(processor, concurrency=2, queue_size=8)
-    intake.start()
-    stopped.append(intake)
+    intake = start_intake(processor, concurrency=2, queue_size=8)
     for _ in range(6):
         intake.submit(order())
     await _until(lambda: len(processor.started) == 2)
