@@ -97,10 +97,7 @@ def run(uploads: int) -> None:
     take = synthesize(CLIP, Voice("en-us+f3", rate=150))
     reference_audio = encode_audio(reference.samples, reference.sample_rate, "wav")
     take_audio = encode_audio(take.samples, take.sample_rate, "webm")
-    words = [
-        {"index": index, "text": word.text, "start": round(word.start, 3), "end": round(word.end, 3)}
-        for index, word in enumerate(reference.words)
-    ]
+    words = reference.word_timings()
     name = f"bench_analysis_{uuid.uuid4().hex[:8]}"
     asyncio.run(_admin_sql(f'CREATE DATABASE "{name}"'))
     database_url = SERVER.rsplit("/", 1)[0] + f"/{name}"

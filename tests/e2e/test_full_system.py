@@ -17,7 +17,7 @@ import pytest
 from adapters.persistence import migrations
 from tests.support.encoding import encode_audio
 from tests.support.full_system import SseEvent, System, own_redis_database
-from tests.support.speech import Speech, Voice, synthesize
+from tests.support.speech import Voice, synthesize
 
 pytestmark = pytest.mark.slow
 
@@ -29,13 +29,6 @@ PASSAGE = (
 )
 REFERENCE_VOICE = Voice("en-us")
 STAGES = ["downloading", "decoding", "features", "aligning", "scoring"]
-
-
-def _words(speech: Speech) -> list[dict[str, Any]]:
-    return [
-        {"index": index, "text": word.text, "start": round(word.start, 3), "end": round(word.end, 3)}
-        for index, word in enumerate(speech.words)
-    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +62,7 @@ def system(
 
 def _analyse(system: System, kind: str, text: str, user_voice: Voice) -> Analysed:
     reference = synthesize(text, REFERENCE_VOICE)
-    words = _words(reference)
+    words = reference.word_timings()
     admin = system.create_admin()
     reference_id = system.create_reference(
         admin, kind, text, words, encode_audio(reference.samples, reference.sample_rate, "wav"), "ref.wav"

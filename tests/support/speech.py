@@ -18,7 +18,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -72,6 +72,13 @@ class Speech:
     @property
     def duration(self) -> float:
         return self.samples.size / self.sample_rate
+
+    def word_timings(self) -> list[dict[str, Any]]:
+        """The words as the catalog takes them: index, text, start and end (ms precision)."""
+        return [
+            {"index": index, "text": word.text, "start": round(word.start, 3), "end": round(word.end, 3)}
+            for index, word in enumerate(self.words)
+        ]
 
 
 @lru_cache(maxsize=256)

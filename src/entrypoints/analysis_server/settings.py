@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from adapters.webhooks.standard_webhooks import InvalidWebhookSecret, parse_webhook_secrets
 from entrypoints.settings import DEV_WEBHOOK_SECRET, ENVIRONMENTS, MIN_SECRET_LENGTH, ConfigurationError
@@ -39,27 +40,27 @@ class AnalysisServerSettings:
         try:
             settings = cls(
                 environment=env.get("APP_ENV", defaults.environment).strip().lower(),
-                concurrency=int(env.get("ANALYSIS_SERVER_CONCURRENCY") or defaults.concurrency),
-                queue_size=int(env.get("ANALYSIS_SERVER_QUEUE_SIZE") or defaults.queue_size),
+                concurrency=_number(env, "ANALYSIS_SERVER_CONCURRENCY", defaults.concurrency),
+                queue_size=_number(env, "ANALYSIS_SERVER_QUEUE_SIZE", defaults.queue_size),
                 auth_token=env.get("ANALYSIS_SERVER_AUTH_TOKEN") or None,
                 webhook_secret=_webhook_secret(env),
-                max_download_bytes=int(
-                    env.get("ANALYSIS_SERVER_MAX_DOWNLOAD_BYTES") or defaults.max_download_bytes
+                max_download_bytes=_number(
+                    env, "ANALYSIS_SERVER_MAX_DOWNLOAD_BYTES", defaults.max_download_bytes
                 ),
-                max_audio_seconds=float(
-                    env.get("ANALYSIS_SERVER_MAX_AUDIO_SECONDS") or defaults.max_audio_seconds
+                max_audio_seconds=_number(
+                    env, "ANALYSIS_SERVER_MAX_AUDIO_SECONDS", defaults.max_audio_seconds
                 ),
-                download_timeout_seconds=float(
-                    env.get("ANALYSIS_SERVER_DOWNLOAD_TIMEOUT_SECONDS") or defaults.download_timeout_seconds
+                download_timeout_seconds=_number(
+                    env, "ANALYSIS_SERVER_DOWNLOAD_TIMEOUT_SECONDS", defaults.download_timeout_seconds
                 ),
-                webhook_give_up_seconds=float(
-                    env.get("ANALYSIS_SERVER_WEBHOOK_GIVE_UP_SECONDS") or defaults.webhook_give_up_seconds
+                webhook_give_up_seconds=_number(
+                    env, "ANALYSIS_SERVER_WEBHOOK_GIVE_UP_SECONDS", defaults.webhook_give_up_seconds
                 ),
-                remember_jobs_seconds=float(
-                    env.get("ANALYSIS_SERVER_REMEMBER_JOBS_SECONDS") or defaults.remember_jobs_seconds
+                remember_jobs_seconds=_number(
+                    env, "ANALYSIS_SERVER_REMEMBER_JOBS_SECONDS", defaults.remember_jobs_seconds
                 ),
-                shutdown_grace_seconds=float(
-                    env.get("ANALYSIS_SERVER_SHUTDOWN_GRACE_SECONDS") or defaults.shutdown_grace_seconds
+                shutdown_grace_seconds=_number(
+                    env, "ANALYSIS_SERVER_SHUTDOWN_GRACE_SECONDS", defaults.shutdown_grace_seconds
                 ),
                 log_level=env.get("LOG_LEVEL", defaults.log_level).upper(),
                 log_json=env.get("LOG_JSON", "true").strip().lower() not in {"0", "false", "no", "off"},
@@ -91,6 +92,15 @@ class AnalysisServerSettings:
                     f"ANALYSIS_SERVER_AUTH_TOKEN of at least {MIN_SECRET_LENGTH} characters is required "
                     "when APP_ENV=production"
                 )
+
+
+N = TypeVar("N", int, float)
+
+
+def _number(env: Mapping[str, str], name: str, default: N) -> N:
+    """``name`` read as the default's type; unset or empty, the default."""
+    raw = env.get(name)
+    return type(default)(raw) if raw else default
 
 
 def _webhook_secret(env: Mapping[str, str]) -> str:

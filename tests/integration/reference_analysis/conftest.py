@@ -16,7 +16,6 @@ from adapters.webhooks.standard_webhooks import generate_webhook_secret
 from tests.support.api_double import ApiDouble, ReceivedWebhook
 from tests.support.full_system import analysis_server_process, free_port
 from tests.support.processes import ServiceProcess
-from tests.support.speech import Speech
 
 AUTH_TOKEN = "integration-test-bearer-token-0123456789"
 WEBHOOK_SECRET = generate_webhook_secret()
@@ -48,13 +47,6 @@ def analysis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(30.0)
-
-
-def word_timings(speech: Speech) -> list[dict[str, Any]]:
-    return [
-        {"index": index, "text": word.text, "start": round(word.start, 3), "end": round(word.end, 3)}
-        for index, word in enumerate(speech.words)
-    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.integration.reference_analysis.conftest import AUTH_TOKEN, Submit, final, word_timings
+from tests.integration.reference_analysis.conftest import AUTH_TOKEN, Submit, final
 from tests.support.api_double import ApiDouble, ReceivedWebhook
 from tests.support.encoding import encode_audio
 from tests.support.speech import SAMPLE_RATE, Voice, synthesize
@@ -34,7 +34,7 @@ def _take() -> bytes:
 
 
 def _words() -> list[dict[str, object]]:
-    return word_timings(synthesize(LINE, Voice("en-us")))
+    return synthesize(LINE, Voice("en-us")).word_timings()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from functools import cache
 
 import pytest
 
-from tests.integration.reference_analysis.conftest import Submit, final, word_timings
+from tests.integration.reference_analysis.conftest import Submit, final
 from tests.support.api_double import ApiDouble
 from tests.support.encoding import ENCODABLE_FORMATS, encode_audio, missing_encoder
 from tests.support.speech import Voice, synthesize
@@ -35,7 +35,7 @@ def test_the_same_text_in_another_voice_scores_high_on_pronunciation_from_every_
     submission = submit(
         encode_audio(take.samples, take.sample_rate, fmt),
         _reference(),
-        word_timings(synthesize(LINE, REFERENCE)),
+        synthesize(LINE, REFERENCE).word_timings(),
     )
 
     outcome = final(api_double.wait_until_finished(submission.job_id, timeout=60.0))
