@@ -36,8 +36,11 @@ system-deps:  ## Debian packages the analysis and its tests need (espeak-ng for 
 test-deps:  ## Debian packages only the tests need (headless Chromium and fonts for the browser tests)
 	$(call apt_install,$(BROWSER_TEST_PACKAGES),--no-install-recommends)
 
+# PYTHONDONTWRITEBYTECODE is set on CI machines: without compiled bytecode every process the tests start
+# (API, worker, analysis server) recompiles its imports, which under load costs several seconds each.
 setup: $(UV) system-deps  ## Install uv, Debian packages and the locked Python dependencies
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
+	$(UV) run --frozen python -m compileall -q src
 
 migrate: setup  ## Create the database if missing and apply the migrations
 	$(RUN) voicepractice db create
