@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from entrypoints.logging import LOG_FORMATS
+
 DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production-0123456789"
 DEV_STORAGE_URL_SECRET = "dev-only-storage-url-secret-do-not-use-in-production"
 # A fixed, well-known development secret: production refuses it (see _refuse_dev_secrets).
@@ -57,6 +59,14 @@ def _bool(raw: str) -> bool:
     raise ConfigurationError(f"not a boolean: {raw!r}")
 
 
+def log_format_from(env: Mapping[str, str]) -> str:
+    """LOG_FORMAT: ``auto`` (JSON lines unless stderr is a terminal), ``json`` or ``console``."""
+    log_format = env.get("LOG_FORMAT", "auto").strip().lower() or "auto"
+    if log_format not in LOG_FORMATS:
+        raise ConfigurationError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}: {log_format!r}")
+    return log_format
+
+
 def _list(raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.replace(" ", ",").split(",") if item.strip())
 
@@ -102,7 +112,7 @@ class Settings:
     cors_allowed_origins: tuple[str, ...] = ("http://127.0.0.1:8000", "http://localhost:8000")
     cors_allow_credentials: bool = False
     log_level: str = "INFO"
-    log_json: bool = True
+    log_format: str = "auto"
     reference_max_bytes: int = 30 * 1024 * 1024
     reference_max_seconds: float = 180.0
     token_max_bytes: int = 10 * 1024 * 1024
@@ -174,7 +184,7 @@ class Settings:
                 else defaults.cors_allowed_origins,
                 cors_allow_credentials=_bool(env.get("CORS_ALLOW_CREDENTIALS", "false")),
                 log_level=env.get("LOG_LEVEL", defaults.log_level).upper(),
-                log_json=_bool(env.get("LOG_JSON", "true")),
+                log_format=log_format_from(env),
                 reference_max_bytes=int(env.get("REFERENCE_AUDIO_MAX_BYTES", defaults.reference_max_bytes)),
                 reference_max_seconds=float(
                     env.get("REFERENCE_AUDIO_MAX_SECONDS", defaults.reference_max_seconds)

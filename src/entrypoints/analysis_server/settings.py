@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from adapters.webhooks.standard_webhooks import InvalidWebhookSecret, parse_webhook_secrets
-from entrypoints.settings import DEV_WEBHOOK_SECRET, ENVIRONMENTS, MIN_SECRET_LENGTH, ConfigurationError
+from entrypoints.settings import (
+    DEV_WEBHOOK_SECRET,
+    ENVIRONMENTS,
+    MIN_SECRET_LENGTH,
+    ConfigurationError,
+    log_format_from,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +31,7 @@ class AnalysisServerSettings:
     remember_jobs_seconds: float = 3600.0
     shutdown_grace_seconds: float = 20.0
     log_level: str = "INFO"
-    log_json: bool = True
+    log_format: str = "auto"
 
     @property
     def is_production(self) -> bool:
@@ -63,7 +69,7 @@ class AnalysisServerSettings:
                     env, "ANALYSIS_SERVER_SHUTDOWN_GRACE_SECONDS", defaults.shutdown_grace_seconds
                 ),
                 log_level=env.get("LOG_LEVEL", defaults.log_level).upper(),
-                log_json=env.get("LOG_JSON", "true").strip().lower() not in {"0", "false", "no", "off"},
+                log_format=log_format_from(env),
             )
         except ValueError as error:
             raise ConfigurationError(f"invalid analysis server setting: {error}") from error

@@ -69,7 +69,7 @@ def _openapi() -> OpenAPIConfig:
 def create_app(settings: Settings | None = None, container: Container | None = None) -> Litestar:
     """Build the app; with ``container`` given (tests) it is used as is and not closed by the app."""
     settings = settings or (container.settings if container else Settings.from_env())
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.log_format)
     local_storage: LocalObjectStorage | None = None
     if container is not None and isinstance(container.storage, LocalObjectStorage):
         local_storage = container.storage

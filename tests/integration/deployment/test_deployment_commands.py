@@ -74,7 +74,7 @@ def environment(migrated_by_release_command: str, redis_url: str, tmp_path: Path
         "LOCAL_STORAGE_DIR": str(tmp_path / "storage"),
         "WORKER_METRICS_PORT": str(_free_port()),
         "LOG_LEVEL": "INFO",
-        "LOG_JSON": "true",
+        "LOG_FORMAT": "json",
     }
 
 
