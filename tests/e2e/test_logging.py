@@ -14,7 +14,7 @@ from litestar.testing import AsyncTestClient
 
 from entrypoints.bootstrap import Container
 from entrypoints.http.app import create_app
-from entrypoints.http.problems import EXCEPTION_HANDLERS, PROBLEM_MEDIA_TYPE
+from entrypoints.http.problems import PROBLEM_MEDIA_TYPE, UNHANDLED_ERROR_HANDLERS, problem_details_plugin
 from entrypoints.http.request_context import request_context_middleware
 from entrypoints.logging import configure_logging
 from entrypoints.settings import Settings
@@ -75,7 +75,8 @@ def exploding_app() -> Litestar:
     """Only the problem handlers and the request-context middleware around a handler that fails."""
     return Litestar(
         route_handlers=[explode],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers=UNHANDLED_ERROR_HANDLERS,
+        plugins=[problem_details_plugin()],
         middleware=[request_context_middleware],
         logging_config=None,
     )

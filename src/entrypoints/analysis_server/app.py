@@ -25,7 +25,7 @@ from entrypoints.analysis_server.schemas import (
     decode_request,
 )
 from entrypoints.analysis_server.settings import AnalysisServerSettings
-from entrypoints.http.problems import EXCEPTION_HANDLERS, ProblemError
+from entrypoints.http.problems import UNHANDLED_ERROR_HANDLERS, ProblemError, problem_details_plugin
 from entrypoints.http.schemas import ProblemOut
 from entrypoints.logging import configure_logging
 
@@ -152,7 +152,8 @@ def create_app(
     return Litestar(
         route_handlers=[accept_analysis, health],
         dependencies={"server": Provide(lambda: built, sync_to_thread=False)},
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers=UNHANDLED_ERROR_HANDLERS,
+        plugins=[problem_details_plugin()],
         openapi_config=OpenAPIConfig(title="Reference analysis server", version="1.0.0", path="/schema"),
         lifespan=[lifespan],
         debug=False,

@@ -23,7 +23,7 @@ from entrypoints.http.controllers.job_events import JobEventsController
 from entrypoints.http.controllers.jobs import JobController, UploadController
 from entrypoints.http.controllers.webhooks import AnalysisWebhookController
 from entrypoints.http.metrics import METRICS, ApiMetrics, MetricsController
-from entrypoints.http.problems import EXCEPTION_HANDLERS
+from entrypoints.http.problems import UNHANDLED_ERROR_HANDLERS, problem_details_plugin
 from entrypoints.http.request_context import request_context_middleware
 from entrypoints.http.security import SERVICES
 from entrypoints.http.shutdown import ShutdownSignal
@@ -120,7 +120,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app = Litestar(
         route_handlers=routes,
         dependencies={**SERVICES, **METRICS},
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers=UNHANDLED_ERROR_HANDLERS,
+        plugins=[problem_details_plugin()],
         middleware=[request_context_middleware],
         cors_config=CORSConfig(
             allow_origins=origins,

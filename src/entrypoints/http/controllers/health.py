@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Controller, Response, get
 from litestar.openapi import ResponseSpec
 
-from entrypoints.http.problems import problem
+from entrypoints.http.problems import ProblemError
 from entrypoints.http.schemas import ProbeOut, ProblemOut, ReadinessOut
 from entrypoints.http.security import Services
 
@@ -34,11 +34,13 @@ class HealthController(Controller):
         checks = [ProbeOut(r.name, r.ok, r.error) for r in results]
         failed = [r.name for r in results if not r.ok]
         if failed:
-            return problem(
+            raise ProblemError(
                 503,
                 "not-ready",
                 f"not ready: {', '.join(failed)} unavailable",
-                failed=failed,
-                checks=[{"name": c.name, "ok": c.ok, "error": c.error} for c in checks],
+                extra={
+                    "failed": failed,
+                    "checks": [{"name": c.name, "ok": c.ok, "error": c.error} for c in checks],
+                },
             )
         return Response(ReadinessOut(status="ready", checks=checks))
