@@ -22,10 +22,11 @@ from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.job_events import JobEventsController
 from entrypoints.http.controllers.jobs import JobController, UploadController
 from entrypoints.http.controllers.webhooks import AnalysisWebhookController
+from entrypoints.http.dependencies import DEPENDENCIES
 from entrypoints.http.metrics import METRICS, ApiMetrics, MetricsController
 from entrypoints.http.problems import UNHANDLED_ERROR_HANDLERS, problem_details_plugin
 from entrypoints.http.request_context import request_context_middleware
-from entrypoints.http.security import SERVICES
+from entrypoints.http.security import BearerAuthentication
 from entrypoints.http.shutdown import ShutdownSignal
 from entrypoints.http.storage_routes import build_local_storage_router
 from entrypoints.logging import configure_logging
@@ -119,10 +120,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         state["container"] = container
     app = Litestar(
         route_handlers=routes,
-        dependencies={**SERVICES, **METRICS},
+        dependencies={**DEPENDENCIES, **METRICS},
         exception_handlers=UNHANDLED_ERROR_HANDLERS,
         plugins=[problem_details_plugin()],
-        middleware=[request_context_middleware],
+        middleware=[request_context_middleware, BearerAuthentication],
         cors_config=CORSConfig(
             allow_origins=origins,
             allow_credentials=settings.cors_allow_credentials and "*" not in origins,
