@@ -5,7 +5,6 @@ reason, raised by whatever needs the user (a handler's ``principal``, a guard)."
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request
@@ -19,14 +18,6 @@ from entrypoints.bootstrap import Container
 
 Connection = ASGIConnection[Any, Any, Any, Any]
 SIGN_IN = "sign in first: send 'Authorization: Bearer <access token>'"
-
-
-@dataclass(frozen=True, slots=True)
-class BearerCredentials:
-    """What the request presented: the bearer token, and why it was refused when it was."""
-
-    token: str | None = None
-    refusal: AuthenticationError | None = None
 
 
 def bearer_token(headers: Mapping[str, str]) -> str | None:
@@ -43,27 +34,25 @@ def container_of(connection: Connection) -> Container:
 
 
 class BearerAuthentication(AbstractAuthenticationMiddleware):
+    """Sets ``user`` to the token's ``Principal`` (None without a token) and ``auth`` to the reason a
+    token was refused (None otherwise)."""
+
     async def authenticate_request(self, connection: Connection) -> AuthenticationResult:
         token = bearer_token(connection.headers)
         if token is None:
-            return AuthenticationResult(user=None, auth=BearerCredentials())
+            return AuthenticationResult(user=None, auth=None)
         try:
             principal = container_of(connection).authentication.authenticate(token)
         except AuthenticationError as refusal:
-            return AuthenticationResult(user=None, auth=BearerCredentials(token, refusal))
-        return AuthenticationResult(user=principal, auth=BearerCredentials(token))
-
-
-def credentials(connection: Connection) -> BearerCredentials:
-    presented = connection.scope.get("auth")
-    return presented if isinstance(presented, BearerCredentials) else BearerCredentials()
+            return AuthenticationResult(user=None, auth=refusal)
+        return AuthenticationResult(user=principal, auth=None)
 
 
 def signed_in(connection: Connection) -> Principal | None:
     """The caller the bearer token names; None without one; a refused token raises its reason (401)."""
-    presented = credentials(connection)
-    if presented.refusal is not None:
-        raise presented.refusal
+    refusal = connection.scope.get("auth")
+    if isinstance(refusal, AuthenticationError):
+        raise refusal
     user = connection.scope.get("user")
     return user if isinstance(user, Principal) else None
 
