@@ -7,16 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared_kernel.settings import DEV_WEBHOOK_SECRET, ENVIRONMENTS, MIN_SECRET_LENGTH, ConfigurationError
+
+__all__ = ["DEV_WEBHOOK_SECRET", "ENVIRONMENTS", "MIN_SECRET_LENGTH", "ConfigurationError"]
+
 DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production-0123456789"
 DEV_STORAGE_URL_SECRET = "dev-only-storage-url-secret-do-not-use-in-production"
-# A fixed, well-known development secret: production refuses it (see _refuse_dev_secrets).
-DEV_WEBHOOK_SECRET = "whsec_ZGV2LW9ubHktd2ViaG9vay1zZWNyZXQtMDEyMzQ1Njc4OQ=="
-MIN_SECRET_LENGTH = 32
-ENVIRONMENTS = ("development", "test", "production")
-
-
-class ConfigurationError(Exception):
-    """The environment describes a configuration the service must not run with."""
 
 
 @dataclass(frozen=True, slots=True)

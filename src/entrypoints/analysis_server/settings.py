@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from adapters.webhooks.standard_webhooks import InvalidWebhookSecret, parse_webhook_secrets
-from entrypoints.settings import DEV_WEBHOOK_SECRET, ENVIRONMENTS, MIN_SECRET_LENGTH, ConfigurationError
+from shared_kernel.settings import DEV_WEBHOOK_SECRET, ENVIRONMENTS, MIN_SECRET_LENGTH, ConfigurationError
+from shared_kernel.webhooks import InvalidWebhookSecret, parse_webhook_secrets
 
 
 @dataclass(frozen=True, slots=True)

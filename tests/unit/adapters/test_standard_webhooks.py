@@ -11,7 +11,7 @@ import standardwebhooks
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.webhooks.standard_webhooks import (
+from shared_kernel.webhooks import (
     InvalidWebhookSecret,
     InvalidWebhookSignature,
     MalformedWebhook,
