@@ -132,6 +132,8 @@ def _parse(spec: Variable, hint: Any, raw: str) -> Any:
         return spec.parse(raw)
     if hint is bool:
         return parse_bool(raw)
+    if hint in (int, float):
+        return raw.strip()  # as int() and float() read it
     return raw
 
 

@@ -49,6 +49,10 @@ def test_an_empty_variable_counts_as_unset(program: type) -> None:
     assert program.from_env({names[program]: " "}) == program.from_env({})
 
 
+def test_a_number_may_carry_spaces_around_it() -> None:
+    assert WorkerSettings.from_env({"WORKER_CONCURRENCY": " 25 "}).concurrency == 25
+
+
 def test_the_upload_limits_are_read() -> None:
     settings = Settings.from_env(
         {
