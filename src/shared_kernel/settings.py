@@ -227,7 +227,8 @@ class ProgramSettings:
 
     def validate(self, env: Mapping[str, str]) -> None:
         """Refuse what no single variable's type can: combinations, and development secrets in production."""
-        if self.environment not in ENVIRONMENTS:
+        # Empty would read as unset, i.e. development; a deployment that meant production must not get it.
+        if self.environment not in ENVIRONMENTS or env.get("APP_ENV", "x").strip() == "":
             raise ConfigurationError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}")
 
 

@@ -49,6 +49,12 @@ def test_an_empty_variable_counts_as_unset(program: type) -> None:
     assert program.from_env({names[program]: " "}) == program.from_env({})
 
 
+@pytest.mark.parametrize("program", [Settings, AnalysisServerSettings])
+def test_an_empty_app_env_is_refused_rather_than_read_as_development(program: type[Settings]) -> None:
+    with pytest.raises(ConfigurationError, match="APP_ENV"):
+        program.from_env({"APP_ENV": ""})
+
+
 def test_a_number_may_carry_spaces_around_it() -> None:
     assert WorkerSettings.from_env({"WORKER_CONCURRENCY": " 25 "}).concurrency == 25
 
