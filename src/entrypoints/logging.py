@@ -8,11 +8,9 @@ from typing import TextIO
 
 import structlog
 
-# LOG_FORMAT: "auto" renders for a person when stderr is a terminal and JSON lines otherwise.
-LOG_FORMATS = ("auto", "json", "console")
-
 
 def _renders_json(log_format: str, stream: TextIO) -> bool:
+    # LOG_FORMAT "auto" renders for a person when stderr is a terminal and JSON lines otherwise.
     if log_format == "auto":
         return not stream.isatty()
     return log_format == "json"

@@ -53,7 +53,7 @@ def _server(held: Held, auth_token: str | None = None, queue_size: int = 4) -> A
     settings = AnalysisServerSettings(
         concurrency=1,
         queue_size=queue_size,
-        auth_token=auth_token,
+        analysis_server_auth_token=auth_token,
         log_format="json",
         shutdown_grace_seconds=0.1,
     )
