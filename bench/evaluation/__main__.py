@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from tests.support.speech import Voice, synthesize
 
-from bench.evaluation import experiments, transforms
+from bench.evaluation import calibration, experiments, transforms
 from bench.evaluation.experiments import Engine, Words
 from bench.evaluation.sources import LICENCES, Clip, asterisk_clips, parselmouth_digits
 from bench.evaluation.targets import render
@@ -105,6 +105,13 @@ def run(quick: bool) -> dict[str, object]:
         audio, words = synthetic(clip)
         synthetic_refs.append((clip, audio, words))
     versus_synthetic = experiments.separation(engine, synthetic_refs, allison, 3, seed=3, include_itself=True)
+    fitted = calibration.fit(
+        {
+            "same speaker, separate takes": calibration.Labelled(same_speaker.scores, same_speaker.same_text),
+            "different speakers": calibration.Labelled(across.scores, across.same_text),
+        },
+        engine.settings.scoring,
+    )
     print(f"separation done in {time.monotonic() - started:.0f} s", flush=True)
 
     aligned = [(clip, forced_words(clip)) for clip in chosen]
@@ -147,6 +154,12 @@ def run(quick: bool) -> dict[str, object]:
         "omitted_and_inserted_words": word_events,
         "degradation_on_separate_takes": degradation,
         "speed": timings,
+        "calibration": {
+            "fitted": {"feature_version": config.version, **fitted},
+            "in_use": calibration.settings_of(fitted, engine.settings.scoring),
+            "committed_file_matches_fit": calibration.settings_of(fitted, engine.settings.scoring)
+            == {key: value for key, value in fitted.items() if key != "figures"},
+        },
         "seconds": round(time.monotonic() - started, 1),
     }
 
@@ -158,6 +171,8 @@ def main() -> None:
     report = run(options.quick)
     VAR.mkdir(parents=True, exist_ok=True)
     (VAR / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    fitted = report["calibration"]["fitted"]  # type: ignore[index]
+    (VAR / "calibration.json").write_text(json.dumps(fitted, indent=2) + "\n")
     print(render(report))
     print(f"\nwritten to {VAR / 'report.json'} in {report['seconds']} s")
 

@@ -5,14 +5,23 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from bench.evaluation import transforms
 from bench.evaluation.metrics import Spread, boundary_errors_ms, detection, median_gap, roc_auc
 from bench.evaluation.sources import SAMPLE_RATE, Clip
-from domain.voice import ComparisonResult, ComparisonSettings, WordStatus, WordTiming, compare
+from domain.voice import (
+    ComparisonResult,
+    ComparisonSettings,
+    FeatureConfig,
+    Scores,
+    VoiceAnalysisError,
+    WordStatus,
+    WordTiming,
+    compare,
+)
 from domain.wording import normalise_word, words_of
 
 __all__ = ["words_of"]
@@ -29,10 +38,18 @@ def text_key(text: str) -> str:
 class Engine:
     """The comparison under evaluation, with the settings being measured."""
 
-    settings: ComparisonSettings
+    settings: ComparisonSettings = field(default_factory=ComparisonSettings)
+    config: FeatureConfig = field(default_factory=FeatureConfig)
 
     def compare(self, user: np.ndarray, reference: np.ndarray, words: Words | None) -> ComparisonResult:
-        return compare(user, reference, SAMPLE_RATE, words, settings=self.settings)
+        return compare(user, reference, SAMPLE_RATE, words, self.config, settings=self.settings)
+
+    def overall_or_none(self, user: np.ndarray, reference: np.ndarray, words: Words | None) -> float | None:
+        """The overall score, or None when the engine refuses the recording (as it would an upload)."""
+        try:
+            return self.compare(user, reference, words).scores.overall
+        except VoiceAnalysisError:
+            return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +58,8 @@ class Separation:
 
     positives: list[float]
     negatives: list[float]
+    scores: list[Scores] = field(default_factory=list)
+    same_text: list[bool] = field(default_factory=list)
 
     def summary(self) -> dict[str, float]:
         return {
@@ -80,7 +99,8 @@ def separation(
     against ``negatives_per_reference`` recordings of other texts of a similar length (between half
     and twice as long)."""
     rng = random.Random(seed)
-    positives, negatives = [], []
+    result = Separation([], [])
+    positives, negatives = result.positives, result.negatives
     for clip, audio, words in references:
         same = [
             user
@@ -88,15 +108,21 @@ def separation(
             if (include_itself or user is not clip) and text_key(user.text) == text_key(clip.text)
         ]
         for user in same:
-            positives.append(engine.compare(user.samples, audio, words).scores.overall)
+            scores = engine.compare(user.samples, audio, words).scores
+            positives.append(scores.overall)
+            result.scores.append(scores)
+            result.same_text.append(True)
         others = [
             user
             for user in users
             if text_key(user.text) != text_key(clip.text) and 0.5 <= user.duration / clip.duration <= 2.0
         ]
         for user in rng.sample(others, min(negatives_per_reference, len(others))):
-            negatives.append(engine.compare(user.samples, audio, words).scores.overall)
-    return Separation(positives, negatives)
+            scores = engine.compare(user.samples, audio, words).scores
+            negatives.append(scores.overall)
+            result.scores.append(scores)
+            result.same_text.append(False)
+    return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,16 +231,20 @@ def degradation_on_takes(
         engine.compare(user.samples, reference.samples, words).scores.overall
         for reference, words, user in pairs
     ]
-    moved = {}
+    moved: dict[str, dict[str, float]] = {}
     for condition in all_conditions[1:]:
-        deltas = [
-            engine.compare(condition.alter(user).samples, reference.samples, words).scores.overall - before
-            for (reference, words, user), before in zip(pairs, clean, strict=True)
-        ]
+        deltas, refused = [], 0
+        for (reference, words, user), before in zip(pairs, clean, strict=True):
+            after = engine.overall_or_none(condition.alter(user).samples, reference.samples, words)
+            if after is None:
+                refused += 1
+            else:
+                deltas.append(after - before)
         moved[condition.name] = {
             "median_delta": round(float(np.median(deltas)), 1),
             "mean_delta": round(float(np.mean(deltas)), 1),
             "worst_delta": round(float(np.min(deltas)), 1),
+            "refused": refused,
         }
     return {"clean_median": {"overall": round(float(np.median(clean)), 1)}, **moved}
 

@@ -21,6 +21,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import signal
 
+from domain.voice import FeatureConfig, VoiceAnalysisError, extract_features
+
 SAMPLE_RATE = 16_000
 ASTERISK_PACKAGES = ("asterisk-core-sounds-en-wav", "asterisk-core-sounds-en")
 ASTERISK_SOUNDS = "usr/share/asterisk/sounds/en_US_f_Allison"
@@ -56,16 +58,26 @@ class Clip:
 
 
 def asterisk_clips(cache: Path) -> list[Clip]:
-    """Every English prompt that has a spoken transcript (not the bracketed tone descriptions)."""
+    """Every English prompt that has a spoken transcript (not the bracketed tone descriptions) and
+    lasts long enough for the engine to take it as a recording (see ``usable``)."""
     root = _debian_packages(cache)
     transcripts = _asterisk_transcripts(gzip.decompress((root / ASTERISK_TRANSCRIPTS).read_bytes()).decode())
     sounds = root / ASTERISK_SOUNDS
     clips = []
     for name, text in sorted(transcripts.items()):
         path = sounds / f"{name}.wav"
-        if path.is_file():
-            clips.append(Clip(f"asterisk:{name}", "allison", text, read_wav(path)))
+        if path.is_file() and usable(samples := read_wav(path)):
+            clips.append(Clip(f"asterisk:{name}", "allison", text, samples))
     return clips
+
+
+def usable(samples: Samples) -> bool:
+    """Whether the comparison accepts the recording (a few prompts hold under its minimum of speech)."""
+    try:
+        extract_features(samples, FeatureConfig(sample_rate=SAMPLE_RATE))
+    except VoiceAnalysisError:
+        return False
+    return True
 
 
 def parselmouth_digits(cache: Path) -> list[Clip]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -108,6 +109,12 @@ def render(report: Mapping[str, Any]) -> str:
         lines.append(
             f"Speed, {case}: {figures['cpu_ms']:.0f} ms CPU, peak {figures['peak_mb']:.0f} MB resident"
         )
+    fit = report["calibration"]
+    lines += [
+        "",
+        f"Calibration fitted on these pairs: {json.dumps(fit['fitted'])}",
+        f"  in use: {json.dumps(fit['in_use'])} ({'the fit' if fit['committed_file_matches_fit'] else 'NOT the fit'})",
+    ]
     lines += ["", "Targets:"]
     lines += [f"  [{'met' if v.met else 'MISSED'}] {v.target}: {v.figure}" for v in verdicts(report)]
     lines += ["", "Sources:"] + [f"  {source}: {licence}" for source, licence in report["sources"].items()]
