@@ -27,7 +27,7 @@ from bench.evaluation.experiments import Engine, Words
 from bench.evaluation.sources import LICENCES, Clip, asterisk_clips, parselmouth_digits
 from bench.evaluation.targets import render
 from bench.voice_bench import measure_in_child
-from domain.voice import ComparisonSettings, FeatureConfig, WordTiming, compare
+from domain.voice import ComparisonSettings, FeatureConfig, WordTiming
 
 VAR = Path("var/evaluation")
 REFERENCE_VOICE = Voice("en-us")
@@ -38,7 +38,14 @@ def forced_words(clip: Clip) -> Words:
     those times onto the human recording."""
     speech = synthesize(clip.text, REFERENCE_VOICE)
     timings = [WordTiming(word.text, word.start, word.end) for word in speech.words]
-    result = compare(clip.samples, speech.samples, speech.sample_rate, timings)
+    result = experiments.compare_over_band(
+        clip.samples,
+        speech.samples.astype(np.float64),
+        timings,
+        clip.bandwidth_hz,
+        FeatureConfig(),
+        ComparisonSettings(),
+    )
     return [
         WordTiming(word.text, word.user_start, max(word.user_start, word.user_end)) for word in result.words
     ]
@@ -75,9 +82,7 @@ def run(quick: bool) -> dict[str, object]:
     allison = asterisk_clips(cache)
     digits = parselmouth_digits(cache)
     allison_digits = [
-        Clip(clip.name, clip.speaker, clip.text, clip.samples)
-        for clip in allison
-        if clip.name in {f"asterisk:digits/{digit}" for digit in range(1, 6)}
+        clip for clip in allison if clip.name in {f"asterisk:digits/{digit}" for digit in range(1, 6)}
     ]
     engine = Engine(ComparisonSettings())
     rng = random.Random(13)

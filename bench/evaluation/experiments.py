@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import signal
 
 from bench.evaluation import transforms
 from bench.evaluation.metrics import Spread, boundary_errors_ms, detection, median_gap, roc_auc
@@ -34,6 +35,21 @@ def text_key(text: str) -> str:
     return " ".join(normalise_word(word) for word in words_of(text))
 
 
+def compare_over_band(
+    user: np.ndarray,
+    reference: np.ndarray,
+    words: Words | None,
+    band_hz: float,
+    config: FeatureConfig,
+    settings: ComparisonSettings,
+) -> ComparisonResult:
+    rate = SAMPLE_RATE
+    if band_hz < SAMPLE_RATE / 2:
+        rate = round(2 * band_hz)
+        user, reference = (signal.resample_poly(samples, rate, SAMPLE_RATE) for samples in (user, reference))
+    return compare(user, reference, rate, words, config, settings=settings)
+
+
 @dataclass(frozen=True, slots=True)
 class Engine:
     """The comparison under evaluation, with the settings being measured."""
@@ -41,13 +57,19 @@ class Engine:
     settings: ComparisonSettings = field(default_factory=ComparisonSettings)
     config: FeatureConfig = field(default_factory=FeatureConfig)
 
-    def compare(self, user: np.ndarray, reference: np.ndarray, words: Words | None) -> ComparisonResult:
-        return compare(user, reference, SAMPLE_RATE, words, self.config, settings=self.settings)
+    def compare(
+        self, user: np.ndarray, reference: np.ndarray, words: Words | None, band_hz: float
+    ) -> ComparisonResult:
+        """As the analysis server compares: over the band the narrower recording carries (both
+        resampled to twice ``band_hz`` when it is under the full band; see AudioAnalysis)."""
+        return compare_over_band(user, reference, words, band_hz, self.config, self.settings)
 
-    def overall_or_none(self, user: np.ndarray, reference: np.ndarray, words: Words | None) -> float | None:
+    def overall_or_none(
+        self, user: np.ndarray, reference: np.ndarray, words: Words | None, band_hz: float
+    ) -> float | None:
         """The overall score, or None when the engine refuses the recording (as it would an upload)."""
         try:
-            return self.compare(user, reference, words).scores.overall
+            return self.compare(user, reference, words, band_hz).scores.overall
         except VoiceAnalysisError:
             return None
 
@@ -108,7 +130,9 @@ def separation(
             if (include_itself or user is not clip) and text_key(user.text) == text_key(clip.text)
         ]
         for user in same:
-            scores = engine.compare(user.samples, audio, words).scores
+            scores = engine.compare(
+                user.samples, audio, words, min(clip.bandwidth_hz, user.bandwidth_hz)
+            ).scores
             positives.append(scores.overall)
             result.scores.append(scores)
             result.same_text.append(True)
@@ -118,7 +142,9 @@ def separation(
             if text_key(user.text) != text_key(clip.text) and 0.5 <= user.duration / clip.duration <= 2.0
         ]
         for user in rng.sample(others, min(negatives_per_reference, len(others))):
-            scores = engine.compare(user.samples, audio, words).scores
+            scores = engine.compare(
+                user.samples, audio, words, min(clip.bandwidth_hz, user.bandwidth_hz)
+            ).scores
             negatives.append(scores.overall)
             result.scores.append(scores)
             result.same_text.append(False)
@@ -202,7 +228,7 @@ def under_conditions(
         overall, ok, omitted, total = [], 0, 0, 0
         for clip, words in clips:
             altered = condition.alter(clip)
-            result = engine.compare(altered.samples, clip.samples, words)
+            result = engine.compare(altered.samples, clip.samples, words, clip.bandwidth_hz)
             predicted = [time for word in result.words for time in (word.user_start, word.user_end)]
             truth = [altered.time_map(time) for word in words for time in (word.start, word.end)]
             errors.extend(boundary_errors_ms(predicted, truth))
@@ -228,14 +254,16 @@ def degradation_on_takes(
 ) -> dict[str, dict[str, float]]:
     """How far each alteration of the user's take moves the overall score against another take."""
     clean = [
-        engine.compare(user.samples, reference.samples, words).scores.overall
+        engine.compare(user.samples, reference.samples, words, _band(reference, user)).scores.overall
         for reference, words, user in pairs
     ]
     moved: dict[str, dict[str, float]] = {}
     for condition in all_conditions[1:]:
         deltas, refused = [], 0
         for (reference, words, user), before in zip(pairs, clean, strict=True):
-            after = engine.overall_or_none(condition.alter(user).samples, reference.samples, words)
+            after = engine.overall_or_none(
+                condition.alter(user).samples, reference.samples, words, _band(reference, user)
+            )
             if after is None:
                 refused += 1
             else:
@@ -260,13 +288,13 @@ def omissions_and_insertions(
     for clip, words in clips:
         index = rng.randrange(1, len(words) - 1)
         altered = transforms.without_span(clip.samples, words[index].start, words[index].end)
-        result = engine.compare(altered.samples, clip.samples, words)
+        result = engine.compare(altered.samples, clip.samples, words, clip.bandwidth_hz)
         cut_flags.append([word.status is WordStatus.OMITTED for word in result.words])
         cut_targets.append(index)
         filler = rng.choice(fillers)
         gap = rng.randrange(1, len(words))
         altered = transforms.with_insert(clip.samples, words[gap].start, filler.samples)
-        result = engine.compare(altered.samples, clip.samples, words)
+        result = engine.compare(altered.samples, clip.samples, words, _band(clip, filler))
         insert_flags.append([word.status is WordStatus.OMITTED for word in result.words])
         insert_targets.append(None)
         predicted = [time for word in result.words for time in (word.user_start, word.user_end)]
@@ -282,6 +310,10 @@ def omissions_and_insertions(
         "boundary_ms_with_an_inserted_word": _spread(inserted_errors),
         "insertion_detection": "not reported by the engine (no verdict for words the reference lacks)",
     }
+
+
+def _band(first: Clip, second: Clip) -> float:
+    return min(first.bandwidth_hz, second.bandwidth_hz)
 
 
 def _spread(values: list[float]) -> dict[str, float]:

@@ -45,12 +45,14 @@ Samples = npt.NDArray[np.float64]
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Clip:
-    """One recording at 16 kHz: ``name`` is unique, ``speaker`` names who spoke ``text``."""
+    """One recording at 16 kHz: ``name`` is unique, ``speaker`` names who spoke ``text``, and
+    ``bandwidth_hz`` is the highest frequency the original carried (half its sample rate)."""
 
     name: str
     speaker: str
     text: str
     samples: Samples
+    bandwidth_hz: float
 
     @property
     def duration(self) -> float:
@@ -67,7 +69,7 @@ def asterisk_clips(cache: Path) -> list[Clip]:
     for name, text in sorted(transcripts.items()):
         path = sounds / f"{name}.wav"
         if path.is_file() and usable(samples := read_wav(path)):
-            clips.append(Clip(f"asterisk:{name}", "allison", text, samples))
+            clips.append(Clip(f"asterisk:{name}", "allison", text, samples, _bandwidth(path)))
     return clips
 
 
@@ -82,11 +84,14 @@ def usable(samples: Samples) -> bool:
 
 def parselmouth_digits(cache: Path) -> list[Clip]:
     folder = _parselmouth_audio(cache)
-    return [
-        Clip(f"parselmouth:{digit}_{speaker}", speaker, word, read_wav(folder / f"{digit}_{speaker}.wav"))
-        for digit, word in DIGITS.items()
-        for speaker in ("b", "y")
-    ]
+    clips = []
+    for digit, word in DIGITS.items():
+        for speaker in ("b", "y"):
+            path = folder / f"{digit}_{speaker}.wav"
+            clips.append(
+                Clip(f"parselmouth:{digit}_{speaker}", speaker, word, read_wav(path), _bandwidth(path))
+            )
+    return clips
 
 
 def _asterisk_transcripts(listing: str) -> dict[str, str]:
@@ -113,6 +118,11 @@ def read_wav(path: Path) -> Samples:
     divisor = np.gcd(rate, SAMPLE_RATE)
     resampled: Samples = signal.resample_poly(samples, SAMPLE_RATE // divisor, rate // divisor)
     return resampled
+
+
+def _bandwidth(path: Path) -> float:
+    with wave.open(str(path), "rb") as file:
+        return min(file.getframerate(), SAMPLE_RATE) / 2
 
 
 def _debian_packages(cache: Path) -> Path:
