@@ -49,7 +49,11 @@ def pronunciation_cost(score: float, settings: ScoringSettings) -> float:
 def fit(
     experiments: Mapping[str, Labelled], measured_with: ScoringSettings, least_gap: float = 25.0
 ) -> dict[str, object]:
-    """The best grid point: its settings and the AUC and median gap it gives each experiment."""
+    """The best grid point: its settings and the AUC and median gap it gives each experiment.
+
+    Many grid points separate about equally well: a refit on scores measured under an earlier fit may
+    land on a neighbour. Compare the figures, not the settings, before adopting one.
+    """
     prepared = {name: _columns(labelled, measured_with) for name, labelled in experiments.items()}
     best: tuple[tuple[float, float], dict[str, object]] | None = None
     for midpoint, width in itertools.product(MIDPOINTS, WIDTHS):
@@ -77,9 +81,19 @@ def fit(
     return best[1]
 
 
-def settings_of(fitted: Mapping[str, object], settings: ScoringSettings) -> dict[str, float]:
-    """The values ``settings`` has for the fields a fit sets (to tell whether it is in use)."""
-    return {key: getattr(settings, key) for key in fitted if key != "figures"}
+def figures_of(experiments: Mapping[str, Labelled], settings: ScoringSettings) -> dict[str, dict[str, float]]:
+    """The AUC and median gap ``settings`` give each experiment, computed as the fit computes them."""
+    weights = {name: getattr(settings, f"weight_{name}") for name in ASPECTS}
+    figures = {}
+    for name, labelled in experiments.items():
+        auc, gap = _separation(
+            _columns(labelled, settings),
+            settings.pronunciation_midpoint,
+            settings.pronunciation_width,
+            weights,
+        )
+        figures[name] = {"auc": round(auc, 3), "median_gap": round(gap, 1)}
+    return figures
 
 
 def _weight_sets() -> list[dict[str, float]]:

@@ -89,6 +89,8 @@ class Separation:
             "median_gap": round(median_gap(self.positives, self.negatives), 1),
             "median_same": round(float(np.median(self.positives)), 1),
             "median_different": round(float(np.median(self.negatives)), 1),
+            "same_p10": round(float(np.percentile(self.positives, 10)), 1),
+            "different_p90": round(float(np.percentile(self.negatives, 90)), 1),
             "pairs_same": len(self.positives),
             "pairs_different": len(self.negatives),
         }

