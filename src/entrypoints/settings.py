@@ -128,9 +128,13 @@ class Settings:
     upload_rate_limit: Rate | None = Rate(30, 60)
     login_rate_limit_per_account: Rate | None = Rate(10, 60)
     login_rate_limit_per_address: Rate | None = Rate(10, 60)
+    sign_up_rate_limit_per_address: Rate | None = Rate(10, 3600)
     # A header the platform's proxy sets to the client address and clients cannot forge (Fly-Client-IP on
-    # Fly.io); unset, the address is the connection's peer after uvicorn's X-Forwarded-For handling.
+    # Fly.io); unset, the address is the connection's peer (after X-Forwarded-For from trusted proxies).
     client_ip_header: str | None = None
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto uvicorn believes (addresses or networks); empty:
+    # nobody's, so a client cannot pick the address its rate limits are counted against.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def callback_url(self) -> str:
@@ -215,7 +219,13 @@ class Settings:
                 login_rate_limit_per_address=_rate(
                     env, "LOGIN_RATE_LIMIT_PER_ADDRESS", defaults.login_rate_limit_per_address
                 ),
+                sign_up_rate_limit_per_address=_rate(
+                    env, "SIGN_UP_RATE_LIMIT_PER_ADDRESS", defaults.sign_up_rate_limit_per_address
+                ),
                 client_ip_header=env.get("CLIENT_IP_HEADER", "").strip() or None,
+                trusted_proxies=tuple(
+                    part.strip() for part in env.get("TRUSTED_PROXIES", "").split(",") if part.strip()
+                ),
             )
         except ValueError as error:
             raise ConfigurationError(f"invalid configuration value: {error}") from error
