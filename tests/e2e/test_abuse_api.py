@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 
 from entrypoints.settings import Settings
 from tests.support.full_system import free_port
-from tests.support.processes import ServiceProcess, api_process
+from tests.support.processes import ServiceProcess, api_environment, api_process
 
 SIGN_UPS = 200
 # Enough sign-ups get through to keep the hashing pool busy for the whole flood.
@@ -34,28 +34,20 @@ def api(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFact
     """One API process with the sign-up and per-address log-in limits on, as in production."""
     port = free_port()
     root = tmp_path_factory.mktemp("abuse")
-    environment = {
-        "APP_ENV": "test",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "STORAGE_BACKEND": "local",
-        "LOCAL_STORAGE_DIR": str(root / "storage"),
-        "SECRET_KEY": Settings().secret_key,
-        "LOG_LEVEL": "WARNING",
-        "SIGN_UP_RATE_LIMIT_PER_ADDRESS": f"{SIGN_UP_LIMIT}/hour",
-        "LOGIN_RATE_LIMIT_PER_ADDRESS": f"{LOGIN_LIMIT}/minute",
-        "LOGIN_RATE_LIMIT_PER_ACCOUNT": "off",
-    }
+    environment = api_environment(
+        database_url,
+        redis_url,
+        root,
+        SIGN_UP_RATE_LIMIT_PER_ADDRESS=f"{SIGN_UP_LIMIT}/hour",
+        LOGIN_RATE_LIMIT_PER_ADDRESS=f"{LOGIN_LIMIT}/minute",
+        LOGIN_RATE_LIMIT_PER_ACCOUNT="off",
+    )
     process: ServiceProcess = api_process(environment, root / "logs", port)
     process.start(timeout=90.0)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(10.0)
-        except Exception:
-            process.kill()
+        process.stop()
 
 
 @pytest.fixture(autouse=True)
