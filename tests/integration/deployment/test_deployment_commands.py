@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.persistence.migrations import alembic_config
 from tests.support.deployment import DeploymentCommand, fly_commands, fly_config, resolve, with_option
+from tests.support.network import accepts_connections, outward_address
 from tests.support.processes import REPO_ROOT, ServiceProcess, answers_health
 
 pytestmark = pytest.mark.slow
@@ -168,6 +169,9 @@ def test_the_worker_command_serves_its_metrics(
     _worker(environment, tmp_path, processes)
     response = httpx.get(f"http://127.0.0.1:{environment['WORKER_METRICS_PORT']}/metrics", timeout=5.0)
     assert "voicepractice_relay_attempts_total" in response.text
+    outward = outward_address()
+    if outward is not None:  # WORKER_METRICS_HOST is unset: loopback only
+        assert not accepts_connections(outward, int(environment["WORKER_METRICS_PORT"]))
 
 
 def test_the_optional_analysis_command_comes_up(
