@@ -74,6 +74,7 @@ def environment(migrated_by_release_command: str, redis_url: str, tmp_path: Path
         "REDIS_URL": _own_redis_database(redis_url),
         "LOCAL_STORAGE_DIR": str(tmp_path / "storage"),
         "WORKER_METRICS_PORT": str(_free_port()),
+        "ANALYSIS_SERVER_AUTH_TOKEN": "deployment-test-bearer-token-0123456789",
         "LOG_LEVEL": "INFO",
         "LOG_JSON": "true",
     }
@@ -191,3 +192,14 @@ def test_the_optional_analysis_command_comes_up(
     processes.append(process)
     process.start(START_TIMEOUT_SECONDS)
     assert _stopped_within(process, STOP_TIMEOUT_SECONDS), process.tail()
+
+
+def test_the_analysis_command_refuses_to_start_without_a_bearer_token(environment: dict[str, str]) -> None:
+    argv = with_option(with_option(_fly("analysis").argv, "--host", "127.0.0.1"), "--port", str(_free_port()))
+    env = {**os.environ, **environment}
+    env.pop("ANALYSIS_SERVER_AUTH_TOKEN")
+
+    completed = subprocess.run((*UV_RUN, *argv), env=env, capture_output=True, timeout=60, check=False)
+
+    assert completed.returncode != 0
+    assert b"ANALYSIS_SERVER_AUTH_TOKEN" in completed.stderr
