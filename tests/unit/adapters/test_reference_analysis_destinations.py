@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import httpx
 import pytest
@@ -15,7 +15,11 @@ from adapters.reference_analysis.destinations import (
     GuardedTransport,
 )
 from adapters.reference_analysis.downloads import HttpAudioFetcher
+from adapters.reference_analysis.webhook_sender import HttpWebhookSender
 from application.reference_analysis.ports import DownloadError
+from entrypoints.settings import DEV_WEBHOOK_SECRET
+from shared_kernel.webhooks import WebhookSigner
+from tests.unit.adapters.test_reference_analysis_webhook_sender import NOTIFICATION
 
 PUBLIC = "93.184.216.34"
 
@@ -103,11 +107,17 @@ async def test_the_connection_goes_to_the_checked_address_with_the_name_kept_for
     )
 
 
+def _recording(requests: list[httpx.Request]) -> Callable[[httpx.Request], httpx.Response]:
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        return httpx.Response(200)
+
+    return handler
+
+
 async def test_a_refused_download_fails_at_once_without_a_request() -> None:
     requests: list[httpx.Request] = []
-    transport = GuardedTransport(
-        _guard(["10.0.0.5"]), httpx.MockTransport(lambda r: requests.append(r) or httpx.Response(200))
-    )
+    transport = GuardedTransport(_guard(["10.0.0.5"]), httpx.MockTransport(_recording(requests)))
     fetcher = HttpAudioFetcher(httpx.AsyncClient(transport=transport), attempts=3, pause_seconds=0.0)
 
     with pytest.raises(DownloadError, match="refused"):
@@ -128,3 +138,12 @@ async def test_a_redirect_is_not_followed() -> None:
     with pytest.raises(DownloadError, match="302"):
         await fetcher.fetch("http://storage.test/a.webm", 1000)
     assert len(requests) == 1
+
+
+async def test_a_webhook_to_a_refused_destination_is_given_up_at_once_without_a_request() -> None:
+    requests: list[httpx.Request] = []
+    transport = GuardedTransport(_guard(["169.254.169.254"]), httpx.MockTransport(_recording(requests)))
+    sender = HttpWebhookSender(httpx.AsyncClient(transport=transport), WebhookSigner(DEV_WEBHOOK_SECRET))
+
+    assert await sender.deliver("http://storage.test/hook", NOTIFICATION) is False
+    assert requests == []
