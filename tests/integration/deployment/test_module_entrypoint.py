@@ -12,7 +12,12 @@ from tests.support.processes import ServiceProcess, answers_health
 def test_analysis_server_started_as_run_all_does_prints_no_runtime_warning(tmp_path: Path) -> None:
     port = free_port()
     command = child_command("analysis-server", "--port", str(port))
-    env = {"APP_ENV": "test", "ANALYSIS_SERVER_CONCURRENCY": "1", "LOG_FORMAT": "json"}
+    env = {
+        "APP_ENV": "test",
+        "ANALYSIS_SERVER_AUTH_TOKEN": "module-entrypoint-test-token-0123456789",
+        "ANALYSIS_SERVER_CONCURRENCY": "1",
+        "LOG_FORMAT": "json",
+    }
     process = ServiceProcess("analysis", command, env, tmp_path, answers_health(port))
     process.start(timeout=120.0)
     try:

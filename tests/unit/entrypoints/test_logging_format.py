@@ -60,4 +60,8 @@ def test_log_format_chooses_json_or_console(
 
 
 def test_log_format_defaults_to_auto() -> None:
-    assert Settings.from_env({}).log_format == AnalysisServerSettings.from_env({}).log_format == "auto"
+    assert (
+        Settings.from_env({}).log_format
+        == AnalysisServerSettings.from_env({"ANALYSIS_SERVER_AUTH_TOKEN": "t" * 40}).log_format
+        == "auto"
+    )
