@@ -16,10 +16,8 @@ import pytest
 import redis
 
 from adapters.persistence import migrations
-from tests.support.encoding import encode_audio
-from tests.support.full_system import System
+from tests.support.full_system import System, running_system
 from tests.support.redis_server import RedisServer, private_redis
-from tests.support.speech import synthesize
 
 pytestmark = pytest.mark.slow
 
@@ -46,22 +44,14 @@ def system(
 ) -> Iterator[System]:
     database_url = empty_database_factory()
     migrations.upgrade(database_url)
-    running = System.configure(database_url, redis_server.url, workdir)
-    try:
-        running.start()
+    with running_system(database_url, redis_server.url, workdir) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture(scope="module")
 def practice(system: System) -> tuple[str, dict[str, str], bytes]:
     """A token with reference audio, a signed-in learner, and a recording of the line."""
-    speech = synthesize(LINE)
-    audio = encode_audio(speech.samples, speech.sample_rate, "wav")
-    admin = system.create_admin()
-    token_id = system.create_reference(admin, "tokens", LINE, speech.word_timings(), audio, "ref.wav")
-    return token_id, system.sign_up("paused@example.com"), audio
+    return system.practice_token(LINE, "paused@example.com")
 
 
 def test_an_upload_answers_within_a_second_while_redis_is_paused_and_is_analysed_after(

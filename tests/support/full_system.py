@@ -12,6 +12,7 @@ import socket
 import subprocess
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from tests.support.encoding import encode_audio
 from tests.support.processes import (
     REPO_ROOT,
     UV_RUN,
@@ -27,6 +29,7 @@ from tests.support.processes import (
     api_process,
     worker_process,
 )
+from tests.support.speech import synthesize
 
 TERMINAL_EVENTS = ("completed", "failed", "cancelled")
 ADMIN_EMAIL = "admin@example.com"
@@ -200,6 +203,14 @@ class System:
             assert uploaded.status_code == 200, uploaded.text
         return reference_id
 
+    def practice_token(self, line: str, email: str) -> tuple[str, dict[str, str], bytes]:
+        """A token of ``line`` with synthesized reference audio, a signed-in learner, and a recording."""
+        speech = synthesize(line)
+        audio = encode_audio(speech.samples, speech.sample_rate, "wav")
+        admin = self.create_admin()
+        token_id = self.create_reference(admin, "tokens", line, speech.word_timings(), audio, "ref.wav")
+        return token_id, self.sign_up(email), audio
+
     def upload(self, user: dict[str, str], kind: str, reference_id: str, audio: bytes, filename: str) -> str:
         """Upload a recording; returns the job id."""
         answer = httpx.post(
@@ -229,3 +240,14 @@ class System:
         assert answer.status_code == 200, answer.text
         job: dict[str, Any] = answer.json()
         return job
+
+
+@contextmanager
+def running_system(database_url: str, redis_url: str, workdir: Path, **extra: str) -> Iterator[System]:
+    """The whole system on a migrated database, started, and stopped at the end."""
+    system = System.configure(database_url, redis_url, workdir, **extra)
+    try:
+        system.start()
+        yield system
+    finally:
+        system.stop()

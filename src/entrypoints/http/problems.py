@@ -15,6 +15,7 @@ from litestar.plugins.problem_details import (
     ProblemDetailsPlugin,
 )
 
+from adapters.outages import unavailable_dependency
 from domain.audio import (
     AudioRejectedError,
     AudioTooLargeError,
@@ -31,6 +32,8 @@ from domain.errors import (
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "/problems/"
+# Long enough for a database restart or failover; clients that honour it do not hammer a recovering service.
+DEPENDENCY_RETRY_AFTER_SECONDS = 5
 _MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
 logger = structlog.get_logger(__name__)
 
@@ -129,7 +132,24 @@ def problem_response(request: Request[Any, Any, Any], error: ProblemDetailsExcep
     return error.to_response(request)
 
 
+def dependency_unavailable(dependency: str) -> ProblemError:
+    return ProblemError(
+        503,
+        "dependency-unavailable",
+        f"{dependency} is unavailable for the moment; retry after {DEPENDENCY_RETRY_AFTER_SECONDS} s",
+        headers={"Retry-After": str(DEPENDENCY_RETRY_AFTER_SECONDS)},
+        extra={"dependency": dependency},
+    )
+
+
 def internal_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    """An outage of Postgres, Redis or storage is a 503 to retry; anything else is a bug."""
+    dependency = unavailable_dependency(error)
+    if dependency is not None:
+        logger.warning(
+            "dependency unavailable", dependency=dependency, path=request.url.path, error=repr(error)
+        )
+        return dependency_unavailable(dependency).to_response(request)
     logger.exception("unhandled error", path=request.url.path, exc_info=error)
     return ProblemError(500, "internal", "an unexpected error occurred; it has been logged").to_response(
         request
@@ -149,5 +169,6 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
     )
 
 
-# Beside the plugin: anything not mapped above is a bug, answered opaquely and logged with its path.
+# Beside the plugin: anything not mapped above is a dependency's outage (503) or a bug, answered opaquely
+# and logged with its path.
 UNHANDLED_ERROR_HANDLERS: dict[type[Exception] | int, Any] = {Exception: internal_error_handler}

@@ -17,6 +17,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
+from adapters.outages import unavailable_dependency
 from application.analysis.jobs import JobStreamTickets, UserJobs
 from domain.accounts import Principal
 from domain.analysis.jobs import JobEvent
@@ -24,6 +25,7 @@ from domain.errors import AuthenticationError
 from entrypoints.http.dependencies import Injected
 from entrypoints.http.job_schemas import StreamTicketOut
 from entrypoints.http.metrics import ApiMetrics, Metrics
+from entrypoints.http.problems import DEPENDENCY_RETRY_AFTER_SECONDS
 from entrypoints.http.security import SIGN_IN, Caller, signed_in
 from entrypoints.http.shutdown import until_shutdown
 from entrypoints.settings import Settings
@@ -83,7 +85,8 @@ async def sse_messages(
     events: AsyncIterator[JobEvent | None], shutting_down: asyncio.Event, metrics: ApiMetrics
 ) -> AsyncIterator[ServerSentEventMessage]:
     """SSE messages of a job's stream; an error or a server shutdown ends the stream early, and the
-    client resumes by id (on another instance, after a short, spread-out delay when shutting down)."""
+    client resumes by id (on another instance, after a short, spread-out delay when shutting down; after
+    the 503s' Retry-After when a dependency is down)."""
     with metrics.sse_stream():
         first = True
         try:
@@ -96,8 +99,16 @@ async def sse_messages(
                 if first:
                     message.retry, first = RECONNECT_DELAY_MS, False
                 yield message
-        except Exception:
-            logger.exception("job event stream failed")
+        except Exception as error:
+            dependency = unavailable_dependency(error)
+            if dependency is None:
+                logger.exception("job event stream failed")
+            else:
+                logger.warning("job event stream ended: dependency unavailable", dependency=dependency)
+                retry = DEPENDENCY_RETRY_AFTER_SECONDS * 1000
+                yield ServerSentEventMessage(
+                    comment=f"{dependency} unavailable; reconnect", data=None, retry=retry
+                )
         if shutting_down.is_set():
             yield ServerSentEventMessage(comment=SHUTTING_DOWN, data=None, retry=_shutdown_retry_ms())
 
