@@ -51,6 +51,7 @@ from shared_kernel.webhooks import WebhookVerifier
 logger = logging.getLogger(__name__)
 # A stream ticket outlives the longest job's deadline; a client whose ticket expires asks for another.
 STREAM_TICKET_LIFETIME = timedelta(hours=1)
+DATABASE_CONNECT_TIMEOUT_SECONDS = 5.0
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -58,7 +59,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
+        # A connection the database dropped (restart, failover) is replaced before use, not failed on.
         pool_pre_ping=True,
+        # An unreachable database fails a request in seconds (503), not after asyncpg's default minute.
+        connect_args={"timeout": DATABASE_CONNECT_TIMEOUT_SECONDS},
     )
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -11,7 +12,8 @@ from typing import Any, Literal, Self
 
 import aioboto3
 from aiobotocore.config import AioConfig
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from adapters.storage.common import StorageUnavailableError, validate_expiry, validate_object_key
 from application.ports.storage import ObjectNotFoundError, PresignedUrl, StoredObject
@@ -31,9 +33,12 @@ class S3StorageConfig:
     access_key_id: str | None = None
     secret_access_key: str | None = None
     addressing_style: Literal["auto", "path", "virtual"] = "auto"
-    connect_timeout_seconds: float = 5.0
-    read_timeout_seconds: float = 30.0
-    max_attempts: int = 3
+    # Bounded so that no request waits on a store that is down or stalled for more than a few seconds:
+    # the caller answers 503 with Retry-After instead (a 30 MB upload takes well under this in-region).
+    connect_timeout_seconds: float = 2.0
+    read_timeout_seconds: float = 5.0
+    max_attempts: int = 2
+    operation_timeout_seconds: float = 8.0
     ping_timeout_seconds: float = 5.0
     list_page_size: int = 1000
 
@@ -126,45 +131,69 @@ class S3ObjectStorage:
 
     async def put(self, key: str, data: bytes, content_type: str) -> StoredObject:
         validate_object_key(key)
-        await self._require_client().put_object(
-            Bucket=self.bucket, Key=key, Body=data, ContentType=content_type
-        )
+        async with self._bounded("put"):
+            await self._require_client().put_object(
+                Bucket=self.bucket, Key=key, Body=data, ContentType=content_type
+            )
         return StoredObject(key=key, size=len(data), content_type=content_type)
 
     async def get(self, key: str) -> bytes:
         validate_object_key(key)
-        try:
-            response = await self._require_client().get_object(Bucket=self.bucket, Key=key)
-        except ClientError as error:
-            if _error_code(error) in _MISSING_OBJECT_CODES:
-                raise ObjectNotFoundError(key) from error
-            raise
-        async with response["Body"] as body:
-            data: bytes = await body.read()
+        async with self._bounded("get"):
+            try:
+                response = await self._require_client().get_object(Bucket=self.bucket, Key=key)
+            except ClientError as error:
+                if _error_code(error) in _MISSING_OBJECT_CODES:
+                    raise ObjectNotFoundError(key) from error
+                raise
+            async with response["Body"] as body:
+                data: bytes = await body.read()
         return data
 
     async def stat(self, key: str) -> StoredObject | None:
         validate_object_key(key)
-        try:
-            response = await self._require_client().head_object(Bucket=self.bucket, Key=key)
-        except ClientError as error:
-            if _error_code(error) in _MISSING_OBJECT_CODES:
-                return None
-            raise
+        async with self._bounded("stat"):
+            try:
+                response = await self._require_client().head_object(Bucket=self.bucket, Key=key)
+            except ClientError as error:
+                if _error_code(error) in _MISSING_OBJECT_CODES:
+                    return None
+                raise
         return StoredObject(key=key, size=response["ContentLength"], content_type=response.get("ContentType"))
 
     async def delete(self, key: str) -> None:
         validate_object_key(key)
-        await self._require_client().delete_object(Bucket=self.bucket, Key=key)
+        async with self._bounded("delete"):
+            await self._require_client().delete_object(Bucket=self.bucket, Key=key)
 
     async def list_keys(self, prefix: str) -> list[str]:
         paginator = self._require_client().get_paginator("list_objects_v2")
+        pages = aiter(
+            paginator.paginate(
+                Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": self._config.list_page_size}
+            )
+        )
         keys: list[str] = []
-        async for page in paginator.paginate(
-            Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": self._config.list_page_size}
-        ):
+        while True:
+            async with self._bounded("list"):  # a page at a time: a large bucket takes many
+                page = await anext(pages, None)
+            if page is None:
+                return sorted(keys)
             keys.extend(item["Key"] for item in page.get("Contents", ()))
-        return sorted(keys)
+
+    @asynccontextmanager
+    async def _bounded(self, operation: str) -> AsyncIterator[None]:
+        """At most ``operation_timeout_seconds``; an unreachable, stalled or failing store raises
+        StorageUnavailableError (botocore has retried within that time already)."""
+        try:
+            async with asyncio.timeout(self._config.operation_timeout_seconds):
+                yield
+        except (TimeoutError, BotoConnectionError, HTTPClientError) as error:
+            raise StorageUnavailableError(f"S3 {operation} on {self.bucket!r} failed: {error!r}") from error
+        except ClientError as error:
+            if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+                raise StorageUnavailableError(f"S3 {operation} on {self.bucket!r}: {error}") from error
+            raise
 
     async def presigned_get_url(self, key: str, expires_in_seconds: int) -> PresignedUrl:
         return await self._presign("get_object", "GET", key, expires_in_seconds, content_type=None)
