@@ -78,8 +78,9 @@ TABLES_TO_EMPTY = (
     "jobs",
     "bookmarks",
     "words",
-    "tokens",
-    "scripts",
+    "movie_lines",
+    "script_details",
+    "practice_items",
     "actors",
     "users",
 )

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, delete, get, post, put
-from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, JSONBody, QueryParameter
-from litestar.response import Redirect
+from litestar.params import FromPath, JSONBody, QueryParameter
 
-from application.catalog import ActorInput, ScriptInput, TokenInput
-from application.ports.persistence import ActorFilter, PageRequest, ScriptFilter, TokenFilter
+from application.catalog import ActorInput, MovieLineInput, ScriptInput
+from application.ports.persistence import ActorFilter, MovieLineFilter, PageRequest, ScriptFilter
 from domain.catalog import ReferenceKind
 from entrypoints.http.schemas import (
     ActorBody,
     ActorOut,
     ActorPage,
-    ReferenceAudioOut,
     ScriptBody,
     ScriptOut,
     ScriptPage,
+    ScriptSummaryOut,
     TokenBody,
     TokenOut,
     TokenPage,
@@ -32,21 +28,6 @@ from entrypoints.http.security import PRINCIPAL, Caller, Services
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size (1-100).")]
 Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000, description="Items to skip.")]
 Search = Annotated[str | None, QueryParameter(max_length=200, description="Case-insensitive text search.")]
-REFERENCE_UPLOAD_MAX_BODY = 64 * 1024 * 1024
-
-
-@dataclass
-class AudioForm:
-    """Multipart form with the recording in the field ``file``."""
-
-    file: UploadFile
-
-
-AudioUpload = Annotated[AudioForm, Body(media_type=RequestEncodingType.MULTI_PART)]
-
-
-async def _read_upload(form: AudioForm) -> bytes:
-    return await form.file.read()
 
 
 class ActorController(Controller):
@@ -59,7 +40,7 @@ class ActorController(Controller):
     ) -> ActorPage:
         """List actors by name, optionally searching names and biographies."""
         page = await services.catalog_queries.list_actors(ActorFilter(search=q), PageRequest(limit, offset))
-        return ActorPage.of(page)
+        return ActorPage.of(page, ActorOut.of)
 
     @get("/{actor_id:uuid}")
     async def get_actor(self, services: Services, actor_id: FromPath[UUID]) -> ActorOut:
@@ -100,8 +81,8 @@ class ActorController(Controller):
         await services.catalog_admin.delete_actor(principal, actor_id)
 
 
-def _token_input(data: JSONBody[TokenBody]) -> TokenInput:
-    return TokenInput(
+def _movie_line_input(data: JSONBody[TokenBody]) -> MovieLineInput:
+    return MovieLineInput(
         actor_id=data.actor_id,
         movie_title=data.movie_title,
         text=data.text,
@@ -115,6 +96,8 @@ def _script_input(data: JSONBody[ScriptBody]) -> ScriptInput:
 
 
 class TokenController(Controller):
+    """Movie lines, called tokens in the API. Their shared routes are in practice_items."""
+
     path = "/tokens"
     tags = ["catalog"]
 
@@ -131,70 +114,39 @@ class TokenController(Controller):
         q: Search = None,
     ) -> TokenPage:
         """List tokens, newest first, each with its actor; filter by actor or movie, search the line."""
-        filters = TokenFilter(actor_id=actor_id, movie_title=movie, search=q)
-        return TokenPage.of(await services.catalog_queries.list_tokens(filters, PageRequest(limit, offset)))
+        filters = MovieLineFilter(actor_id=actor_id, movie_title=movie, search=q)
+        page = await services.catalog_queries.list_movie_lines(filters, PageRequest(limit, offset))
+        return TokenPage.of(page, TokenOut.of)
 
     @get("/{token_id:uuid}")
     async def get_token(self, services: Services, token_id: FromPath[UUID]) -> TokenOut:
         """One token with its actor and word timings."""
-        return TokenOut.of(await services.catalog_queries.get_token(token_id))
-
-    @get("/{token_id:uuid}/reference-audio", status_code=307)
-    async def token_reference_audio(self, services: Services, token_id: FromPath[UUID]) -> Redirect:
-        """Redirect to a short-lived URL of the actor's reference recording."""
-        url = await services.catalog_queries.reference_audio_url(ReferenceKind.TOKEN, token_id)
-        return Redirect(url.url, status_code=307)
+        return TokenOut.of(await services.catalog_queries.get_item(ReferenceKind.TOKEN, token_id))
 
     @post("/", dependencies=PRINCIPAL, status_code=201)
     async def create_token(
         self, services: Services, principal: Caller, data: JSONBody[TokenBody]
     ) -> TokenOut:
         """Add a token (admin only)."""
-        return TokenOut.of(await services.catalog_admin.create_token(principal, _token_input(data)))
+        return TokenOut.of(await services.catalog_admin.create_item(principal, _movie_line_input(data)))
 
     @put("/{token_id:uuid}", dependencies=PRINCIPAL)
     async def update_token(
-        self,
-        services: Services,
-        principal: Caller,
-        token_id: FromPath[UUID],
-        data: JSONBody[TokenBody],
+        self, services: Services, principal: Caller, token_id: FromPath[UUID], data: JSONBody[TokenBody]
     ) -> TokenOut:
         """Replace a token's fields and word timings (admin only)."""
-        return TokenOut.of(await services.catalog_admin.update_token(principal, token_id, _token_input(data)))
+        item = await services.catalog_admin.update_item(principal, token_id, _movie_line_input(data))
+        return TokenOut.of(item)
 
     @delete("/{token_id:uuid}", dependencies=PRINCIPAL, status_code=204)
-    async def delete_token(
-        self,
-        services: Services,
-        principal: Caller,
-        token_id: FromPath[UUID],
-    ) -> None:
+    async def delete_token(self, services: Services, principal: Caller, token_id: FromPath[UUID]) -> None:
         """Delete a token and its reference audio (admin only)."""
-        await services.catalog_admin.delete_token(principal, token_id)
-
-    @put(
-        "/{token_id:uuid}/reference-audio",
-        dependencies=PRINCIPAL,
-        request_max_body_size=REFERENCE_UPLOAD_MAX_BODY,
-    )
-    async def upload_token_reference(
-        self,
-        services: Services,
-        principal: Caller,
-        token_id: FromPath[UUID],
-        data: AudioUpload,
-    ) -> ReferenceAudioOut:
-        """Upload the actor's reference recording (multipart field ``file``; admin only)."""
-        audio = await services.catalog_admin.upload_reference_audio(
-            principal, ReferenceKind.TOKEN, token_id, await _read_upload(data)
-        )
-        return ReferenceAudioOut(
-            audio.content_type, audio.duration_seconds, f"/tokens/{token_id}/reference-audio"
-        )
+        await services.catalog_admin.delete_item(principal, ReferenceKind.TOKEN, token_id)
 
 
 class ScriptController(Controller):
+    """Scripts. Their shared routes are in practice_items."""
+
     path = "/scripts"
     tags = ["catalog"]
 
@@ -209,65 +161,31 @@ class ScriptController(Controller):
     ) -> ScriptPage:
         """List scripts by title (without their words); filter by title, search title and text."""
         filters = ScriptFilter(title=title, search=q)
-        return ScriptPage.of(await services.catalog_queries.list_scripts(filters, PageRequest(limit, offset)))
+        page = await services.catalog_queries.list_scripts(filters, PageRequest(limit, offset))
+        return ScriptPage.of(page, ScriptSummaryOut.of)
 
     @get("/{script_id:uuid}")
     async def get_script(self, services: Services, script_id: FromPath[UUID]) -> ScriptOut:
         """One script with its timed words and their reference features."""
-        return ScriptOut.of(await services.catalog_queries.get_script(script_id))
-
-    @get("/{script_id:uuid}/reference-audio", status_code=307)
-    async def script_reference_audio(self, services: Services, script_id: FromPath[UUID]) -> Redirect:
-        """Redirect to a short-lived URL of the script's reference recording."""
-        url = await services.catalog_queries.reference_audio_url(ReferenceKind.SCRIPT, script_id)
-        return Redirect(url.url, status_code=307)
+        return ScriptOut.of(await services.catalog_queries.get_item(ReferenceKind.SCRIPT, script_id))
 
     @post("/", dependencies=PRINCIPAL, status_code=201)
     async def create_script(
         self, services: Services, principal: Caller, data: JSONBody[ScriptBody]
     ) -> ScriptOut:
         """Add a script with its timed words (admin only)."""
-        return ScriptOut.of(await services.catalog_admin.create_script(principal, _script_input(data)))
+        return ScriptOut.of(await services.catalog_admin.create_item(principal, _script_input(data)))
 
     @put("/{script_id:uuid}", dependencies=PRINCIPAL)
     async def update_script(
-        self,
-        services: Services,
-        principal: Caller,
-        script_id: FromPath[UUID],
-        data: JSONBody[ScriptBody],
+        self, services: Services, principal: Caller, script_id: FromPath[UUID], data: JSONBody[ScriptBody]
     ) -> ScriptOut:
         """Replace a script's fields and words (admin only)."""
         return ScriptOut.of(
-            await services.catalog_admin.update_script(principal, script_id, _script_input(data))
+            await services.catalog_admin.update_item(principal, script_id, _script_input(data))
         )
 
     @delete("/{script_id:uuid}", dependencies=PRINCIPAL, status_code=204)
-    async def delete_script(
-        self,
-        services: Services,
-        principal: Caller,
-        script_id: FromPath[UUID],
-    ) -> None:
+    async def delete_script(self, services: Services, principal: Caller, script_id: FromPath[UUID]) -> None:
         """Delete a script and its reference audio (admin only)."""
-        await services.catalog_admin.delete_script(principal, script_id)
-
-    @put(
-        "/{script_id:uuid}/reference-audio",
-        dependencies=PRINCIPAL,
-        request_max_body_size=REFERENCE_UPLOAD_MAX_BODY,
-    )
-    async def upload_script_reference(
-        self,
-        services: Services,
-        principal: Caller,
-        script_id: FromPath[UUID],
-        data: AudioUpload,
-    ) -> ReferenceAudioOut:
-        """Upload the script's reference recording (multipart field ``file``; admin only)."""
-        audio = await services.catalog_admin.upload_reference_audio(
-            principal, ReferenceKind.SCRIPT, script_id, await _read_upload(data)
-        )
-        return ReferenceAudioOut(
-            audio.content_type, audio.duration_seconds, f"/scripts/{script_id}/reference-audio"
-        )
+        await services.catalog_admin.delete_item(principal, ReferenceKind.SCRIPT, script_id)

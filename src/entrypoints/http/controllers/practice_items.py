@@ -1,0 +1,228 @@
+"""The routes tokens and scripts share, made once per kind: reference audio, recordings, bookmarks.
+
+`/tokens/{id}/...` and `/scripts/{id}/...` differ only in the kind they pass to the use cases, so
+`practice_item_controllers(kind)` builds the same controllers for either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency, Provide
+from litestar.enums import RequestEncodingType
+from litestar.openapi import ResponseSpec
+from litestar.params import Body, FromPath, JSONBody
+from litestar.response import Redirect
+
+from domain.accounts import Principal
+from domain.catalog import ReferenceKind
+from entrypoints.bootstrap import Container
+from entrypoints.http.idempotency import idempotent
+from entrypoints.http.job_schemas import DirectUploadBody, DirectUploadOut, JobOut, UploadTarget
+from entrypoints.http.rate_limits import limit_uploads
+from entrypoints.http.schemas import ReferenceAudioOut
+from entrypoints.http.security import PRINCIPAL, Caller, Services
+
+MAX_UPLOAD_BODY = 64 * 1024 * 1024
+IDEMPOTENCY_HEADER_DOC = (
+    "Send an `Idempotency-Key` header to make retries safe: the same key and payload replay the first "
+    "response, another payload under the key is 422, and a request still in flight is 409."
+)
+JOB_RESPONSES = {202: ResponseSpec(data_container=JobOut, description="The job, queued for analysis")}
+UPLOAD_CHECKS_DOC = (
+    "The real format is sniffed from the bytes (WAV, WebM, Ogg, MP4/M4A, MP3, FLAC, AMR/3GP, CAF) and "
+    "decoded before anything is stored: 413 too large, 415 not audio, 422 undecodable, too long or too "
+    "short. A rejected upload leaves nothing behind."
+)
+
+
+@dataclass
+class AudioForm:
+    """Multipart form with the recording in the field ``file``."""
+
+    file: UploadFile
+
+
+AudioUpload = Annotated[AudioForm, Body(media_type=RequestEncodingType.MULTI_PART)]
+
+
+def accepted(job_out: JobOut) -> tuple[int, JobOut, dict[str, str]]:
+    return 202, job_out, {"Location": job_out.links.self}
+
+
+ItemId = NamedDependency[UUID]  # the id from the kind's own path parameter
+
+
+def _token_id(token_id: FromPath[UUID]) -> UUID:
+    return token_id
+
+
+def _script_id(script_id: FromPath[UUID]) -> UUID:
+    return script_id
+
+
+@dataclass(frozen=True, slots=True)
+class KindRoutes:
+    """One kind of practice item in the API: its path parameter and how the documentation names it."""
+
+    kind: ReferenceKind
+    id_parameter: Callable[..., UUID]  # reads the path parameter it is named after (_token_id: token_id)
+    item: str  # "a token", "a script"
+    recording: str  # what a user records of it
+    reference: str  # whose voice the reference recording is
+
+
+def practice_item_controllers(routes: KindRoutes) -> list[type[Controller]]:
+    """The shared controllers of one kind, under /tokens/{token_id} or /scripts/{script_id}.
+
+    The path parameter keeps the name it always had; a dependency hands it to the handlers as item_id.
+    """
+    kind, words = routes.kind, routes
+    parameter = routes.id_parameter.__name__.removeprefix("_")
+    base = f"/{kind.value}s/{{{parameter}:uuid}}"
+    item_id_dependency = {"item_id": Provide(routes.id_parameter, sync_to_thread=False)}
+
+    class ReferenceAudioController(Controller):
+        path = base
+        tags = ["catalog"]
+        dependencies = item_id_dependency
+
+        @get(
+            "/reference-audio",
+            status_code=307,
+            description=f"Redirect to a short-lived URL of {words.reference} reference recording.",
+        )
+        async def get_reference_audio(self, services: Services, item_id: ItemId) -> Redirect:
+            url = await services.catalog_queries.reference_audio_url(kind, item_id)
+            return Redirect(url.url, status_code=307)
+
+        @put(
+            "/reference-audio",
+            dependencies=PRINCIPAL,
+            request_max_body_size=MAX_UPLOAD_BODY,
+            description=f"Upload {words.reference} reference recording (multipart field ``file``; admin only).",
+        )
+        async def put_reference_audio(
+            self, services: Services, principal: Caller, item_id: ItemId, data: AudioUpload
+        ) -> ReferenceAudioOut:
+            audio = await services.catalog_admin.upload_reference_audio(
+                principal, kind, item_id, await data.file.read()
+            )
+            return ReferenceAudioOut(
+                audio.content_type, audio.duration_seconds, f"/{kind.value}s/{item_id}/reference-audio"
+            )
+
+    class RecordingController(Controller):
+        path = base
+        tags = ["analysis"]
+        dependencies = {**PRINCIPAL, **item_id_dependency}
+        # Before the body is read: at most UPLOAD_RATE_LIMIT new jobs per user (429 with Retry-After).
+        guards = [limit_uploads]
+
+        @post(
+            "/upload-audio",
+            status_code=202,
+            request_max_body_size=MAX_UPLOAD_BODY,
+            responses=JOB_RESPONSES,
+            summary=f"Upload {words.recording} (multipart field ``file``); 202 with the queued job.",
+            description=f"{UPLOAD_CHECKS_DOC}\n\n{IDEMPOTENCY_HEADER_DOC}",
+        )
+        async def upload_recording(
+            self, request: Request[Any, Any, Any], services: Services, principal: Caller,
+            item_id: ItemId, data: AudioUpload,
+        ) -> Response[bytes]:  # fmt: skip
+            return await _upload(request, services, principal, kind, item_id, data)
+
+        @post(
+            "/uploads",
+            status_code=201,
+            summary=f"Start a direct upload of {words.recording}.",
+            description=(
+                "A job awaiting its recording and a presigned PUT URL with its expiry. PUT the file to "
+                f"``upload.url`` with ``upload.headers``, then POST ``submit``.\n\n{IDEMPOTENCY_HEADER_DOC}"
+            ),
+        )
+        async def start_direct_upload(
+            self, request: Request[Any, Any, Any], services: Services, principal: Caller,
+            item_id: ItemId, data: JSONBody[DirectUploadBody],
+        ) -> Response[bytes]:  # fmt: skip
+            return await _direct(request, services, principal, kind, item_id, data)
+
+    class BookmarkController(Controller):
+        path = base
+        tags = ["bookmarks"]
+        dependencies = {**PRINCIPAL, **item_id_dependency}
+
+        @put(
+            "/bookmark",
+            status_code=201,
+            description=f"Bookmark {words.item} (201 when new, 204 when it was bookmarked already).",
+        )
+        async def add_bookmark(
+            self, services: Services, principal: Caller, item_id: ItemId
+        ) -> Response[None]:
+            created = await services.bookmarks.add(principal, kind, item_id)
+            return Response(None, status_code=201 if created else 204)
+
+        @delete(
+            "/bookmark",
+            status_code=204,
+            description=f"Remove the bookmark of {words.item} (404 when there was none).",
+        )
+        async def remove_bookmark(self, services: Services, principal: Caller, item_id: ItemId) -> None:
+            await services.bookmarks.remove(principal, kind, item_id)
+
+    return [ReferenceAudioController, RecordingController, BookmarkController]
+
+
+async def _upload(
+    request: Request[Any, Any, Any],
+    services: Container,
+    principal: Principal,
+    kind: ReferenceKind,
+    item_id: UUID,
+    form: AudioForm,
+) -> Response[bytes]:
+    data = await form.file.read()
+
+    async def produce() -> tuple[int, JobOut, dict[str, str]]:
+        return accepted(JobOut.of(await services.uploads.upload(principal, kind, item_id, data)))
+
+    return await idempotent(request, services, principal, data, produce)
+
+
+async def _direct(
+    request: Request[Any, Any, Any],
+    services: Container,
+    principal: Principal,
+    kind: ReferenceKind,
+    item_id: UUID,
+    body: DirectUploadBody,
+) -> Response[bytes]:
+    async def produce() -> tuple[int, DirectUploadOut, dict[str, str]]:
+        started = await services.uploads.start_direct_upload(principal, kind, item_id, body.content_type)
+        job_out = JobOut.of(started.job)
+        upload = UploadTarget(
+            started.upload.url, started.upload.method, started.upload.headers, started.upload.expires_at
+        )
+        out = DirectUploadOut(job=job_out, upload=upload, submit=f"/jobs/{started.job.id}/submit")
+        return 201, out, {"Location": job_out.links.self}
+
+    payload = hashlib.sha256(body.content_type.encode()).digest()
+    return await idempotent(request, services, principal, payload, produce)
+
+
+PRACTICE_ITEM_CONTROLLERS = [
+    *practice_item_controllers(
+        KindRoutes(ReferenceKind.TOKEN, _token_id, "a token", "a recording of a token's line", "the actor's")
+    ),
+    *practice_item_controllers(
+        KindRoutes(ReferenceKind.SCRIPT, _script_id, "a script", "a reading of a script", "the script's")
+    ),
+]
