@@ -14,6 +14,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 
+def trigram_index(name: str, column: str) -> Index:
+    """A GIN trigram index, so that substring search (ILIKE '%term%') on the column uses an index."""
+    return Index(name, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"})
+
+
 class UserRow(UUIDv7AuditBase):
     __tablename__ = "users"
 
@@ -31,9 +36,7 @@ class ActorRow(UUIDv7AuditBase):
     name: Mapped[str] = mapped_column(String(200))
     bio: Mapped[str] = mapped_column(Text, default="")
 
-    __table_args__ = (
-        Index("ix_actors_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
-    )
+    __table_args__ = (trigram_index("ix_actors_name_trgm", "name"),)
 
 
 class ReferenceAudioColumns:
@@ -63,12 +66,7 @@ class PracticeItemRow(ReferenceAudioColumns, UUIDv7AuditBase):
 
     __table_args__ = (
         CheckConstraint("kind IN ('token', 'script')", name="kind_known"),
-        Index(
-            "ix_practice_items_text_trgm",
-            "text",
-            postgresql_using="gin",
-            postgresql_ops={"text": "gin_trgm_ops"},
-        ),
+        trigram_index("ix_practice_items_text_trgm", "text"),
     )
 
 
@@ -86,14 +84,7 @@ class MovieLineRow(DefaultBase):
 
     actor: Mapped[ActorRow] = relationship(lazy="raise")
 
-    __table_args__ = (
-        Index(
-            "ix_movie_lines_movie_title_trgm",
-            "movie_title",
-            postgresql_using="gin",
-            postgresql_ops={"movie_title": "gin_trgm_ops"},
-        ),
-    )
+    __table_args__ = (trigram_index("ix_movie_lines_movie_title_trgm", "movie_title"),)
 
 
 class ScriptDetailRow(DefaultBase):
@@ -106,14 +97,7 @@ class ScriptDetailRow(DefaultBase):
     )
     title: Mapped[str] = mapped_column(String(200), index=True)
 
-    __table_args__ = (
-        Index(
-            "ix_script_details_title_trgm",
-            "title",
-            postgresql_using="gin",
-            postgresql_ops={"title": "gin_trgm_ops"},
-        ),
-    )
+    __table_args__ = (trigram_index("ix_script_details_title_trgm", "title"),)
 
 
 class WordRow(UUIDv7AuditBase):
