@@ -47,6 +47,10 @@ def contains(column: Any, needle: str) -> ColumnElement[bool]:
     return condition
 
 
+def _any_contains(needle: str | None, *columns: Any) -> ColumnElement[bool] | None:
+    return or_(*(contains(column, needle) for column in columns)) if needle else None
+
+
 def _same_words(rows: list[WordRow], words: list[Word]) -> bool:
     return [word_from_row(row) for row in rows] == list(words)
 
@@ -129,10 +133,9 @@ class SqlaActorRepository:
 
     async def list(self, filters: ActorFilter, page: PageRequest) -> Page[Actor]:
         query = select(ActorRow)
-        if filters.search:
-            query = query.where(
-                or_(contains(ActorRow.name, filters.search), contains(ActorRow.bio, filters.search))
-            )
+        search = _any_contains(filters.search, ActorRow.name, ActorRow.bio)
+        if search is not None:
+            query = query.where(search)
         rows, total = await _page(self._session, query, page, (ActorRow.name, ActorRow.id))
         return Page([actor_from_row(row) for row in rows], total, page.limit, page.offset)
 
@@ -163,37 +166,42 @@ class SqlaPracticeItemRepository:
         await self._session.execute(delete(PracticeItemRow).where(PracticeItemRow.id == item_id))
 
     async def list_movie_lines(self, filters: MovieLineFilter, page: PageRequest) -> Page[PracticeItem]:
-        query = _with_details(select(PracticeItemRow).join(PracticeItemRow.movie_line)).options(
-            selectinload(PracticeItemRow.words)
+        conditions = [
+            MovieLineRow.actor_id == filters.actor_id if filters.actor_id is not None else None,
+            contains(MovieLineRow.movie_title, filters.movie_title) if filters.movie_title else None,
+            _any_contains(filters.search, PracticeItemRow.text, MovieLineRow.movie_title),
+        ]
+        query = (
+            select(PracticeItemRow)
+            .join(PracticeItemRow.movie_line)
+            .options(selectinload(PracticeItemRow.words))
         )
-        if filters.actor_id is not None:
-            query = query.where(MovieLineRow.actor_id == filters.actor_id)
-        if filters.movie_title:
-            query = query.where(contains(MovieLineRow.movie_title, filters.movie_title))
-        if filters.search:
-            query = query.where(
-                or_(
-                    contains(PracticeItemRow.text, filters.search),
-                    contains(MovieLineRow.movie_title, filters.search),
-                )
-            )
         order = (PracticeItemRow.created_at.desc(), PracticeItemRow.id)
-        rows, total = await _page(self._session, query, page, order)
-        return Page([item_from_row(row) for row in rows], total, page.limit, page.offset)
+        return await self._list(query, conditions, order, page, with_words=True)
 
     async def list_scripts(self, filters: ScriptFilter, page: PageRequest) -> Page[PracticeItem]:
-        query = _with_details(select(PracticeItemRow).join(PracticeItemRow.script))
-        if filters.title:
-            query = query.where(contains(ScriptDetailRow.title, filters.title))
-        if filters.search:
-            query = query.where(
-                or_(
-                    contains(ScriptDetailRow.title, filters.search),
-                    contains(PracticeItemRow.text, filters.search),
-                )
-            )
-        rows, total = await _page(self._session, query, page, (ScriptDetailRow.title, PracticeItemRow.id))
-        return Page([item_from_row(row, with_words=False) for row in rows], total, page.limit, page.offset)
+        conditions = [
+            contains(ScriptDetailRow.title, filters.title) if filters.title else None,
+            _any_contains(filters.search, ScriptDetailRow.title, PracticeItemRow.text),
+        ]
+        query = select(PracticeItemRow).join(PracticeItemRow.script)
+        order = (ScriptDetailRow.title, PracticeItemRow.id)
+        return await self._list(query, conditions, order, page, with_words=False)
+
+    async def _list(
+        self,
+        query: Select[PracticeItemRow],
+        conditions: list[ColumnElement[bool] | None],
+        order: tuple[Any, ...],
+        page: PageRequest,
+        *,
+        with_words: bool,
+    ) -> Page[PracticeItem]:
+        query = _with_details(query).where(*(condition for condition in conditions if condition is not None))
+        rows, total = await _page(self._session, query, page, order)
+        return Page(
+            [item_from_row(row, with_words=with_words) for row in rows], total, page.limit, page.offset
+        )
 
     async def _load(self, item_id: UUID) -> PracticeItemRow | None:
         query = _with_details(select(PracticeItemRow).where(PracticeItemRow.id == item_id))

@@ -12,6 +12,7 @@ from msgspec import Meta
 
 from application.analysis.jobs import History
 from application.bookmarks import MyPage
+from application.catalog import MovieLineInput, ScriptInput
 from application.ports.persistence import BookmarkedItem
 from domain.accounts import User
 from domain.catalog import Actor, MovieLine, PracticeItem, ReferenceAudio, ReferenceKind, ScriptDetail, Word
@@ -106,6 +107,15 @@ class TokenBody(msgspec.Struct, forbid_unknown_fields=True):
     movie_year: Annotated[int, Meta(ge=1878, le=2100)] | None = None
     words: Annotated[list[WordBody], Meta(max_length=500)] = []
 
+    def to_input(self) -> MovieLineInput:
+        return MovieLineInput(
+            actor_id=self.actor_id,
+            movie_title=self.movie_title,
+            text=self.text,
+            movie_year=self.movie_year,
+            words=[word.to_domain() for word in self.words],
+        )
+
 
 def item_path(item: PracticeItem) -> str:
     """The item's public path: /tokens/{id} for a movie line, /scripts/{id} for a script."""
@@ -145,6 +155,9 @@ class ScriptBody(msgspec.Struct, forbid_unknown_fields=True):
     title: ShortText
     text: Annotated[str, Meta(min_length=1, max_length=20000)]
     words: Annotated[list[WordBody], Meta(max_length=5000)] = []
+
+    def to_input(self) -> ScriptInput:
+        return ScriptInput(title=self.title, text=self.text, words=[word.to_domain() for word in self.words])
 
 
 class ScriptSummaryOut(msgspec.Struct):

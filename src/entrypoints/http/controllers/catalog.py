@@ -6,11 +6,11 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, delete, get, post, put
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from application.catalog import ActorInput, MovieLineInput, ScriptInput
+from application.catalog import ActorInput
 from application.ports.persistence import ActorFilter, MovieLineFilter, PageRequest, ScriptFilter
-from domain.catalog import ReferenceKind
 from entrypoints.http.schemas import (
     ActorBody,
     ActorOut,
@@ -28,18 +28,25 @@ from entrypoints.http.security import PRINCIPAL, Caller, Services
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size (1-100).")]
 Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000, description="Items to skip.")]
 Search = Annotated[str | None, QueryParameter(max_length=200, description="Case-insensitive text search.")]
+Title = Annotated[str | None, QueryParameter(max_length=200, description="Title contains.")]
+
+
+def _page_request(limit: Limit = 20, offset: Offset = 0) -> PageRequest:
+    return PageRequest(limit, offset)
+
+
+PAGING = {"paging": Provide(_page_request, sync_to_thread=False)}
+Paging = NamedDependency[PageRequest]
 
 
 class ActorController(Controller):
     path = "/actors"
     tags = ["catalog"]
 
-    @get("/")
-    async def list_actors(
-        self, services: Services, limit: Limit = 20, offset: Offset = 0, q: Search = None
-    ) -> ActorPage:
+    @get("/", dependencies=PAGING)
+    async def list_actors(self, services: Services, paging: Paging, q: Search = None) -> ActorPage:
         """List actors by name, optionally searching names and biographies."""
-        page = await services.catalog_queries.list_actors(ActorFilter(search=q), PageRequest(limit, offset))
+        page = await services.catalog_queries.list_actors(ActorFilter(search=q), paging)
         return ActorPage.of(page, ActorOut.of)
 
     @get("/{actor_id:uuid}")
@@ -81,32 +88,17 @@ class ActorController(Controller):
         await services.catalog_admin.delete_actor(principal, actor_id)
 
 
-def _movie_line_input(data: JSONBody[TokenBody]) -> MovieLineInput:
-    return MovieLineInput(
-        actor_id=data.actor_id,
-        movie_title=data.movie_title,
-        text=data.text,
-        movie_year=data.movie_year,
-        words=[word.to_domain() for word in data.words],
-    )
-
-
-def _script_input(data: JSONBody[ScriptBody]) -> ScriptInput:
-    return ScriptInput(title=data.title, text=data.text, words=[word.to_domain() for word in data.words])
-
-
 class TokenController(Controller):
-    """Movie lines, called tokens in the API. Their shared routes are in practice_items."""
+    """Listing and adding movie lines (tokens in the API); the routes of one token are in practice_items."""
 
     path = "/tokens"
     tags = ["catalog"]
 
-    @get("/")
+    @get("/", dependencies=PAGING)
     async def list_tokens(
         self,
         services: Services,
-        limit: Limit = 20,
-        offset: Offset = 0,
+        paging: Paging,
         actor_id: Annotated[UUID | None, QueryParameter(description="Only this actor's tokens.")] = None,
         movie: Annotated[
             str | None, QueryParameter(max_length=200, description="Movie title contains.")
@@ -115,77 +107,33 @@ class TokenController(Controller):
     ) -> TokenPage:
         """List tokens, newest first, each with its actor; filter by actor or movie, search the line."""
         filters = MovieLineFilter(actor_id=actor_id, movie_title=movie, search=q)
-        page = await services.catalog_queries.list_movie_lines(filters, PageRequest(limit, offset))
-        return TokenPage.of(page, TokenOut.of)
-
-    @get("/{token_id:uuid}")
-    async def get_token(self, services: Services, token_id: FromPath[UUID]) -> TokenOut:
-        """One token with its actor and word timings."""
-        return TokenOut.of(await services.catalog_queries.get_item(ReferenceKind.TOKEN, token_id))
+        return TokenPage.of(await services.catalog_queries.list_movie_lines(filters, paging), TokenOut.of)
 
     @post("/", dependencies=PRINCIPAL, status_code=201)
     async def create_token(
         self, services: Services, principal: Caller, data: JSONBody[TokenBody]
     ) -> TokenOut:
         """Add a token (admin only)."""
-        return TokenOut.of(await services.catalog_admin.create_item(principal, _movie_line_input(data)))
-
-    @put("/{token_id:uuid}", dependencies=PRINCIPAL)
-    async def update_token(
-        self, services: Services, principal: Caller, token_id: FromPath[UUID], data: JSONBody[TokenBody]
-    ) -> TokenOut:
-        """Replace a token's fields and word timings (admin only)."""
-        item = await services.catalog_admin.update_item(principal, token_id, _movie_line_input(data))
-        return TokenOut.of(item)
-
-    @delete("/{token_id:uuid}", dependencies=PRINCIPAL, status_code=204)
-    async def delete_token(self, services: Services, principal: Caller, token_id: FromPath[UUID]) -> None:
-        """Delete a token and its reference audio (admin only)."""
-        await services.catalog_admin.delete_item(principal, ReferenceKind.TOKEN, token_id)
+        return TokenOut.of(await services.catalog_admin.create_item(principal, data.to_input()))
 
 
 class ScriptController(Controller):
-    """Scripts. Their shared routes are in practice_items."""
+    """Listing and adding scripts; the routes of one script are in practice_items."""
 
     path = "/scripts"
     tags = ["catalog"]
 
-    @get("/")
+    @get("/", dependencies=PAGING)
     async def list_scripts(
-        self,
-        services: Services,
-        limit: Limit = 20,
-        offset: Offset = 0,
-        title: Annotated[str | None, QueryParameter(max_length=200, description="Title contains.")] = None,
-        q: Search = None,
+        self, services: Services, paging: Paging, title: Title = None, q: Search = None
     ) -> ScriptPage:
         """List scripts by title (without their words); filter by title, search title and text."""
-        filters = ScriptFilter(title=title, search=q)
-        page = await services.catalog_queries.list_scripts(filters, PageRequest(limit, offset))
+        page = await services.catalog_queries.list_scripts(ScriptFilter(title=title, search=q), paging)
         return ScriptPage.of(page, ScriptSummaryOut.of)
-
-    @get("/{script_id:uuid}")
-    async def get_script(self, services: Services, script_id: FromPath[UUID]) -> ScriptOut:
-        """One script with its timed words and their reference features."""
-        return ScriptOut.of(await services.catalog_queries.get_item(ReferenceKind.SCRIPT, script_id))
 
     @post("/", dependencies=PRINCIPAL, status_code=201)
     async def create_script(
         self, services: Services, principal: Caller, data: JSONBody[ScriptBody]
     ) -> ScriptOut:
         """Add a script with its timed words (admin only)."""
-        return ScriptOut.of(await services.catalog_admin.create_item(principal, _script_input(data)))
-
-    @put("/{script_id:uuid}", dependencies=PRINCIPAL)
-    async def update_script(
-        self, services: Services, principal: Caller, script_id: FromPath[UUID], data: JSONBody[ScriptBody]
-    ) -> ScriptOut:
-        """Replace a script's fields and words (admin only)."""
-        return ScriptOut.of(
-            await services.catalog_admin.update_item(principal, script_id, _script_input(data))
-        )
-
-    @delete("/{script_id:uuid}", dependencies=PRINCIPAL, status_code=204)
-    async def delete_script(self, services: Services, principal: Caller, script_id: FromPath[UUID]) -> None:
-        """Delete a script and its reference audio (admin only)."""
-        await services.catalog_admin.delete_item(principal, ReferenceKind.SCRIPT, script_id)
+        return ScriptOut.of(await services.catalog_admin.create_item(principal, data.to_input()))

@@ -1,7 +1,9 @@
-"""The routes tokens and scripts share, made once per kind: reference audio, recordings, bookmarks.
+"""The routes of one token or script, made once per kind: the item, reference audio, recordings, bookmarks.
 
-`/tokens/{id}/...` and `/scripts/{id}/...` differ only in the kind they pass to the use cases, so
-`practice_item_controllers(kind)` builds the same controllers for either.
+`/tokens/{token_id}/...` and `/scripts/{script_id}/...` differ only in the kind they pass to the use
+cases and in the schemas of the item, so `practice_item_controllers` builds the same controllers for
+either. The handlers are annotated with `ItemOut` and `ItemBody`; each controller's signature namespace
+names the kind's own schemas for them, so the OpenAPI document and validation stay per kind.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from entrypoints.bootstrap import Container
 from entrypoints.http.idempotency import idempotent
 from entrypoints.http.job_schemas import DirectUploadBody, DirectUploadOut, JobOut, UploadTarget
 from entrypoints.http.rate_limits import limit_uploads
-from entrypoints.http.schemas import ReferenceAudioOut
+from entrypoints.http.schemas import ReferenceAudioOut, ScriptBody, ScriptOut, TokenBody, TokenOut
 from entrypoints.http.security import PRINCIPAL, Caller, Services
 
 MAX_UPLOAD_BODY = 64 * 1024 * 1024
@@ -67,15 +69,19 @@ def _script_id(script_id: FromPath[UUID]) -> UUID:
     return script_id
 
 
+ItemOut = TokenOut | ScriptOut
+ItemBody = TokenBody | ScriptBody
+
+
 @dataclass(frozen=True, slots=True)
 class KindRoutes:
-    """One kind of practice item in the API: its path parameter and how the documentation names it."""
+    """One kind of practice item in the API: its path parameter, schemas, and how the docs name it."""
 
     kind: ReferenceKind
     id_parameter: Callable[..., UUID]  # reads the path parameter it is named after (_token_id: token_id)
-    item: str  # "a token", "a script"
-    recording: str  # what a user records of it
-    reference: str  # whose voice the reference recording is
+    out: type[TokenOut] | type[ScriptOut]
+    body: type[TokenBody] | type[ScriptBody]
+    recording: str  # what a user uploads for analysis
 
 
 def practice_item_controllers(routes: KindRoutes) -> list[type[Controller]]:
@@ -83,20 +89,40 @@ def practice_item_controllers(routes: KindRoutes) -> list[type[Controller]]:
 
     The path parameter keeps the name it always had; a dependency hands it to the handlers as item_id.
     """
-    kind, words = routes.kind, routes
+    kind = routes.kind
+    item = f"a {kind.value}"
     parameter = routes.id_parameter.__name__.removeprefix("_")
     base = f"/{kind.value}s/{{{parameter}:uuid}}"
     item_id_dependency = {"item_id": Provide(routes.id_parameter, sync_to_thread=False)}
 
-    class ReferenceAudioController(Controller):
+    class ItemController(Controller):
         path = base
         tags = ["catalog"]
         dependencies = item_id_dependency
+        signature_namespace = {"ItemOut": routes.out, "ItemBody": routes.body}
+
+        @get("/", description=f"One {kind.value} with its words and a link to its reference audio.")
+        async def get_item(self, services: Services, item_id: ItemId) -> ItemOut:
+            return routes.out.of(await services.catalog_queries.get_item(kind, item_id))
+
+        @put("/", dependencies=PRINCIPAL, description=f"Replace {item}'s fields and words (admin only).")
+        async def update_item(
+            self, services: Services, principal: Caller, item_id: ItemId, data: JSONBody[ItemBody]
+        ) -> ItemOut:
+            item = await services.catalog_admin.update_item(principal, item_id, data.to_input())
+            return routes.out.of(item)
+
+        @delete(
+            "/", dependencies=PRINCIPAL, status_code=204,
+            description=f"Delete {item} and its reference audio (admin only).",
+        )  # fmt: skip
+        async def delete_item(self, services: Services, principal: Caller, item_id: ItemId) -> None:
+            await services.catalog_admin.delete_item(principal, kind, item_id)
 
         @get(
             "/reference-audio",
             status_code=307,
-            description=f"Redirect to a short-lived URL of {words.reference} reference recording.",
+            description=f"Redirect to a short-lived URL of the {kind.value}'s reference recording.",
         )
         async def get_reference_audio(self, services: Services, item_id: ItemId) -> Redirect:
             url = await services.catalog_queries.reference_audio_url(kind, item_id)
@@ -106,7 +132,7 @@ def practice_item_controllers(routes: KindRoutes) -> list[type[Controller]]:
             "/reference-audio",
             dependencies=PRINCIPAL,
             request_max_body_size=MAX_UPLOAD_BODY,
-            description=f"Upload {words.reference} reference recording (multipart field ``file``; admin only).",
+            description=f"Upload the {kind.value}'s reference recording (multipart field ``file``; admin only).",
         )
         async def put_reference_audio(
             self, services: Services, principal: Caller, item_id: ItemId, data: AudioUpload
@@ -130,7 +156,7 @@ def practice_item_controllers(routes: KindRoutes) -> list[type[Controller]]:
             status_code=202,
             request_max_body_size=MAX_UPLOAD_BODY,
             responses=JOB_RESPONSES,
-            summary=f"Upload {words.recording} (multipart field ``file``); 202 with the queued job.",
+            summary=f"Upload {routes.recording} (multipart field ``file``); 202 with the queued job.",
             description=f"{UPLOAD_CHECKS_DOC}\n\n{IDEMPOTENCY_HEADER_DOC}",
         )
         async def upload_recording(
@@ -142,7 +168,7 @@ def practice_item_controllers(routes: KindRoutes) -> list[type[Controller]]:
         @post(
             "/uploads",
             status_code=201,
-            summary=f"Start a direct upload of {words.recording}.",
+            summary=f"Start a direct upload of {routes.recording}.",
             description=(
                 "A job awaiting its recording and a presigned PUT URL with its expiry. PUT the file to "
                 f"``upload.url`` with ``upload.headers``, then POST ``submit``.\n\n{IDEMPOTENCY_HEADER_DOC}"
@@ -162,7 +188,7 @@ def practice_item_controllers(routes: KindRoutes) -> list[type[Controller]]:
         @put(
             "/bookmark",
             status_code=201,
-            description=f"Bookmark {words.item} (201 when new, 204 when it was bookmarked already).",
+            description=f"Bookmark {item} (201 when new, 204 when it was bookmarked already).",
         )
         async def add_bookmark(
             self, services: Services, principal: Caller, item_id: ItemId
@@ -173,12 +199,12 @@ def practice_item_controllers(routes: KindRoutes) -> list[type[Controller]]:
         @delete(
             "/bookmark",
             status_code=204,
-            description=f"Remove the bookmark of {words.item} (404 when there was none).",
+            description=f"Remove the bookmark of {item} (404 when there was none).",
         )
         async def remove_bookmark(self, services: Services, principal: Caller, item_id: ItemId) -> None:
             await services.bookmarks.remove(principal, kind, item_id)
 
-    return [ReferenceAudioController, RecordingController, BookmarkController]
+    return [ItemController, RecordingController, BookmarkController]
 
 
 async def _upload(
@@ -218,11 +244,11 @@ async def _direct(
     return await idempotent(request, services, principal, payload, produce)
 
 
+TOKEN_ROUTES = KindRoutes(
+    ReferenceKind.TOKEN, _token_id, TokenOut, TokenBody, "a recording of a token's line"
+)
+SCRIPT_ROUTES = KindRoutes(ReferenceKind.SCRIPT, _script_id, ScriptOut, ScriptBody, "a reading of a script")
 PRACTICE_ITEM_CONTROLLERS = [
-    *practice_item_controllers(
-        KindRoutes(ReferenceKind.TOKEN, _token_id, "a token", "a recording of a token's line", "the actor's")
-    ),
-    *practice_item_controllers(
-        KindRoutes(ReferenceKind.SCRIPT, _script_id, "a script", "a reading of a script", "the script's")
-    ),
+    *practice_item_controllers(TOKEN_ROUTES),
+    *practice_item_controllers(SCRIPT_ROUTES),
 ]
