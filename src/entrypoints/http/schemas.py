@@ -43,7 +43,7 @@ class UserOut(msgspec.Struct):
         return cls(user.id, user.email, user.display_name, user.role.value, user.created_at)
 
 
-class TokenResponse(msgspec.Struct):
+class AccessTokenResponse(msgspec.Struct):
     """OAuth2 access token response (RFC 6749 section 5.1)."""
 
     access_token: str

@@ -65,7 +65,7 @@ class PlainTextHasher:
         return not password_hash.startswith(f"{self.scheme}:")
 
 
-class FakeTokenIssuer:
+class FakeAccessTokenIssuer:
     def issue(self, principal: Principal) -> AccessToken:
         return AccessToken(token=f"{principal.user_id}|{principal.role.value}", expires_in_seconds=60)
 

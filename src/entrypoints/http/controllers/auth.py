@@ -11,7 +11,7 @@ from litestar.params import Body, JSONBody
 
 from application.accounts import Credentials, SignUpRequest
 from entrypoints.http.rate_limits import limit_log_in
-from entrypoints.http.schemas import SignUpBody, TokenResponse, UserOut
+from entrypoints.http.schemas import AccessTokenResponse, SignUpBody, UserOut
 from entrypoints.http.security import PRINCIPAL, Caller, Services
 
 
@@ -42,7 +42,7 @@ class AuthController(Controller):
         request: Request[Any, Any, Any],
         services: Services,
         data: Annotated[PasswordForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
-    ) -> TokenResponse:
+    ) -> AccessTokenResponse:
         """OAuth2 password flow: exchange email (as ``username``) and password for a bearer token.
 
         Wrong email and wrong password give the same 401 answer. Attempts are limited per account and
@@ -50,8 +50,12 @@ class AuthController(Controller):
         each by default): beyond that, 429 with ``Retry-After``.
         """
         await limit_log_in(request, data.username)
-        token = await services.authentication.log_in(Credentials(email=data.username, password=data.password))
-        return TokenResponse(access_token=token.token, expires_in=token.expires_in_seconds)
+        access_token = await services.authentication.log_in(
+            Credentials(email=data.username, password=data.password)
+        )
+        return AccessTokenResponse(
+            access_token=access_token.token, expires_in=access_token.expires_in_seconds
+        )
 
     @get("/me", dependencies=PRINCIPAL)
     async def me(self, services: Services, principal: Caller) -> UserOut:
