@@ -59,7 +59,7 @@ class MovieLineInput:
     movie_year: int | None = None
     words: list[Word] = field(default_factory=list)
 
-    kind: ClassVar[ReferenceKind] = ReferenceKind.TOKEN
+    kind: ClassVar[ReferenceKind] = MovieLine.kind
     max_text_length: ClassVar[int] = MAX_LINE_LENGTH
 
     async def detail(self, uow: UnitOfWork) -> MovieLine:
@@ -79,7 +79,7 @@ class ScriptInput:
     text: str
     words: list[Word] = field(default_factory=list)
 
-    kind: ClassVar[ReferenceKind] = ReferenceKind.SCRIPT
+    kind: ClassVar[ReferenceKind] = ScriptDetail.kind
     max_text_length: ClassVar[int] = MAX_SCRIPT_LENGTH
 
     async def detail(self, uow: UnitOfWork) -> ScriptDetail:
@@ -137,6 +137,7 @@ class CatalogQueries:
 
 
 async def load_item(uow: UnitOfWork, kind: ReferenceKind, item_id: UUID) -> PracticeItem:
+    """The item of this kind; a missing id and an item of the other kind are both not found."""
     item = await uow.items.get(item_id)
     if item is None or item.kind is not kind:
         raise NotFoundError(kind.value, item_id)

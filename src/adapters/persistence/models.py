@@ -70,14 +70,19 @@ class PracticeItemRow(ReferenceAudioColumns, UUIDv7AuditBase):
     )
 
 
-class MovieLineRow(DefaultBase):
-    """The detail of a token: who speaks the line, in which movie."""
-
-    __tablename__ = "movie_lines"
+class ItemDetailColumns:
+    """A detail row shares the id of its practice item and goes with it."""
 
     item_id: Mapped[UUID] = mapped_column(
         ForeignKey("practice_items.id", ondelete="CASCADE"), primary_key=True
     )
+
+
+class MovieLineRow(ItemDetailColumns, DefaultBase):
+    """The detail of a token: who speaks the line, in which movie."""
+
+    __tablename__ = "movie_lines"
+
     actor_id: Mapped[UUID] = mapped_column(ForeignKey("actors.id", ondelete="RESTRICT"), index=True)
     movie_title: Mapped[str] = mapped_column(String(200), index=True)
     movie_year: Mapped[int | None] = mapped_column(Integer, default=None)
@@ -87,14 +92,11 @@ class MovieLineRow(DefaultBase):
     __table_args__ = (trigram_index("ix_movie_lines_movie_title_trgm", "movie_title"),)
 
 
-class ScriptDetailRow(DefaultBase):
+class ScriptDetailRow(ItemDetailColumns, DefaultBase):
     """The detail of a script: its title."""
 
     __tablename__ = "script_details"
 
-    item_id: Mapped[UUID] = mapped_column(
-        ForeignKey("practice_items.id", ondelete="CASCADE"), primary_key=True
-    )
     title: Mapped[str] = mapped_column(String(200), index=True)
 
     __table_args__ = (trigram_index("ix_script_details_title_trgm", "title"),)
