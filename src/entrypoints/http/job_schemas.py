@@ -35,7 +35,9 @@ class JobLinks(msgspec.Struct):
 class JobOut(msgspec.Struct):
     id: UUID
     kind: str
-    target_id: UUID | None  # the token's or script's id; null once an admin deleted it
+    target_id: Annotated[
+        UUID | None, Meta(description="The token's or script's id; null once an admin deleted it.")
+    ]
     status: str
     progress: int
     stage: str | None
