@@ -164,7 +164,9 @@ async def prune(ctx: WorkerContext) -> dict[str, int]:
 
 def build_worker(container: Container, options: WorkerSettings) -> Worker[WorkerContext]:
     metrics = WorkerMetrics()
-    metrics_server = WorkerMetricsServer(metrics.registry, container.settings.worker_metrics_port)
+    metrics_server = WorkerMetricsServer(
+        metrics.registry, container.settings.worker_metrics_port, container.settings.worker_metrics_host
+    )
 
     async def startup(ctx: WorkerContext) -> None:
         ctx["container"] = container
@@ -224,5 +226,5 @@ async def run_worker(settings: Settings, options: WorkerSettings) -> None:
 
 def start_worker(settings: Settings, options: WorkerSettings) -> None:
     """The ``voicepractice worker`` process: structured logs, then the worker until it is stopped."""
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.log_format)
     asyncio.run(run_worker(settings, options))

@@ -96,13 +96,16 @@ class System:
             "ANALYSIS_TOKEN_SERVER_URL": f"http://127.0.0.1:{system.analysis_port}",
             "ANALYSIS_SCRIPT_SERVER_URL": f"http://127.0.0.1:{system.analysis_port}",
             "LOCAL_STORAGE_DIR": str(workdir / "storage"),
+            "ANALYSIS_SERVER_AUTH_TOKEN": "full-system-bearer-token-0123456789abcdef",
+            "ANALYSIS_SERVER_ALLOWED_HOSTS": "127.0.0.1",
+            "ANALYSIS_SERVER_ALLOWED_PRIVATE_NETWORKS": "127.0.0.0/8",
             "WORKER_METRICS_PORT": "0",
             "UPLOAD_RATE_LIMIT": "off",
             "LOGIN_RATE_LIMIT_PER_ACCOUNT": "off",
             "LOGIN_RATE_LIMIT_PER_ADDRESS": "off",
             "SIGN_UP_RATE_LIMIT_PER_ADDRESS": "off",
             "LOG_LEVEL": "INFO",  # the worker counts as ready once it logs that it started
-            "LOG_JSON": "true",
+            "LOG_FORMAT": "json",
             **extra,
         }
         return system

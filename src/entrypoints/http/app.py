@@ -9,12 +9,12 @@ from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
 
 from adapters.storage.local import LocalObjectStorage
 from entrypoints.bootstrap import Container, build_container, build_local_storage
 from entrypoints.http.admin_queue import build_admin_queue_router
+from entrypoints.http.api_docs import SwaggerPage, build_docs_router
 from entrypoints.http.controllers.auth import AuthController
 from entrypoints.http.controllers.catalog import ActorController, ScriptController, TokenController
 from entrypoints.http.controllers.health import HealthController
@@ -23,10 +23,11 @@ from entrypoints.http.controllers.jobs import JobController
 from entrypoints.http.controllers.my_page import MyPageController
 from entrypoints.http.controllers.practice_items import PRACTICE_ITEM_CONTROLLERS
 from entrypoints.http.controllers.webhooks import AnalysisWebhookController
+from entrypoints.http.dependencies import DEPENDENCIES
 from entrypoints.http.metrics import METRICS, ApiMetrics, MetricsController
-from entrypoints.http.problems import EXCEPTION_HANDLERS
+from entrypoints.http.problems import UNHANDLED_ERROR_HANDLERS, problem_details_plugin
 from entrypoints.http.request_context import request_context_middleware
-from entrypoints.http.security import SERVICES
+from entrypoints.http.security import BearerAuthentication
 from entrypoints.http.shutdown import ShutdownSignal
 from entrypoints.http.storage_routes import build_local_storage_router
 from entrypoints.http.text_guard import nul_text_guard_middleware
@@ -46,8 +47,8 @@ def _openapi() -> OpenAPIConfig:
         title="Voice practice API",
         version="0.1.0",
         description=API_DESCRIPTION,
-        path="/schema",
-        render_plugins=[SwaggerRenderPlugin()],
+        openapi_router=build_docs_router(),
+        render_plugins=[SwaggerPage()],
         components=Components(
             security_schemes={
                 "BearerToken": SecurityScheme(
@@ -71,7 +72,7 @@ def _openapi() -> OpenAPIConfig:
 def create_app(settings: Settings | None = None, container: Container | None = None) -> Litestar:
     """Build the app; with ``container`` given (tests) it is used as is and not closed by the app."""
     settings = settings or (container.settings if container else Settings.from_env())
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.log_format)
     local_storage: LocalObjectStorage | None = None
     if container is not None and isinstance(container.storage, LocalObjectStorage):
         local_storage = container.storage
@@ -121,9 +122,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         state["container"] = container
     app = Litestar(
         route_handlers=routes,
-        dependencies={**SERVICES, **METRICS},
-        exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_context_middleware, nul_text_guard_middleware],
+        dependencies={**DEPENDENCIES, **METRICS},
+        exception_handlers=UNHANDLED_ERROR_HANDLERS,
+        plugins=[problem_details_plugin()],
+        middleware=[request_context_middleware, nul_text_guard_middleware, BearerAuthentication],
         cors_config=CORSConfig(
             allow_origins=origins,
             allow_credentials=settings.cors_allow_credentials and "*" not in origins,

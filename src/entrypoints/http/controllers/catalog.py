@@ -9,8 +9,9 @@ from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from application.catalog import ActorInput
+from application.catalog import ActorInput, CatalogAdministration, CatalogQueries
 from application.ports.persistence import ActorFilter, MovieLineFilter, PageRequest, ScriptFilter
+from entrypoints.http.dependencies import Injected
 from entrypoints.http.schemas import (
     ActorBody,
     ActorOut,
@@ -23,12 +24,14 @@ from entrypoints.http.schemas import (
     TokenOut,
     TokenPage,
 )
-from entrypoints.http.security import PRINCIPAL, Caller, Services
+from entrypoints.http.security import Caller
 
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size (1-100).")]
 Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000, description="Items to skip.")]
 Search = Annotated[str | None, QueryParameter(max_length=200, description="Case-insensitive text search.")]
 Title = Annotated[str | None, QueryParameter(max_length=200, description="Title contains.")]
+Queries = Injected[CatalogQueries]
+Administration = Injected[CatalogAdministration]
 
 
 def _page_request(limit: Limit = 20, offset: Offset = 0) -> PageRequest:
@@ -44,48 +47,47 @@ class ActorController(Controller):
     tags = ["catalog"]
 
     @get("/", dependencies=PAGING)
-    async def list_actors(self, services: Services, paging: Paging, q: Search = None) -> ActorPage:
+    async def list_actors(self, catalog_queries: Queries, paging: Paging, q: Search = None) -> ActorPage:
         """List actors by name, optionally searching names and biographies."""
-        page = await services.catalog_queries.list_actors(ActorFilter(search=q), paging)
+        page = await catalog_queries.list_actors(ActorFilter(search=q), paging)
         return ActorPage.of(page, ActorOut.of)
 
     @get("/{actor_id:uuid}")
-    async def get_actor(self, services: Services, actor_id: FromPath[UUID]) -> ActorOut:
+    async def get_actor(self, catalog_queries: Queries, actor_id: FromPath[UUID]) -> ActorOut:
         """One actor."""
-        return ActorOut.of(await services.catalog_queries.get_actor(actor_id))
+        return ActorOut.of(await catalog_queries.get_actor(actor_id))
 
-    @post("/", dependencies=PRINCIPAL, status_code=201)
+    @post("/", status_code=201)
     async def create_actor(
-        self, services: Services, principal: Caller, data: JSONBody[ActorBody]
+        self,
+        catalog_admin: Administration,
+        principal: Caller,
+        data: JSONBody[ActorBody],
     ) -> ActorOut:
         """Add an actor (admin only)."""
-        return ActorOut.of(
-            await services.catalog_admin.create_actor(principal, ActorInput(data.name, data.bio))
-        )
+        return ActorOut.of(await catalog_admin.create_actor(principal, ActorInput(data.name, data.bio)))
 
-    @put("/{actor_id:uuid}", dependencies=PRINCIPAL)
+    @put("/{actor_id:uuid}")
     async def update_actor(
         self,
-        services: Services,
+        catalog_admin: Administration,
         principal: Caller,
         actor_id: FromPath[UUID],
         data: JSONBody[ActorBody],
     ) -> ActorOut:
         """Replace an actor's fields (admin only)."""
-        actor = await services.catalog_admin.update_actor(
-            principal, actor_id, ActorInput(data.name, data.bio)
-        )
+        actor = await catalog_admin.update_actor(principal, actor_id, ActorInput(data.name, data.bio))
         return ActorOut.of(actor)
 
-    @delete("/{actor_id:uuid}", dependencies=PRINCIPAL, status_code=204)
+    @delete("/{actor_id:uuid}", status_code=204)
     async def delete_actor(
         self,
-        services: Services,
+        catalog_admin: Administration,
         principal: Caller,
         actor_id: FromPath[UUID],
     ) -> None:
         """Delete an actor without tokens (admin only; 409 while tokens remain)."""
-        await services.catalog_admin.delete_actor(principal, actor_id)
+        await catalog_admin.delete_actor(principal, actor_id)
 
 
 class TokenController(Controller):
@@ -97,7 +99,7 @@ class TokenController(Controller):
     @get("/", dependencies=PAGING)
     async def list_tokens(
         self,
-        services: Services,
+        catalog_queries: Queries,
         paging: Paging,
         actor_id: Annotated[UUID | None, QueryParameter(description="Only this actor's tokens.")] = None,
         movie: Annotated[
@@ -107,14 +109,14 @@ class TokenController(Controller):
     ) -> TokenPage:
         """List tokens, newest first, each with its actor; filter by actor or movie, search the line."""
         filters = MovieLineFilter(actor_id=actor_id, movie_title=movie, search=q)
-        return TokenPage.of(await services.catalog_queries.list_movie_lines(filters, paging), TokenOut.of)
+        return TokenPage.of(await catalog_queries.list_movie_lines(filters, paging), TokenOut.of)
 
-    @post("/", dependencies=PRINCIPAL, status_code=201)
+    @post("/", status_code=201)
     async def create_token(
-        self, services: Services, principal: Caller, data: JSONBody[TokenBody]
+        self, catalog_admin: Administration, principal: Caller, data: JSONBody[TokenBody]
     ) -> TokenOut:
         """Add a token (admin only)."""
-        return TokenOut.of(await services.catalog_admin.create_item(principal, data.to_input()))
+        return TokenOut.of(await catalog_admin.create_item(principal, data.to_input()))
 
 
 class ScriptController(Controller):
@@ -125,15 +127,15 @@ class ScriptController(Controller):
 
     @get("/", dependencies=PAGING)
     async def list_scripts(
-        self, services: Services, paging: Paging, title: Title = None, q: Search = None
+        self, catalog_queries: Queries, paging: Paging, title: Title = None, q: Search = None
     ) -> ScriptPage:
         """List scripts by title (without their words); filter by title, search title and text."""
-        page = await services.catalog_queries.list_scripts(ScriptFilter(title=title, search=q), paging)
+        page = await catalog_queries.list_scripts(ScriptFilter(title=title, search=q), paging)
         return ScriptPage.of(page, ScriptSummaryOut.of)
 
-    @post("/", dependencies=PRINCIPAL, status_code=201)
+    @post("/", status_code=201)
     async def create_script(
-        self, services: Services, principal: Caller, data: JSONBody[ScriptBody]
+        self, catalog_admin: Administration, principal: Caller, data: JSONBody[ScriptBody]
     ) -> ScriptOut:
         """Add a script with its timed words (admin only)."""
-        return ScriptOut.of(await services.catalog_admin.create_item(principal, data.to_input()))
+        return ScriptOut.of(await catalog_admin.create_item(principal, data.to_input()))

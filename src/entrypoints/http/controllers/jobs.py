@@ -8,24 +8,31 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, QueryParameter
 
+from application.analysis.jobs import UserJobs
 from application.ports.persistence import JobFilter, PageRequest
 from domain.analysis.jobs import JobStatus
 from domain.catalog import ReferenceKind
-from entrypoints.http.controllers.practice_items import IDEMPOTENCY_HEADER_DOC, JOB_RESPONSES, accepted
+from entrypoints.http.controllers.practice_items import (
+    IDEMPOTENCY_HEADER_DOC,
+    JOB_RESPONSES,
+    Idempotency,
+    Uploads,
+    accepted,
+)
+from entrypoints.http.dependencies import Injected
 from entrypoints.http.idempotency import idempotent
 from entrypoints.http.job_schemas import JobOut, JobPage
-from entrypoints.http.security import PRINCIPAL, Caller, Services
+from entrypoints.http.security import Caller
 
 
 class JobController(Controller):
     path = "/jobs"
     tags = ["analysis"]
-    dependencies = PRINCIPAL
 
     @get("/")
     async def list_jobs(
         self,
-        services: Services,
+        jobs: Injected[UserJobs],
         principal: Caller,
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
         offset: Annotated[int, QueryParameter(ge=0, le=1_000_000)] = 0,
@@ -33,28 +40,33 @@ class JobController(Controller):
         status: Annotated[JobStatus | None, QueryParameter(description="Only jobs in this status.")] = None,
     ) -> JobPage:
         """The caller's jobs, newest first."""
-        page = await services.jobs.list_jobs(principal, JobFilter(kind, status), PageRequest(limit, offset))
+        page = await jobs.list_jobs(principal, JobFilter(kind, status), PageRequest(limit, offset))
         return JobPage.of(page, JobOut.of)
 
     @get("/{job_id:uuid}")
-    async def get_job(self, services: Services, principal: Caller, job_id: FromPath[UUID]) -> JobOut:
+    async def get_job(self, jobs: Injected[UserJobs], principal: Caller, job_id: FromPath[UUID]) -> JobOut:
         """One of the caller's jobs with its result once completed; another user's job is 404."""
-        return JobOut.of(await services.jobs.get(principal, job_id))
+        return JobOut.of(await jobs.get(principal, job_id))
 
     @post("/{job_id:uuid}/cancel", status_code=200)
-    async def cancel_job(self, services: Services, principal: Caller, job_id: FromPath[UUID]) -> JobOut:
+    async def cancel_job(self, jobs: Injected[UserJobs], principal: Caller, job_id: FromPath[UUID]) -> JobOut:
         """Cancel a job that has not finished (409 once it has)."""
-        return JobOut.of(await services.jobs.cancel(principal, job_id))
+        return JobOut.of(await jobs.cancel(principal, job_id))
 
     @post(
         "/{job_id:uuid}/submit", status_code=202, responses=JOB_RESPONSES, description=IDEMPOTENCY_HEADER_DOC
     )
     async def submit_direct_upload(
-        self, request: Request[Any, Any, Any], services: Services, principal: Caller, job_id: FromPath[UUID]
+        self,
+        request: Request[Any, Any, Any],
+        principal: Caller,
+        uploads: Uploads,
+        idempotency: Idempotency,
+        job_id: FromPath[UUID],
     ) -> Response[bytes]:
         """Validate the object PUT through the presigned URL and queue the job (same checks as uploads)."""
 
         async def produce() -> tuple[int, JobOut, dict[str, str]]:
-            return accepted(JobOut.of(await services.uploads.submit(principal, job_id)))
+            return accepted(JobOut.of(await uploads.submit(principal, job_id)))
 
-        return await idempotent(request, services, principal, job_id.bytes, produce)
+        return await idempotent(request, idempotency, principal, job_id.bytes, produce)

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from litestar import Controller, get
 
+from application.analysis.jobs import UserJobs
+from application.bookmarks import Bookmarks
 from application.ports.persistence import PageRequest
+from entrypoints.http.dependencies import Injected
 from entrypoints.http.schemas import MyPageOut
-from entrypoints.http.security import PRINCIPAL, Caller, Services
+from entrypoints.http.security import Caller
 
 
 class MyPageController(Controller):
     tags = ["bookmarks"]
-    dependencies = PRINCIPAL
 
     @get("/mypage")
-    async def my_page(self, services: Services, principal: Caller) -> MyPageOut:
+    async def my_page(
+        self, bookmarks: Injected[Bookmarks], jobs: Injected[UserJobs], principal: Caller
+    ) -> MyPageOut:
         """The signed-in user's profile, bookmarks, recent analyses and score statistics."""
-        page = await services.bookmarks.my_page(principal)
-        history = await services.jobs.history(principal, PageRequest(limit=10))
+        page = await bookmarks.my_page(principal)
+        history = await jobs.history(principal, PageRequest(limit=10))
         return MyPageOut.of(page, history)

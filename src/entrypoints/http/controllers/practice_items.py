@@ -22,14 +22,18 @@ from litestar.openapi import ResponseSpec
 from litestar.params import Body, FromPath, JSONBody
 from litestar.response import Redirect
 
+from application.analysis.uploads import RecordingUploads
+from application.bookmarks import Bookmarks
+from application.catalog import CatalogAdministration, CatalogQueries
+from application.ports.idempotency import IdempotencyStore
 from domain.accounts import Principal
 from domain.catalog import ReferenceKind
-from entrypoints.bootstrap import Container
+from entrypoints.http.dependencies import Injected
 from entrypoints.http.idempotency import idempotent
 from entrypoints.http.job_schemas import DirectUploadBody, DirectUploadOut, JobOut, UploadTarget
 from entrypoints.http.rate_limits import limit_uploads
 from entrypoints.http.schemas import ReferenceAudioOut, ScriptBody, ScriptOut, TokenBody, TokenOut
-from entrypoints.http.security import PRINCIPAL, Caller, Services
+from entrypoints.http.security import Caller
 
 MAX_UPLOAD_BODY = 64 * 1024 * 1024
 IDEMPOTENCY_HEADER_DOC = (
@@ -58,6 +62,10 @@ def accepted(job_out: JobOut) -> tuple[int, JobOut, dict[str, str]]:
     return 202, job_out, {"Location": job_out.links.self}
 
 
+Queries = Injected[CatalogQueries]
+Administration = Injected[CatalogAdministration]
+Uploads = Injected[RecordingUploads]
+Idempotency = Injected[IdempotencyStore]
 ItemId = NamedDependency[UUID]  # the id from the kind's own path parameter
 
 
@@ -102,42 +110,43 @@ def practice_item_controllers(routes: KindRoutes) -> list[type[Controller]]:
         signature_namespace = {"ItemOut": routes.out, "ItemBody": routes.body}
 
         @get("/", description=f"One {kind.value} with its words and a link to its reference audio.")
-        async def get_item(self, services: Services, item_id: ItemId) -> ItemOut:
-            return routes.out.of(await services.catalog_queries.get_item(kind, item_id))
+        async def get_item(self, catalog_queries: Queries, item_id: ItemId) -> ItemOut:
+            return routes.out.of(await catalog_queries.get_item(kind, item_id))
 
-        @put("/", dependencies=PRINCIPAL, description=f"Replace {item}'s fields and words (admin only).")
+        @put("/", description=f"Replace {item}'s fields and words (admin only).")
         async def update_item(
-            self, services: Services, principal: Caller, item_id: ItemId, data: JSONBody[ItemBody]
+            self, catalog_admin: Administration, principal: Caller, item_id: ItemId, data: JSONBody[ItemBody]
         ) -> ItemOut:
-            item = await services.catalog_admin.update_item(principal, item_id, data.to_input())
+            item = await catalog_admin.update_item(principal, item_id, data.to_input())
             return routes.out.of(item)
 
         @delete(
-            "/", dependencies=PRINCIPAL, status_code=204,
+            "/", status_code=204,
             description=f"Delete {item} and its reference audio (admin only).",
         )  # fmt: skip
-        async def delete_item(self, services: Services, principal: Caller, item_id: ItemId) -> None:
-            await services.catalog_admin.delete_item(principal, kind, item_id)
+        async def delete_item(
+            self, catalog_admin: Administration, principal: Caller, item_id: ItemId
+        ) -> None:
+            await catalog_admin.delete_item(principal, kind, item_id)
 
         @get(
             "/reference-audio",
             status_code=307,
             description=f"Redirect to a short-lived URL of the {kind.value}'s reference recording.",
         )
-        async def get_reference_audio(self, services: Services, item_id: ItemId) -> Redirect:
-            url = await services.catalog_queries.reference_audio_url(kind, item_id)
+        async def get_reference_audio(self, catalog_queries: Queries, item_id: ItemId) -> Redirect:
+            url = await catalog_queries.reference_audio_url(kind, item_id)
             return Redirect(url.url, status_code=307)
 
         @put(
             "/reference-audio",
-            dependencies=PRINCIPAL,
             request_max_body_size=MAX_UPLOAD_BODY,
             description=f"Upload the {kind.value}'s reference recording (multipart field ``file``; admin only).",
         )
         async def put_reference_audio(
-            self, services: Services, principal: Caller, item_id: ItemId, data: AudioUpload
+            self, catalog_admin: Administration, principal: Caller, item_id: ItemId, data: AudioUpload
         ) -> ReferenceAudioOut:
-            audio = await services.catalog_admin.upload_reference_audio(
+            audio = await catalog_admin.upload_reference_audio(
                 principal, kind, item_id, await data.file.read()
             )
             return ReferenceAudioOut(
@@ -147,7 +156,7 @@ def practice_item_controllers(routes: KindRoutes) -> list[type[Controller]]:
     class RecordingController(Controller):
         path = base
         tags = ["analysis"]
-        dependencies = {**PRINCIPAL, **item_id_dependency}
+        dependencies = item_id_dependency
         # Before the body is read: at most UPLOAD_RATE_LIMIT new jobs per user (429 with Retry-After).
         guards = [limit_uploads]
 
@@ -160,10 +169,10 @@ def practice_item_controllers(routes: KindRoutes) -> list[type[Controller]]:
             description=f"{UPLOAD_CHECKS_DOC}\n\n{IDEMPOTENCY_HEADER_DOC}",
         )
         async def upload_recording(
-            self, request: Request[Any, Any, Any], services: Services, principal: Caller,
+            self, request: Request[Any, Any, Any], uploads: Uploads, idempotency: Idempotency, principal: Caller,
             item_id: ItemId, data: AudioUpload,
         ) -> Response[bytes]:  # fmt: skip
-            return await _upload(request, services, principal, kind, item_id, data)
+            return await _upload(request, uploads, idempotency, principal, kind, item_id, data)
 
         @post(
             "/uploads",
@@ -175,15 +184,15 @@ def practice_item_controllers(routes: KindRoutes) -> list[type[Controller]]:
             ),
         )
         async def start_direct_upload(
-            self, request: Request[Any, Any, Any], services: Services, principal: Caller,
+            self, request: Request[Any, Any, Any], uploads: Uploads, idempotency: Idempotency, principal: Caller,
             item_id: ItemId, data: JSONBody[DirectUploadBody],
         ) -> Response[bytes]:  # fmt: skip
-            return await _direct(request, services, principal, kind, item_id, data)
+            return await _direct(request, uploads, idempotency, principal, kind, item_id, data)
 
     class BookmarkController(Controller):
         path = base
         tags = ["bookmarks"]
-        dependencies = {**PRINCIPAL, **item_id_dependency}
+        dependencies = item_id_dependency
 
         @put(
             "/bookmark",
@@ -191,9 +200,9 @@ def practice_item_controllers(routes: KindRoutes) -> list[type[Controller]]:
             description=f"Bookmark {item} (201 when new, 204 when it was bookmarked already).",
         )
         async def add_bookmark(
-            self, services: Services, principal: Caller, item_id: ItemId
+            self, bookmarks: Injected[Bookmarks], principal: Caller, item_id: ItemId
         ) -> Response[None]:
-            created = await services.bookmarks.add(principal, kind, item_id)
+            created = await bookmarks.add(principal, kind, item_id)
             return Response(None, status_code=201 if created else 204)
 
         @delete(
@@ -201,15 +210,18 @@ def practice_item_controllers(routes: KindRoutes) -> list[type[Controller]]:
             status_code=204,
             description=f"Remove the bookmark of {item} (404 when there was none).",
         )
-        async def remove_bookmark(self, services: Services, principal: Caller, item_id: ItemId) -> None:
-            await services.bookmarks.remove(principal, kind, item_id)
+        async def remove_bookmark(
+            self, bookmarks: Injected[Bookmarks], principal: Caller, item_id: ItemId
+        ) -> None:
+            await bookmarks.remove(principal, kind, item_id)
 
     return [ItemController, RecordingController, BookmarkController]
 
 
 async def _upload(
     request: Request[Any, Any, Any],
-    services: Container,
+    uploads: RecordingUploads,
+    idempotency: IdempotencyStore,
     principal: Principal,
     kind: ReferenceKind,
     item_id: UUID,
@@ -218,21 +230,22 @@ async def _upload(
     data = await form.file.read()
 
     async def produce() -> tuple[int, JobOut, dict[str, str]]:
-        return accepted(JobOut.of(await services.uploads.upload(principal, kind, item_id, data)))
+        return accepted(JobOut.of(await uploads.upload(principal, kind, item_id, data)))
 
-    return await idempotent(request, services, principal, data, produce)
+    return await idempotent(request, idempotency, principal, data, produce)
 
 
 async def _direct(
     request: Request[Any, Any, Any],
-    services: Container,
+    uploads: RecordingUploads,
+    idempotency: IdempotencyStore,
     principal: Principal,
     kind: ReferenceKind,
     item_id: UUID,
     body: DirectUploadBody,
 ) -> Response[bytes]:
     async def produce() -> tuple[int, DirectUploadOut, dict[str, str]]:
-        started = await services.uploads.start_direct_upload(principal, kind, item_id, body.content_type)
+        started = await uploads.start_direct_upload(principal, kind, item_id, body.content_type)
         job_out = JobOut.of(started.job)
         upload = UploadTarget(
             started.upload.url, started.upload.method, started.upload.headers, started.upload.expires_at
@@ -241,7 +254,7 @@ async def _direct(
         return 201, out, {"Location": job_out.links.self}
 
     payload = hashlib.sha256(body.content_type.encode()).digest()
-    return await idempotent(request, services, principal, payload, produce)
+    return await idempotent(request, idempotency, principal, payload, produce)
 
 
 TOKEN_ROUTES = KindRoutes(
