@@ -26,7 +26,6 @@ from application.analysis.uploads import RecordingUploads
 from application.bookmarks import Bookmarks
 from application.catalog import CatalogAdministration, CatalogQueries
 from application.ports.idempotency import IdempotencyStore
-from domain.accounts import Principal
 from domain.catalog import ReferenceKind
 from entrypoints.http.dependencies import Injected
 from entrypoints.http.idempotency import idempotent
@@ -66,6 +65,7 @@ Queries = Injected[CatalogQueries]
 Administration = Injected[CatalogAdministration]
 Uploads = Injected[RecordingUploads]
 Idempotency = Injected[IdempotencyStore]
+Saved = Injected[Bookmarks]
 ItemId = NamedDependency[UUID]  # the id from the kind's own path parameter
 
 
@@ -172,7 +172,12 @@ def practice_item_controllers(routes: KindRoutes) -> list[type[Controller]]:
             self, request: Request[Any, Any, Any], uploads: Uploads, idempotency: Idempotency, principal: Caller,
             item_id: ItemId, data: AudioUpload,
         ) -> Response[bytes]:  # fmt: skip
-            return await _upload(request, uploads, idempotency, principal, kind, item_id, data)
+            recording = await data.file.read()
+
+            async def produce() -> tuple[int, JobOut, dict[str, str]]:
+                return accepted(JobOut.of(await uploads.upload(principal, kind, item_id, recording)))
+
+            return await idempotent(request, idempotency, principal, recording, produce)
 
         @post(
             "/uploads",
@@ -187,7 +192,20 @@ def practice_item_controllers(routes: KindRoutes) -> list[type[Controller]]:
             self, request: Request[Any, Any, Any], uploads: Uploads, idempotency: Idempotency, principal: Caller,
             item_id: ItemId, data: JSONBody[DirectUploadBody],
         ) -> Response[bytes]:  # fmt: skip
-            return await _direct(request, uploads, idempotency, principal, kind, item_id, data)
+            async def produce() -> tuple[int, DirectUploadOut, dict[str, str]]:
+                started = await uploads.start_direct_upload(principal, kind, item_id, data.content_type)
+                job_out = JobOut.of(started.job)
+                upload = UploadTarget(
+                    started.upload.url,
+                    started.upload.method,
+                    started.upload.headers,
+                    started.upload.expires_at,
+                )
+                out = DirectUploadOut(job=job_out, upload=upload, submit=f"/jobs/{started.job.id}/submit")
+                return 201, out, {"Location": job_out.links.self}
+
+            payload = hashlib.sha256(data.content_type.encode()).digest()
+            return await idempotent(request, idempotency, principal, payload, produce)
 
     class BookmarkController(Controller):
         path = base
@@ -199,9 +217,7 @@ def practice_item_controllers(routes: KindRoutes) -> list[type[Controller]]:
             status_code=201,
             description=f"Bookmark {item} (201 when new, 204 when it was bookmarked already).",
         )
-        async def add_bookmark(
-            self, bookmarks: Injected[Bookmarks], principal: Caller, item_id: ItemId
-        ) -> Response[None]:
+        async def add_bookmark(self, bookmarks: Saved, principal: Caller, item_id: ItemId) -> Response[None]:
             created = await bookmarks.add(principal, kind, item_id)
             return Response(None, status_code=201 if created else 204)
 
@@ -210,51 +226,10 @@ def practice_item_controllers(routes: KindRoutes) -> list[type[Controller]]:
             status_code=204,
             description=f"Remove the bookmark of {item} (404 when there was none).",
         )
-        async def remove_bookmark(
-            self, bookmarks: Injected[Bookmarks], principal: Caller, item_id: ItemId
-        ) -> None:
+        async def remove_bookmark(self, bookmarks: Saved, principal: Caller, item_id: ItemId) -> None:
             await bookmarks.remove(principal, kind, item_id)
 
     return [ItemController, RecordingController, BookmarkController]
-
-
-async def _upload(
-    request: Request[Any, Any, Any],
-    uploads: RecordingUploads,
-    idempotency: IdempotencyStore,
-    principal: Principal,
-    kind: ReferenceKind,
-    item_id: UUID,
-    form: AudioForm,
-) -> Response[bytes]:
-    data = await form.file.read()
-
-    async def produce() -> tuple[int, JobOut, dict[str, str]]:
-        return accepted(JobOut.of(await uploads.upload(principal, kind, item_id, data)))
-
-    return await idempotent(request, idempotency, principal, data, produce)
-
-
-async def _direct(
-    request: Request[Any, Any, Any],
-    uploads: RecordingUploads,
-    idempotency: IdempotencyStore,
-    principal: Principal,
-    kind: ReferenceKind,
-    item_id: UUID,
-    body: DirectUploadBody,
-) -> Response[bytes]:
-    async def produce() -> tuple[int, DirectUploadOut, dict[str, str]]:
-        started = await uploads.start_direct_upload(principal, kind, item_id, body.content_type)
-        job_out = JobOut.of(started.job)
-        upload = UploadTarget(
-            started.upload.url, started.upload.method, started.upload.headers, started.upload.expires_at
-        )
-        out = DirectUploadOut(job=job_out, upload=upload, submit=f"/jobs/{started.job.id}/submit")
-        return 201, out, {"Location": job_out.links.self}
-
-    payload = hashlib.sha256(body.content_type.encode()).digest()
-    return await idempotent(request, idempotency, principal, payload, produce)
 
 
 TOKEN_ROUTES = KindRoutes(
