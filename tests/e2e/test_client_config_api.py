@@ -42,6 +42,7 @@ async def test_the_config_names_stages_aspects_and_formats_and_bounds_typed_text
     assert config["word_statuses"] == ["ok", "mispronounced", "omitted"]
     assert config["terminal_job_event_types"] == ["completed", "failed", "cancelled"]
     assert set(config["terminal_job_event_types"]) < set(config["job_event_types"])
+    assert config["terminal_job_statuses"] == ["completed", "failed", "cancelled"]
     mp4 = next(item for item in config["audio_formats"] if item["name"] == "mp4")
     assert mp4 == {"name": "mp4", "content_type": "audio/mp4", "file_extensions": ["m4a", "mp4"]}
     assert config["text_limits"] == {

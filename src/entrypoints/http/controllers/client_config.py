@@ -11,7 +11,7 @@ from litestar import Controller, get
 from application.accounts import MAX_DISPLAY_NAME_LENGTH
 from application.analysis.settings import PipelineSettings
 from domain.accounts import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
-from domain.analysis.jobs import PROGRESS_STAGES, EventType
+from domain.analysis.jobs import PROGRESS_STAGES, EventType, JobStatus
 from domain.analysis.results import SCORE_ASPECTS, WordStatus
 from domain.audio import AudioFormat
 from domain.catalog import ReferenceKind
@@ -54,6 +54,7 @@ class ClientConfigOut(msgspec.Struct):
     word_statuses: list[str]
     job_event_types: list[str]
     terminal_job_event_types: list[str]
+    terminal_job_statuses: list[str]
 
     @classmethod
     def of(cls, pipeline: PipelineSettings) -> ClientConfigOut:
@@ -79,6 +80,7 @@ class ClientConfigOut(msgspec.Struct):
             word_statuses=[status.value for status in WordStatus],
             job_event_types=[event.value for event in EventType],
             terminal_job_event_types=[event.value for event in EventType if event.is_terminal],
+            terminal_job_statuses=[status.value for status in JobStatus if status.is_terminal],
         )
 
 
@@ -88,7 +90,7 @@ class ClientConfigController(Controller):
     @get("/client-config")
     async def client_config(self, services: Services) -> ClientConfigOut:
         """Public. Limits on recordings (per kind: ``token``, ``script``) and typed text, the accepted
-        audio formats, and the names of a job's progress stages, event types, score aspects and word
+        audio formats, and the names of a job's progress stages, event types, final statuses, score aspects and word
         statuses, as this server enforces and reports them. The web client reads these instead of
         keeping copies."""
         return ClientConfigOut.of(services.pipeline)
