@@ -16,7 +16,7 @@ from domain.analysis.results import SCORE_ASPECTS, WordStatus
 from domain.audio import AudioFormat
 from domain.catalog import ReferenceKind
 from entrypoints.http.controllers.catalog import MAX_SEARCH_LENGTH
-from entrypoints.http.security import Services
+from entrypoints.http.dependencies import Injected
 
 
 class RecordingLimitsOut(msgspec.Struct):
@@ -88,9 +88,9 @@ class ClientConfigController(Controller):
     tags = ["client"]
 
     @get("/client-config")
-    async def client_config(self, services: Services) -> ClientConfigOut:
+    async def client_config(self, pipeline: Injected[PipelineSettings]) -> ClientConfigOut:
         """Public. Limits on recordings (per kind: ``token``, ``script``) and typed text, the accepted
         audio formats, and the names of a job's progress stages, event types, final statuses, score aspects and word
         statuses, as this server enforces and reports them. The web client reads these instead of
         keeping copies."""
-        return ClientConfigOut.of(services.pipeline)
+        return ClientConfigOut.of(pipeline)
