@@ -46,7 +46,7 @@
  * @typedef {object} Job
  * @property {string} id
  * @property {Kind} kind
- * @property {string} target_id
+ * @property {string | null} target_id null once its line or script was deleted
  * @property {string} status
  * @property {number} progress
  * @property {string | null} stage

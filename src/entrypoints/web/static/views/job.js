@@ -75,7 +75,8 @@ export async function jobView(id, show) {
   /** @type {Job} */
   let job = await api.get(`/jobs/${id}`);
   const kind = job.kind;
-  const target = await api.get(`/${kind}s/${job.target_id}`, { auth: false }).catch(() => null);
+  // A deleted line or script leaves the job without a target (target_id null).
+  const target = job.target_id ? await api.get(`/${kind}s/${job.target_id}`, { auth: false }).catch(() => null) : null;
   const what = target ? itemName(kind, target) : "your recording";
   const { panel, show: showProgress, connection } = progressPanel([...config.progress_stages, "done"]);
   const outcome = h("div", { id: "outcome" });
@@ -93,7 +94,8 @@ export async function jobView(id, show) {
     } else if (job.status === "failed") {
       showProgress(job.progress, job.stage || "", "Failed");
       const reason = job.failure ? job.failure.reason : "the analysis failed";
-      outcome.replaceChildren(errorBox(new Error(`The analysis failed: ${reason}`)), h("p", {}, h("a", { class: "button", href: `#/${kind}s/${job.target_id}` }, "Try again")));
+      const again = job.target_id ? h("p", {}, h("a", { class: "button", href: `#/${kind}s/${job.target_id}` }, "Try again")) : null;
+      outcome.replaceChildren(errorBox(new Error(`The analysis failed: ${reason}`)), ...(again ? [again] : []));
     } else if (job.status === "cancelled") {
       showProgress(job.progress, job.stage || "", "Cancelled");
       outcome.replaceChildren(h("p", {}, "This analysis was cancelled."));

@@ -18,7 +18,7 @@ import { itemName, requireSignIn, title } from "../ui.js";
  */
 async function targetNames(jobs) {
   /** @type {Map<string, Kind>} */
-  const targets = new Map(jobs.map((job) => [job.target_id, job.kind]));
+  const targets = new Map(jobs.flatMap((job) => (job.target_id ? [[job.target_id, job.kind]] : [])));
   /** @type {Map<string, string>} */
   const names = new Map();
   await Promise.all(
@@ -38,7 +38,7 @@ async function targetNames(jobs) {
  * @param {Map<string, string>} names
  */
 function jobLabel(job, names) {
-  return names.get(job.target_id) || (job.kind === "token" ? "A line" : "A script");
+  return (job.target_id && names.get(job.target_id)) || (job.kind === "token" ? "A line" : "A script");
 }
 
 /** @param {number | null} value */

@@ -76,7 +76,6 @@ function wordsView(words, statuses) {
 export function resultView(job, target, config) {
   const result = job.result;
   const pitch = result.contours && result.contours.pitch;
-  const again = `#/${job.kind}s/${job.target_id}`;
   return h(
     "section",
     { class: "result", "aria-labelledby": "result-heading" },
@@ -92,7 +91,12 @@ export function resultView(job, target, config) {
       ? h("section", { class: "card", "aria-labelledby": "pitch-heading" }, h("h2", { id: "pitch-heading" }, "Intonation"), pitchChart(pitch))
       : h("p", { class: "muted" }, "No pitch contour came with this result."),
     result.words && result.words.length ? wordsView(result.words, config.word_statuses) : null,
-    h("p", { class: "actions" }, h("a", { class: "button primary", href: again }, "Try again"), h("a", { class: "button", href: "#/me" }, "See your progress")),
+    h(
+      "p",
+      { class: "actions" },
+      job.target_id ? h("a", { class: "button primary", href: `#/${job.kind}s/${job.target_id}` }, "Try again") : null,
+      h("a", { class: "button", href: "#/me" }, "See your progress"),
+    ),
     target ? referenceAudio(target, "The actor's version") : null,
   );
 }
