@@ -9,6 +9,7 @@ from uuid import UUID
 
 from application.analysis.live_events import announce
 from application.analysis.settings import PipelineSettings
+from application.catalog import load_item
 from application.ports.analysis import JobEventPublisher, RelayQueue
 from application.ports.audio import AudioInspector, InspectedAudio
 from application.ports.persistence import UnitOfWork, UnitOfWorkFactory
@@ -66,17 +67,17 @@ class RecordingUploads:
         self._ids = ids
         self._settings = settings
 
-    async def upload(self, principal: Principal, kind: ReferenceKind, target_id: UUID, data: bytes) -> Job:
+    async def upload(self, principal: Principal, kind: ReferenceKind, item_id: UUID, data: bytes) -> Job:
         """Validate the recording, store it and queue its analysis; answer at once with the job."""
         inspected = await self._inspect(kind, data)
         async with self._uow() as uow:
-            await _require_reference(uow, kind, target_id)
+            await _require_reference(uow, kind, item_id)
         job_id = self._ids.new_id()
         key = recording_key(job_id, inspected.format)
         await self._storage.put(key, data, inspected.format.content_type)
         recording = Recording(key, inspected.format.content_type, inspected.duration_seconds, inspected.size)
         try:
-            job, outbox_id = await self._create_queued_job(principal, kind, target_id, job_id, recording)
+            job, outbox_id = await self._create_queued_job(principal, kind, item_id, job_id, recording)
         except BaseException:
             await self._storage.delete(key)
             raise
@@ -84,23 +85,32 @@ class RecordingUploads:
         return job
 
     async def start_direct_upload(
-        self, principal: Principal, kind: ReferenceKind, target_id: UUID, content_type: str
+        self, principal: Principal, kind: ReferenceKind, item_id: UUID, content_type: str, size_bytes: int
     ) -> DirectUpload:
-        """Create a job waiting for its recording, with a presigned PUT URL for the client."""
+        """Create a job waiting for its recording, with a presigned PUT URL for the client.
+
+        The URL is signed for exactly ``size_bytes``, which must be within the kind's limit: the store
+        refuses any other body, so nobody stores more through it than an upload may hold.
+        """
         if not content_type.startswith("audio/") and content_type not in {
             "video/webm",
             "video/mp4",
             "video/3gpp",
         }:
             raise InvalidInputError("content_type", "must be an audio media type such as audio/webm")
+        limits = self._settings.limits(kind)
+        if size_bytes > limits.max_bytes:
+            raise AudioTooLargeError(limits.max_bytes, size_bytes)
         now = self._clock.now()
-        job = Job.create(self._ids.new_id(), principal.user_id, kind, target_id, now, recording=None)
+        job = Job.create(self._ids.new_id(), principal.user_id, kind, item_id, now, recording=None)
         async with self._uow() as uow:
-            await _require_reference(uow, kind, target_id)
+            await _require_reference(uow, kind, item_id)
             await uow.jobs.add(job)
             await uow.commit()
         ttl = int(self._settings.direct_upload_ttl.total_seconds())
-        upload = await self._storage.presigned_put_url(recording_key(job.id), content_type, ttl)
+        upload = await self._storage.presigned_put_url(
+            recording_key(job.id), content_type, ttl, content_length=size_bytes
+        )
         return DirectUpload(job, upload)
 
     async def submit(self, principal: Principal, job_id: UUID) -> Job:
@@ -124,11 +134,19 @@ class RecordingUploads:
         try:
             if stored.size > limits.max_bytes:
                 raise AudioTooLargeError(limits.max_bytes, stored.size)
-            inspected = await self._inspect(job.kind, await self._storage.get(key))
+            data = await self._storage.get(key)
+            inspected = await self._inspect(job.kind, data)
         except AudioRejectedError:
             await self._storage.delete(key)
             raise
-        recording = Recording(key, inspected.format.content_type, inspected.duration_seconds, inspected.size)
+        # What gets analysed is the bytes just checked, under a key no presigned URL names: the upload URL
+        # stays valid until it expires, and an object swapped in after the check must not be analysed.
+        final_key = recording_key(job_id, inspected.format)
+        await self._storage.put(final_key, data, inspected.format.content_type)
+        await self._storage.delete(key)
+        recording = Recording(
+            final_key, inspected.format.content_type, inspected.duration_seconds, inspected.size
+        )
         outbox = OutboxMessage(self._ids.new_id(), job_id, self._clock.now())
         async with self._uow() as uow:
             locked = await uow.jobs.get_for_update(job_id)
@@ -145,10 +163,10 @@ class RecordingUploads:
         return await asyncio.to_thread(self._inspector.inspect, data, self._settings.limits(kind))
 
     async def _create_queued_job(
-        self, principal: Principal, kind: ReferenceKind, target_id: UUID, job_id: UUID, recording: Recording
+        self, principal: Principal, kind: ReferenceKind, item_id: UUID, job_id: UUID, recording: Recording
     ) -> tuple[Job, UUID]:
         now = self._clock.now()
-        job = Job.create(job_id, principal.user_id, kind, target_id, now, recording)
+        job = Job.create(job_id, principal.user_id, kind, item_id, now, recording)
         outbox = OutboxMessage(self._ids.new_id(), job_id, now)
         async with self._uow() as uow:
             await uow.jobs.add(job)
@@ -168,11 +186,6 @@ class RecordingUploads:
         await announce(self._publisher, events)
 
 
-async def _require_reference(uow: UnitOfWork, kind: ReferenceKind, target_id: UUID) -> None:
-    target = (
-        await uow.tokens.get(target_id) if kind is ReferenceKind.TOKEN else await uow.scripts.get(target_id)
-    )
-    if target is None:
-        raise NotFoundError(kind.value, target_id)
-    if target.reference_audio is None:
+async def _require_reference(uow: UnitOfWork, kind: ReferenceKind, item_id: UUID) -> None:
+    if (await load_item(uow, kind, item_id)).reference_audio is None:
         raise ConflictError(f"the {kind.value} has no reference audio yet, so it cannot be analysed")
