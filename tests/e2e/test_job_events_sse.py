@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
@@ -34,7 +35,7 @@ from domain.catalog import ReferenceKind
 from entrypoints.bootstrap import Container
 from entrypoints.http.controllers.job_events import RECONNECT_DELAY_MS, SHUTTING_DOWN
 from entrypoints.settings import Settings
-from tests.e2e.conftest import SignUp
+from tests.e2e.conftest import SignUp, tone
 from tests.support.processes import ServiceProcess, api_process
 
 WAIT = 10.0
@@ -507,6 +508,36 @@ async def test_a_live_stream_replays_history_then_receives_events_published_by_a
         ("1", "queued"),
         ("2", "progress"),
     ]
+
+
+async def test_a_direct_uploads_stream_receives_queued_live_within_a_second_of_submit(
+    api_servers: dict[str, str],
+    client: httpx.AsyncClient,
+    owner: tuple[dict[str, str], UUID],
+    reference_token: dict[str, Any],
+    redis: Redis,
+) -> None:
+    started = await client.post(
+        f"/tokens/{reference_token['id']}/uploads", json={"content_type": "audio/wav"}, headers=owner[0]
+    )
+    assert started.status_code == 201, started.text
+    job_id, upload = UUID(started.json()["job"]["id"]), started.json()["upload"]
+    put = await client.put(
+        upload["url"].removeprefix("http://testserver.local"), content=tone(1.0), headers=upload["headers"]
+    )
+    assert put.status_code in (200, 204), put.text
+
+    async with open_stream(api_servers["a"], f"/jobs/{job_id}/events", owner[0]) as stream:
+        opening = await stream.next_message()
+        await _until_subscribers(redis, job_id, 1)
+        # The heartbeat (15 s) is far off: only a live publish reaches the stream within a second.
+        submitted = await client.post(f"/jobs/{job_id}/submit", headers=owner[0])
+        queued = await stream.next_event(within=1.0)
+
+    assert (opening or {}).get("") == "keep-alive"
+    assert submitted.status_code == 202, submitted.text
+    assert queued is not None
+    assert (queued["id"], queued["event"]) == ("1", "queued")
 
 
 async def test_clients_on_two_api_processes_both_receive_a_live_event(

@@ -1,4 +1,5 @@
-"""The SQLAlchemy unit of work: one session, one transaction, explicit commit."""
+"""The SQLAlchemy unit of work: one session, one transaction, explicit commit; the new events of the
+jobs it saved are stored in that transaction and published after it."""
 
 from __future__ import annotations
 
@@ -21,12 +22,17 @@ from adapters.persistence.repositories import (
     SqlaTokenRepository,
     SqlaUserRepository,
 )
+from application.analysis.live_events import announce, mark_published, new_events
+from application.ports.analysis import JobEventPublisher
 from domain.errors import ConflictError
 
 
 class SqlaUnitOfWork:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], publisher: JobEventPublisher
+    ) -> None:
         self._session_factory = session_factory
+        self._publisher = publisher
 
     async def __aenter__(self) -> Self:
         self.session = self._session_factory()
@@ -55,7 +61,13 @@ class SqlaUnitOfWork:
             raise ConflictError("the change conflicts with existing data") from exc
 
     async def commit(self) -> None:
+        saved = self.jobs.seen
+        events = new_events(saved)
         try:
+            await self.job_events.append(events)
             await self.session.commit()
         except IntegrityError as error:
             raise ConflictError("the change conflicts with existing data") from error
+        mark_published(saved)
+        saved.clear()
+        await announce(self._publisher, events)

@@ -6,8 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from uuid import UUID
 
-from application.analysis.live_events import announce
-from application.ports.analysis import JobEventFeed, JobEventPublisher
+from application.ports.analysis import JobEventFeed
 from application.ports.persistence import JobFilter, JobStats, Page, PageRequest, UnitOfWorkFactory
 from application.ports.security import AccessToken, StreamTickets
 from application.ports.system import Clock
@@ -25,11 +24,8 @@ class History:
 class UserJobs:
     """Every query is scoped to the caller: another user's job is indistinguishable from none."""
 
-    def __init__(
-        self, uow: UnitOfWorkFactory, publisher: JobEventPublisher, feed: JobEventFeed, clock: Clock
-    ) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, feed: JobEventFeed, clock: Clock) -> None:
         self._uow = uow
-        self._publisher = publisher
         self._feed = feed
         self._clock = clock
 
@@ -56,10 +52,8 @@ class UserJobs:
             if job is None or job.user_id != principal.user_id:
                 raise NotFoundError("job", job_id)
             job.cancel(self._clock.now())
-            events = list(job.pending_events)
             await uow.jobs.save(job)
             await uow.commit()
-        await announce(self._publisher, events)
         return job
 
     async def events(

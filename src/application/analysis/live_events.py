@@ -1,13 +1,25 @@
-"""Announcing committed job events to live streams."""
+"""Job events leave through the unit of work: it stores the new events of the jobs it saved in its
+transaction and announces them to live streams after the commit."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from application.ports.analysis import JobEventPublisher
-from domain.analysis.jobs import JobEvent
+from domain.analysis.jobs import Job, JobEvent
 
 logger = logging.getLogger(__name__)
+
+
+def new_events(saved: Iterable[Job]) -> list[JobEvent]:
+    """The events the saved jobs recorded since they were loaded, per job in sequence."""
+    return [event for job in saved for event in job.pending_events]
+
+
+def mark_published(saved: Iterable[Job]) -> None:
+    for job in saved:
+        job.pending_events.clear()
 
 
 async def announce(publisher: JobEventPublisher, events: list[JobEvent]) -> None:

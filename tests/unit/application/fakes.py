@@ -12,6 +12,16 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 from uuid import UUID
 
+from tests.support.pipeline_fakes import (
+    InMemoryInbox,
+    InMemoryJobEvents,
+    InMemoryJobs,
+    InMemoryOutbox,
+    PipelineTables,
+    RecordingPublisher,
+)
+
+from application.analysis.live_events import announce, mark_published, new_events
 from application.ports.audio import InspectedAudio
 from application.ports.persistence import (
     ActorFilter,
@@ -34,12 +44,18 @@ T = TypeVar("T")
 
 
 class FixedClock:
-    def __init__(self, start: datetime | None = None) -> None:
+    """Moves ``tick`` per reading (1 ms, so times differ) and as far as a test ``advance``s it."""
+
+    def __init__(self, start: datetime | None = None, tick: timedelta = timedelta(milliseconds=1)) -> None:
         self.current = start or datetime(2026, 1, 1, tzinfo=UTC)
+        self._tick = tick
 
     def now(self) -> datetime:
-        self.current += timedelta(milliseconds=1)
+        self.current += self._tick
         return self.current
+
+    def advance(self, delta: timedelta) -> None:
+        self.current += delta
 
 
 class SequentialIds:
@@ -85,6 +101,7 @@ class Tables:
     tokens: dict[UUID, Token] = field(default_factory=dict)
     scripts: dict[UUID, Script] = field(default_factory=dict)
     bookmarks: dict[tuple[UUID, ReferenceKind, UUID], Bookmark] = field(default_factory=dict)
+    pipeline: PipelineTables = field(default_factory=PipelineTables)
 
 
 def _page(items: list[T], page: PageRequest) -> Page[T]:
@@ -210,7 +227,8 @@ class InMemoryBookmarks:
 
 
 class FakeUnitOfWork:
-    """Works on a copy of the tables; ``commit`` publishes the copy, leaving without it discards it."""
+    """Works on a copy of the tables; ``commit`` makes the copy the database's, with the new events of
+    the jobs it saved, then publishes those events. Leaving without it discards the copy."""
 
     def __init__(self, database: FakeDatabase) -> None:
         self._database = database
@@ -223,6 +241,10 @@ class FakeUnitOfWork:
         self.tokens = InMemoryTokens(self._working)
         self.scripts = InMemoryScripts(self._working)
         self.bookmarks = InMemoryBookmarks(self._working)
+        self.jobs = InMemoryJobs(self._working.pipeline)
+        self.job_events = InMemoryJobEvents(self._working.pipeline)
+        self.outbox = InMemoryOutbox(self._working.pipeline)
+        self.inbox = InMemoryInbox(self._working.pipeline)
         return self
 
     async def __aexit__(
@@ -234,9 +256,14 @@ class FakeUnitOfWork:
         if self._database.fail_next_commit:
             self._database.fail_next_commit = False
             raise ConflictError("injected commit failure")
+        events = new_events(self.jobs.seen)
+        self.job_events.append(events)
         self._database.tables = self._working
         self._database.commits += 1
         self.committed = True
+        mark_published(self.jobs.seen)
+        self.jobs.seen.clear()
+        await announce(self._database.publisher, events)
 
 
 class FakeDatabase:
@@ -244,6 +271,7 @@ class FakeDatabase:
         self.tables = Tables()
         self.commits = 0
         self.fail_next_commit = False
+        self.publisher = RecordingPublisher()
 
     def __call__(self) -> FakeUnitOfWork:
         return FakeUnitOfWork(self)
