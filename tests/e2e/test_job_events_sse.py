@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -35,8 +34,10 @@ from domain.catalog import ReferenceKind
 from entrypoints.bootstrap import Container
 from entrypoints.http.controllers.job_events import RECONNECT_DELAY_MS, SHUTTING_DOWN
 from entrypoints.settings import Settings
-from tests.e2e.conftest import SignUp, tone
+from tests.support.api_client import SignUp
+from tests.support.full_system import free_port
 from tests.support.processes import ServiceProcess, api_process
+from tests.support.recordings import tone
 
 WAIT = 10.0
 DEFAULT_HEARTBEAT_SECONDS = 15.0
@@ -400,12 +401,6 @@ async def test_only_the_jobs_owner_gets_a_stream_ticket(
 # --- real API processes: live events, heartbeats, disconnects -------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _stop(process: ServiceProcess) -> None:
     process.terminate()
     try:
@@ -434,7 +429,7 @@ def api_servers(
     """Base URLs of three API processes: 'a' and 'b' with the default heartbeat, 'quick' with 1 s."""
     logs, storage = tmp_path_factory.mktemp("api-logs"), tmp_path_factory.mktemp("storage")
     heartbeats = {"a": DEFAULT_HEARTBEAT_SECONDS, "b": DEFAULT_HEARTBEAT_SECONDS, "quick": 1.0}
-    ports = {name: _free_port() for name in heartbeats}
+    ports = {name: free_port() for name in heartbeats}
     processes = {
         name: api_process(
             _api_environment(database_url, redis_url, storage, heartbeat), logs / name, ports[name]
@@ -454,7 +449,7 @@ def api_servers(
 @pytest.fixture
 def stoppable_api(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[tuple[str, ServiceProcess]]:
     """An API process of this test's own, for the test to stop."""
-    port = _free_port()
+    port = free_port()
     environment = _api_environment(database_url, redis_url, tmp_path / "storage", DEFAULT_HEARTBEAT_SECONDS)
     process = api_process(environment, tmp_path / "logs", port)
     try:

@@ -18,7 +18,7 @@ from entrypoints.http.metrics import ApiMetrics
 from entrypoints.http.problems import EXCEPTION_HANDLERS
 from entrypoints.http.rate_limits import limit_uploads
 from entrypoints.settings import Rate, Settings
-from tests.e2e.conftest import TEST_BASE_URL, SignUp
+from tests.support.api_client import TEST_BASE_URL, SignUp
 from tests.support.prometheus import Scrape
 
 DEAD_REDIS_URL = "redis://127.0.0.1:1/0"

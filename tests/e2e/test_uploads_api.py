@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import text
 
 from entrypoints.bootstrap import Container
-from tests.e2e.conftest import SignUp, tone
+from tests.support.api_client import SignUp
+from tests.support.recordings import tone
 
 
 async def _counts(container: Container) -> tuple[int, int, int]:

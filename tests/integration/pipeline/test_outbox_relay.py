@@ -9,11 +9,7 @@ from uuid import UUID
 
 from domain.analysis.jobs import FailureCode, JobStatus
 from entrypoints.bootstrap import Container
-from tests.integration.pipeline.conftest import (
-    QueueJob,
-    load_job,
-    load_message,
-)
+from tests.support.pipeline import QueueJob, load_job, load_message
 from tests.support.stub_analysis_server import StubAnalysisServer
 
 
