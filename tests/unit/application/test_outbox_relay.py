@@ -45,6 +45,25 @@ async def test_a_relayed_row_sends_one_request_and_marks_the_job_dispatched_with
     assert world.job(job_id).deadline_at == NOW + SETTINGS.token_deadline
 
 
+async def test_a_script_job_sends_the_scripts_words_features_and_its_own_deadline(world: World) -> None:
+    _, message_id = await world.queue_job(world.add_script(), kind=ReferenceKind.SCRIPT)
+    dispatcher = ScriptedDispatcher()
+
+    await relay_for(world, dispatcher).relay(message_id)
+
+    [request] = dispatcher.requests
+    assert (request.kind, request.text, request.feature_config_version) == (
+        ReferenceKind.SCRIPT,
+        "hello world",
+        "f/1",
+    )
+    assert request.words == [
+        {"index": 0, "text": "hello", "start": 0.0, "end": 0.4, "reference_features": {"mfcc": [[1.0]]}},
+        {"index": 1, "text": "world", "start": 0.5, "end": 0.9, "reference_features": None},
+    ]
+    assert request.deadline == NOW + SETTINGS.script_deadline
+
+
 async def test_the_dispatched_event_is_stored_and_published_after_the_queued_one(world: World) -> None:
     job_id, message_id = await world.queue_job()
 
