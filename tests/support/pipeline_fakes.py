@@ -115,7 +115,7 @@ class InMemoryJobEvents:
     async def list_after(self, job_id: UUID, after_sequence: int, limit: int = 1000) -> list[JobEvent]:
         return [e for e in self._t.events_of(job_id) if e.sequence > after_sequence][:limit]
 
-    def append(self, events: list[JobEvent]) -> None:
+    async def append(self, events: list[JobEvent]) -> None:
         stored = {(e.job_id, e.sequence) for e in self._t.events}
         if any((e.job_id, e.sequence) in stored for e in events):
             raise ConflictError("duplicate event sequence")

@@ -22,7 +22,7 @@ from adapters.persistence.repositories import (
     SqlaTokenRepository,
     SqlaUserRepository,
 )
-from application.analysis.live_events import announce, mark_published, new_events
+from application.analysis.live_events import commit_and_publish
 from application.ports.analysis import JobEventPublisher
 from domain.errors import ConflictError
 
@@ -61,13 +61,9 @@ class SqlaUnitOfWork:
             raise ConflictError("the change conflicts with existing data") from exc
 
     async def commit(self) -> None:
-        saved = self.jobs.seen
-        events = new_events(saved)
         try:
-            await self.job_events.append(events)
-            await self.session.commit()
+            await commit_and_publish(
+                self.jobs.seen, self.job_events.append, self.session.commit, self._publisher
+            )
         except IntegrityError as error:
             raise ConflictError("the change conflicts with existing data") from error
-        mark_published(saved)
-        saved.clear()
-        await announce(self._publisher, events)

@@ -21,7 +21,7 @@ from tests.support.pipeline_fakes import (
     RecordingPublisher,
 )
 
-from application.analysis.live_events import announce, mark_published, new_events
+from application.analysis.live_events import commit_and_publish
 from application.ports.audio import InspectedAudio
 from application.ports.persistence import (
     ActorFilter,
@@ -256,14 +256,17 @@ class FakeUnitOfWork:
         if self._database.fail_next_commit:
             self._database.fail_next_commit = False
             raise ConflictError("injected commit failure")
-        events = new_events(self.jobs.seen)
-        self.job_events.append(events)
+        await commit_and_publish(
+            self.jobs.seen,
+            self.job_events.append,
+            self._make_working_tables_the_database,
+            self._database.publisher,
+        )
+
+    async def _make_working_tables_the_database(self) -> None:
         self._database.tables = self._working
         self._database.commits += 1
         self.committed = True
-        mark_published(self.jobs.seen)
-        self.jobs.seen.clear()
-        await announce(self._database.publisher, events)
 
 
 class FakeDatabase:
