@@ -22,7 +22,7 @@ define apt_install
 	fi
 endef
 
-.PHONY: help setup system-deps test-deps migrate run test lint typecheck contracts pytest bench clean
+.PHONY: help setup system-deps test-deps migrate run test lint typecheck contracts pytest docs bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ contracts:
 
 pytest:
 	$(RUN) pytest
+
+docs:  ## Write the README's and docs/' configuration tables from the settings classes
+	$(RUN) voicepractice settings-docs
 
 bench: setup  ## Benchmarks; figures are printed next to a baseline measured in the same run
 	$(RUN) python -m bench.voice_bench

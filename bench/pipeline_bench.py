@@ -35,8 +35,8 @@ from tests.support.encoding import encode_audio
 from tests.support.threaded_server import listening_socket, read_body, serve_in_thread
 
 from adapters.persistence import migrations
-from adapters.webhooks.standard_webhooks import WebhookSigner
 from entrypoints.settings import DEV_WEBHOOK_SECRET
+from shared_kernel.webhooks import WebhookSigner
 
 SERVER = os.environ.get("BENCH_DATABASE_SERVER", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 

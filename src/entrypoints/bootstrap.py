@@ -30,7 +30,6 @@ from adapters.security.tokens import JwtStreamTickets, JwtTokenIssuer
 from adapters.storage.local import LocalObjectStorage
 from adapters.storage.s3 import S3ObjectStorage, S3StorageConfig
 from adapters.system import SystemClock, Uuid7Generator
-from adapters.webhooks.standard_webhooks import WebhookVerifier
 from application.accounts import Authentication, Profiles, Registration
 from application.analysis.jobs import JobStreamTickets, UserJobs
 from application.analysis.maintenance import Housekeeping
@@ -49,6 +48,7 @@ from application.readiness import Readiness
 from domain.analysis.outbox import RetryPolicy
 from domain.audio import AudioLimits
 from entrypoints.settings import Settings
+from shared_kernel.webhooks import WebhookVerifier
 
 logger = logging.getLogger(__name__)
 # A stream ticket outlives the longest job's deadline; a client whose ticket expires asks for another.

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import click
@@ -17,6 +17,7 @@ from domain.errors import DomainError
 from entrypoints.bootstrap import Container, build_container
 from entrypoints.settings import ConfigurationError, Settings
 from entrypoints.worker import WorkerSettings, start_worker
+from shared_kernel.settings import markdown_table, with_tables
 
 T = TypeVar("T")
 
@@ -48,21 +49,17 @@ def main() -> None:
 
 
 @main.command()
-@click.option(
-    "--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1 or $HOST"
-)
-@click.option(
-    "--port", default=lambda: int(os.environ.get("PORT", "8000")), type=int, show_default="8000 or $PORT"
-)
+@click.option("--host", default=None, help="[default: $HOST or 127.0.0.1]")
+@click.option("--port", default=None, type=int, help="[default: $PORT or 8000]")
 @click.option("--workers", default=1, type=int, show_default=True)
-def serve(host: str, port: int, workers: int) -> None:
+def serve(host: str | None, port: int | None, workers: int) -> None:
     """Serve the HTTP API with uvicorn."""
     settings = _settings()
     uvicorn.run(
         "entrypoints.http.app:app_from_env",
         factory=True,
-        host=host,
-        port=port,
+        host=host or settings.serve_host,
+        port=settings.serve_port if port is None else port,
         workers=workers,
         proxy_headers=True,
         forwarded_allow_ips="*" if settings.is_production else "127.0.0.1",
@@ -167,6 +164,44 @@ def run_all(host: str, port: int, analysis_port: int) -> None:
 
     _settings()
     sys.exit(supervise(port, analysis_port, host))
+
+
+# The documents whose configuration tables `settings-docs` writes, and the tables each holds.
+SETTINGS_DOCUMENTS = {
+    "README.md": ("configuration", "operations"),
+    "docs/reference-analysis-server.md": ("analysis-server",),
+}
+
+
+def settings_tables() -> dict[str, str]:
+    """Every configuration table, rendered from the settings classes that read the variables."""
+    from entrypoints.analysis_server.settings import AnalysisServerSettings
+
+    return {
+        "configuration": markdown_table("configuration", Settings, WorkerSettings),
+        "operations": markdown_table("operations", Settings),
+        "analysis-server": markdown_table("analysis-server", AnalysisServerSettings),
+    }
+
+
+@main.command("settings-docs")
+@click.option("--check", is_flag=True, help="Only report documents whose tables differ (exit 1).")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path(), show_default=".")
+def settings_docs(check: bool, root: Path) -> None:
+    """Write the configuration tables of the README and docs/ from the settings classes."""
+    tables = settings_tables()
+    stale = []
+    for name, table_names in SETTINGS_DOCUMENTS.items():
+        path = root / name
+        current = path.read_text()
+        wanted = with_tables(current, {table: tables[table] for table in table_names})
+        if wanted != current:
+            stale.append(name)
+            if not check:
+                path.write_text(wanted)
+    if check and stale:
+        raise click.ClickException(f"configuration tables out of date: {', '.join(stale)}")
+    click.echo(f"{'out of date' if check and stale else 'written' if stale else 'up to date'}: {len(stale)}")
 
 
 @main.command("check-config")

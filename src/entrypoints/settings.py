@@ -1,22 +1,29 @@
-"""Configuration from environment variables; every variable is listed in the README."""
+"""The API's and the worker's configuration; `voicepractice settings-docs` writes the README's tables from it."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
+
+from msgspec import Meta
+
+from shared_kernel.settings import (
+    DEV_WEBHOOK_SECRET,
+    MIN_SECRET_LENGTH,
+    ConfigurationError,
+    ProgramSettings,
+    lowercase,
+    parse_list,
+    variable,
+    without_trailing_slash,
+)
+
+__all__ = ["DEV_WEBHOOK_SECRET", "MIN_SECRET_LENGTH", "ConfigurationError", "Settings"]
 
 DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production-0123456789"
 DEV_STORAGE_URL_SECRET = "dev-only-storage-url-secret-do-not-use-in-production"
-# A fixed, well-known development secret: production refuses it (see _refuse_dev_secrets).
-DEV_WEBHOOK_SECRET = "whsec_ZGV2LW9ubHktd2ViaG9vay1zZWNyZXQtMDEyMzQ1Njc4OQ=="
-MIN_SECRET_LENGTH = 32
-ENVIRONMENTS = ("development", "test", "production")
-
-
-class ConfigurationError(Exception):
-    """The environment describes a configuration the service must not run with."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,24 +55,6 @@ def parse_rate(raw: str) -> Rate | None:
     return Rate(int(count), seconds) if int(count) > 0 else None
 
 
-def _bool(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off", ""}:
-        return False
-    raise ConfigurationError(f"not a boolean: {raw!r}")
-
-
-def _list(raw: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in raw.replace(" ", ",").split(",") if item.strip())
-
-
-def _rate(env: Mapping[str, str], name: str, default: Rate | None) -> Rate | None:
-    raw = env.get(name)
-    return default if raw is None else parse_rate(raw)
-
-
 def normalise_database_url(url: str) -> str:
     """Accept the ``postgres://`` URLs hosting providers hand out and use the asyncpg driver."""
     for prefix in ("postgres://", "postgresql://", "postgresql+psycopg://", "postgresql+psycopg2://"):
@@ -76,155 +65,207 @@ def normalise_database_url(url: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class S3Settings:
-    bucket: str = "voice-practice"
-    region: str = "us-east-1"
-    endpoint_url: str | None = None
-    public_endpoint_url: str | None = None
-    access_key_id: str | None = None
-    secret_access_key: str | None = None
-    addressing_style: str = "path"
+    bucket: str = variable(
+        ("S3_BUCKET", "BUCKET_NAME"),
+        "S3 bucket (`BUCKET_NAME` is what `fly storage create` sets)",
+        default="voice-practice",
+    )
+    region: str = variable("S3_REGION", "S3 region", default="us-east-1")
+    endpoint_url: str | None = variable(
+        ("S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"), "S3-compatible endpoint (MinIO, Tigris, R2)", default=None
+    )
+    public_endpoint_url: str | None = variable(
+        "S3_PUBLIC_ENDPOINT_URL",
+        "the address presigned URLs are signed for when clients reach the store differently",
+        default=None,
+    )
+    access_key_id: str | None = variable(
+        "AWS_ACCESS_KEY_ID", "S3 credentials (else the usual AWS credential chain)", default=None
+    )
+    secret_access_key: str | None = variable("AWS_SECRET_ACCESS_KEY", "S3 credentials", default=None)
+    addressing_style: str = variable("S3_ADDRESSING_STYLE", "`path` or `virtual`", default="path")
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    environment: str = "development"
-    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/voice_practice"
-    database_pool_size: int = 10
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    queue_name: str = "voice-practice"
-    secret_key: str = DEV_SECRET_KEY
-    access_token_ttl_seconds: int = 3600
-    public_base_url: str = "http://127.0.0.1:8000"
-    storage_backend: str = "local"
-    local_storage_dir: Path = Path("var/storage")
-    storage_url_secret: str = DEV_STORAGE_URL_SECRET
+class Settings(ProgramSettings):
+    """The API's and the worker's configuration (README, "Configuration")."""
+
+    database_url: str = variable(
+        "DATABASE_URL",
+        "Postgres; `postgres://` URLs are accepted",
+        default="postgresql+asyncpg://postgres@127.0.0.1:5432/voice_practice",
+        parse=normalise_database_url,
+    )
+    database_pool_size: Annotated[int, Meta(ge=1)] = variable(
+        "DATABASE_POOL_SIZE", "connections per process (and as many again in overflow)", default=10
+    )
+    redis_url: str = variable(
+        "REDIS_URL", "SAQ queue and live job events", default="redis://127.0.0.1:6379/0"
+    )
+    queue_name: str = variable(
+        "SAQ_QUEUE_NAME",
+        "SAQ queue name; give deployments (or test runs) sharing one Redis database their own",
+        default="voice-practice",
+    )
+    secret_key: str = variable(
+        "SECRET_KEY",
+        "signs access tokens (HS256); required in production",
+        default=DEV_SECRET_KEY,
+        shown_default="dev value",
+    )
+    access_token_ttl_seconds: Annotated[int, Meta(gt=0)] = variable(
+        "ACCESS_TOKEN_TTL_SECONDS", "access token lifetime", default=3600
+    )
+    public_base_url: str = variable(
+        "PUBLIC_BASE_URL",
+        "how clients and analysis servers reach this API (signed storage URLs, webhook callback)",
+        default="http://127.0.0.1:8000",
+        parse=without_trailing_slash,
+    )
+    storage_backend: str = variable(
+        "STORAGE_BACKEND",
+        "`local` (files served by the API through signed URLs) or `s3`",
+        default="local",
+        parse=lowercase,
+    )
+    local_storage_dir: Path = variable(
+        "LOCAL_STORAGE_DIR", "where the local store keeps objects", default=Path("var/storage")
+    )
+    storage_url_secret: str = variable(
+        "STORAGE_URL_SECRET",
+        "HMAC key of the local store's signed URLs; required in production with `local`",
+        default=DEV_STORAGE_URL_SECRET,
+        shown_default="dev value",
+    )
     s3: S3Settings = field(default_factory=S3Settings)
-    cors_allowed_origins: tuple[str, ...] = ("http://127.0.0.1:8000", "http://localhost:8000")
-    cors_allow_credentials: bool = False
-    log_level: str = "INFO"
-    log_json: bool = True
-    reference_max_bytes: int = 30 * 1024 * 1024
-    reference_max_seconds: float = 180.0
-    token_max_bytes: int = 10 * 1024 * 1024
-    token_max_seconds: float = 30.0
-    script_max_bytes: int = 30 * 1024 * 1024
-    script_max_seconds: float = 120.0
-    min_recording_seconds: float = 0.3
-    analysis_token_server_url: str = "http://127.0.0.1:8100"
-    analysis_script_server_url: str = "http://127.0.0.1:8100"
-    analysis_server_auth_token: str | None = None
-    analysis_callback_url: str | None = None
-    analysis_webhook_secrets: tuple[str, ...] = (DEV_WEBHOOK_SECRET,)
-    analysis_dispatch_max_attempts: int = 8
-    analysis_dispatch_timeout_seconds: float = 10.0
-    # How long a relay owns a claimed outbox row; longer than a dispatch, or a slow one is sent twice.
-    analysis_relay_lease_seconds: float = 30.0
-    token_deadline_seconds: int = 120
-    script_deadline_seconds: int = 600
-    sse_heartbeat_seconds: float = 15.0
-    # Operations: metrics and rate limits (README, "Operations").
-    metrics_token: str | None = None
-    worker_metrics_port: int = 9100
-    upload_rate_limit: Rate | None = Rate(30, 60)
-    login_rate_limit_per_account: Rate | None = Rate(10, 60)
-    login_rate_limit_per_address: Rate | None = Rate(10, 60)
-    # A header the platform's proxy sets to the client address and clients cannot forge (Fly-Client-IP on
-    # Fly.io); unset, the address is the connection's peer after uvicorn's X-Forwarded-For handling.
-    client_ip_header: str | None = None
+    cors_allowed_origins: tuple[str, ...] = variable(
+        "CORS_ALLOWED_ORIGINS",
+        "comma-separated; `*` is refused together with credentials",
+        default=("http://127.0.0.1:8000", "http://localhost:8000"),
+        parse=parse_list,
+    )
+    cors_allow_credentials: bool = variable(
+        "CORS_ALLOW_CREDENTIALS", "allow cookies/authorization from those origins", default=False
+    )
+    reference_max_bytes: Annotated[int, Meta(gt=0)] = variable(
+        "REFERENCE_AUDIO_MAX_BYTES", "largest admin reference upload", default=30 * 1024 * 1024
+    )
+    reference_max_seconds: Annotated[float, Meta(gt=0)] = variable(
+        "REFERENCE_AUDIO_MAX_SECONDS", "longest admin reference upload", default=180.0
+    )
+    token_max_bytes: Annotated[int, Meta(gt=0)] = variable(
+        "TOKEN_UPLOAD_MAX_BYTES", "largest recording of a token", default=10 * 1024 * 1024
+    )
+    token_max_seconds: Annotated[float, Meta(gt=0)] = variable(
+        "TOKEN_UPLOAD_MAX_SECONDS", "longest recording of a token", default=30.0
+    )
+    script_max_bytes: Annotated[int, Meta(gt=0)] = variable(
+        "SCRIPT_UPLOAD_MAX_BYTES", "largest recording of a script", default=30 * 1024 * 1024
+    )
+    script_max_seconds: Annotated[float, Meta(gt=0)] = variable(
+        "SCRIPT_UPLOAD_MAX_SECONDS", "longest recording of a script", default=120.0
+    )
+    min_recording_seconds: Annotated[float, Meta(ge=0)] = variable(
+        "UPLOAD_MIN_SECONDS", "shortest accepted recording (tokens and scripts)", default=0.3
+    )
+    analysis_token_server_url: str = variable(
+        "ANALYSIS_TOKEN_SERVER_URL",
+        "the analysis server for tokens",
+        default="http://127.0.0.1:8100",
+        parse=without_trailing_slash,
+    )
+    analysis_script_server_url: str = variable(
+        "ANALYSIS_SCRIPT_SERVER_URL",
+        "the analysis server for scripts",
+        default="http://127.0.0.1:8100",
+        parse=without_trailing_slash,
+    )
+    analysis_callback_url: str | None = variable(
+        "ANALYSIS_CALLBACK_URL",
+        "where analysis servers send webhooks",
+        default=None,
+        shown_default="`$PUBLIC_BASE_URL/webhooks/analysis`",
+    )
+    analysis_dispatch_max_attempts: Annotated[int, Meta(ge=1)] = variable(
+        "ANALYSIS_DISPATCH_MAX_ATTEMPTS", "relay attempts before a job fails", default=8
+    )
+    analysis_dispatch_timeout_seconds: Annotated[float, Meta(gt=0)] = variable(
+        "ANALYSIS_DISPATCH_TIMEOUT_SECONDS", "timeout of one dispatch request", default=10.0
+    )
+    analysis_relay_lease_seconds: Annotated[float, Meta(gt=0)] = variable(
+        "ANALYSIS_RELAY_LEASE_SECONDS",
+        "how long a claimed outbox row is leased before another relay may retry it "
+        "(longer than the dispatch timeout, or a slow dispatch is sent twice)",
+        default=30.0,
+    )
+    token_deadline_seconds: Annotated[int, Meta(gt=0)] = variable(
+        "TOKEN_ANALYSIS_DEADLINE_SECONDS",
+        "a dispatched token job with no final webhook by then fails as timed out",
+        default=120,
+    )
+    script_deadline_seconds: Annotated[int, Meta(gt=0)] = variable(
+        "SCRIPT_ANALYSIS_DEADLINE_SECONDS",
+        "a dispatched script job with no final webhook by then fails as timed out",
+        default=600,
+    )
+    sse_heartbeat_seconds: Annotated[float, Meta(gt=0)] = variable(
+        "SSE_HEARTBEAT_SECONDS", "keep-alive comment interval on job event streams", default=15.0
+    )
+    metrics_token: str | None = variable(
+        "METRICS_TOKEN",
+        "when set (32+ characters), `GET /metrics` wants `Authorization: Bearer <token>`",
+        default=None,
+        table="operations",
+    )
+    worker_metrics_port: int = variable(
+        "WORKER_METRICS_PORT",
+        "where a worker serves its metrics (`0` turns it off)",
+        default=9100,
+        table="operations",
+    )
+    upload_rate_limit: Rate | None = variable(
+        "UPLOAD_RATE_LIMIT",
+        "uploads per user (`N/second`, `N/minute`, `N/hour`, `N/<seconds>s`; `off` turns it off)",
+        default=Rate(30, 60),
+        parse=parse_rate,
+        shown_default="`30/minute`",
+        table="operations",
+    )
+    login_rate_limit_per_account: Rate | None = variable(
+        "LOGIN_RATE_LIMIT_PER_ACCOUNT",
+        "log-in attempts per email",
+        default=Rate(10, 60),
+        parse=parse_rate,
+        shown_default="`10/minute`",
+        table="operations",
+    )
+    login_rate_limit_per_address: Rate | None = variable(
+        "LOGIN_RATE_LIMIT_PER_ADDRESS",
+        "log-in attempts per client address",
+        default=Rate(10, 60),
+        parse=parse_rate,
+        shown_default="`10/minute`",
+        table="operations",
+    )
+    client_ip_header: str | None = variable(
+        "CLIENT_IP_HEADER",
+        "header holding the client address set by the platform's proxy (`Fly-Client-IP` on Fly); "
+        "unset, the connection's peer after uvicorn's X-Forwarded-For handling",
+        default=None,
+        table="operations",
+    )
+
+    serve_host: str = variable("HOST", "where `voicepractice serve` listens", default="127.0.0.1")
+    serve_port: Annotated[int, Meta(ge=0, le=65535)] = variable(
+        "PORT", "the port `voicepractice serve` listens on", default=8000
+    )
 
     @property
     def callback_url(self) -> str:
         return self.analysis_callback_url or f"{self.public_base_url}/webhooks/analysis"
 
-    @property
-    def is_production(self) -> bool:
-        return self.environment == "production"
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        defaults = cls()
-        try:
-            settings = cls(
-                environment=env.get("APP_ENV", defaults.environment).strip().lower(),
-                database_url=normalise_database_url(env.get("DATABASE_URL", defaults.database_url)),
-                database_pool_size=int(env.get("DATABASE_POOL_SIZE", defaults.database_pool_size)),
-                redis_url=env.get("REDIS_URL", defaults.redis_url),
-                queue_name=env.get("SAQ_QUEUE_NAME", defaults.queue_name).strip() or defaults.queue_name,
-                secret_key=env.get("SECRET_KEY", defaults.secret_key),
-                access_token_ttl_seconds=int(
-                    env.get("ACCESS_TOKEN_TTL_SECONDS", defaults.access_token_ttl_seconds)
-                ),
-                public_base_url=env.get("PUBLIC_BASE_URL", defaults.public_base_url).rstrip("/"),
-                storage_backend=env.get("STORAGE_BACKEND", defaults.storage_backend).strip().lower(),
-                local_storage_dir=Path(env.get("LOCAL_STORAGE_DIR", str(defaults.local_storage_dir))),
-                storage_url_secret=env.get("STORAGE_URL_SECRET", defaults.storage_url_secret),
-                s3=S3Settings(
-                    # BUCKET_NAME and AWS_ENDPOINT_URL_S3 are what `fly storage create` (Tigris) sets.
-                    bucket=env.get("S3_BUCKET") or env.get("BUCKET_NAME") or defaults.s3.bucket,
-                    region=env.get("S3_REGION", defaults.s3.region),
-                    endpoint_url=env.get("S3_ENDPOINT_URL") or env.get("AWS_ENDPOINT_URL_S3") or None,
-                    public_endpoint_url=env.get("S3_PUBLIC_ENDPOINT_URL") or None,
-                    access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
-                    secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
-                    addressing_style=env.get("S3_ADDRESSING_STYLE", defaults.s3.addressing_style),
-                ),
-                cors_allowed_origins=_list(env["CORS_ALLOWED_ORIGINS"])
-                if "CORS_ALLOWED_ORIGINS" in env
-                else defaults.cors_allowed_origins,
-                cors_allow_credentials=_bool(env.get("CORS_ALLOW_CREDENTIALS", "false")),
-                log_level=env.get("LOG_LEVEL", defaults.log_level).upper(),
-                log_json=_bool(env.get("LOG_JSON", "true")),
-                reference_max_bytes=int(env.get("REFERENCE_AUDIO_MAX_BYTES", defaults.reference_max_bytes)),
-                reference_max_seconds=float(
-                    env.get("REFERENCE_AUDIO_MAX_SECONDS", defaults.reference_max_seconds)
-                ),
-                analysis_token_server_url=env.get(
-                    "ANALYSIS_TOKEN_SERVER_URL", defaults.analysis_token_server_url
-                ).rstrip("/"),
-                analysis_script_server_url=env.get(
-                    "ANALYSIS_SCRIPT_SERVER_URL", defaults.analysis_script_server_url
-                ).rstrip("/"),
-                analysis_server_auth_token=env.get("ANALYSIS_SERVER_AUTH_TOKEN") or None,
-                analysis_callback_url=env.get("ANALYSIS_CALLBACK_URL") or None,
-                analysis_webhook_secrets=_list(env["ANALYSIS_WEBHOOK_SECRETS"])
-                if env.get("ANALYSIS_WEBHOOK_SECRETS")
-                else defaults.analysis_webhook_secrets,
-                analysis_dispatch_max_attempts=int(
-                    env.get("ANALYSIS_DISPATCH_MAX_ATTEMPTS", defaults.analysis_dispatch_max_attempts)
-                ),
-                analysis_dispatch_timeout_seconds=float(
-                    env.get("ANALYSIS_DISPATCH_TIMEOUT_SECONDS", defaults.analysis_dispatch_timeout_seconds)
-                ),
-                analysis_relay_lease_seconds=float(
-                    env.get("ANALYSIS_RELAY_LEASE_SECONDS", defaults.analysis_relay_lease_seconds)
-                ),
-                token_deadline_seconds=int(
-                    env.get("TOKEN_ANALYSIS_DEADLINE_SECONDS", defaults.token_deadline_seconds)
-                ),
-                script_deadline_seconds=int(
-                    env.get("SCRIPT_ANALYSIS_DEADLINE_SECONDS", defaults.script_deadline_seconds)
-                ),
-                sse_heartbeat_seconds=float(env.get("SSE_HEARTBEAT_SECONDS", defaults.sse_heartbeat_seconds)),
-                metrics_token=env.get("METRICS_TOKEN") or None,
-                worker_metrics_port=int(env.get("WORKER_METRICS_PORT", defaults.worker_metrics_port)),
-                upload_rate_limit=_rate(env, "UPLOAD_RATE_LIMIT", defaults.upload_rate_limit),
-                login_rate_limit_per_account=_rate(
-                    env, "LOGIN_RATE_LIMIT_PER_ACCOUNT", defaults.login_rate_limit_per_account
-                ),
-                login_rate_limit_per_address=_rate(
-                    env, "LOGIN_RATE_LIMIT_PER_ADDRESS", defaults.login_rate_limit_per_address
-                ),
-                client_ip_header=env.get("CLIENT_IP_HEADER", "").strip() or None,
-            )
-        except ValueError as error:
-            raise ConfigurationError(f"invalid configuration value: {error}") from error
-        settings.validate(env)
-        return settings
-
     def validate(self, env: Mapping[str, str]) -> None:
-        if self.environment not in ENVIRONMENTS:
-            raise ConfigurationError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}")
+        super(Settings, self).validate(env)
         if self.storage_backend not in {"local", "s3"}:
             raise ConfigurationError("STORAGE_BACKEND must be 'local' or 's3'")
         if "*" in self.cors_allowed_origins and self.cors_allow_credentials:
@@ -247,7 +288,7 @@ class Settings:
         if self.storage_backend == "local":
             required["STORAGE_URL_SECRET"] = DEV_STORAGE_URL_SECRET
         secrets = env.get("ANALYSIS_WEBHOOK_SECRETS", "")
-        if not secrets or DEV_WEBHOOK_SECRET in _list(secrets):
+        if not secrets or DEV_WEBHOOK_SECRET in parse_list(secrets):
             raise ConfigurationError("ANALYSIS_WEBHOOK_SECRETS must be set, without the development secret")
         for name, dev_value in required.items():
             value = env.get(name, "")

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Annotated
 from uuid import UUID
 
 import structlog
+from msgspec import Meta
 from saq import CronJob, Worker
 from saq.types import Context
 
@@ -22,8 +23,9 @@ from application.analysis.maintenance import Housekeeping
 from application.analysis.relay import OutboxRelay
 from entrypoints.bootstrap import Container, build_container
 from entrypoints.logging import configure_logging
-from entrypoints.settings import ConfigurationError, Settings
+from entrypoints.settings import Settings
 from entrypoints.worker_metrics import WorkerMetrics, WorkerMetricsServer
+from shared_kernel.settings import load, variable
 
 logger = structlog.get_logger(__name__)
 
@@ -40,33 +42,21 @@ UPKEEP_SECONDS = 5
 
 @dataclass(frozen=True, slots=True)
 class WorkerSettings:
-    concurrency: int = 10
-    sweep_interval_seconds: float = 1.0
-    shutdown_grace_seconds: int = 20
+    concurrency: Annotated[int, Meta(ge=1)] = variable(
+        "WORKER_CONCURRENCY", "SAQ jobs a worker runs at once", default=10
+    )
+    sweep_interval_seconds: Annotated[float, Meta(gt=0)] = variable(
+        "WORKER_SWEEP_INTERVAL_SECONDS",
+        "how often the worker sweeps the outbox for rows the fast path missed",
+        default=1.0,
+    )
+    shutdown_grace_seconds: Annotated[int, Meta(ge=0)] = variable(
+        "WORKER_SHUTDOWN_GRACE_SECONDS", "how long a stopping worker lets running jobs finish", default=20
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
-        env = os.environ if env is None else env
-        defaults = cls()
-        try:
-            settings = cls(
-                concurrency=int(env.get("WORKER_CONCURRENCY", defaults.concurrency)),
-                sweep_interval_seconds=float(
-                    env.get("WORKER_SWEEP_INTERVAL_SECONDS", defaults.sweep_interval_seconds)
-                ),
-                shutdown_grace_seconds=int(
-                    env.get("WORKER_SHUTDOWN_GRACE_SECONDS", defaults.shutdown_grace_seconds)
-                ),
-            )
-        except ValueError as error:
-            raise ConfigurationError(f"invalid worker setting: {error}") from error
-        if settings.concurrency < 1:
-            raise ConfigurationError("WORKER_CONCURRENCY must be at least 1")
-        if settings.sweep_interval_seconds <= 0:
-            raise ConfigurationError("WORKER_SWEEP_INTERVAL_SECONDS must be positive")
-        if settings.shutdown_grace_seconds < 0:
-            raise ConfigurationError("WORKER_SHUTDOWN_GRACE_SECONDS must not be negative")
-        return settings
+        return load(cls, env)
 
 
 Step = Callable[[], Awaitable[bool]]

@@ -159,8 +159,17 @@ async def test_terminal_states_never_change(
         (lambda body, headers: (body, {k: v for k, v in headers.items() if k != "webhook-id"}), 400),
         (lambda body, headers: (body, {**headers, "webhook-timestamp": "yesterday"}), 400),
         (lambda body, headers: (body, {**headers, "webhook-signature": "garbage"}), 400),
+        (lambda body, headers: (body + b"\xff", headers), 400),
     ],
-    ids=["tampered-body", "wrong-signature", "unsigned", "no-id", "bad-timestamp", "malformed-signature"],
+    ids=[
+        "tampered-body",
+        "wrong-signature",
+        "unsigned",
+        "no-id",
+        "bad-timestamp",
+        "malformed-signature",
+        "not-utf8",
+    ],
 )
 async def test_bad_deliveries_are_rejected_and_write_nothing(
     client: httpx.AsyncClient,

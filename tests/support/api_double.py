@@ -18,8 +18,8 @@ from typing import Any, Self
 
 import uvicorn
 
-from adapters.webhooks.standard_webhooks import WebhookRejected, WebhookVerifier
 from entrypoints.settings import DEV_WEBHOOK_SECRET
+from shared_kernel.webhooks import WebhookRejected, WebhookVerifier
 from tests.support.threaded_server import listening_socket, read_body, serve_in_thread, stop_serving
 
 WEBHOOK_PATH = "/webhooks/analysis"

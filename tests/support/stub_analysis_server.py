@@ -22,8 +22,8 @@ import httpx
 import uvicorn
 from litestar import Litestar, Request, Response, post
 
-from adapters.webhooks.standard_webhooks import WebhookSigner
 from entrypoints.settings import DEV_WEBHOOK_SECRET
+from shared_kernel.webhooks import WebhookSigner
 from tests.support.threaded_server import listening_socket, serve_in_thread, stop_serving
 
 ANALYSES_PATH = "/v1/analyses"

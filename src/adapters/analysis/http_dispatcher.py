@@ -2,45 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
-
 import httpx
+import msgspec
 
 from application.ports.analysis import AnalysisRequest, DispatchError
 from domain.catalog import ReferenceKind
-
-ANALYSES_PATH = "/v1/analyses"
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> timedelta | None:
-    """Retry-After is either delay-seconds or an HTTP date (RFC 9110 section 10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return timedelta(seconds=int(value))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(timedelta(0), when - (now or datetime.now(UTC)))
+from shared_kernel.analysis_protocol import ANALYSES_PATH, AnalysisRequestBody, AudioSourceBody, WordBody
+from shared_kernel.retry_after import parse_retry_after
 
 
-def request_body(request: AnalysisRequest) -> dict[str, object]:
-    return {
-        "job_id": str(request.job_id),
-        "kind": request.kind.value,
-        "recording": {"url": request.recording_url, "content_type": request.recording_content_type},
-        "reference": {"url": request.reference_url, "content_type": request.reference_content_type},
-        "callback_url": request.callback_url,
-        "deadline": request.deadline.isoformat(),
-        "text": request.text,
-        "words": request.words,
-        "feature_config_version": request.feature_config_version,
-    }
+def request_body(request: AnalysisRequest) -> bytes:
+    return msgspec.json.encode(
+        AnalysisRequestBody(
+            job_id=request.job_id,
+            kind=request.kind.value,
+            recording=AudioSourceBody(request.recording_url, request.recording_content_type),
+            reference=AudioSourceBody(request.reference_url, request.reference_content_type),
+            callback_url=request.callback_url,
+            deadline=request.deadline,
+            text=request.text,
+            words=[WordBody(**word) for word in request.words],
+            feature_config_version=request.feature_config_version,
+        )
+    )
 
 
 class HttpAnalysisDispatcher:
@@ -58,12 +42,12 @@ class HttpAnalysisDispatcher:
         self._auth_token = auth_token
 
     async def dispatch(self, request: AnalysisRequest) -> None:
-        headers = {"Idempotency-Key": str(request.job_id)}
+        headers = {"Idempotency-Key": str(request.job_id), "Content-Type": "application/json"}
         if self._auth_token:
             headers["Authorization"] = f"Bearer {self._auth_token}"
         url = self._urls[request.kind] + ANALYSES_PATH
         try:
-            response = await self._client.post(url, json=request_body(request), headers=headers)
+            response = await self._client.post(url, content=request_body(request), headers=headers)
         except httpx.TimeoutException as error:
             raise DispatchError(f"timed out: {type(error).__name__}", retryable=True) from error
         except httpx.TransportError as error:

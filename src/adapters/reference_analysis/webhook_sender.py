@@ -13,9 +13,9 @@ from datetime import timedelta
 import httpx
 import msgspec
 
-from adapters.analysis.http_dispatcher import parse_retry_after
-from adapters.webhooks.standard_webhooks import WebhookSigner
 from application.reference_analysis.ports import Notification
+from shared_kernel.retry_after import parse_retry_after
+from shared_kernel.webhooks import WebhookSigner
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def webhook_body(notification: Notification) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
-class RetryPolicy:
+class WebhookRetryPolicy:
     """Exponential backoff with full jitter, at least as long as a Retry-After asks, for at most
     ``give_up_after_seconds`` from the first try."""
 
@@ -72,7 +72,7 @@ class HttpWebhookSender:
         self,
         client: httpx.AsyncClient,
         signer: WebhookSigner,
-        policy: RetryPolicy | None = None,
+        policy: WebhookRetryPolicy | None = None,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         draw: Callable[[], float] = random.random,
@@ -80,7 +80,7 @@ class HttpWebhookSender:
     ) -> None:
         self._client = client
         self._signer = signer
-        self._policy = policy or RetryPolicy()
+        self._policy = policy or WebhookRetryPolicy()
         self._sleep = sleep
         self._draw = draw
         self._monotonic = monotonic

@@ -18,18 +18,12 @@ from litestar.params import HeaderParameter
 
 from application.reference_analysis.intake import NotAcceptingError, QueueFullError
 from entrypoints.analysis_server.composition import AnalysisServer, build_analysis_server
-from entrypoints.analysis_server.schemas import (
-    AcceptedOut,
-    AnalysisRequestBody,
-    HealthOut,
-    decode_request,
-)
+from entrypoints.analysis_server.problems import EXCEPTION_HANDLERS, PROBLEM_DETAILS, problem
+from entrypoints.analysis_server.schemas import AcceptedOut, HealthOut, ProblemOut, to_order
 from entrypoints.analysis_server.settings import AnalysisServerSettings
-from entrypoints.http.problems import EXCEPTION_HANDLERS, ProblemError
-from entrypoints.http.schemas import ProblemOut
 from entrypoints.logging import configure_logging
+from shared_kernel.analysis_protocol import ANALYSES_PATH, AnalysisRequestBody, decode_request
 
-ANALYSES_PATH = "/v1/analyses"
 # A script's request carries its words (and possibly their reference features).
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 STOPPING_RETRY_AFTER_SECONDS = 5
@@ -51,7 +45,7 @@ def _check_bearer(server: AnalysisServer, authorization: str | None) -> None:
         return
     scheme, _, presented = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), expected.encode()):
-        raise ProblemError(
+        raise problem(
             401, "unauthenticated", "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
 
@@ -60,9 +54,9 @@ def _decode(body: bytes) -> AnalysisRequestBody:
     try:
         return decode_request(body)
     except msgspec.ValidationError as error:
-        raise ProblemError(422, "invalid-analysis-request", str(error)) from error
+        raise problem(422, "invalid-analysis-request", str(error)) from error
     except msgspec.DecodeError as error:
-        raise ProblemError(400, "malformed-json", "the body is not a JSON document") from error
+        raise problem(400, "malformed-json", "the body is not a JSON document") from error
 
 
 def _check_idempotency_key(key: str | None, job_id: UUID) -> None:
@@ -73,7 +67,7 @@ def _check_idempotency_key(key: str | None, job_id: UUID) -> None:
     except ValueError:
         matches = False
     if not matches:
-        raise ProblemError(422, "idempotency-key-mismatch", "Idempotency-Key must be the request's job_id")
+        raise problem(422, "idempotency-key-mismatch", "Idempotency-Key must be the request's job_id")
 
 
 @post(
@@ -100,15 +94,15 @@ async def accept_analysis(
     _check_bearer(server, authorization)
     body = _decode(await request.body())
     _check_idempotency_key(idempotency_key, body.job_id)
-    order = body.to_order()
+    order = to_order(body)
     try:
         acceptance = server.intake.submit(order)
     except QueueFullError as error:
-        raise ProblemError(
+        raise problem(
             429, "queue-full", str(error), headers={"Retry-After": str(error.retry_after_seconds)}
         ) from error
     except NotAcceptingError as error:
-        raise ProblemError(
+        raise problem(
             503, "stopping", str(error), headers={"Retry-After": str(STOPPING_RETRY_AFTER_SECONDS)}
         ) from error
     logger.info("analysis request", job_id=str(order.job_id), status=acceptance.status, kind=order.kind)
@@ -153,6 +147,7 @@ def create_app(
         route_handlers=[accept_analysis, health],
         dependencies={"server": Provide(lambda: built, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
+        plugins=[PROBLEM_DETAILS],
         openapi_config=OpenAPIConfig(title="Reference analysis server", version="1.0.0", path="/schema"),
         lifespan=[lifespan],
         debug=False,

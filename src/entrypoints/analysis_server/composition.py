@@ -10,13 +10,13 @@ import httpx
 from adapters.reference_analysis.decoder import PyAvSignalDecoder
 from adapters.reference_analysis.downloads import HttpAudioFetcher
 from adapters.reference_analysis.process_runner import ProcessPoolRunner
-from adapters.reference_analysis.webhook_sender import HttpWebhookSender, RetryPolicy
+from adapters.reference_analysis.webhook_sender import HttpWebhookSender, WebhookRetryPolicy
 from adapters.system import SystemClock
-from adapters.webhooks.standard_webhooks import WebhookSigner
 from application.reference_analysis.analyse import AnalyseRecording, AnalysisLimits
 from application.reference_analysis.intake import AnalysisIntake, IntakeSettings
 from application.reference_analysis.reporting import Reporter
 from entrypoints.analysis_server.settings import AnalysisServerSettings
+from shared_kernel.webhooks import WebhookSigner
 
 # Imported once by the fork server, so each analysis process starts with them loaded.
 PRELOAD = (
@@ -71,7 +71,7 @@ def build_analysis_server(settings: AnalysisServerSettings) -> AnalysisServer:
     sender = HttpWebhookSender(
         webhooks,
         WebhookSigner(settings.webhook_secret),
-        RetryPolicy(give_up_after_seconds=settings.webhook_give_up_seconds),
+        WebhookRetryPolicy(give_up_after_seconds=settings.webhook_give_up_seconds),
     )
     reporter = Reporter(sender, clock)
     analyse = AnalyseRecording(

@@ -1,86 +1,103 @@
-"""The analysis server's configuration from environment variables (README, "Reference analysis server")."""
+"""The analysis server's configuration (docs/reference-analysis-server.md, written from these fields)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Annotated
 
-from adapters.webhooks.standard_webhooks import InvalidWebhookSecret, parse_webhook_secrets
-from entrypoints.settings import DEV_WEBHOOK_SECRET, ENVIRONMENTS, MIN_SECRET_LENGTH, ConfigurationError
+from msgspec import Meta
+
+from shared_kernel.settings import (
+    DEV_WEBHOOK_SECRET,
+    MIN_SECRET_LENGTH,
+    ConfigurationError,
+    ProgramSettings,
+    variable,
+    webhook_secrets,
+)
+
+TABLE = "analysis-server"
+
+
+def _one_webhook_secret(raw: str) -> str:
+    found = webhook_secrets(raw)
+    if len(found) != 1:
+        raise ValueError("exactly one `whsec_...` secret signs the webhooks")
+    return found[0]
 
 
 @dataclass(frozen=True, slots=True)
-class AnalysisServerSettings:
-    environment: str = "development"
-    concurrency: int = os.cpu_count() or 1
-    queue_size: int = 32
-    auth_token: str | None = None
-    webhook_secret: str = DEV_WEBHOOK_SECRET
-    max_download_bytes: int = 32 * 1024 * 1024
-    max_audio_seconds: float = 180.0
-    download_timeout_seconds: float = 30.0
-    webhook_give_up_seconds: float = 600.0
-    remember_jobs_seconds: float = 3600.0
-    shutdown_grace_seconds: float = 20.0
-    log_level: str = "INFO"
-    log_json: bool = True
+class AnalysisServerSettings(ProgramSettings):
+    concurrency: Annotated[int, Meta(ge=1)] = variable(
+        "ANALYSIS_SERVER_CONCURRENCY",
+        "jobs analysed at once, each in a process of its own",
+        default=os.cpu_count() or 1,
+        shown_default="CPU count",
+        table=TABLE,
+    )
+    queue_size: Annotated[int, Meta(ge=1)] = variable(
+        "ANALYSIS_SERVER_QUEUE_SIZE",
+        "accepted jobs that may wait for a free process; beyond that, 429",
+        default=32,
+        table=TABLE,
+    )
+    own_webhook_secret: str | None = variable(
+        "ANALYSIS_WEBHOOK_SECRET",
+        "`whsec_...` secret the webhooks are signed with; unset, the first of `ANALYSIS_WEBHOOK_SECRETS` "
+        "(so one machine running both needs it once); production refuses the development one",
+        default=None,
+        parse=_one_webhook_secret,
+        table=TABLE,
+    )
+    max_download_bytes: Annotated[int, Meta(gt=0)] = variable(
+        "ANALYSIS_SERVER_MAX_DOWNLOAD_BYTES",
+        "largest recording or reference downloaded",
+        default=32 * 1024 * 1024,
+        table=TABLE,
+    )
+    max_audio_seconds: Annotated[float, Meta(gt=0)] = variable(
+        "ANALYSIS_SERVER_MAX_AUDIO_SECONDS", "longest audio decoded", default=180.0, table=TABLE
+    )
+    download_timeout_seconds: Annotated[float, Meta(gt=0)] = variable(
+        "ANALYSIS_SERVER_DOWNLOAD_TIMEOUT_SECONDS",
+        "one download try, request to last byte",
+        default=30.0,
+        table=TABLE,
+    )
+    webhook_give_up_seconds: Annotated[float, Meta(gt=0)] = variable(
+        "ANALYSIS_SERVER_WEBHOOK_GIVE_UP_SECONDS",
+        "how long one webhook is retried before it is given up (logged)",
+        default=600.0,
+        table=TABLE,
+    )
+    remember_jobs_seconds: Annotated[float, Meta(gt=0)] = variable(
+        "ANALYSIS_SERVER_REMEMBER_JOBS_SECONDS",
+        "how long a job id is remembered for idempotency",
+        default=3600.0,
+        table=TABLE,
+    )
+    shutdown_grace_seconds: Annotated[float, Meta(ge=0)] = variable(
+        "ANALYSIS_SERVER_SHUTDOWN_GRACE_SECONDS",
+        "on SIGTERM: time for queued and running jobs and their webhooks",
+        default=20.0,
+        table=TABLE,
+    )
 
     @property
-    def is_production(self) -> bool:
-        return self.environment == "production"
+    def auth_token(self) -> str | None:
+        """The bearer token callers must present (ANALYSIS_SERVER_AUTH_TOKEN, shared with the API)."""
+        return self.analysis_server_auth_token
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> AnalysisServerSettings:
-        """ANALYSIS_WEBHOOK_SECRET signs the webhooks; unset, the first of ANALYSIS_WEBHOOK_SECRETS does
-        (the API's list), so one machine running both needs the secret once."""
-        env = os.environ if env is None else env
-        defaults = cls()
-        try:
-            settings = cls(
-                environment=env.get("APP_ENV", defaults.environment).strip().lower(),
-                concurrency=_number(env, "ANALYSIS_SERVER_CONCURRENCY", defaults.concurrency),
-                queue_size=_number(env, "ANALYSIS_SERVER_QUEUE_SIZE", defaults.queue_size),
-                auth_token=env.get("ANALYSIS_SERVER_AUTH_TOKEN") or None,
-                webhook_secret=_webhook_secret(env),
-                max_download_bytes=_number(
-                    env, "ANALYSIS_SERVER_MAX_DOWNLOAD_BYTES", defaults.max_download_bytes
-                ),
-                max_audio_seconds=_number(
-                    env, "ANALYSIS_SERVER_MAX_AUDIO_SECONDS", defaults.max_audio_seconds
-                ),
-                download_timeout_seconds=_number(
-                    env, "ANALYSIS_SERVER_DOWNLOAD_TIMEOUT_SECONDS", defaults.download_timeout_seconds
-                ),
-                webhook_give_up_seconds=_number(
-                    env, "ANALYSIS_SERVER_WEBHOOK_GIVE_UP_SECONDS", defaults.webhook_give_up_seconds
-                ),
-                remember_jobs_seconds=_number(
-                    env, "ANALYSIS_SERVER_REMEMBER_JOBS_SECONDS", defaults.remember_jobs_seconds
-                ),
-                shutdown_grace_seconds=_number(
-                    env, "ANALYSIS_SERVER_SHUTDOWN_GRACE_SECONDS", defaults.shutdown_grace_seconds
-                ),
-                log_level=env.get("LOG_LEVEL", defaults.log_level).upper(),
-                log_json=env.get("LOG_JSON", "true").strip().lower() not in {"0", "false", "no", "off"},
-            )
-        except ValueError as error:
-            raise ConfigurationError(f"invalid analysis server setting: {error}") from error
-        settings.validate()
-        return settings
+    @property
+    def webhook_secret(self) -> str:
+        return self.own_webhook_secret or self.analysis_webhook_secrets[0]
 
-    def validate(self) -> None:
-        if self.environment not in ENVIRONMENTS:
-            raise ConfigurationError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}")
-        if self.concurrency < 1 or self.queue_size < 1:
-            raise ConfigurationError(
-                "ANALYSIS_SERVER_CONCURRENCY and ANALYSIS_SERVER_QUEUE_SIZE must be >= 1"
-            )
-        if min(self.max_download_bytes, self.max_audio_seconds, self.download_timeout_seconds) <= 0:
-            raise ConfigurationError("the analysis server's download and audio limits must be positive")
-        if self.webhook_give_up_seconds <= 0 or self.remember_jobs_seconds <= 0:
-            raise ConfigurationError("the analysis server's webhook and memory durations must be positive")
+    def validate(self, env: Mapping[str, str]) -> None:
+        super(AnalysisServerSettings, self).validate(env)
+        if not self.analysis_webhook_secrets:
+            raise ConfigurationError("ANALYSIS_WEBHOOK_SECRETS is empty")
         if self.is_production:
             if self.webhook_secret == DEV_WEBHOOK_SECRET:
                 raise ConfigurationError(
@@ -92,23 +109,3 @@ class AnalysisServerSettings:
                     f"ANALYSIS_SERVER_AUTH_TOKEN of at least {MIN_SECRET_LENGTH} characters is required "
                     "when APP_ENV=production"
                 )
-
-
-N = TypeVar("N", int, float)
-
-
-def _number(env: Mapping[str, str], name: str, default: N) -> N:
-    """``name`` read as the default's type; unset or empty, the default."""
-    raw = env.get(name)
-    return type(default)(raw) if raw else default
-
-
-def _webhook_secret(env: Mapping[str, str]) -> str:
-    raw = env.get("ANALYSIS_WEBHOOK_SECRET") or env.get("ANALYSIS_WEBHOOK_SECRETS") or DEV_WEBHOOK_SECRET
-    try:
-        secrets = parse_webhook_secrets(raw)
-    except InvalidWebhookSecret as error:
-        raise ConfigurationError(f"ANALYSIS_WEBHOOK_SECRET: {error}") from error
-    if not secrets:
-        raise ConfigurationError("ANALYSIS_WEBHOOK_SECRET is empty")
-    return secrets[0]

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.webhooks.standard_webhooks import generate_webhook_secret
+from shared_kernel.webhooks import generate_webhook_secret
 from tests.support.api_double import ApiDouble, ReceivedWebhook
 from tests.support.full_system import analysis_server_process, free_port
 from tests.support.processes import ServiceProcess

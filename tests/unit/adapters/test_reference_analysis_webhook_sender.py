@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from adapters.reference_analysis.webhook_sender import HttpWebhookSender, RetryPolicy
-from adapters.webhooks.standard_webhooks import WebhookSigner, WebhookVerifier
+from adapters.reference_analysis.webhook_sender import HttpWebhookSender, WebhookRetryPolicy
 from application.reference_analysis.ports import Notification
 from entrypoints.settings import DEV_WEBHOOK_SECRET
+from shared_kernel.webhooks import WebhookSigner, WebhookVerifier
 
 CALLBACK = "http://api.test/webhooks/analysis"
 NOTIFICATION = Notification(
@@ -51,13 +51,15 @@ class Waits:
 
 
 def _sender(
-    receiver: Callable[[httpx.Request], httpx.Response], waits: Waits, policy: RetryPolicy | None = None
+    receiver: Callable[[httpx.Request], httpx.Response],
+    waits: Waits,
+    policy: WebhookRetryPolicy | None = None,
 ) -> HttpWebhookSender:
     client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
     return HttpWebhookSender(
         client,
         WebhookSigner(DEV_WEBHOOK_SECRET),
-        policy or RetryPolicy(),
+        policy or WebhookRetryPolicy(),
         sleep=waits.sleep,
         draw=lambda: 1.0,
         monotonic=waits.monotonic,
@@ -110,7 +112,7 @@ async def test_the_body_is_the_standard_webhooks_envelope() -> None:
 
 async def test_the_waits_between_tries_grow_exponentially() -> None:
     waits = Waits()
-    await _sender(Receiver(503, 503, 503), waits, RetryPolicy(first_delay_seconds=0.5)).deliver(
+    await _sender(Receiver(503, 503, 503), waits, WebhookRetryPolicy(first_delay_seconds=0.5)).deliver(
         CALLBACK, NOTIFICATION
     )
 
@@ -156,7 +158,7 @@ async def test_an_unauthorised_webhook_is_retried_as_the_secret_may_be_rotating(
 
 async def test_delivery_is_given_up_after_the_time_bound() -> None:
     waits = Waits()
-    policy = RetryPolicy(first_delay_seconds=1.0, max_delay_seconds=4.0, give_up_after_seconds=20.0)
+    policy = WebhookRetryPolicy(first_delay_seconds=1.0, max_delay_seconds=4.0, give_up_after_seconds=20.0)
 
     receiver = Receiver(*[503] * 100)
 

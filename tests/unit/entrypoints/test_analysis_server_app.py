@@ -51,7 +51,11 @@ class Held:
 
 def _server(held: Held, auth_token: str | None = None, queue_size: int = 4) -> AnalysisServer:
     settings = AnalysisServerSettings(
-        concurrency=1, queue_size=queue_size, auth_token=auth_token, log_json=True, shutdown_grace_seconds=0.1
+        concurrency=1,
+        queue_size=queue_size,
+        analysis_server_auth_token=auth_token,
+        log_json=True,
+        shutdown_grace_seconds=0.1,
     )
     intake = AnalysisIntake(held, IntakeSettings(concurrency=1, queue_size=queue_size))
     return AnalysisServer(settings, intake, Reporter(RecordingSender(), FixedClock()), None, ())

@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from adapters.webhooks.standard_webhooks import generate_webhook_secret
 from entrypoints.analysis_server.settings import AnalysisServerSettings
 from entrypoints.settings import DEV_WEBHOOK_SECRET, ConfigurationError
+from shared_kernel.webhooks import generate_webhook_secret
 
 TOKEN = "t" * 40
 

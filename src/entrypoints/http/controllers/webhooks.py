@@ -7,12 +7,12 @@ from typing import Any
 import structlog
 from litestar import Controller, Request, post
 
-from adapters.webhooks.standard_webhooks import MalformedWebhook, WebhookRejected
 from application.analysis.webhooks import WebhookDelivery
 from entrypoints.http.metrics import Metrics
 from entrypoints.http.problems import ProblemError
 from entrypoints.http.security import Services
 from entrypoints.http.webhook_schemas import decode_webhook
+from shared_kernel.webhooks import MalformedWebhook, WebhookRejected
 
 MAX_WEBHOOK_BYTES = 4 * 1024 * 1024
 logger = structlog.get_logger(__name__)

@@ -1,4 +1,4 @@
-"""Standard Webhooks signing and verification, interoperating with the `standardwebhooks` reference library."""
+"""The Standard Webhooks wrapper: several secrets, the 400/401 split, and agreement with the library's verify."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import standardwebhooks
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.webhooks.standard_webhooks import (
+from shared_kernel.webhooks import (
     InvalidWebhookSecret,
     InvalidWebhookSignature,
     MalformedWebhook,
@@ -208,6 +208,11 @@ def test_malformed_headers_are_malformed(header: str, value: str) -> None:
 
     with pytest.raises(MalformedWebhook):
         verifier().verify(BODY, headers)
+
+
+def test_a_body_that_is_not_utf8_is_malformed() -> None:
+    with pytest.raises(MalformedWebhook):
+        verifier().verify(b"\xff\xfe", signed_headers())
 
 
 def test_header_names_are_case_insensitive() -> None:

@@ -1,16 +1,25 @@
-"""Standard Webhooks (https://www.standardwebhooks.com) symmetric `v1` signatures: sign and verify."""
+"""Standard Webhooks (https://www.standardwebhooks.com) `v1` signatures, computed by the `standardwebhooks`
+package and wrapped for what it leaves to us: several secrets (rotation), an injectable clock and tolerance,
+and telling a malformed request (400) from a bad or stale signature (401).
+
+The package's own `Webhook.verify` is not called: it checks the timestamp against the real clock with a
+fixed 5 minutes, takes one secret and raises ValueError on a signature entry without a comma. So the
+headers and the time are checked here, and the package signs the message under each secret for comparison.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import re
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import standardwebhooks
 
 ID_HEADER = "webhook-id"
 TIMESTAMP_HEADER = "webhook-timestamp"
@@ -86,6 +95,25 @@ def generate_webhook_secret(num_bytes: int = GENERATED_SECRET_BYTES) -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(num_bytes)).decode("ascii")
 
 
+def _library_webhooks(secrets: Sequence[str]) -> list[standardwebhooks.Webhook]:
+    # Our decoding first: the package accepts any base64 and any length.
+    return [standardwebhooks.Webhook(decode_webhook_secret(secret)) for secret in secrets]
+
+
+def _text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedWebhook("a webhook body must be UTF-8 text") from None
+
+
+def _signatures(
+    webhooks: Sequence[standardwebhooks.Webhook], msg_id: str, timestamp: int, text: str
+) -> list[str]:
+    signed_at = datetime.fromtimestamp(timestamp, UTC)
+    return [webhook.sign(msg_id, signed_at, text) for webhook in webhooks]
+
+
 class WebhookSigner:
     """Signs outgoing webhooks; `previous_secrets` add signatures so receivers can rotate without downtime."""
 
@@ -96,13 +124,13 @@ class WebhookSigner:
         previous_secrets: Sequence[str] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._keys = [decode_webhook_secret(item) for item in (secret, *previous_secrets)]
+        self._webhooks = _library_webhooks((secret, *previous_secrets))
         self._clock = clock
 
     def sign(self, msg_id: str, timestamp: int, body: bytes) -> str:
         """The `webhook-signature` value: one `v1,<base64>` per secret, space-separated."""
         _check_id(msg_id)
-        return " ".join(_signature(key, msg_id, timestamp, body) for key in self._keys)
+        return " ".join(_signatures(self._webhooks, msg_id, timestamp, _text(body)))
 
     def headers(self, msg_id: str, body: bytes, *, timestamp: int | None = None) -> dict[str, str]:
         """All three headers; `msg_id` must stay the same across retries of one event."""
@@ -128,7 +156,7 @@ class WebhookVerifier:
             raise InvalidWebhookSecret("at least one webhook secret is required")
         if tolerance_seconds < 0:
             raise ValueError("tolerance_seconds must not be negative")
-        self._keys = [decode_webhook_secret(secret) for secret in secrets]
+        self._webhooks = _library_webhooks(secrets)
         self._tolerance = tolerance_seconds
         self._clock = clock
 
@@ -143,12 +171,13 @@ class WebhookVerifier:
             raise MalformedWebhook(f"{TIMESTAMP_HEADER} must be integer Unix seconds")
         timestamp = int(raw_timestamp)
         candidates = _parse_signatures(raw_signatures)
+        text = _text(body)
 
         current = self._clock() if now is None else now
         if abs(current - timestamp) > self._tolerance:
             raise StaleWebhook(f"{TIMESTAMP_HEADER} is more than {self._tolerance} s away from now")
 
-        expected = [_digest(key, msg_id, timestamp, body) for key in self._keys]
+        expected = [_decoded(signature) for signature in _signatures(self._webhooks, msg_id, timestamp, text)]
         # Compare every pair so the time taken does not depend on where a match is.
         matched = False
         for candidate in candidates:
@@ -159,13 +188,8 @@ class WebhookVerifier:
         return VerifiedWebhook(id=msg_id, timestamp=timestamp)
 
 
-def _digest(key: bytes, msg_id: str, timestamp: int, body: bytes) -> bytes:
-    return hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-
-
-def _signature(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
-    encoded = base64.b64encode(_digest(key, msg_id, timestamp, body)).decode("ascii")
-    return f"{SIGNATURE_VERSION},{encoded}"
+def _decoded(signature: str) -> bytes:
+    return base64.b64decode(signature.partition(",")[2])
 
 
 def _required(headers: Mapping[str, str], name: str) -> str:
