@@ -9,7 +9,7 @@ from tests.support.pipeline_fakes import ScriptedDispatcher
 from tests.unit.application.pipeline_world import NOW, SETTINGS, World
 
 from application.analysis.relay import OutboxRelay
-from application.ports.analysis import DispatchError
+from application.ports.analysis import AnalysisRequest, DispatchError
 from domain.analysis.jobs import EventType, FailureCode, JobStatus
 from domain.catalog import ReferenceKind
 
@@ -225,6 +225,39 @@ async def test_the_sweep_relays_every_due_row_and_leaves_the_others(world: World
     assert sorted(o.message_id for o in outcomes) == sorted(message_id for _, message_id in due)
     assert {o.outcome for o in outcomes} == {"sent"}
     assert world.message(later).attempts == 0
+
+
+class SettledMeanwhile:
+    """A relay whose lease ran out while it waited: another relay settles the row during the request."""
+
+    def __init__(self, world: World, outcome: DispatchError | None) -> None:
+        self._world, self._outcome = world, outcome
+
+    async def dispatch(self, request: AnalysisRequest) -> None:
+        async with self._world.database() as uow:
+            for message in self._world.tables.outbox.values():
+                settled = await uow.outbox.get_for_update(message.id)
+                assert settled is not None
+                settled.sent_at = NOW
+                await uow.outbox.save(settled)
+            await uow.commit()
+        if self._outcome is not None:
+            raise self._outcome
+
+
+@pytest.mark.parametrize("answer", [None, UNAVAILABLE, REFUSED])
+async def test_a_row_settled_by_another_relay_meanwhile_is_left_as_it_is(
+    world: World, answer: DispatchError | None
+) -> None:
+    job_id, message_id = await world.queue_job()
+
+    await OutboxRelay(
+        world.database, world.storage, SettledMeanwhile(world, answer), world.clock, SETTINGS
+    ).relay(message_id)
+
+    assert world.job(job_id).status is JobStatus.QUEUED
+    assert world.message(message_id).last_error is None
+    assert world.published(job_id) == [EventType.QUEUED]
 
 
 async def test_a_job_reported_started_before_the_send_was_recorded_still_gets_its_deadline(
