@@ -46,7 +46,7 @@ class Registration:
             id=self._ids.new_id(),
             email=email,
             display_name=display_name,
-            password_hash=self._hasher.hash(request.password),
+            password_hash=await self._hasher.hash(request.password),
             role=role,
             created_at=self._clock.now(),
         )
@@ -65,7 +65,7 @@ class Registration:
             if existing is not None:
                 check_password_policy(request.password)
                 existing.role = Role.ADMIN
-                existing.password_hash = self._hasher.hash(request.password)
+                existing.password_hash = await self._hasher.hash(request.password)
                 await uow.users.save(existing)
                 await uow.commit()
                 return existing
@@ -82,7 +82,7 @@ class Authentication:
         self._hasher = hasher
         self._tokens = tokens
         # Verifying against a real hash when the account is missing keeps both failures equally slow.
-        self._dummy_hash = hasher.hash("timing-equaliser-not-a-password")
+        self._dummy_hash: str | None = None
 
     async def log_in(self, credentials: Credentials) -> AccessToken:
         try:
@@ -92,15 +92,21 @@ class Authentication:
         async with self._uow() as uow:
             user = await uow.users.get_by_email(email) if email else None
             if user is None:
-                self._hasher.verify(self._dummy_hash, credentials.password)
+                await self._hasher.verify(await self._timing_equaliser(), credentials.password)
                 raise AuthenticationError(self._FAILURE)
-            if not self._hasher.verify(user.password_hash, credentials.password):
+            if not await self._hasher.verify(user.password_hash, credentials.password):
                 raise AuthenticationError(self._FAILURE)
             if self._hasher.needs_rehash(user.password_hash):
-                user.password_hash = self._hasher.hash(credentials.password)
+                user.password_hash = await self._hasher.hash(credentials.password)
                 await uow.users.save(user)
                 await uow.commit()
         return self._tokens.issue(Principal(user_id=user.id, role=user.role))
+
+    async def _timing_equaliser(self) -> str:
+        """A hash made with the hasher's current parameters, so a missing account costs a real verify."""
+        if self._dummy_hash is None:
+            self._dummy_hash = await self._hasher.hash("timing-equaliser-not-a-password")
+        return self._dummy_hash
 
     def authenticate(self, bearer_token: str) -> Principal:
         return self._tokens.verify(bearer_token)

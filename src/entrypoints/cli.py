@@ -6,7 +6,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 import uvicorn
@@ -61,11 +61,18 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         host=host or settings.serve_host,
         port=settings.serve_port if port is None else port,
         workers=workers,
-        proxy_headers=True,
-        forwarded_allow_ips="*" if settings.is_production else "127.0.0.1",
+        **uvicorn_proxy_options(settings),
         log_config=None,
         timeout_graceful_shutdown=20,
     )
+
+
+def uvicorn_proxy_options(settings: Settings) -> dict[str, Any]:
+    """Forwarded headers only from the proxies named in TRUSTED_PROXIES. Believed from anyone, they let a
+    client choose the address its log-in and sign-up limits are counted against."""
+    if not settings.trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": list(settings.trusted_proxies)}
 
 
 @main.command()

@@ -247,11 +247,28 @@ class Settings(ProgramSettings):
         shown_default="`10/minute`",
         table="operations",
     )
+    sign_up_rate_limit_per_address: Rate | None = variable(
+        "SIGN_UP_RATE_LIMIT_PER_ADDRESS",
+        "sign-ups per client address",
+        default=Rate(10, 3600),
+        parse=parse_rate,
+        shown_default="`10/hour`",
+        table="operations",
+    )
     client_ip_header: str | None = variable(
         "CLIENT_IP_HEADER",
         "header holding the client address set by the platform's proxy (`Fly-Client-IP` on Fly); "
-        "unset, the connection's peer after uvicorn's X-Forwarded-For handling",
+        "unset, the connection's peer (after X-Forwarded-For from `TRUSTED_PROXIES` only)",
         default=None,
+        table="operations",
+    )
+    trusted_proxies: tuple[str, ...] = variable(
+        "TRUSTED_PROXIES",
+        "comma-separated addresses or networks whose `X-Forwarded-For`/`-Proto` the API believes; "
+        "unset, nobody's, so a client cannot pick the address its rate limits count against",
+        default=(),
+        parse=parse_list,
+        shown_default="unset",
         table="operations",
     )
 

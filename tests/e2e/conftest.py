@@ -35,6 +35,7 @@ def settings(clean_database: str, redis_url: str, tmp_path: Path) -> Settings:
         upload_rate_limit=None,
         login_rate_limit_per_account=None,
         login_rate_limit_per_address=None,
+        sign_up_rate_limit_per_address=None,
     )
 
 

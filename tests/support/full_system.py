@@ -100,6 +100,7 @@ class System:
             "UPLOAD_RATE_LIMIT": "off",
             "LOGIN_RATE_LIMIT_PER_ACCOUNT": "off",
             "LOGIN_RATE_LIMIT_PER_ADDRESS": "off",
+            "SIGN_UP_RATE_LIMIT_PER_ADDRESS": "off",
             "LOG_LEVEL": "INFO",  # the worker counts as ready once it logs that it started
             "LOG_JSON": "true",
             **extra,

@@ -77,6 +77,14 @@ class ServiceProcess:
         """SIGTERM, as a process manager stops a service."""
         self._signal(signal.SIGTERM)
 
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within ``timeout``."""
+        self.terminate()
+        try:
+            self.wait(timeout)
+        except (subprocess.TimeoutExpired, RuntimeError):
+            self.kill()
+
     def wait(self, timeout: float) -> int:
         if self._process is None:
             raise RuntimeError(f"the {self.name} was never started")
@@ -117,6 +125,23 @@ def answers_health(port: int) -> Callable[[ServiceProcess], bool]:
             return False
 
     return healthy
+
+
+def api_environment(database_url: str, redis_url: str, root: Path, **variables: str) -> dict[str, str]:
+    """What an API process of a test needs: the test's database and Redis, local storage under ``root``,
+    the development secret, and ``variables`` (limits and the like) on top."""
+    from entrypoints.settings import Settings
+
+    return {
+        "APP_ENV": "test",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "STORAGE_BACKEND": "local",
+        "LOCAL_STORAGE_DIR": str(root / "storage"),
+        "SECRET_KEY": Settings().secret_key,
+        "LOG_LEVEL": "WARNING",
+        **variables,
+    }
 
 
 def api_process(env: Mapping[str, str], log_dir: Path, port: int) -> ServiceProcess:

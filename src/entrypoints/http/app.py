@@ -28,6 +28,7 @@ from entrypoints.http.request_context import request_context_middleware
 from entrypoints.http.security import SERVICES
 from entrypoints.http.shutdown import ShutdownSignal
 from entrypoints.http.storage_routes import build_local_storage_router
+from entrypoints.http.text_guard import nul_text_guard_middleware
 from entrypoints.logging import configure_logging
 from entrypoints.settings import Settings
 from entrypoints.web.routes import build_web_router
@@ -121,7 +122,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         route_handlers=routes,
         dependencies={**SERVICES, **METRICS},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_context_middleware],
+        middleware=[request_context_middleware, nul_text_guard_middleware],
         cors_config=CORSConfig(
             allow_origins=origins,
             allow_credentials=settings.cors_allow_credentials and "*" not in origins,

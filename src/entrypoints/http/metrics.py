@@ -37,7 +37,7 @@ paths cannot mint a new series each."""
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 PIPELINE_CACHE_SECONDS = 5.0
 WEBHOOK_REJECTION_REASONS = ("malformed", "signature", "payload")
-RATE_LIMITS = ("upload", "login_account", "login_address")
+RATE_LIMITS = ("upload", "login_account", "login_address", "sign_up_address")
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 SnapshotLoader = Callable[[], Awaitable[PipelineSnapshot]]

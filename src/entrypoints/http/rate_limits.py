@@ -24,7 +24,13 @@ from entrypoints.settings import Rate
 UPLOAD = "upload"
 LOGIN_ACCOUNT = "login_account"
 LOGIN_ADDRESS = "login_address"
-_WHAT = {UPLOAD: "uploads", LOGIN_ACCOUNT: "log-in attempts", LOGIN_ADDRESS: "log-in attempts"}
+SIGN_UP_ADDRESS = "sign_up_address"
+_WHAT = {
+    UPLOAD: "uploads",
+    LOGIN_ACCOUNT: "log-in attempts",
+    LOGIN_ADDRESS: "log-in attempts",
+    SIGN_UP_ADDRESS: "sign-ups",
+}
 logger = structlog.get_logger(__name__)
 
 Connection = ASGIConnection[Any, Any, Any, Any]
@@ -74,6 +80,16 @@ async def limit_log_in(connection: Connection, email: str) -> None:
     # Not normalise_email: a malformed address must still get log-in's usual 401, not a 422 from here.
     account = email.strip().lower()
     await enforce(connection, LOGIN_ACCOUNT, account, settings.login_rate_limit_per_account)
+
+
+async def limit_sign_up(connection: Connection, _: BaseRouteHandler) -> None:
+    """Litestar guard for sign-up: at most SIGN_UP_RATE_LIMIT_PER_ADDRESS accounts per client address.
+
+    Each sign-up costs an Argon2 hash and a row; a guard runs before the body is read or hashed.
+    """
+    container: Container = connection.app.state.container
+    address = client_address(connection, container)
+    await enforce(connection, SIGN_UP_ADDRESS, address, container.settings.sign_up_rate_limit_per_address)
 
 
 def _bearer_token(connection: Connection) -> str | None:

@@ -72,10 +72,10 @@ class PlainTextHasher:
     def __init__(self) -> None:
         self.scheme = "v1"
 
-    def hash(self, password: str) -> str:
+    async def hash(self, password: str) -> str:
         return f"{self.scheme}:{password}"
 
-    def verify(self, password_hash: str, password: str) -> bool:
+    async def verify(self, password_hash: str, password: str) -> bool:
         return password_hash.split(":", 1)[1] == password
 
     def needs_rehash(self, password_hash: str) -> bool:

@@ -10,7 +10,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, JSONBody
 
 from application.accounts import Credentials, SignUpRequest
-from entrypoints.http.rate_limits import limit_log_in
+from entrypoints.http.rate_limits import limit_log_in, limit_sign_up
 from entrypoints.http.schemas import SignUpBody, TokenResponse, UserOut
 from entrypoints.http.security import PRINCIPAL, Caller, Services
 
@@ -28,9 +28,13 @@ class AuthController(Controller):
     path = "/auth"
     tags = ["accounts"]
 
-    @post("/signup", status_code=201)
+    @post("/signup", status_code=201, guards=[limit_sign_up])
     async def sign_up(self, services: Services, data: JSONBody[SignUpBody]) -> UserOut:
-        """Create a user account. The email must not be taken (409 otherwise)."""
+        """Create a user account. The email must not be taken (409 otherwise).
+
+        Sign-ups are limited per client address (SIGN_UP_RATE_LIMIT_PER_ADDRESS, 10 an hour by default):
+        beyond that, 429 with ``Retry-After``.
+        """
         user = await services.registration.sign_up(
             SignUpRequest(email=data.email, password=data.password, display_name=data.display_name)
         )
