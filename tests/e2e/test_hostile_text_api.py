@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.e2e.conftest import SignUp
+from tests.support.api_client import SignUp
 
 
 def _is_validation_problem(response: httpx.Response) -> bool:
