@@ -22,7 +22,7 @@ define apt_install
 	fi
 endef
 
-.PHONY: help setup system-deps test-deps migrate run test lint typecheck contracts pytest docs bench clean
+.PHONY: help setup system-deps test-deps migrate run test lint typecheck contracts pytest docs bench eval clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -73,6 +73,11 @@ bench: setup  ## Benchmarks; figures are printed next to a baseline measured in 
 	$(RUN) python -m bench.pipeline_bench
 	$(RUN) python -m bench.sse_bench
 	$(RUN) python -m bench.analysis_bench
+
+# Not part of `make test`: it downloads about 40 MB of human recordings (cached in var/evaluation/cache)
+# and takes several minutes of CPU. The Asterisk prompts come as Debian packages, fetched by apt-get.
+eval: setup  ## Voice comparison on human recordings against the issue-13 targets (report in var/evaluation)
+	nice -n 15 $(RUN) python -m bench.evaluation
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache var

@@ -65,7 +65,7 @@ def _prepare(folder: Path) -> list[tuple[str, Path, int]]:
     return prepared
 
 
-def _measure(name: str, path: Path, runs: int) -> None:
+def _measure(path: Path, runs: int) -> dict[str, float]:
     """Runs in the measuring process: numpy loads only after BLAS is pinned to one thread."""
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "1"
@@ -91,27 +91,50 @@ def _measure(name: str, path: Path, runs: int) -> None:
     compare(user, reference, rate, words)
     _, peak_allocated = tracemalloc.get_traced_memory()
     tracemalloc.stop()
+    return {
+        "reference_seconds": reference.size / rate,
+        "user_seconds": user.size / rate,
+        "words": len(words),
+        "runs": runs,
+        "cpu_ms": statistics.median(cpu) * 1000,
+        "cpu_min_ms": min(cpu) * 1000,
+        "cpu_max_ms": max(cpu) * 1000,
+        "peak_mb": peak_resident,
+        "resident_before_mb": resident_before,
+        "allocated_mb": peak_allocated / 2**20,
+        "overall": result.scores.overall,
+    }
+
+
+def _print(name: str, figures: dict[str, float]) -> None:
     print(
-        f"{name}: reference {reference.size / rate:.1f} s, user {user.size / rate:.1f} s, "
-        f"{len(words)} words\n"
-        f"  CPU per comparison: median {statistics.median(cpu) * 1000:.0f} ms "
-        f"(min {min(cpu) * 1000:.0f}, max {max(cpu) * 1000:.0f}, {runs} runs)\n"
-        f"  peak resident memory during one comparison: {peak_resident:.0f} MB "
-        f"(resident before it: {resident_before:.0f} MB)\n"
-        f"  peak allocated by the comparison (tracemalloc): {peak_allocated / 2**20:.1f} MB\n"
-        f"  overall score {result.scores.overall}",
+        f"{name}: reference {figures['reference_seconds']:.1f} s, user {figures['user_seconds']:.1f} s, "
+        f"{figures['words']} words\n"
+        f"  CPU per comparison: median {figures['cpu_ms']:.0f} ms "
+        f"(min {figures['cpu_min_ms']:.0f}, max {figures['cpu_max_ms']:.0f}, {figures['runs']} runs)\n"
+        f"  peak resident memory during one comparison: {figures['peak_mb']:.0f} MB "
+        f"(resident before it: {figures['resident_before_mb']:.0f} MB)\n"
+        f"  peak allocated by the comparison (tracemalloc): {figures['allocated_mb']:.1f} MB\n"
+        f"  overall score {figures['overall']}",
         flush=True,
     )
 
 
+def measure_in_child(path: Path, runs: int) -> dict[str, float]:
+    """``_measure`` in a fresh single-threaded process (as an analysis server runs it), as a dict."""
+    command = [sys.executable, "-m", "bench.voice_bench", "--json", str(path), str(runs)]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    figures: dict[str, float] = json.loads(done.stdout)
+    return figures
+
+
 def main() -> None:
-    if len(sys.argv) == 4:
-        _measure(sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]))
+    if len(sys.argv) == 4 and sys.argv[1] == "--json":
+        print(json.dumps(_measure(Path(sys.argv[2]), int(sys.argv[3]))))
         return
     with tempfile.TemporaryDirectory() as folder:
         for name, path, runs in _prepare(Path(folder)):
-            command = [sys.executable, "-m", "bench.voice_bench", name, str(path), str(runs)]
-            subprocess.run(command, check=True)
+            _print(name, measure_in_child(path, runs))
 
 
 if __name__ == "__main__":

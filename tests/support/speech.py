@@ -113,15 +113,43 @@ class _Mark:
 
 
 def _words(text: str, marks: list[_Mark], rate: int, total: int) -> tuple[SpokenWord, ...]:
-    encoded = text.encode()
-    words = []
+    """Every word of the text (domain.wording's words), none dropped.
+
+    espeak-ng merges some unstressed words into a neighbour's word event ("do not", "on the"): a word
+    with no event of its own shares the span of the event word before it (the one after when it comes
+    first), split in proportion to the words' lengths.
+    """
+    from domain.wording import word_spans
+
+    spans = [(word, len(text[:start].encode()) + 1) for word, start, _ in word_spans(text)]
+    timed: dict[int, tuple[float, float]] = {}
     for index, mark in enumerate(marks):
         if mark.kind != "word":
             continue
         end = next((later.sample for later in marks[index + 1 :] if later.sample > mark.sample), total)
-        spelled = encoded[mark.text_position - 1 : mark.text_position - 1 + mark.length].decode()
-        words.append(SpokenWord(spelled, mark.sample / rate, end / rate))
-    return tuple(words)
+        stop = mark.text_position + mark.length
+        owner = next((i for i, (_, at) in enumerate(spans) if mark.text_position <= at < stop), None)
+        if owner is not None and owner not in timed:
+            timed[owner] = (mark.sample / rate, end / rate)
+    if not timed:
+        return ()
+    groups: dict[int, list[int]] = {owner: [owner] for owner in timed}
+    owners = sorted(timed)
+    for position in range(len(spans)):
+        if position not in timed:
+            before = [owner for owner in owners if owner < position]
+            groups[before[-1] if before else owners[0]].append(position)
+    words: dict[int, SpokenWord] = {}
+    for owner, members in groups.items():
+        start, end = timed[owner]
+        members.sort()
+        lengths = [len(spans[member][0]) + 1 for member in members]
+        edge = start
+        for member, length in zip(members, lengths, strict=True):
+            step = (end - start) * length / sum(lengths)
+            words[member] = SpokenWord(spans[member][0], edge, edge + step)
+            edge += step
+    return tuple(words[position] for position in sorted(words))
 
 
 class _EventId(ctypes.Union):

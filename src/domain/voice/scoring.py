@@ -26,14 +26,17 @@ class ScoringSettings:
     A word is judged both by its cost and by its excess over the utterance's median step cost (the
     mismatch this speaker shows on every word); it is omitted when the user spends under
     ``omitted_below_ratio`` of its expected time on it, or under ``squeezed_below_ratio`` and it is
-    badly matched too. The defaults were fitted on espeak-ng renditions in several voices
-    (tests/integration/voice): the same text in another voice scores above 75, a different text below
-    20; words of correct renditions score under 50 about 2% of the time, substituted words over 50
-    about 10% of the time.
+    badly matched too.
+
+    The pronunciation curve and the weights of the overall score were fitted by ``make eval`` on human
+    recordings (bench/evaluation/calibration.json, which a test keeps equal to these defaults): same
+    text against different text, for separate takes by one speaker and across three speakers. The word
+    curves were fitted on espeak-ng renditions (tests/integration/voice): words of correct renditions
+    score under 50 about 2% of the time, substituted words over 50 about 10% of the time.
     """
 
-    pronunciation_midpoint: float = 2.5
-    pronunciation_width: float = 0.25
+    pronunciation_midpoint: float = 3.1
+    pronunciation_width: float = 0.2
     word_midpoint: float = 2.9
     word_width: float = 0.3
     word_excess_midpoint: float = 1.0
@@ -48,11 +51,11 @@ class ScoringSettings:
     local_tempo_tolerance: float = 0.4
     segment_seconds: float = 0.25
     min_pause_seconds: float = 0.1
-    weight_pronunciation: float = 0.4
-    weight_intonation: float = 0.2
-    weight_rhythm: float = 0.15
+    weight_pronunciation: float = 0.7
+    weight_intonation: float = 0.1
+    weight_rhythm: float = 0.05
     weight_energy: float = 0.1
-    weight_completeness: float = 0.15
+    weight_completeness: float = 0.05
 
 
 def logistic_score(cost: float, midpoint: float, width: float) -> float:

@@ -127,7 +127,15 @@ def test_overall_is_the_weighted_mean_of_the_aspects_that_were_judged() -> None:
         "completeness": 0.0,
     }
 
-    assert overall(parts, SETTINGS) == pytest.approx(100 * 0.4 / 0.8)
+    weights = ScoringSettings(
+        weight_pronunciation=0.4,
+        weight_intonation=0.2,
+        weight_rhythm=0.15,
+        weight_energy=0.1,
+        weight_completeness=0.15,
+    )
+
+    assert overall(parts, weights) == pytest.approx(100 * 0.4 / 0.8)
 
 
 WORDS = [WordTiming("one", 0.02, 0.5), WordTiming("two", 0.5, 1.0), WordTiming("three", 1.0, 1.9)]
