@@ -213,8 +213,16 @@ class Settings(ProgramSettings):
     )
     metrics_token: str | None = variable(
         "METRICS_TOKEN",
-        "when set (32+ characters), `GET /metrics` wants `Authorization: Bearer <token>`",
+        "when set (32+ characters), `GET /metrics` wants `Authorization: Bearer <token>`; "
+        "required in production",
         default=None,
+        table="operations",
+    )
+    worker_metrics_host: str = variable(
+        "WORKER_METRICS_HOST",
+        "the address a worker serves its metrics on; `::` (every interface, IPv4 too where it can) "
+        "for a scraper on another machine",
+        default="127.0.0.1",
         table="operations",
     )
     worker_metrics_port: int = variable(
@@ -301,7 +309,13 @@ class Settings(ProgramSettings):
             self._refuse_dev_secrets(env)
 
     def _refuse_dev_secrets(self, env: Mapping[str, str]) -> None:
-        required = {"SECRET_KEY": DEV_SECRET_KEY, "DATABASE_URL": None, "REDIS_URL": None}
+        # METRICS_TOKEN: /metrics is on the API's public port, and its figures tell a stranger too much.
+        required = {
+            "SECRET_KEY": DEV_SECRET_KEY,
+            "DATABASE_URL": None,
+            "REDIS_URL": None,
+            "METRICS_TOKEN": None,
+        }
         if self.storage_backend == "local":
             required["STORAGE_URL_SECRET"] = DEV_STORAGE_URL_SECRET
         secrets = env.get("ANALYSIS_WEBHOOK_SECRETS", "")

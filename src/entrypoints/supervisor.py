@@ -8,12 +8,14 @@ when this process receives SIGINT/SIGTERM.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from types import FrameType
+from urllib.parse import urlsplit
 
 GRACE_SECONDS = 25.0
 
@@ -22,11 +24,23 @@ def _command(*args: str) -> list[str]:
     return [sys.executable, "-m", "entrypoints.cli", *args]
 
 
+def let_the_analysis_server_reach_this_api(env: dict[str, str]) -> None:
+    """A bearer token shared by the API and the analysis server (a fresh one unless set), and leave for
+    the server to download from and call back this machine's API: its host, at a loopback address."""
+    if not env.get("ANALYSIS_SERVER_AUTH_TOKEN", "").strip():
+        env["ANALYSIS_SERVER_AUTH_TOKEN"] = secrets.token_urlsafe(32)
+    urls = [env["PUBLIC_BASE_URL"], env.get("ANALYSIS_CALLBACK_URL") or env["PUBLIC_BASE_URL"]]
+    hosts = dict.fromkeys(host for host in (urlsplit(url).hostname for url in urls) if host)
+    env.setdefault("ANALYSIS_SERVER_ALLOWED_HOSTS", ",".join(hosts))
+    env.setdefault("ANALYSIS_SERVER_ALLOWED_PRIVATE_NETWORKS", "127.0.0.0/8,::1/128")
+
+
 def run_all(api_port: int, analysis_port: int, host: str = "127.0.0.1", roles: Sequence[str] = ()) -> int:
     env = dict(os.environ)
     env.setdefault("ANALYSIS_TOKEN_SERVER_URL", f"http://{host}:{analysis_port}")
     env.setdefault("ANALYSIS_SCRIPT_SERVER_URL", f"http://{host}:{analysis_port}")
     env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{api_port}")
+    let_the_analysis_server_reach_this_api(env)
     commands = {
         "api": _command("serve", "--host", host, "--port", str(api_port)),
         "worker": _command("worker"),

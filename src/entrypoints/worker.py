@@ -164,7 +164,9 @@ async def prune(ctx: WorkerContext) -> dict[str, int]:
 
 def build_worker(container: Container, options: WorkerSettings) -> Worker[WorkerContext]:
     metrics = WorkerMetrics()
-    metrics_server = WorkerMetricsServer(metrics.registry, container.settings.worker_metrics_port)
+    metrics_server = WorkerMetricsServer(
+        metrics.registry, container.settings.worker_metrics_port, container.settings.worker_metrics_host
+    )
 
     async def startup(ctx: WorkerContext) -> None:
         ctx["container"] = container

@@ -1,4 +1,4 @@
-"""Prometheus metrics of the worker: relay attempts and failures, served on WORKER_METRICS_PORT.
+"""Prometheus metrics of the worker: relay attempts and failures, served on WORKER_METRICS_HOST:PORT.
 
 The relay runs in the worker, so its counters live in the worker's own registry and its own small
 HTTP server (prometheus_client's, in a daemon thread); Prometheus scrapes every worker separately.
@@ -75,14 +75,14 @@ class WorkerMetrics:
 
 
 class WorkerMetricsServer:
-    """``GET /metrics`` of one registry on ``port`` (0 turns it off), stopped with the worker."""
+    """``GET /metrics`` of one registry on ``host`` and ``port`` (0 turns it off), stopped with the worker."""
 
-    def __init__(self, registry: CollectorRegistry, port: int, host: str | None = None) -> None:
+    def __init__(self, registry: CollectorRegistry, port: int, host: str = "127.0.0.1") -> None:
         self._registry = registry
         self._port = port
-        # Fly's private network (where its Prometheus scrapes) is IPv6: listen on "::", which takes
-        # IPv4 too, and fall back to IPv4 alone where the host has no IPv6.
-        self._hosts = (host,) if host is not None else ("::", "0.0.0.0")  # noqa: S104
+        # Fly's private network (where its Prometheus scrapes) is IPv6: "::" takes IPv4 too, and falls
+        # back to IPv4 alone where the host has no IPv6.
+        self._hosts = (host, "0.0.0.0") if host == "::" else (host,)  # noqa: S104
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -90,6 +90,11 @@ class WorkerMetricsServer:
     def port(self) -> int | None:
         """The bound port once started."""
         return self._server.server_port if self._server is not None else None
+
+    @property
+    def address(self) -> str | None:
+        """The bound address once started."""
+        return str(self._server.server_address[0]) if self._server is not None else None
 
     def start(self) -> None:
         """Serve in a daemon thread; a port already taken costs the metrics, never the worker."""

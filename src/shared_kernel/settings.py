@@ -200,8 +200,8 @@ class ProgramSettings:
     )
     analysis_server_auth_token: str | None = variable(
         "ANALYSIS_SERVER_AUTH_TOKEN",
-        "bearer token the API sends to the analysis servers and the reference server requires; "
-        "required in production by the reference server",
+        "bearer token the API sends to the analysis servers and the reference server requires "
+        "(it refuses to start without one; `make run` makes one up)",
         default=None,
     )
     analysis_webhook_secrets: tuple[str, ...] = variable(

@@ -165,16 +165,36 @@ async def test_an_expired_session_cookie_is_401(client: httpx.AsyncClient, conta
     assert (await client.get(PAGE)).status_code == 401
 
 
+RETRY_NOTHING = "/admin/queue/api/queues/voice-practice/jobs/relay:none/retry"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/x-www-form-urlencoded",
+        "text/plain; x=application/json",
+        "text/plain;application/json",
+        "multipart/form-data; boundary=application/json",
+        "application/jsonp",
+        "text/application/json",
+        "",
+    ],
+)
 async def test_a_change_made_with_the_cookie_must_be_json(
-    client: httpx.AsyncClient, admin_headers: dict[str, str]
+    client: httpx.AsyncClient, admin_headers: dict[str, str], content_type: str
 ) -> None:
     await start_session(client, admin_headers)
-    response = await client.post(
-        "/admin/queue/api/queues/voice-practice/jobs/relay:none/retry",
-        content=b"x=1",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
+    response = await client.post(RETRY_NOTHING, content=b"{}", headers={"Content-Type": content_type})
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "Application/JSON ; charset=utf-8"])
+async def test_a_json_change_made_with_the_cookie_passes_the_guard(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], content_type: str
+) -> None:
+    await start_session(client, admin_headers)
+    response = await client.post(RETRY_NOTHING, content=b"{}", headers={"Content-Type": content_type})
+    assert response.status_code == 404, response.text
 
 
 async def test_ending_the_session_clears_the_cookie(

@@ -186,6 +186,12 @@ def test_check_config_refuses_production_with_the_dev_secret(run_cli: Callable[.
     assert "SECRET_KEY" in result.output
 
 
+def test_check_config_refuses_production_without_a_metrics_token(run_cli: Callable[..., Result]) -> None:
+    result = run_cli("check-config", env={**PRODUCTION_ENV, "METRICS_TOKEN": None})
+    assert result.exit_code != 0
+    assert "METRICS_TOKEN" in result.output
+
+
 def test_check_config_accepts_production_with_proper_secrets(run_cli: Callable[..., Result]) -> None:
     result = run_cli("check-config", env=PRODUCTION_ENV)
     assert result.exit_code == 0, result.output

@@ -46,6 +46,7 @@ class ApiDouble:
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._audio: dict[str, bytes] = {}
+        self._redirects: dict[str, str] = {}
         self._downloads: list[str] = []
         self._webhooks: list[ReceivedWebhook] = []
         self._scripted: dict[str, deque[int]] = {}
@@ -90,6 +91,12 @@ class ApiDouble:
             self._audio[name] = data
         return f"{self.url}/audio/{name}"
 
+    def redirect(self, name: str, location: str) -> str:
+        """Answer ``GET /audio/<name>`` with a 302 to ``location``; returns the URL."""
+        with self._lock:
+            self._redirects[name] = location
+        return f"{self.url}/audio/{name}"
+
     def fail_webhooks(self, job_id: object, status: int, times: int) -> None:
         """Answer the next ``times`` webhook deliveries for the job with ``status`` (and record them)."""
         with self._lock:
@@ -127,26 +134,31 @@ class ApiDouble:
         body = await read_body(receive)
         path, method = scope["path"], scope["method"]
         if method == "GET" and path.startswith("/audio/"):
-            status, payload = self._audio_answer(path.removeprefix("/audio/"))
+            status, payload, headers = self._audio_answer(path.removeprefix("/audio/"))
         elif method == "POST" and path == WEBHOOK_PATH:
             headers = {name.decode(): value.decode() for name, value in scope["headers"]}
             status, payload = self._webhook_answer(body, headers)
+            headers = {}
         else:
-            status, payload = 404, b"not found"
+            status, payload, headers = 404, b"not found", {}
+        listed = [(name.encode(), value.encode()) for name, value in headers.items()]
         await send(
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": [(b"content-length", str(len(payload)).encode())],
+                "headers": [(b"content-length", str(len(payload)).encode()), *listed],
             }
         )
         await send({"type": "http.response.body", "body": payload})
 
-    def _audio_answer(self, name: str) -> tuple[int, bytes]:
+    def _audio_answer(self, name: str) -> tuple[int, bytes, dict[str, str]]:
         with self._lock:
             self._downloads.append(name)
             data = self._audio.get(name)
-        return (200, data) if data is not None else (404, b"no such audio")
+            location = self._redirects.get(name)
+        if location is not None:
+            return 302, b"", {"location": location}
+        return (200, data, {}) if data is not None else (404, b"no such audio", {})
 
     def _webhook_answer(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         try:

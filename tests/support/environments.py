@@ -12,5 +12,6 @@ PRODUCTION_ENV = {
     "REDIS_URL": "redis://cache.internal:6379/0",
     "SECRET_KEY": "k" * MIN_SECRET_LENGTH,
     "STORAGE_URL_SECRET": "s" * MIN_SECRET_LENGTH,
+    "METRICS_TOKEN": "m" * MIN_SECRET_LENGTH,
     "ANALYSIS_WEBHOOK_SECRETS": "whsec_" + base64.b64encode(b"production-webhook-secret-32byte").decode(),
 }

@@ -10,12 +10,18 @@ from entrypoints.worker import WorkerSettings
 from shared_kernel.settings import ConfigurationError
 
 PROGRAMS = [Settings, WorkerSettings, AnalysisServerSettings]
+# What each program needs besides the variable a test is about: the analysis server, a bearer token.
+BASE_ENV: dict[type, dict[str, str]] = {AnalysisServerSettings: {"ANALYSIS_SERVER_AUTH_TOKEN": "t" * 40}}
+
+
+def env_of(program: type, **variables: str) -> dict[str, str]:
+    return {**BASE_ENV.get(program, {}), **variables}
 
 
 @pytest.mark.parametrize(("raw", "value"), [("off", False), ("NO", False), ("1", True), (" yes ", True)])
 @pytest.mark.parametrize("program", [Settings, AnalysisServerSettings])
 def test_every_program_reads_a_boolean_alike(program: type[Settings], raw: str, value: bool) -> None:
-    assert program.from_env({"LOG_JSON": raw}).log_json is value
+    assert program.from_env(env_of(program, LOG_JSON=raw)).log_json is value
 
 
 @pytest.mark.parametrize("program", [Settings, AnalysisServerSettings])
@@ -46,7 +52,7 @@ def test_an_empty_variable_counts_as_unset(program: type) -> None:
         AnalysisServerSettings: "ANALYSIS_SERVER_QUEUE_SIZE",
     }
 
-    assert program.from_env({names[program]: " "}) == program.from_env({})
+    assert program.from_env(env_of(program, **{names[program]: " "})) == program.from_env(env_of(program))
 
 
 @pytest.mark.parametrize("program", [Settings, AnalysisServerSettings])

@@ -8,6 +8,7 @@ import random
 
 import httpx
 
+from adapters.reference_analysis.destinations import DestinationRefused
 from application.reference_analysis.ports import DownloadError
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ class HttpAudioFetcher:
             try:
                 async with asyncio.timeout(self._timeout):
                     return await self._get(url, max_bytes)
+            except DestinationRefused as error:
+                raise DownloadError(f"refused: {error}") from None
             except (_Transient, httpx.TransportError, TimeoutError) as error:
                 reason = str(error) or type(error).__name__
                 if attempt >= self._attempts:

@@ -13,6 +13,7 @@ from datetime import timedelta
 import httpx
 import msgspec
 
+from adapters.reference_analysis.destinations import DestinationRefused
 from application.reference_analysis.ports import Notification
 from shared_kernel.retry_after import parse_retry_after
 from shared_kernel.webhooks import WebhookSigner
@@ -91,7 +92,13 @@ class HttpWebhookSender:
         attempt = 0
         while True:
             attempt += 1
-            status, retry_after, reason = await self._try(callback_url, notification.webhook_id, body)
+            try:
+                status, retry_after, reason = await self._try(callback_url, notification.webhook_id, body)
+            except DestinationRefused as error:
+                logger.error(
+                    "webhook %s (%s) not sent: %s", notification.webhook_id, notification.type, error
+                )
+                return False
             if status is not None and 200 <= status < 300:
                 return True
             if status is not None and 400 <= status < 500 and status not in _RETRYABLE_CLIENT_ERRORS:

@@ -16,7 +16,9 @@ from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.params import HeaderParameter
 
+from adapters.reference_analysis.destinations import DestinationRefused
 from application.reference_analysis.intake import NotAcceptingError, QueueFullError
+from application.reference_analysis.orders import AnalysisOrder
 from entrypoints.analysis_server.composition import AnalysisServer, build_analysis_server
 from entrypoints.analysis_server.problems import EXCEPTION_HANDLERS, PROBLEM_DETAILS, problem
 from entrypoints.analysis_server.schemas import AcceptedOut, HealthOut, ProblemOut, to_order
@@ -41,10 +43,14 @@ def _problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
 
 def _check_bearer(server: AnalysisServer, authorization: str | None) -> None:
     expected = server.settings.auth_token
-    if expected is None:
+    if expected is None and server.settings.allow_unauthenticated:
         return
     scheme, _, presented = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), expected.encode()):
+    if (
+        expected is None
+        or scheme.lower() != "bearer"
+        or not hmac.compare_digest(presented.strip().encode(), expected.encode())
+    ):
         raise problem(
             401, "unauthenticated", "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
@@ -57,6 +63,19 @@ def _decode(body: bytes) -> AnalysisRequestBody:
         raise problem(422, "invalid-analysis-request", str(error)) from error
     except msgspec.DecodeError as error:
         raise problem(400, "malformed-json", "the body is not a JSON document") from error
+
+
+async def _check_destinations(server: AnalysisServer, order: AnalysisOrder) -> None:
+    """Refuse at once what the server would refuse to download from or post to (checked again then)."""
+    for name, url in (
+        ("recording.url", order.recording.url),
+        ("reference.url", order.reference.url),
+        ("callback_url", order.callback_url),
+    ):
+        try:
+            await server.destinations.check(url)
+        except DestinationRefused as error:
+            raise problem(422, "destination-not-allowed", f"{name}: {error}") from error
 
 
 def _check_idempotency_key(key: str | None, job_id: UUID) -> None:
@@ -89,12 +108,14 @@ async def accept_analysis(
 
     The same job id again is answered 202 with status "duplicate" and changes nothing. A full queue
     answers 429 and a stopping server 503, both with Retry-After. A body that is not JSON is 400; one
-    that breaks the protocol's schema or rules is 422.
+    that breaks the protocol's schema or rules is 422, and so is one whose URLs name a host outside
+    ANALYSIS_SERVER_ALLOWED_HOSTS or one at a private, loopback or link-local address not allowed.
     """
     _check_bearer(server, authorization)
     body = _decode(await request.body())
     _check_idempotency_key(idempotency_key, body.job_id)
     order = to_order(body)
+    await _check_destinations(server, order)
     try:
         acceptance = server.intake.submit(order)
     except QueueFullError as error:

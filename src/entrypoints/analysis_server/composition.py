@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from dataclasses import dataclass
 
 import httpx
 
 from adapters.reference_analysis.decoder import PyAvSignalDecoder
+from adapters.reference_analysis.destinations import DestinationGuard, DestinationPolicy, GuardedTransport
 from adapters.reference_analysis.downloads import HttpAudioFetcher
 from adapters.reference_analysis.process_runner import ProcessPoolRunner
 from adapters.reference_analysis.webhook_sender import HttpWebhookSender, WebhookRetryPolicy
@@ -39,6 +41,7 @@ class AnalysisServer:
     reporter: Reporter
     pool: ProcessPoolRunner | None
     clients: tuple[httpx.AsyncClient, ...]
+    destinations: DestinationGuard
 
     async def start(self) -> None:
         if self.pool is not None:
@@ -58,14 +61,28 @@ class AnalysisServer:
             self.pool.close()
 
 
+def destination_guard(settings: AnalysisServerSettings) -> DestinationGuard:
+    networks = tuple(map(ipaddress.ip_network, settings.allowed_private_networks))
+    return DestinationGuard(DestinationPolicy(settings.allowed_hosts, networks))
+
+
 def build_analysis_server(settings: AnalysisServerSettings) -> AnalysisServer:
     clock = SystemClock()
+    destinations = destination_guard(settings)
     downloads = httpx.AsyncClient(
         timeout=httpx.Timeout(settings.download_timeout_seconds, connect=5.0),
-        limits=httpx.Limits(max_connections=4 * settings.concurrency + 4),
+        transport=GuardedTransport(
+            destinations,
+            httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=4 * settings.concurrency + 4)),
+        ),
+        follow_redirects=False,
     )
     webhooks = httpx.AsyncClient(
-        timeout=httpx.Timeout(10.0, connect=5.0), limits=httpx.Limits(max_connections=50)
+        timeout=httpx.Timeout(10.0, connect=5.0),
+        transport=GuardedTransport(
+            destinations, httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=50))
+        ),
+        follow_redirects=False,
     )
     pool = ProcessPoolRunner(settings.concurrency, PRELOAD)
     sender = HttpWebhookSender(
@@ -90,4 +107,4 @@ def build_analysis_server(settings: AnalysisServerSettings) -> AnalysisServer:
             remember_seconds=settings.remember_jobs_seconds,
         ),
     )
-    return AnalysisServer(settings, intake, reporter, pool, (downloads, webhooks))
+    return AnalysisServer(settings, intake, reporter, pool, (downloads, webhooks), destinations)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from shared_kernel.settings import (
     MIN_SECRET_LENGTH,
     ConfigurationError,
     ProgramSettings,
+    parse_list,
     variable,
     webhook_secrets,
 )
@@ -26,6 +28,11 @@ def _one_webhook_secret(raw: str) -> str:
     if len(found) != 1:
         raise ValueError("exactly one `whsec_...` secret signs the webhooks")
     return found[0]
+
+
+def _networks(raw: str) -> tuple[str, ...]:
+    """CIDR networks, each checked and written out whole (``127.0.0.1/8`` reads ``127.0.0.0/8``)."""
+    return tuple(str(ipaddress.ip_network(item, strict=False)) for item in parse_list(raw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +56,32 @@ class AnalysisServerSettings(ProgramSettings):
         "(so one machine running both needs it once); production refuses the development one",
         default=None,
         parse=_one_webhook_secret,
+        table=TABLE,
+    )
+    allow_unauthenticated: bool = variable(
+        "ANALYSIS_SERVER_ALLOW_UNAUTHENTICATED",
+        "local development only: `true` lets the server run without `ANALYSIS_SERVER_AUTH_TOKEN`, "
+        "answering anyone; refused in production",
+        default=False,
+        table=TABLE,
+    )
+    allowed_hosts: tuple[str, ...] = variable(
+        "ANALYSIS_SERVER_ALLOWED_HOSTS",
+        "comma-separated hosts (names or addresses; `*.example.com` for its subdomains) the server "
+        "downloads from and posts webhooks to; a request naming any other is refused (422). "
+        "`make run` allows its own API",
+        default=(),
+        parse=parse_list,
+        shown_default="none",
+        table=TABLE,
+    )
+    allowed_private_networks: tuple[str, ...] = variable(
+        "ANALYSIS_SERVER_ALLOWED_PRIVATE_NETWORKS",
+        "comma-separated networks (CIDR) an allowed host may be at although not public; without one, "
+        "private, loopback and link-local addresses are refused. `make run` allows loopback",
+        default=(),
+        parse=_networks,
+        shown_default="none",
         table=TABLE,
     )
     max_download_bytes: Annotated[int, Meta(gt=0)] = variable(
@@ -98,12 +131,21 @@ class AnalysisServerSettings(ProgramSettings):
         super(AnalysisServerSettings, self).validate(env)
         if not self.analysis_webhook_secrets:
             raise ConfigurationError("ANALYSIS_WEBHOOK_SECRETS is empty")
+        # Whoever may call the server makes it fetch URLs and post to callbacks of their choosing.
+        if self.auth_token is None and not self.allow_unauthenticated:
+            raise ConfigurationError(
+                "ANALYSIS_SERVER_AUTH_TOKEN is required (ANALYSIS_SERVER_ALLOW_UNAUTHENTICATED=true runs "
+                "without one, for local development only)"
+            )
         if self.is_production:
+            if self.allow_unauthenticated:
+                raise ConfigurationError(
+                    "ANALYSIS_SERVER_ALLOW_UNAUTHENTICATED is refused when APP_ENV=production"
+                )
             if self.webhook_secret == DEV_WEBHOOK_SECRET:
                 raise ConfigurationError(
                     "ANALYSIS_WEBHOOK_SECRET (or ANALYSIS_WEBHOOK_SECRETS) must be set, not the development one"
                 )
-            # Whoever may call the server makes it fetch URLs and post to callbacks of their choosing.
             if self.auth_token is None or len(self.auth_token) < MIN_SECRET_LENGTH:
                 raise ConfigurationError(
                     f"ANALYSIS_SERVER_AUTH_TOKEN of at least {MIN_SECRET_LENGTH} characters is required "

@@ -95,6 +95,13 @@ def _bearer_token(connection: Connection) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def is_json_media_type(content_type: str) -> bool:
+    """Whether a Content-Type's media type (before any parameters) is ``application/json``; a parameter
+    or subtype merely mentioning it (``text/plain; x=application/json``) is a type a cross-site form may send."""
+    media_type, _, _ = content_type.partition(";")
+    return media_type.strip().lower() == "application/json"
+
+
 def admin_only(connection: Connection, _: BaseRouteHandler) -> None:
     """Guard: a bearer token or the session cookie of an admin; 401 without either, 403 for a user."""
     token = _bearer_token(connection)
@@ -109,7 +116,7 @@ def admin_only(connection: Connection, _: BaseRouteHandler) -> None:
     if _sessions(connection).verify(cookie) is None:
         raise AuthenticationError("the admin queue session expired or is invalid; start a new one")
     method = connection.scope.get("method", "GET")
-    if method not in _SAFE_METHODS and "application/json" not in connection.headers.get("content-type", ""):
+    if method not in _SAFE_METHODS and not is_json_media_type(connection.headers.get("content-type", "")):
         raise ProblemError(403, "forbidden", "changes made with the session cookie must be JSON requests")
 
 

@@ -9,12 +9,12 @@ from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
 
 from adapters.storage.local import LocalObjectStorage
 from entrypoints.bootstrap import Container, build_container, build_local_storage
 from entrypoints.http.admin_queue import build_admin_queue_router
+from entrypoints.http.api_docs import SwaggerPage, build_docs_router
 from entrypoints.http.controllers.auth import AuthController
 from entrypoints.http.controllers.bookmarks import BookmarkController
 from entrypoints.http.controllers.catalog import ActorController, ScriptController, TokenController
@@ -45,8 +45,8 @@ def _openapi() -> OpenAPIConfig:
         title="Voice practice API",
         version="0.1.0",
         description=API_DESCRIPTION,
-        path="/schema",
-        render_plugins=[SwaggerRenderPlugin()],
+        openapi_router=build_docs_router(),
+        render_plugins=[SwaggerPage()],
         components=Components(
             security_schemes={
                 "BearerToken": SecurityScheme(

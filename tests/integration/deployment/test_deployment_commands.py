@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.persistence.migrations import alembic_config
 from tests.support.deployment import DeploymentCommand, fly_commands, fly_config, resolve, with_option
+from tests.support.network import accepts_connections, outward_address
 from tests.support.processes import REPO_ROOT, ServiceProcess, answers_health
 
 pytestmark = pytest.mark.slow
@@ -73,6 +74,7 @@ def environment(migrated_by_release_command: str, redis_url: str, tmp_path: Path
         "REDIS_URL": _own_redis_database(redis_url),
         "LOCAL_STORAGE_DIR": str(tmp_path / "storage"),
         "WORKER_METRICS_PORT": str(_free_port()),
+        "ANALYSIS_SERVER_AUTH_TOKEN": "deployment-test-bearer-token-0123456789",
         "LOG_LEVEL": "INFO",
         "LOG_JSON": "true",
     }
@@ -168,6 +170,9 @@ def test_the_worker_command_serves_its_metrics(
     _worker(environment, tmp_path, processes)
     response = httpx.get(f"http://127.0.0.1:{environment['WORKER_METRICS_PORT']}/metrics", timeout=5.0)
     assert "voicepractice_relay_attempts_total" in response.text
+    outward = outward_address()
+    if outward is not None:  # WORKER_METRICS_HOST is unset: loopback only
+        assert not accepts_connections(outward, int(environment["WORKER_METRICS_PORT"]))
 
 
 def test_the_optional_analysis_command_comes_up(
@@ -187,3 +192,14 @@ def test_the_optional_analysis_command_comes_up(
     processes.append(process)
     process.start(START_TIMEOUT_SECONDS)
     assert _stopped_within(process, STOP_TIMEOUT_SECONDS), process.tail()
+
+
+def test_the_analysis_command_refuses_to_start_without_a_bearer_token(environment: dict[str, str]) -> None:
+    argv = with_option(with_option(_fly("analysis").argv, "--host", "127.0.0.1"), "--port", str(_free_port()))
+    env = {**os.environ, **environment}
+    env.pop("ANALYSIS_SERVER_AUTH_TOKEN")
+
+    completed = subprocess.run((*UV_RUN, *argv), env=env, capture_output=True, timeout=60, check=False)
+
+    assert completed.returncode != 0
+    assert b"ANALYSIS_SERVER_AUTH_TOKEN" in completed.stderr

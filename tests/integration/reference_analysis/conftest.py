@@ -19,6 +19,7 @@ from tests.support.processes import ServiceProcess
 
 AUTH_TOKEN = "integration-test-bearer-token-0123456789"
 WEBHOOK_SECRET = generate_webhook_secret()
+ALLOWED_BY_NAME_ONLY = "127.0.0.2"
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +36,9 @@ def analysis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "APP_ENV": "test",
         "ANALYSIS_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "ANALYSIS_SERVER_AUTH_TOKEN": AUTH_TOKEN,
+        # The API double is at 127.0.0.1; 127.0.0.2 is allowed by name only, to be refused by address.
+        "ANALYSIS_SERVER_ALLOWED_HOSTS": f"127.0.0.1,{ALLOWED_BY_NAME_ONLY}",
+        "ANALYSIS_SERVER_ALLOWED_PRIVATE_NETWORKS": "127.0.0.1/32",
         "ANALYSIS_SERVER_CONCURRENCY": "2",
         "LOG_LEVEL": "INFO",
     }
@@ -70,6 +74,7 @@ def submit(analysis_server: str, api_double: ApiDouble) -> Submit:
         *,
         job_id: str | None = None,
         recording_url: str | None = None,
+        callback_url: str | None = None,
         server_url: str | None = None,
     ) -> Submission:
         job_id = job_id or str(uuid.uuid4())
@@ -81,7 +86,7 @@ def submit(analysis_server: str, api_double: ApiDouble) -> Submit:
                 "content_type": "",
             },
             "reference": {"url": api_double.serve(f"{job_id}-reference", reference), "content_type": ""},
-            "callback_url": api_double.callback_url,
+            "callback_url": callback_url or api_double.callback_url,
             "deadline": None,
             "text": "",
             "words": words or [],

@@ -10,7 +10,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.integration.reference_analysis.conftest import AUTH_TOKEN, Submit, final
+from tests.integration.reference_analysis.conftest import ALLOWED_BY_NAME_ONLY, AUTH_TOKEN, Submit, final
 from tests.support.api_double import ApiDouble, ReceivedWebhook
 from tests.support.encoding import encode_audio
 from tests.support.speech import SAMPLE_RATE, Voice, synthesize
@@ -176,3 +176,46 @@ def test_a_request_without_the_bearer_token_is_refused(analysis_server: str) -> 
     answer = httpx.post(f"{analysis_server}/v1/analyses", json={}, timeout=10.0)
 
     assert answer.status_code == 401
+
+
+def _refused_field(answer: httpx.Response) -> str:
+    assert (answer.status_code, answer.json()["type"].rsplit("/", 1)[-1]) == (422, "destination-not-allowed")
+    return str(answer.json()["detail"]).split(":", 1)[0]
+
+
+def test_a_recording_on_a_host_not_allowed_is_refused_before_any_download(
+    submit: Submit, api_double: ApiDouble
+) -> None:
+    name = f"{uuid.uuid4()}-elsewhere"
+    url = api_double.serve(name, b"audio").replace("127.0.0.1", "localhost")
+
+    submission = submit(b"", _reference(), recording_url=url)
+
+    assert _refused_field(submission.answer) == "recording.url"
+    assert name not in api_double.downloads()
+
+
+def test_a_callback_to_the_cloud_metadata_address_is_refused(submit: Submit) -> None:
+    submission = submit(_take(), _reference(), callback_url="http://169.254.169.254/latest/meta-data/")
+
+    assert _refused_field(submission.answer) == "callback_url"
+
+
+def test_an_allowed_host_at_an_address_outside_the_allowed_networks_is_refused(
+    submit: Submit, api_double: ApiDouble
+) -> None:
+    url = api_double.serve(f"{uuid.uuid4()}-private", b"audio").replace("127.0.0.1", ALLOWED_BY_NAME_ONLY)
+
+    submission = submit(b"", _reference(), recording_url=url)
+
+    assert _refused_field(submission.answer) == "recording.url"
+    assert "not a public address" in submission.answer.json()["detail"]
+
+
+def test_a_redirect_to_another_host_is_not_followed(submit: Submit, api_double: ApiDouble) -> None:
+    target = f"{uuid.uuid4()}-target"
+    elsewhere = api_double.serve(target, _take()).replace("127.0.0.1", "localhost")
+    submission = submit(b"", _reference(), recording_url=api_double.redirect(f"{target}-redirect", elsewhere))
+
+    assert final(api_double.wait_until_finished(submission.job_id)).data["code"] == "download_failed"
+    assert target not in api_double.downloads()

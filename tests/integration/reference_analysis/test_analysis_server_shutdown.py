@@ -54,6 +54,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, int]]:
         "APP_ENV": "test",
         "ANALYSIS_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "ANALYSIS_SERVER_AUTH_TOKEN": AUTH_TOKEN,
+        "ANALYSIS_SERVER_ALLOWED_HOSTS": "127.0.0.1",
+        "ANALYSIS_SERVER_ALLOWED_PRIVATE_NETWORKS": "127.0.0.1/32",
     }
     process: ServiceProcess = analysis_server_process(env, tmp_path / "logs", port)
     process.start(timeout=120.0)

@@ -11,6 +11,7 @@ from uuid import uuid4
 import pytest
 from litestar.testing import AsyncTestClient
 
+from adapters.reference_analysis.destinations import DestinationGuard, DestinationPolicy
 from application.reference_analysis.intake import AnalysisIntake, IntakeSettings
 from application.reference_analysis.orders import AnalysisOrder
 from application.reference_analysis.reporting import Reporter
@@ -20,6 +21,12 @@ from entrypoints.analysis_server.settings import AnalysisServerSettings
 from tests.unit.application.reference_analysis.fakes import FixedClock, RecordingSender
 
 TOKEN = "t" * 40
+# Where the fake resolver puts every name: a public address, or one the policy must refuse.
+ADDRESSES = {"storage.test": "93.184.216.34", "api.test": "93.184.216.35", "intranet.test": "10.1.2.3"}
+
+
+async def _resolve(host: str, port: int) -> list[str]:
+    return [ADDRESSES[host]]
 
 
 def _body(**overrides: Any) -> dict[str, Any]:
@@ -49,16 +56,22 @@ class Held:
         await self.release.wait()
 
 
-def _server(held: Held, auth_token: str | None = None, queue_size: int = 4) -> AnalysisServer:
+def _server(
+    held: Held, auth_token: str | None = None, queue_size: int = 4, *, allow_unauthenticated: bool = True
+) -> AnalysisServer:
     settings = AnalysisServerSettings(
         concurrency=1,
         queue_size=queue_size,
         analysis_server_auth_token=auth_token,
+        allow_unauthenticated=allow_unauthenticated,
         log_json=True,
         shutdown_grace_seconds=0.1,
     )
     intake = AnalysisIntake(held, IntakeSettings(concurrency=1, queue_size=queue_size))
-    return AnalysisServer(settings, intake, Reporter(RecordingSender(), FixedClock()), None, ())
+    destinations = DestinationGuard(
+        DestinationPolicy(("storage.test", "api.test", "intranet.test")), _resolve
+    )
+    return AnalysisServer(settings, intake, Reporter(RecordingSender(), FixedClock()), None, (), destinations)
 
 
 @pytest.fixture
@@ -179,3 +192,33 @@ async def test_health_reports_the_load(held: Held) -> None:
         "capacity": 5,
         "webhooks_pending": 0,
     }
+
+
+async def test_without_a_token_or_the_development_switch_every_request_is_401(held: Held) -> None:
+    async with AsyncTestClient(create_app(server=_server(held, allow_unauthenticated=False))) as client:
+        answer = await client.post("/v1/analyses", json=_body())
+
+    assert answer.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("field", "body"),
+    [
+        ("recording.url", _body(recording={"url": "http://elsewhere.test/rec.webm", "content_type": ""})),
+        (
+            "reference.url",
+            _body(reference={"url": "http://169.254.169.254/latest/meta-data", "content_type": ""}),
+        ),
+        ("callback_url", _body(callback_url="http://intranet.test/hook")),
+        ("recording.url", _body(recording={"url": "http://[::ffff:127.0.0.1]/rec.webm", "content_type": ""})),
+    ],
+)
+async def test_a_url_outside_the_allowed_hosts_or_at_a_private_address_is_422(
+    held: Held, field: str, body: dict[str, Any]
+) -> None:
+    async with AsyncTestClient(create_app(server=_server(held))) as client:
+        answer = await client.post("/v1/analyses", json=body)
+
+    assert (answer.status_code, answer.json()["type"].rsplit("/", 1)[-1]) == (422, "destination-not-allowed")
+    assert answer.json()["detail"].startswith(field)
+    assert held.orders == []

@@ -55,12 +55,20 @@ def test_the_worker_exports_metrics_on_9100_by_default() -> None:
     assert Settings.from_env({}).worker_metrics_port == 9100
 
 
+def test_the_worker_exports_metrics_on_loopback_by_default() -> None:
+    assert Settings.from_env({}).worker_metrics_host == "127.0.0.1"
+
+
+def test_the_worker_metrics_address_is_read_from_the_environment() -> None:
+    assert Settings.from_env({"WORKER_METRICS_HOST": "::"}).worker_metrics_host == "::"
+
+
 def test_a_worker_metrics_port_out_of_range_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="WORKER_METRICS_PORT"):
         Settings.from_env({"WORKER_METRICS_PORT": "70000"})
 
 
-def test_metrics_are_open_without_a_token() -> None:
+def test_metrics_are_open_without_a_token_outside_production() -> None:
     assert Settings.from_env({}).metrics_token is None
 
 

@@ -47,7 +47,9 @@ def test_production_with_proper_secrets_is_accepted() -> None:
     assert Settings.from_env(PRODUCTION_ENV).is_production
 
 
-@pytest.mark.parametrize("variable", ["SECRET_KEY", "STORAGE_URL_SECRET", "DATABASE_URL", "REDIS_URL"])
+@pytest.mark.parametrize(
+    "variable", ["SECRET_KEY", "STORAGE_URL_SECRET", "DATABASE_URL", "REDIS_URL", "METRICS_TOKEN"]
+)
 def test_production_refuses_a_missing_variable_naming_it(variable: str) -> None:
     with pytest.raises(ConfigurationError, match=variable):
         Settings.from_env(production(**{variable: None}))

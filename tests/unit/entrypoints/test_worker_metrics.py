@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from application.analysis.relay import RelayOutcome
 from entrypoints.worker_metrics import WorkerMetrics, WorkerMetricsServer
+from tests.support.network import accepts_connections, outward_address
 from tests.support.prometheus import Scrape
 
 
@@ -85,6 +86,19 @@ def test_a_stopped_server_frees_its_port(served: tuple[WorkerMetrics, WorkerMetr
     server.stop()
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", port or 0)) != 0
+
+
+def test_the_server_listens_on_loopback_only_by_default() -> None:
+    outward = outward_address()
+    if outward is None:
+        pytest.skip("this machine has no address but loopback")
+    port = _free_port()
+    server = WorkerMetricsServer(CollectorRegistry(), port)
+    server.start()
+    try:
+        assert (accepts_connections("127.0.0.1", port), accepts_connections(outward, port)) == (True, False)
+    finally:
+        server.stop()
 
 
 def test_port_zero_turns_the_server_off() -> None:
