@@ -91,8 +91,9 @@ def is_json_media_type(content_type: str) -> bool:
     return media_type.strip().lower() == "application/json"
 
 
-def admin_only(connection: Connection, _: BaseRouteHandler) -> None:
-    """Guard: a bearer token or the session cookie of an admin; 401 without either, 403 for a user."""
+async def admin_only(connection: Connection, _: BaseRouteHandler) -> None:
+    """Guard: a bearer token or the session cookie of an admin; 401 without either, 403 for a user or an
+    admin demoted since the cookie was issued (the cookie's account is read on every request)."""
     principal = signed_in(connection)
     if principal is not None:
         principal.require_admin()
@@ -102,8 +103,11 @@ def admin_only(connection: Connection, _: BaseRouteHandler) -> None:
         raise AuthenticationError(
             "sign in as an admin: send a bearer token, or POST /admin/queue/session with one for a cookie"
         )
-    if QueueSessions(container_of(connection).settings.secret_key).verify(cookie) is None:
+    container = container_of(connection)
+    session = QueueSessions(container.settings.secret_key).verify(cookie)
+    if session is None:
         raise AuthenticationError("the admin queue session expired or is invalid; start a new one")
+    (await container.profiles.confirm(session)).require_admin()
     method = connection.scope.get("method", "GET")
     if method not in _SAFE_METHODS and not is_json_media_type(connection.headers.get("content-type", "")):
         raise ProblemError(403, "forbidden", "changes made with the session cookie must be JSON requests")

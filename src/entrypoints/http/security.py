@@ -1,6 +1,7 @@
 """Authentication in one place: ``BearerAuthentication`` reads the ``Authorization`` header of every
 routed request and sets the user (a ``Principal``, or None); a token sent but refused is kept as the
-reason, raised by whatever needs the user (a handler's ``principal``, a guard)."""
+reason, raised by whatever needs the user (a handler's ``principal``, a guard). A token claiming the admin
+role is checked against the account, so demoting an admin takes effect on the next request."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
-from domain.accounts import Principal
+from domain.accounts import Principal, Role
 from domain.errors import AuthenticationError
 from entrypoints.bootstrap import Container
 
@@ -41,8 +42,13 @@ class BearerAuthentication(AbstractAuthenticationMiddleware):
         token = bearer_token(connection.headers)
         if token is None:
             return AuthenticationResult(user=None, auth=None)
+        container = container_of(connection)
         try:
-            principal = container_of(connection).authentication.authenticate(token)
+            principal = container.authentication.authenticate(token)
+            if principal.role is Role.ADMIN:
+                # Admin rights are checked against the account on every request (one primary-key read,
+                # admins only): a token alone would keep a demoted admin an admin until it expired.
+                principal = await container.profiles.confirm(principal)
         except AuthenticationError as refusal:
             return AuthenticationResult(user=None, auth=refusal)
         return AuthenticationResult(user=principal, auth=None)
