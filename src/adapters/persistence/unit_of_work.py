@@ -18,8 +18,7 @@ from adapters.persistence.job_repositories import (
 from adapters.persistence.repositories import (
     SqlaActorRepository,
     SqlaBookmarkRepository,
-    SqlaScriptRepository,
-    SqlaTokenRepository,
+    SqlaPracticeItemRepository,
     SqlaUserRepository,
 )
 from application.analysis.live_events import commit_and_publish
@@ -38,8 +37,7 @@ class SqlaUnitOfWork:
         self.session = self._session_factory()
         self.users = SqlaUserRepository(self.session)
         self.actors = SqlaActorRepository(self.session)
-        self.tokens = SqlaTokenRepository(self.session)
-        self.scripts = SqlaScriptRepository(self.session)
+        self.items = SqlaPracticeItemRepository(self.session)
         self.bookmarks = SqlaBookmarkRepository(self.session)
         self.jobs = SqlaJobRepository(self.session)
         self.job_events = SqlaJobEventRepository(self.session)

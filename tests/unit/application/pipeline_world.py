@@ -14,7 +14,7 @@ from application.analysis.settings import PipelineSettings
 from domain.accounts import Principal, Role
 from domain.analysis.jobs import EventType, Job, Recording
 from domain.analysis.outbox import OutboxMessage, RetryPolicy
-from domain.catalog import Actor, ReferenceAudio, ReferenceKind, Script, Token, Word
+from domain.catalog import Actor, MovieLine, PracticeItem, ReferenceAudio, ReferenceKind, ScriptDetail, Word
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 OWNER = Principal(UUID(int=1 << 100), Role.USER)
@@ -42,32 +42,37 @@ class World:
 
     def add_token(self, reference: bool = True) -> UUID:
         actor = Actor(self.ids.new_id(), "Meryl Streep", "", NOW)
-        token = Token(self.ids.new_id(), actor.id, "Film", None, "Hello there", NOW)
+        item = PracticeItem(self.ids.new_id(), MovieLine(actor, "Film"), "Hello there", NOW)
         if reference:
-            token.reference_audio = ReferenceAudio(f"references/{token.id}.wav", "audio/wav", 1.0)
+            item.reference_audio = ReferenceAudio(f"references/{item.id}.wav", "audio/wav", 1.0)
         self.database.tables.actors[actor.id] = actor
-        self.database.tables.tokens[token.id] = token
-        return token.id
+        self.database.tables.items[item.id] = item
+        return item.id
 
     def add_script(self) -> UUID:
         words = [Word(0, "hello", 0.0, 0.4, {"mfcc": [[1.0]]}), Word(1, "world", 0.5, 0.9)]
-        script = Script(
-            self.ids.new_id(), "Greeting", "hello world", NOW, words, feature_config_version="f/1"
+        item = PracticeItem(
+            self.ids.new_id(),
+            ScriptDetail("Greeting"),
+            "hello world",
+            NOW,
+            words,
+            feature_config_version="f/1",
         )
-        script.reference_audio = ReferenceAudio(f"references/{script.id}.wav", "audio/wav", 1.0)
-        self.database.tables.scripts[script.id] = script
-        return script.id
+        item.reference_audio = ReferenceAudio(f"references/{item.id}.wav", "audio/wav", 1.0)
+        self.database.tables.items[item.id] = item
+        return item.id
 
     async def queue_job(
         self,
-        target_id: UUID | None = None,
+        item_id: UUID | None = None,
         due: datetime | None = None,
         kind: ReferenceKind = ReferenceKind.TOKEN,
     ) -> tuple[UUID, UUID]:
         """A queued job and its outbox row, committed together as an upload does; (job id, outbox id)."""
         job_id = self.ids.new_id()
         recording = Recording(f"recordings/{job_id}.wav", "audio/wav", 1.0, 100)
-        job = Job.create(job_id, OWNER.user_id, kind, target_id or self.add_token(), NOW, recording)
+        job = Job.create(job_id, OWNER.user_id, kind, item_id or self.add_token(), NOW, recording)
         message = OutboxMessage(self.ids.new_id(), job_id, NOW, next_attempt_at=due)
         async with self.database() as uow:
             await uow.jobs.add(job)
