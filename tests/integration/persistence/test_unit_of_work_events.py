@@ -84,7 +84,8 @@ async def test_a_transaction_that_fails_publishes_nothing(
 ) -> None:
     job = await a_queued_job(unit_of_work)
     await add(unit_of_work, job)
-    twin = Job.create(job.id, job.user_id, job.kind, job.target_id, NOW, RECORDING)  # breaks the key
+    assert job.item_id is not None
+    twin = Job.create(job.id, job.user_id, job.kind, job.item_id, NOW, RECORDING)  # breaks the key
 
     with pytest.raises(ConflictError):
         await add(unit_of_work, twin)
