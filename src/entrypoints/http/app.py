@@ -21,7 +21,7 @@ from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.job_events import JobEventsController
 from entrypoints.http.controllers.jobs import JobController
 from entrypoints.http.controllers.my_page import MyPageController
-from entrypoints.http.controllers.practice_items import PRACTICE_ITEM_CONTROLLERS
+from entrypoints.http.controllers.practice_items import practice_item_routes
 from entrypoints.http.controllers.webhooks import AnalysisWebhookController
 from entrypoints.http.dependencies import DEPENDENCIES
 from entrypoints.http.metrics import METRICS, ApiMetrics, MetricsController
@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         ActorController,
         TokenController,
         ScriptController,
-        *PRACTICE_ITEM_CONTROLLERS,
+        *practice_item_routes(settings),
         MyPageController,
         JobController,
         AnalysisWebhookController,

@@ -15,9 +15,11 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.connection import ASGIConnection
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
+from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import ResponseSpec
 from litestar.params import Body, FromPath, JSONBody
 from litestar.response import Redirect
@@ -27,14 +29,19 @@ from application.bookmarks import Bookmarks
 from application.catalog import CatalogAdministration, CatalogQueries
 from application.ports.idempotency import IdempotencyStore
 from domain.catalog import ReferenceKind
+from domain.errors import AuthenticationError
+from entrypoints.bootstrap import pipeline_settings
 from entrypoints.http.dependencies import Injected
 from entrypoints.http.idempotency import idempotent
 from entrypoints.http.job_schemas import DirectUploadBody, DirectUploadOut, JobOut, UploadTarget
 from entrypoints.http.rate_limits import limit_uploads
 from entrypoints.http.schemas import ReferenceAudioOut, ScriptBody, ScriptOut, TokenBody, TokenOut
-from entrypoints.http.security import Caller
+from entrypoints.http.security import SIGN_IN, Caller, signed_in
+from entrypoints.settings import Settings
 
-MAX_UPLOAD_BODY = 64 * 1024 * 1024
+# Room for the multipart envelope (boundaries, part headers, a long file name) around a file of the
+# configured maximum size: a body beyond limit + overhead is refused with 413 before it is buffered.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
 IDEMPOTENCY_HEADER_DOC = (
     "Send an `Idempotency-Key` header to make retries safe: the same key and payload replay the first "
     "response, another payload under the key is 422, and a request still in flight is 409."
@@ -82,6 +89,36 @@ ItemBody = TokenBody | ScriptBody
 
 
 @dataclass(frozen=True, slots=True)
+class BodyLimits:
+    """The largest request bodies a kind's audio routes read (the configured file limits + overhead)."""
+
+    reference_audio: int
+    recording: int
+
+    @classmethod
+    def of(cls, settings: Settings, kind: ReferenceKind) -> BodyLimits:
+        recording = pipeline_settings(settings).limits(kind).max_bytes
+        return cls(
+            settings.reference_max_bytes + MULTIPART_OVERHEAD_BYTES, recording + MULTIPART_OVERHEAD_BYTES
+        )
+
+
+def admin_caller(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard: 401 without a valid token, 403 for a user; runs before the body is read, so a refused
+    caller's upload is never buffered."""
+    principal = signed_in(connection)
+    if principal is None:
+        raise AuthenticationError(SIGN_IN)
+    principal.require_admin()
+
+
+def signed_in_caller(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard: 401 without a valid token, before the body is read."""
+    if signed_in(connection) is None:
+        raise AuthenticationError(SIGN_IN)
+
+
+@dataclass(frozen=True, slots=True)
 class KindRoutes:
     """One kind of practice item in the API: its path parameter, schemas, and how the docs name it."""
 
@@ -92,7 +129,7 @@ class KindRoutes:
     recording: str  # what a user uploads for analysis
 
 
-def practice_item_controllers(routes: KindRoutes) -> list[type[Controller]]:
+def practice_item_controllers(routes: KindRoutes, limits: BodyLimits) -> list[type[Controller]]:
     """The shared controllers of one kind, under /tokens/{token_id} or /scripts/{script_id}.
 
     The path parameter keeps the name it always had; a dependency hands it to the handlers as item_id.
@@ -140,7 +177,8 @@ def practice_item_controllers(routes: KindRoutes) -> list[type[Controller]]:
 
         @put(
             "/reference-audio",
-            request_max_body_size=MAX_UPLOAD_BODY,
+            request_max_body_size=limits.reference_audio,
+            guards=[admin_caller],
             description=f"Upload the {kind.value}'s reference recording (multipart field ``file``; admin only).",
         )
         async def put_reference_audio(
@@ -157,13 +195,14 @@ def practice_item_controllers(routes: KindRoutes) -> list[type[Controller]]:
         path = base
         tags = ["analysis"]
         dependencies = item_id_dependency
-        # Before the body is read: at most UPLOAD_RATE_LIMIT new jobs per user (429 with Retry-After).
-        guards = [limit_uploads]
+        # Before the body is read: a signed-in caller (401), and at most UPLOAD_RATE_LIMIT new jobs per
+        # user (429 with Retry-After).
+        guards = [signed_in_caller, limit_uploads]
 
         @post(
             "/upload-audio",
             status_code=202,
-            request_max_body_size=MAX_UPLOAD_BODY,
+            request_max_body_size=limits.recording,
             responses=JOB_RESPONSES,
             summary=f"Upload {routes.recording} (multipart field ``file``); 202 with the queued job.",
             description=f"{UPLOAD_CHECKS_DOC}\n\n{IDEMPOTENCY_HEADER_DOC}",
@@ -236,7 +275,12 @@ TOKEN_ROUTES = KindRoutes(
     ReferenceKind.TOKEN, _token_id, TokenOut, TokenBody, "a recording of a token's line"
 )
 SCRIPT_ROUTES = KindRoutes(ReferenceKind.SCRIPT, _script_id, ScriptOut, ScriptBody, "a reading of a script")
-PRACTICE_ITEM_CONTROLLERS = [
-    *practice_item_controllers(TOKEN_ROUTES),
-    *practice_item_controllers(SCRIPT_ROUTES),
-]
+
+
+def practice_item_routes(settings: Settings) -> list[type[Controller]]:
+    """Both kinds' controllers, their audio routes limited to the configured sizes."""
+    return [
+        controller
+        for routes in (TOKEN_ROUTES, SCRIPT_ROUTES)
+        for controller in practice_item_controllers(routes, BodyLimits.of(settings, routes.kind))
+    ]
