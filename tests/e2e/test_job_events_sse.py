@@ -505,13 +505,16 @@ async def test_a_direct_uploads_stream_receives_queued_live_within_a_second_of_s
     reference_token: dict[str, Any],
     redis: Redis,
 ) -> None:
+    recording = tone(1.0)
     started = await client.post(
-        f"/tokens/{reference_token['id']}/uploads", json={"content_type": "audio/wav"}, headers=owner[0]
+        f"/tokens/{reference_token['id']}/uploads",
+        json={"content_type": "audio/wav", "size_bytes": len(recording)},
+        headers=owner[0],
     )
     assert started.status_code == 201, started.text
     job_id, upload = UUID(started.json()["job"]["id"]), started.json()["upload"]
     put = await client.put(
-        upload["url"].removeprefix("http://testserver.local"), content=tone(1.0), headers=upload["headers"]
+        upload["url"].removeprefix("http://testserver.local"), content=recording, headers=upload["headers"]
     )
     assert put.status_code in (200, 204), put.text
 

@@ -287,8 +287,13 @@ class InMemoryStorage:
     async def presigned_get_url(self, key: str, expires_in_seconds: int) -> PresignedUrl:
         return PresignedUrl(f"memory://{key}?get", "GET", datetime.now(UTC), {})
 
-    async def presigned_put_url(self, key: str, content_type: str, expires_in_seconds: int) -> PresignedUrl:
-        return PresignedUrl(f"memory://{key}?put", "PUT", datetime.now(UTC), {"Content-Type": content_type})
+    async def presigned_put_url(
+        self, key: str, content_type: str, expires_in_seconds: int, *, content_length: int | None = None
+    ) -> PresignedUrl:
+        headers = {"Content-Type": content_type}
+        if content_length is not None:
+            headers["Content-Length"] = str(content_length)
+        return PresignedUrl(f"memory://{key}?put", "PUT", datetime.now(UTC), headers)
 
     async def ping(self) -> None:
         return None

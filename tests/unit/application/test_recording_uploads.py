@@ -103,7 +103,9 @@ async def test_a_recording_over_the_limit_is_rejected_before_anything_is_stored(
 async def test_a_direct_upload_waits_for_its_recording_without_events_or_outbox_row(
     world: World, uploads: RecordingUploads
 ) -> None:
-    started = await uploads.start_direct_upload(OWNER, ReferenceKind.TOKEN, world.add_token(), "audio/ogg")
+    started = await uploads.start_direct_upload(
+        OWNER, ReferenceKind.TOKEN, world.add_token(), "audio/ogg", len(TAKE)
+    )
 
     assert started.job.status is JobStatus.AWAITING_UPLOAD
     assert started.upload.method == "PUT"
@@ -113,11 +115,15 @@ async def test_a_direct_upload_waits_for_its_recording_without_events_or_outbox_
 
 async def test_a_direct_upload_must_be_audio(world: World, uploads: RecordingUploads) -> None:
     with pytest.raises(InvalidInputError):
-        await uploads.start_direct_upload(OWNER, ReferenceKind.TOKEN, world.add_token(), "application/pdf")
+        await uploads.start_direct_upload(
+            OWNER, ReferenceKind.TOKEN, world.add_token(), "application/pdf", len(TAKE)
+        )
 
 
 async def _waiting_job(world: World, uploads: RecordingUploads, recording: bytes | None = TAKE) -> UUID:
-    started = await uploads.start_direct_upload(OWNER, ReferenceKind.TOKEN, world.add_token(), "audio/wav")
+    started = await uploads.start_direct_upload(
+        OWNER, ReferenceKind.TOKEN, world.add_token(), "audio/wav", len(TAKE)
+    )
     if recording is not None:
         await world.storage.put(recording_key(started.job.id), recording, "audio/wav")
     return started.job.id
