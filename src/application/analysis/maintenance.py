@@ -6,15 +6,13 @@ import logging
 from datetime import UTC, datetime
 from uuid import UUID
 
-from application.analysis.live_events import announce
 from application.analysis.settings import PipelineSettings
 from application.analysis.uploads import job_id_of_key
-from application.ports.analysis import JobEventPublisher
 from application.ports.idempotency import IdempotencyStore
 from application.ports.persistence import UnitOfWorkFactory
 from application.ports.storage import ObjectStorage
 from application.ports.system import Clock
-from domain.analysis.jobs import FailureCode, JobEvent
+from domain.analysis.jobs import FailureCode
 
 logger = logging.getLogger(__name__)
 TIMED_OUT_REASON = "The analysis took too long and was stopped. Please try again."
@@ -31,14 +29,12 @@ class Housekeeping:
         uow: UnitOfWorkFactory,
         storage: ObjectStorage,
         idempotency: IdempotencyStore,
-        publisher: JobEventPublisher,
         clock: Clock,
         settings: PipelineSettings,
     ) -> None:
         self._uow = uow
         self._storage = storage
         self._idempotency = idempotency
-        self._publisher = publisher
         self._clock = clock
         self._settings = settings
 
@@ -49,7 +45,6 @@ class Housekeeping:
             overdue = await uow.jobs.overdue(now, limit)
         failed = 0
         for job_id in overdue:
-            events: list[JobEvent] = []
             async with self._uow() as uow:
                 job = await uow.jobs.get_for_update(job_id)
                 if (
@@ -57,11 +52,9 @@ class Housekeeping:
                     and job.is_overdue(now)
                     and job.fail(FailureCode.TIMED_OUT, TIMED_OUT_REASON, now)
                 ):
-                    events = list(job.pending_events)
                     await uow.jobs.save(job)
                     await uow.commit()
                     failed += 1
-            await announce(self._publisher, events)
         return failed
 
     async def remove_orphaned_recordings(self) -> int:

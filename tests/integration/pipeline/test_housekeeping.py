@@ -14,7 +14,8 @@ from domain.analysis.jobs import FailureCode, Job, JobStatus, Recording
 from domain.audio import AudioFormat
 from domain.catalog import ReferenceKind
 from entrypoints.bootstrap import Container
-from tests.integration.pipeline.conftest import Catalog, QueueJob, load_job, tone_wav
+from tests.support.pipeline import Catalog, QueueJob, load_job
+from tests.support.recordings import tone
 
 
 def uuid7_at(moment: datetime) -> UUID:
@@ -58,7 +59,7 @@ async def test_a_job_before_its_deadline_is_left_running(container: Container, c
 
 async def _store_recording(container: Container, job_id: UUID) -> str:
     key = recording_key(job_id, AudioFormat.WAV)
-    await container.storage.put(key, tone_wav(0.5), "audio/wav")
+    await container.storage.put(key, tone(0.5), "audio/wav")
     return key
 
 
