@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,8 @@ import httpx
 import pytest
 
 from adapters.persistence import migrations
+from shared_kernel.settings import DEV_WEBHOOK_SECRET
+from shared_kernel.webhooks import WebhookSigner
 from tests.support.full_system import System, running_system
 from tests.support.postgres_server import PostgresServer, postgres_binaries, private_postgres
 from tests.support.redis_server import private_redis
@@ -50,8 +54,9 @@ def system(postgres: PostgresServer, workdir: Path) -> Iterator[System]:
 def _requests_while_down(
     system: System, user: dict[str, str], token_id: str, job_id: str, audio: bytes
 ) -> list[httpx.Response]:
-    """An upload, a job, a stream and a log-in, over and over for the outage's length."""
+    """An upload, a job, a stream, a log-in and a webhook, over and over for the outage's length."""
     answers: list[httpx.Response] = []
+    signer = WebhookSigner(DEV_WEBHOOK_SECRET)
     deadline = time.monotonic() + OUTAGE_SECONDS
     with httpx.Client(base_url=system.api_url, timeout=10.0) as client:
         while time.monotonic() < deadline:
@@ -65,6 +70,18 @@ def _requests_while_down(
             answers.append(
                 client.post("/auth/login", data={"username": "outage@example.com", "password": "whatever"})
             )
+            webhook = json.dumps(
+                {
+                    "type": "analysis.progress",
+                    "timestamp": "2026-01-01T00:00:00Z",
+                    "data": {"job_id": job_id, "percent": 50, "stage": "scoring"},
+                }
+            ).encode()
+            headers = {
+                **signer.headers(f"msg_{uuid.uuid4().hex}", webhook),
+                "Content-Type": "application/json",
+            }
+            answers.append(client.post("/webhooks/analysis", content=webhook, headers=headers))
     return answers
 
 
