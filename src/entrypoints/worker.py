@@ -18,6 +18,7 @@ from msgspec import Meta
 from saq import CronJob, Worker
 from saq.types import Context
 
+from adapters.outages import unavailable_dependency
 from adapters.queue.saq_relay import RELAY_FUNCTION
 from application.analysis.maintenance import Housekeeping
 from application.analysis.relay import OutboxRelay
@@ -38,6 +39,8 @@ OVERDUE_BATCH_SIZE = 100
 SWEEP_BATCH_SIZE = 16
 # SAQ's housekeeping loops sleep this long between rounds, and a stopping worker waits for them.
 UPKEEP_SECONDS = 5
+# Failing rounds (Postgres down) are retried after the interval doubled per failure, up to this.
+MAX_FAILURE_BACKOFF_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +68,7 @@ Step = Callable[[], Awaitable[bool]]
 class PeriodicTask:
     """A step run every interval as a task of the worker, and at once again while it reports a backlog.
 
-    A failing step is logged and tried on the next round. The outbox sweep and the overdue check run this way rather than as SAQ cron jobs, because they
+    A failing step is logged and tried again after a wait that doubles while it keeps failing. The outbox sweep and the overdue check run this way rather than as SAQ cron jobs, because they
     must keep time and need only Postgres. SAQ polls its schedule once a second and skips a unique
     cron job while its previous run is pending, so an every-second cron job runs every other second
     (measured); a cron job stalls while Redis is unreachable, which is when the fast path fails and
@@ -98,16 +101,38 @@ class PeriodicTask:
                 await self._task
 
     async def _run(self) -> None:
+        failures = 0
         while not self._stopping.is_set():
             try:
                 backlog = await self._step()
-            except Exception:
-                logger.exception("periodic task failed", task=self.name)
+                failures = 0
+            except Exception as error:
+                failures += 1
                 backlog = False
+                self._log_failure(error, failures)
             if backlog:
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._interval)
+                await asyncio.wait_for(self._stopping.wait(), self._wait_seconds(failures))
+
+    def _wait_seconds(self, failures: int) -> float:
+        """The interval, doubled per consecutive failure up to MAX_FAILURE_BACKOFF_SECONDS (or the
+        interval, when that is longer)."""
+        backoff: float = self._interval * 2.0**failures
+        return min(backoff, max(self._interval, MAX_FAILURE_BACKOFF_SECONDS))
+
+    def _log_failure(self, error: Exception, failures: int) -> None:
+        dependency = unavailable_dependency(error)
+        if dependency is None:
+            logger.exception("periodic task failed", task=self.name)
+        else:
+            retry_in = round(self._wait_seconds(failures), 2)
+            logger.warning(
+                "periodic task waits for a dependency",
+                task=self.name,
+                dependency=dependency,
+                retry_in=retry_in,
+            )
 
 
 def outbox_sweep(

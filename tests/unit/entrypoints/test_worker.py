@@ -119,6 +119,19 @@ async def test_a_failing_round_does_not_stop_a_periodic_task() -> None:
     await task.stop(grace_seconds=1)
 
 
+async def test_a_periodic_task_backs_off_while_its_rounds_keep_failing() -> None:
+    step = CountingStep(*[ConnectionError("database unreachable")] * 5)
+    task = PeriodicTask("test", step, interval_seconds=0.05)
+    task.start()
+
+    await asyncio.sleep(0.5)
+    await task.stop(grace_seconds=1)
+
+    # Rounds at 0, 0.1, 0.3 and 0.7 s (waits 0.1, 0.2, 0.4): three by 0.5 s (fewer on a slow machine,
+    # never more), not one every 0.05 s.
+    assert 2 <= step.started <= 3
+
+
 async def test_stopping_a_periodic_task_lets_the_round_in_progress_finish() -> None:
     step = CountingStep(hold_seconds=0.3)
     task = PeriodicTask("test", step, interval_seconds=60)
