@@ -333,3 +333,9 @@ class SqlaInboxRepository:
             .returning(WebhookInboxRow.webhook_id)
         )
         return inserted is not None
+
+    async def prune(self, received_before: datetime) -> int:
+        result = await self._session.execute(
+            delete(WebhookInboxRow).where(WebhookInboxRow.received_at < received_before)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

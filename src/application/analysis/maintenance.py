@@ -1,8 +1,9 @@
-"""Periodic housekeeping: overdue jobs, orphaned recordings, old outbox rows and idempotency keys."""
+"""Periodic housekeeping: overdue jobs, orphaned recordings, old outbox rows, webhook ids and idempotency keys."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -18,6 +19,13 @@ from domain.analysis.jobs import FailureCode, JobEvent
 
 logger = logging.getLogger(__name__)
 TIMED_OUT_REASON = "The analysis took too long and was stopped. Please try again."
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    outbox_rows: int
+    webhook_ids: int
+    idempotency_keys: int
 
 
 def uuid7_time(identifier: UUID) -> datetime:
@@ -90,11 +98,12 @@ class Housekeeping:
             logger.info("removed %s orphaned recordings", removed)
         return removed
 
-    async def prune(self) -> tuple[int, int]:
-        """Drop relayed outbox rows past retention and expired idempotency keys."""
+    async def prune(self) -> Pruned:
+        """Drop relayed outbox rows and webhook ids past their retention, and expired idempotency keys."""
         now = self._clock.now()
         async with self._uow() as uow:
             outbox = await uow.outbox.prune_sent(now - self._settings.outbox_retention)
+            inbox = await uow.inbox.prune(now - self._settings.webhook_inbox_retention)
             await uow.commit()
         keys = await self._idempotency.prune(now)
-        return outbox, keys
+        return Pruned(outbox_rows=outbox, webhook_ids=inbox, idempotency_keys=keys)

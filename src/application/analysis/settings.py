@@ -22,6 +22,9 @@ class PipelineSettings:
     relay_lease: timedelta = timedelta(seconds=30)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     outbox_retention: timedelta = timedelta(days=7)
+    # Past the 5-minute signature tolerance and the reference server's 10-minute retry window, a
+    # delivery of an id recorded this long ago is refused as stale before the inbox is asked.
+    webhook_inbox_retention: timedelta = timedelta(hours=1)
     orphan_grace: timedelta = timedelta(hours=1)
 
     def limits(self, kind: ReferenceKind) -> AudioLimits:

@@ -14,6 +14,7 @@ from domain.analysis.jobs import FailureCode, Job, JobStatus, Recording
 from domain.audio import AudioFormat
 from domain.catalog import ReferenceKind
 from entrypoints.bootstrap import Container
+from shared_kernel.webhooks import DEFAULT_TOLERANCE_SECONDS
 from tests.integration.pipeline.conftest import Catalog, QueueJob, load_job, tone_wav
 
 
@@ -111,3 +112,24 @@ async def test_pruning_drops_only_rows_sent_before_the_retention(
     async with container.unit_of_work() as uow:
         remaining = {m for m in (old_sent, recent_sent, old_unsent) if await uow.outbox.get(m.outbox_id)}
     assert remaining == {recent_sent, old_unsent}
+
+
+async def test_pruning_forgets_webhook_ids_only_once_past_the_inbox_retention(container: Container) -> None:
+    now = datetime.now(UTC)
+    retention = container.pipeline.webhook_inbox_retention
+    received = {
+        "msg_old": now - retention - timedelta(minutes=1),
+        # Older than the signature tolerance, so replays are refused as stale, yet still remembered.
+        "msg_past_tolerance": now - timedelta(seconds=DEFAULT_TOLERANCE_SECONDS + 60),
+        "msg_recent": now,
+    }
+    async with container.unit_of_work() as uow:
+        for webhook_id, received_at in received.items():
+            await uow.inbox.record(webhook_id, uuid7(), "analysis.started", received_at)
+        await uow.commit()
+
+    pruned = await container.housekeeping.prune()
+
+    async with container.unit_of_work() as uow:
+        remembered = {w for w in received if not await uow.inbox.record(w, uuid7(), "analysis.started", now)}
+    assert (pruned.webhook_ids, remembered) == (1, {"msg_past_tolerance", "msg_recent"})
