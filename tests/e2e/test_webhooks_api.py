@@ -7,7 +7,7 @@ import json
 import time
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -337,6 +337,7 @@ async def test_every_webhook_field_at_its_documented_limit_is_never_a_server_err
             uuid.UUID(reference_token["id"]),
             datetime.now(UTC),
             recording,
+            deadline=timedelta(hours=1),
         )
         await uow.jobs.add(job)
         await uow.commit()

@@ -17,7 +17,7 @@ from domain.analysis.outbox import OutboxMessage
 from domain.analysis.results import AnalysisResult, WordResult, WordStatus
 from domain.catalog import ReferenceKind
 
-LIVE_STATUSES = ("queued", "dispatched", "processing")
+LIVE_STATUSES = ("awaiting_upload", "queued", "dispatched", "processing")
 
 
 def result_to_json(result: AnalysisResult) -> dict[str, Any]:

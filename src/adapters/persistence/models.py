@@ -201,7 +201,7 @@ class JobRow(UUIDv7AuditBase):
         Index(
             "ix_jobs_deadline_live",
             "deadline_at",
-            postgresql_where=sql_text("status IN ('queued', 'dispatched', 'processing')"),
+            postgresql_where=sql_text("status IN ('awaiting_upload', 'queued', 'dispatched', 'processing')"),
         ),
     )
 

@@ -9,16 +9,19 @@ from uuid import UUID
 
 from application.analysis.live_events import announce
 from application.analysis.settings import PipelineSettings
-from application.analysis.uploads import job_id_of_key
+from application.analysis.uploads import job_id_of_key, recording_key
 from application.ports.analysis import JobEventPublisher
 from application.ports.idempotency import IdempotencyStore
 from application.ports.persistence import UnitOfWorkFactory
 from application.ports.storage import ObjectStorage
 from application.ports.system import Clock
-from domain.analysis.jobs import FailureCode, JobEvent
+from domain.analysis.jobs import FailureCode, JobEvent, JobStatus
 
 logger = logging.getLogger(__name__)
 TIMED_OUT_REASON = "The analysis took too long and was stopped. Please try again."
+UPLOAD_EXPIRED_REASON = "The recording was not uploaded in time. Please record it again."
+_TIMED_OUT = (FailureCode.TIMED_OUT, TIMED_OUT_REASON)
+_EXPIRED = (FailureCode.UPLOAD_EXPIRED, UPLOAD_EXPIRED_REASON)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +54,8 @@ class Housekeeping:
         self._settings = settings
 
     async def fail_overdue_jobs(self, limit: int = 100) -> int:
-        """Jobs with no final webhook before their deadline fail as timed out."""
+        """Jobs still live at their deadline fail: a direct upload never submitted expires (and its
+        object is deleted), any other job times out."""
         now = self._clock.now()
         async with self._uow() as uow:
             overdue = await uow.jobs.overdue(now, limit)
@@ -60,15 +64,17 @@ class Housekeeping:
             events: list[JobEvent] = []
             async with self._uow() as uow:
                 job = await uow.jobs.get_for_update(job_id)
-                if (
-                    job is not None
-                    and job.is_overdue(now)
-                    and job.fail(FailureCode.TIMED_OUT, TIMED_OUT_REASON, now)
-                ):
+                if job is None or not job.is_overdue(now):
+                    continue
+                expired = job.status is JobStatus.AWAITING_UPLOAD
+                code, reason = _EXPIRED if expired else _TIMED_OUT
+                if job.fail(code, reason, now):
                     events = list(job.pending_events)
                     await uow.jobs.save(job)
                     await uow.commit()
                     failed += 1
+            if expired:
+                await self._storage.delete(recording_key(job_id))
             await announce(self._publisher, events)
         return failed
 

@@ -24,12 +24,19 @@ from domain.analysis.outbox import OutboxMessage
 from domain.catalog import ReferenceAudio, ReferenceKind, Word
 
 logger = logging.getLogger(__name__)
+REFERENCE_REMOVED_REASON = (
+    "The line or script you recorded was removed before it could be analysed. Please choose another one."
+)
+
+
+class _ReferenceRemovedError(Exception):
+    """The job's token or script, or its reference audio, is gone: it can never be analysed."""
 
 
 @dataclass(frozen=True, slots=True)
 class RelayOutcome:
     message_id: UUID
-    outcome: str  # sent | retry | failed | skipped | not_claimed
+    outcome: str  # sent | retry | failed | skipped | not_claimed (failed: the job failed)
 
 
 class OutboxRelay:
@@ -75,7 +82,11 @@ class OutboxRelay:
 
     async def _deliver(self, message: OutboxMessage) -> RelayOutcome:
         async with self._slots:
-            request = await self._build_request(message)
+            try:
+                request = await self._build_request(message)
+            except _ReferenceRemovedError:
+                await self._finish(message, outcome="failed")
+                return RelayOutcome(message.id, "failed")
             if request is None:
                 await self._finish(message, outcome="skipped")
                 return RelayOutcome(message.id, "skipped")
@@ -104,7 +115,7 @@ class OutboxRelay:
                     else (None, "", [], None)
                 )
         if reference is None:
-            return None
+            raise _ReferenceRemovedError
         return await self._request(job, reference, text, words, version)
 
     async def _request(
@@ -145,14 +156,16 @@ class OutboxRelay:
             if stored is None or stored.sent_at is not None:
                 return
             stored.sent_at = now
-            stored.last_error = None if outcome == "sent" else "job no longer needs analysis"
+            stored.last_error = _SETTLED_ERRORS[outcome]
             await uow.outbox.save(stored)
-            if outcome == "sent":
-                job = await uow.jobs.get_for_update(message.job_id)
-                if job is not None:
+            job = await uow.jobs.get_for_update(message.job_id) if outcome != "skipped" else None
+            if job is not None:
+                if outcome == "sent":
                     job.mark_dispatched(now, self._settings.deadline(job.kind))
-                    events = list(job.pending_events)
-                    await uow.jobs.save(job)
+                else:
+                    job.fail(FailureCode.REFERENCE_REMOVED, REFERENCE_REMOVED_REASON, now)
+                events = list(job.pending_events)
+                await uow.jobs.save(job)
             await uow.commit()
         await announce(self._publisher, events)
 
@@ -191,6 +204,13 @@ class OutboxRelay:
             error.reason,
         )
         return RelayOutcome(message.id, "failed" if give_up else "retry")
+
+
+_SETTLED_ERRORS: dict[str, str | None] = {
+    "sent": None,
+    "skipped": "job no longer needs analysis",
+    "failed": "the job's token or script or its reference audio was removed",
+}
 
 
 def _user_reason(error: DispatchError, attempts: int) -> str:

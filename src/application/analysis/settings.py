@@ -19,6 +19,10 @@ class PipelineSettings:
     direct_upload_ttl: timedelta = timedelta(minutes=15)
     token_deadline: timedelta = timedelta(minutes=2)
     script_deadline: timedelta = timedelta(minutes=10)
+    # A queued job not dispatched by then (the analysis servers refusing or unreachable for that
+    # long, or no worker running) fails as timed out; an upload not submitted by then expires.
+    queue_deadline: timedelta = timedelta(hours=1)
+    upload_submit_grace: timedelta = timedelta(minutes=5)
     relay_lease: timedelta = timedelta(seconds=30)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     outbox_retention: timedelta = timedelta(days=7)
@@ -29,6 +33,11 @@ class PipelineSettings:
 
     def limits(self, kind: ReferenceKind) -> AudioLimits:
         return self.token_limits if kind is ReferenceKind.TOKEN else self.script_limits
+
+    @property
+    def upload_deadline(self) -> timedelta:
+        """How long a direct upload may wait: the PUT URL's lifetime and a little to submit."""
+        return self.direct_upload_ttl + self.upload_submit_grace
 
     def deadline(self, kind: ReferenceKind) -> timedelta:
         return self.token_deadline if kind is ReferenceKind.TOKEN else self.script_deadline

@@ -94,7 +94,15 @@ class RecordingUploads:
         }:
             raise InvalidInputError("content_type", "must be an audio media type such as audio/webm")
         now = self._clock.now()
-        job = Job.create(self._ids.new_id(), principal.user_id, kind, target_id, now, recording=None)
+        job = Job.create(
+            self._ids.new_id(),
+            principal.user_id,
+            kind,
+            target_id,
+            now,
+            recording=None,
+            deadline=self._settings.upload_deadline,
+        )
         async with self._uow() as uow:
             await _require_reference(uow, kind, target_id)
             await uow.jobs.add(job)
@@ -134,7 +142,7 @@ class RecordingUploads:
             locked = await uow.jobs.get_for_update(job_id)
             if locked is None:
                 raise NotFoundError("job", job_id)
-            locked.attach_recording(recording, self._clock.now())
+            locked.attach_recording(recording, self._clock.now(), self._settings.queue_deadline)
             await uow.jobs.save(locked)
             await uow.outbox.add(outbox)
             await uow.commit()
@@ -148,7 +156,9 @@ class RecordingUploads:
         self, principal: Principal, kind: ReferenceKind, target_id: UUID, job_id: UUID, recording: Recording
     ) -> tuple[Job, UUID]:
         now = self._clock.now()
-        job = Job.create(job_id, principal.user_id, kind, target_id, now, recording)
+        job = Job.create(
+            job_id, principal.user_id, kind, target_id, now, recording, deadline=self._settings.queue_deadline
+        )
         outbox = OutboxMessage(self._ids.new_id(), job_id, now)
         async with self._uow() as uow:
             await uow.jobs.add(job)

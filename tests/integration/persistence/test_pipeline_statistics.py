@@ -13,6 +13,7 @@ from tests.integration.persistence.conftest import UnitOfWorkFactory
 from tests.integration.persistence.test_repositories import a_user, store_token, store_user
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
 RECORDING = Recording("recordings/x.wav", "audio/wav", 1.0, 100)
 
 
@@ -30,7 +31,7 @@ async def store_jobs(unit_of_work: UnitOfWorkFactory, *jobs: tuple[ReferenceKind
         await uow.scripts.add(Script(targets[ReferenceKind.SCRIPT], "Freedom", "To be free", NOW))
         await uow.commit()
     created = [
-        Job.create(uuid4(), user.id, kind, targets[kind], NOW, RECORDING if recorded else None)
+        Job.create(uuid4(), user.id, kind, targets[kind], NOW, RECORDING if recorded else None, deadline=HOUR)
         for kind, recorded in jobs
     ]
     async with unit_of_work() as uow:

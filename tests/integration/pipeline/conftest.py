@@ -10,7 +10,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -140,21 +140,31 @@ class QueuedJob:
 QueueJob = Callable[..., Awaitable[QueuedJob]]
 
 
+def token_job(catalog: Catalog, now: datetime, job_id: UUID | None = None) -> Job:
+    """A queued job on the catalog's token, its recording under the key the upload would use."""
+    job_id = job_id or uuid7()
+    recording = Recording(recording_key(job_id, AudioFormat.WAV), "audio/wav", 1.0, 32_044)
+    return Job.create(
+        job_id, catalog.user.user_id, ReferenceKind.TOKEN, catalog.token_id, now, recording, deadline=HOUR
+    )
+
+
+HOUR = timedelta(hours=1)
+
+
 @pytest.fixture
 def queue_job(container: Container, catalog: Catalog) -> QueueJob:
     """Write a queued job and its outbox row in one transaction, as an upload does, without the fast path."""
 
     async def queue(job_id: UUID | None = None, created_at: datetime | None = None) -> QueuedJob:
         now = created_at or datetime.now(UTC)
-        job_id = job_id or uuid7()
-        recording = Recording(recording_key(job_id, AudioFormat.WAV), "audio/wav", 1.0, 32_044)
-        job = Job.create(job_id, catalog.user.user_id, ReferenceKind.TOKEN, catalog.token_id, now, recording)
-        message = OutboxMessage(uuid7(), job_id, now)
+        job = token_job(catalog, now, job_id)
+        message = OutboxMessage(uuid7(), job.id, now)
         async with container.unit_of_work() as uow:
             await uow.jobs.add(job)
             await uow.outbox.add(message)
             await uow.commit()
-        return QueuedJob(job_id, message.id)
+        return QueuedJob(job.id, message.id)
 
     return queue
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+import pytest
 from uuid_utils.compat import uuid7
 
 from application.analysis.maintenance import TIMED_OUT_REASON
@@ -15,7 +17,7 @@ from domain.audio import AudioFormat
 from domain.catalog import ReferenceKind
 from entrypoints.bootstrap import Container
 from shared_kernel.webhooks import DEFAULT_TOLERANCE_SECONDS
-from tests.integration.pipeline.conftest import Catalog, QueueJob, load_job, tone_wav
+from tests.integration.pipeline.conftest import Catalog, QueueJob, load_job, token_job, tone_wav
 
 
 def uuid7_at(moment: datetime) -> UUID:
@@ -26,9 +28,8 @@ def uuid7_at(moment: datetime) -> UUID:
 
 async def _dispatched_job(container: Container, catalog: Catalog, deadline_in: timedelta) -> UUID:
     now = datetime.now(UTC)
-    job_id = uuid7()
-    recording = Recording(recording_key(job_id, AudioFormat.WAV), "audio/wav", 1.0, 32_044)
-    job = Job.create(job_id, catalog.user.user_id, ReferenceKind.TOKEN, catalog.token_id, now, recording)
+    job = token_job(catalog, now)
+    job_id = job.id
     job.mark_dispatched(now, deadline_in)
     async with container.unit_of_work() as uow:
         await uow.jobs.add(job)
@@ -133,3 +134,60 @@ async def test_pruning_forgets_webhook_ids_only_once_past_the_inbox_retention(co
     async with container.unit_of_work() as uow:
         remembered = {w for w in received if not await uow.inbox.record(w, uuid7(), "analysis.started", now)}
     assert (pruned.webhook_ids, remembered) == (1, {"msg_past_tolerance", "msg_recent"})
+
+
+async def _job_in(container: Container, catalog: Catalog, status: JobStatus, since: datetime) -> UUID:
+    """A job that entered ``status`` at ``since`` the way the pipeline moves it there."""
+    job_id = uuid7()
+    recording = Recording(recording_key(job_id, AudioFormat.WAV), "audio/wav", 1.0, 32_044)
+    pipeline = container.pipeline
+    steps: dict[JobStatus, Callable[[Job], object]] = {
+        JobStatus.AWAITING_UPLOAD: lambda job: None,
+        JobStatus.QUEUED: lambda job: job.attach_recording(recording, since, pipeline.queue_deadline),
+        JobStatus.DISPATCHED: lambda job: job.mark_dispatched(since, pipeline.token_deadline),
+        JobStatus.PROCESSING: lambda job: job.start(since),
+    }
+    job = Job.create(
+        job_id,
+        catalog.user.user_id,
+        ReferenceKind.TOKEN,
+        catalog.token_id,
+        since,
+        None,
+        deadline=pipeline.upload_deadline,
+    )
+    for step in list(steps)[: list(steps).index(status) + 1]:
+        steps[step](job)
+    assert job.status is status
+    async with container.unit_of_work() as uow:
+        await uow.jobs.add(job)
+        await uow.commit()
+    return job_id
+
+
+LIVE_STATUSES = [status for status in JobStatus if not status.is_terminal]
+
+
+@pytest.mark.parametrize("status", LIVE_STATUSES)
+async def test_no_job_stays_in_a_live_status_past_its_deadline(
+    container: Container, catalog: Catalog, status: JobStatus
+) -> None:
+    # Longer ago than any of the pipeline's deadlines: nothing reported, nothing relayed since.
+    job_id = await _job_in(container, catalog, status, datetime.now(UTC) - timedelta(days=1))
+
+    await container.housekeeping.fail_overdue_jobs()
+
+    job = await load_job(container, job_id)
+    expected = FailureCode.UPLOAD_EXPIRED if status is JobStatus.AWAITING_UPLOAD else FailureCode.TIMED_OUT
+    assert (job.status, job.failure_code) == (JobStatus.FAILED, expected.value)
+
+
+async def test_an_expired_direct_upload_loses_its_object(container: Container, catalog: Catalog) -> None:
+    job_id = await _job_in(
+        container, catalog, JobStatus.AWAITING_UPLOAD, datetime.now(UTC) - timedelta(days=1)
+    )
+    await container.storage.put(recording_key(job_id), tone_wav(0.5), "audio/wav")
+
+    await container.housekeeping.fail_overdue_jobs()
+
+    assert await container.storage.stat(recording_key(job_id)) is None

@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
+from application.analysis.relay import REFERENCE_REMOVED_REASON
+from domain.accounts import Principal, Role
 from domain.analysis.jobs import FailureCode, JobStatus
 from entrypoints.bootstrap import Container
 from tests.integration.pipeline.conftest import (
+    Catalog,
     QueueJob,
     eventually,
     load_job,
@@ -169,3 +173,22 @@ async def test_concurrent_sweeps_of_two_workers_never_send_a_row_twice(
     await asyncio.gather(*(sweep_until_done(w) for w in workers for _ in range(3)))
 
     assert stub.delivery_counts() == {str(q.job_id): 1 for q in queued}
+
+
+async def test_a_job_whose_token_was_deleted_before_dispatch_fails_with_a_readable_reason(
+    container: Container, catalog: Catalog, queue_job: QueueJob, stub: StubAnalysisServer
+) -> None:
+    queued = await queue_job()
+    await container.catalog_admin.delete_token(Principal(uuid4(), Role.ADMIN), catalog.token_id)
+
+    outcome = await container.relay.relay(queued.outbox_id)
+
+    job = await load_job(container, queued.job_id)
+    assert (outcome.outcome, job.status, job.failure_code, job.failure_reason) == (
+        "failed",
+        JobStatus.FAILED,
+        FailureCode.REFERENCE_REMOVED.value,
+        REFERENCE_REMOVED_REASON,
+    )
+    assert (await load_message(container, queued.outbox_id)).sent_at is not None
+    assert stub.deliveries(queued.job_id) == 0

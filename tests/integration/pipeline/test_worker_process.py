@@ -13,11 +13,8 @@ from uuid import UUID
 
 import pytest
 from sqlalchemy import text
-from uuid_utils.compat import uuid7
 
-from application.analysis.uploads import recording_key
-from domain.analysis.jobs import FailureCode, Job, JobStatus, Recording
-from domain.audio import AudioFormat
+from domain.analysis.jobs import FailureCode, JobStatus
 from domain.catalog import ReferenceKind
 from entrypoints.bootstrap import Container
 from entrypoints.settings import Settings
@@ -27,6 +24,7 @@ from tests.integration.pipeline.conftest import (
     eventually,
     load_job,
     statuses,
+    token_job,
     tone_wav,
     unused_port,
 )
@@ -236,9 +234,8 @@ async def test_the_worker_fails_overdue_jobs_on_its_schedule(
     container: Container, catalog: Catalog, worker: ServiceProcess
 ) -> None:
     now = datetime.now(UTC)
-    job_id = uuid7()
-    recording = Recording(recording_key(job_id, AudioFormat.WAV), "audio/wav", 1.0, 32_044)
-    job = Job.create(job_id, catalog.user.user_id, ReferenceKind.TOKEN, catalog.token_id, now, recording)
+    job = token_job(catalog, now)
+    job_id = job.id
     job.mark_dispatched(now, timedelta(seconds=-1))
     async with container.unit_of_work() as uow:
         await uow.jobs.add(job)
