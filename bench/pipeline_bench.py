@@ -125,7 +125,7 @@ async def prepare_catalog(api: str) -> tuple[str, dict[str, str]]:
     env = {**os.environ}
     async with httpx.AsyncClient(base_url=api, timeout=30) as client:
         subprocess.run(
-            [sys.executable, "-m", "entrypoints.cli", "create-admin", "--email", "bench-admin@example.com",
+            [sys.executable, "-m", "entrypoints", "create-admin", "--email", "bench-admin@example.com",
              "--password", "bench admin password"],
             env=env, check=True, cwd=ROOT, capture_output=True,
         )  # fmt: skip
@@ -196,7 +196,7 @@ async def main(args: argparse.Namespace) -> None:
     }
     os.environ.update({k: env[k] for k in ("DATABASE_URL", "LOCAL_STORAGE_DIR", "PUBLIC_BASE_URL")})
     processes = [
-        start(["-m", "entrypoints.cli", "serve", "--port", str(api_port)], env, workdir / "api.log"),
+        start(["-m", "entrypoints", "serve", "--port", str(api_port)], env, workdir / "api.log"),
         start(["-m", "uvicorn", "--factory", "bench.bare_app:create", "--port", str(bare_port), "--log-level",
                "warning", "--no-access-log"], env, workdir / "bare.log"),
     ]  # fmt: skip
@@ -262,7 +262,7 @@ async def main(args: argparse.Namespace) -> None:
             print(f"verified webhooks:       {webhook_rate:8.1f} req/s  (errors {webhook_errors})")
             print(f"  ratio webhooks / bare: {webhook_rate / bare_json_rate:8.2f}")
             # Commit-to-dispatch: the worker relays at a steady upload rate.
-            worker = start(["-m", "entrypoints.cli", "worker"], env, workdir / "worker.log")
+            worker = start(["-m", "entrypoints", "worker"], env, workdir / "worker.log")
             processes.append(worker)
             # Let the worker drain the relays queued by the throughput runs before timing anything.
             async with engine.connect() as connection:

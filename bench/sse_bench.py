@@ -48,7 +48,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from adapters.events.channels import ChannelsJobEventPublisher
+from adapters.events.redis_fanout import RedisJobEventPublisher
 from adapters.persistence import migrations
 from application.accounts import Credentials, SignUpRequest
 from application.analysis.webhooks import Completed, WebhookDelivery
@@ -244,7 +244,7 @@ async def _publish(
 ) -> tuple[dict[str, float], float]:
     """Publish at ``rate`` per second (0: as fast as possible); returns when each job's publish
     started, and how long publishing took."""
-    publisher = ChannelsJobEventPublisher(container.channels)
+    publisher = RedisJobEventPublisher(container.event_fanout)
     published_at: dict[str, float] = {}
     started = time.monotonic()
     for index, event in enumerate(events):

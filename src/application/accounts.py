@@ -116,6 +116,12 @@ class Profiles:
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
 
+    async def confirm(self, principal: Principal) -> Principal:
+        """The caller with the role the account holds now, not the one its token was issued with: an
+        admin demoted (or deleted) after log-in loses admin rights at once, not when the token expires."""
+        user = await self.me(principal)
+        return principal if user.role is principal.role else Principal(user_id=user.id, role=user.role)
+
     async def me(self, principal: Principal) -> User:
         """The caller's account; a valid token for a deleted account no longer authenticates."""
         async with self._uow() as uow:

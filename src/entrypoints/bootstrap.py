@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import httpx
-from litestar.channels import ChannelsPlugin
 from redis.asyncio import Redis
 from saq import Queue
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -19,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from adapters.analysis.http_dispatcher import HttpAnalysisDispatcher
 from adapters.audio.decoding import PyAvAudioInspector
 from adapters.audio.reference_features import VoiceReferenceFeatures
-from adapters.events.channels import ChannelsJobEventFeed, ChannelsJobEventPublisher, build_channels
+from adapters.events.redis_fanout import RedisEventFanout, RedisJobEventFeed, RedisJobEventPublisher
 from adapters.persistence.idempotency import SqlaIdempotencyStore
 from adapters.persistence.unit_of_work import SqlaUnitOfWork
 from adapters.probes import PostgresProbe, RedisProbe, StorageProbe
@@ -104,7 +103,7 @@ class Container:
     bookmarks: Bookmarks
     readiness: Readiness
     pipeline: PipelineSettings
-    channels: ChannelsPlugin
+    event_fanout: RedisEventFanout
     queue: Queue
     http: httpx.AsyncClient
     idempotency: IdempotencyStore
@@ -125,7 +124,7 @@ class Container:
     async def close(self) -> None:
         """Release every resource; one failing (say, Redis already gone) does not keep the rest open."""
         closers: list[Callable[[], Awaitable[object]]] = [
-            lambda: self.channels.__aexit__(None, None, None),
+            self.event_fanout.close,
             self.http.aclose,
             self.queue.disconnect,
             self.redis.aclose,
@@ -157,9 +156,8 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
         max_bytes=settings.reference_max_bytes, max_seconds=settings.reference_max_seconds
     )
     pipeline = pipeline_settings(settings)
-    channels = build_channels(redis)
-    await channels.__aenter__()
-    publisher = ChannelsJobEventPublisher(channels)
+    event_fanout = RedisEventFanout(redis)
+    publisher = RedisJobEventPublisher(event_fanout)
     queue = build_queue(settings.redis_url, settings.queue_name)
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(settings.analysis_dispatch_timeout_seconds, connect=3.0),
@@ -173,7 +171,7 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
     )
     idempotency = SqlaIdempotencyStore(session_factory)
     inspector = PyAvAudioInspector()
-    jobs = UserJobs(uow, publisher, ChannelsJobEventFeed(channels), clock)
+    jobs = UserJobs(uow, publisher, RedisJobEventFeed(event_fanout), clock)
     return Container(
         settings=settings,
         engine=engine,
@@ -189,7 +187,7 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
         bookmarks=Bookmarks(uow, clock),
         readiness=Readiness([PostgresProbe(engine), RedisProbe(redis), StorageProbe(storage)]),
         pipeline=pipeline,
-        channels=channels,
+        event_fanout=event_fanout,
         queue=queue,
         http=http,
         idempotency=idempotency,

@@ -216,7 +216,3 @@ def check_config() -> None:
     """Validate the environment as the service would at start-up (non-zero exit when refused)."""
     settings = _settings()
     click.echo(f"configuration ok for APP_ENV={settings.environment}")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,14 +1,22 @@
-"""structlog setup: JSON lines (or console output on a TTY) with context from contextvars."""
+"""structlog setup: JSON lines off a terminal, coloured console lines on one, context from contextvars."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
 
-def configure_logging(level: str = "INFO", json: bool = True) -> None:
+def _renders_json(log_format: str, stream: TextIO) -> bool:
+    # LOG_FORMAT "auto" renders for a person when stderr is a terminal and JSON lines otherwise.
+    if log_format == "auto":
+        return not stream.isatty()
+    return log_format == "json"
+
+
+def configure_logging(level: str = "INFO", log_format: str = "auto") -> None:
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -16,10 +24,10 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
     ]
-    renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer()
-        if json or not sys.stderr.isatty()
-        else structlog.dev.ConsoleRenderer()
+    renderers: list[structlog.types.Processor] = (
+        [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+        if _renders_json(log_format, sys.stderr)
+        else [structlog.dev.ConsoleRenderer()]
     )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -29,11 +37,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderers],
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)

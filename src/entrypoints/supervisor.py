@@ -1,7 +1,7 @@
 """`voicepractice run-all`: the whole system on one machine, as `make run` starts it.
 
 Starts the API, the worker and the reference analysis server as child processes sharing this
-environment, prefixes nothing (each already logs JSON lines), and stops all of them when one exits or
+environment, prefixes nothing (each logs its own lines: console on a terminal, JSON otherwise), and stops all of them when one exits or
 when this process receives SIGINT/SIGTERM.
 """
 
@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 GRACE_SECONDS = 25.0
 
 
-def _command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "entrypoints.cli", *args]
+def child_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "entrypoints", *args]
 
 
 def let_the_analysis_server_reach_this_api(env: dict[str, str]) -> None:
@@ -42,9 +42,9 @@ def run_all(api_port: int, analysis_port: int, host: str = "127.0.0.1", roles: S
     env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{api_port}")
     let_the_analysis_server_reach_this_api(env)
     commands = {
-        "api": _command("serve", "--host", host, "--port", str(api_port)),
-        "worker": _command("worker"),
-        "analysis": _command("analysis-server", "--host", host, "--port", str(analysis_port)),
+        "api": child_command("serve", "--host", host, "--port", str(api_port)),
+        "worker": child_command("worker"),
+        "analysis": child_command("analysis-server", "--host", host, "--port", str(analysis_port)),
     }
     selected = [role for role in commands if not roles or role in roles]
     children = {role: subprocess.Popen(commands[role], env=env) for role in selected}  # noqa: S603

@@ -225,5 +225,5 @@ async def run_worker(settings: Settings, options: WorkerSettings) -> None:
 
 def start_worker(settings: Settings, options: WorkerSettings) -> None:
     """The ``voicepractice worker`` process: structured logs, then the worker until it is stopped."""
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.log_format)
     asyncio.run(run_worker(settings, options))

@@ -15,7 +15,7 @@ import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -195,8 +195,11 @@ class ProgramSettings:
         "APP_ENV", "`development`, `test` or `production`", default="development", parse=lowercase
     )
     log_level: str = variable("LOG_LEVEL", "log level of every program", default="INFO", parse=uppercase)
-    log_json: bool = variable(
-        "LOG_JSON", "JSON log lines; `false` gives console output when stderr is a terminal", default=True
+    log_format: Literal["auto", "json", "console"] = variable(
+        "LOG_FORMAT",
+        "`json` lines, `console` (readable, coloured) or `auto`: console when stderr is a terminal, JSON otherwise",
+        default="auto",
+        parse=lowercase,
     )
     analysis_server_auth_token: str | None = variable(
         "ANALYSIS_SERVER_AUTH_TOKEN",

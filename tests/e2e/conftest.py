@@ -28,7 +28,7 @@ def settings(clean_database: str, redis_url: str, tmp_path: Path) -> Settings:
         local_storage_dir=tmp_path / "storage",
         public_base_url=TEST_BASE_URL,
         queue_name=f"test-{os.getpid()}",
-        log_json=True,
+        log_format="json",
         log_level="WARNING",
         # Every test logs in from the same address against the shared Redis; the limits have their own
         # tests (test_rate_limits_api.py), which turn them on with a key prefix of their own.

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -29,6 +31,31 @@ def _is_validation_problem(response: httpx.Response) -> bool:
 )
 async def test_a_nul_in_the_url_is_a_validation_problem(client: httpx.AsyncClient, path: str) -> None:
     assert _is_validation_problem(await client.get(path))
+
+
+@pytest.mark.parametrize(
+    ("send", "expected"),
+    [
+        (lambda c: c.get("/tokens?q=a%00b&limit=5"), {"field": "q", "source": "query"}),
+        (
+            lambda c: c.post("/auth/login", data={"username": "a\x00", "password": "x"}),
+            {"field": "username", "source": "body"},
+        ),
+        (
+            lambda c: c.post(
+                "/auth/signup", json={"email": "e", "password": "p", "names": ["ok", "n\u0000"]}
+            ),
+            {"field": "names[1]", "source": "body"},
+        ),
+    ],
+)
+async def test_the_validation_problem_names_the_field_holding_the_nul(
+    client: httpx.AsyncClient, send: Any, expected: dict[str, str]
+) -> None:
+    answer = await send(client)
+    assert _is_validation_problem(answer)
+    [error] = answer.json()["errors"]
+    assert {key: error[key] for key in expected} == expected
 
 
 async def test_a_nul_where_an_id_belongs_matches_no_route(client: httpx.AsyncClient) -> None:

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from adapters.events.channels import job_channel
+from adapters.events.redis_fanout import job_channel
 from application.analysis.webhooks import (
     AnalysisEvent,
     Completed,
@@ -469,13 +469,6 @@ def stoppable_api(database_url: str, redis_url: str, tmp_path: Path) -> Iterator
         yield f"http://127.0.0.1:{port}", process
     finally:
         _stop(process)
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
 
 
 async def _until_subscribers(redis: Redis, job_id: UUID, expected: int) -> int:

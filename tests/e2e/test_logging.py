@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -15,10 +14,11 @@ from litestar.testing import AsyncTestClient
 
 from entrypoints.bootstrap import Container
 from entrypoints.http.app import create_app
-from entrypoints.http.problems import EXCEPTION_HANDLERS, PROBLEM_MEDIA_TYPE
+from entrypoints.http.problems import PROBLEM_MEDIA_TYPE, UNHANDLED_ERROR_HANDLERS, problem_details_plugin
 from entrypoints.http.request_context import request_context_middleware
 from entrypoints.logging import configure_logging
 from entrypoints.settings import Settings
+from tests.support.logs import root_logging_restored
 
 SECRET_DETAIL = "connection to db.internal:5432 failed for user app with password hunter2"
 
@@ -26,17 +26,13 @@ SECRET_DETAIL = "connection to db.internal:5432 failed for user app with passwor
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     """The e2e settings, logging request lines (INFO) as JSON."""
-    return replace(settings, log_level="INFO", log_json=True)
+    return replace(settings, log_level="INFO", log_format="json")
 
 
 @pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
-    """The app's logging setup points the root logger at this test's captured stderr; undo it after."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    with root_logging_restored():
+        yield
 
 
 def json_lines(captured: str) -> list[dict[str, Any]]:
@@ -79,7 +75,8 @@ def exploding_app() -> Litestar:
     """Only the problem handlers and the request-context middleware around a handler that fails."""
     return Litestar(
         route_handlers=[explode],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers=UNHANDLED_ERROR_HANDLERS,
+        plugins=[problem_details_plugin()],
         middleware=[request_context_middleware],
         logging_config=None,
     )
@@ -107,7 +104,7 @@ async def test_an_unhandled_exception_does_not_leak_its_text_to_the_client() -> 
 async def test_an_unhandled_exception_is_logged_with_the_request_id(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    configure_logging("INFO", json=True)  # here, not in a fixture: stderr is captured per test phase
+    configure_logging("INFO", "json")  # here, not in a fixture: stderr is captured per test phase
 
     await get_explode("test-req-2")
 

@@ -15,8 +15,9 @@ from adapters.ratelimit.redis_gcra import RedisRateLimiter
 from entrypoints.bootstrap import Container, build_container
 from entrypoints.http.app import create_app
 from entrypoints.http.metrics import ApiMetrics
-from entrypoints.http.problems import EXCEPTION_HANDLERS
+from entrypoints.http.problems import UNHANDLED_ERROR_HANDLERS, problem_details_plugin
 from entrypoints.http.rate_limits import limit_uploads
+from entrypoints.http.security import BearerAuthentication
 from entrypoints.settings import Rate, Settings
 from tests.e2e.conftest import TEST_BASE_URL, SignUp
 from tests.support.prometheus import Scrape
@@ -165,10 +166,12 @@ async def guarded_upload() -> dict[str, str]:
 
 @pytest.fixture
 async def upload_client(limited: Container) -> AsyncIterator[httpx.AsyncClient]:
-    """A route with the guard the upload routes take, in an app of its own."""
+    """A route with the guard the upload routes take, behind the app's authentication, in an app of its own."""
     app = Litestar(
         route_handlers=[guarded_upload],
-        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[BearerAuthentication],
+        exception_handlers=UNHANDLED_ERROR_HANDLERS,
+        plugins=[problem_details_plugin()],
         state=State({"container": limited, "metrics": ApiMetrics()}),
     )
     async with await _client(app) as client:

@@ -105,7 +105,7 @@ class System:
             "LOGIN_RATE_LIMIT_PER_ADDRESS": "off",
             "SIGN_UP_RATE_LIMIT_PER_ADDRESS": "off",
             "LOG_LEVEL": "INFO",  # the worker counts as ready once it logs that it started
-            "LOG_JSON": "true",
+            "LOG_FORMAT": "json",
             **extra,
         }
         return system

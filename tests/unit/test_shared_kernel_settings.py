@@ -19,15 +19,24 @@ def env_of(program: type, **variables: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(("raw", "value"), [("off", False), ("NO", False), ("1", True), (" yes ", True)])
-@pytest.mark.parametrize("program", [Settings, AnalysisServerSettings])
-def test_every_program_reads_a_boolean_alike(program: type[Settings], raw: str, value: bool) -> None:
-    assert program.from_env(env_of(program, LOG_JSON=raw)).log_json is value
+def test_a_boolean_reads_every_usual_spelling(raw: str, value: bool) -> None:
+    assert Settings.from_env({"CORS_ALLOW_CREDENTIALS": raw}).cors_allow_credentials is value
+
+
+def test_an_unreadable_boolean_is_refused_naming_it() -> None:
+    with pytest.raises(ConfigurationError, match="CORS_ALLOW_CREDENTIALS: not a boolean"):
+        Settings.from_env({"CORS_ALLOW_CREDENTIALS": "maybe"})
 
 
 @pytest.mark.parametrize("program", [Settings, AnalysisServerSettings])
-def test_every_program_refuses_an_unreadable_boolean_naming_it(program: type[Settings]) -> None:
-    with pytest.raises(ConfigurationError, match="LOG_JSON: not a boolean"):
-        program.from_env({"LOG_JSON": "maybe"})
+def test_every_program_reads_the_log_format_alike(program: type[Settings]) -> None:
+    assert program.from_env(env_of(program, LOG_FORMAT=" Console ")).log_format == "console"
+
+
+@pytest.mark.parametrize("program", [Settings, AnalysisServerSettings])
+def test_every_program_refuses_an_unknown_log_format_naming_it(program: type[Settings]) -> None:
+    with pytest.raises(ConfigurationError, match=r"^LOG_FORMAT: "):
+        program.from_env(env_of(program, LOG_FORMAT="yaml"))
 
 
 @pytest.mark.parametrize(

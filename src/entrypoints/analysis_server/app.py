@@ -149,7 +149,7 @@ def create_app(
 ) -> Litestar:
     """The app; it builds, starts and closes ``server`` (built from ``settings`` when not given)."""
     settings = settings or (server.settings if server else AnalysisServerSettings.from_env())
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.log_format)
     # httpx logs every request at INFO: each download and webhook try, which the adapters report better.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     built = server or build_analysis_server(settings)

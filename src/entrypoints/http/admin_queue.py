@@ -35,11 +35,13 @@ from saq import Queue
 from saq.job import Job
 from saq.web.common import STATIC_PATH, job_dict, render
 
+from application.operations import PipelineStatistics
 from domain.accounts import Principal, Role
 from domain.errors import AuthenticationError
-from entrypoints.bootstrap import Container
+from entrypoints.http.dependencies import Injected
 from entrypoints.http.problems import ProblemError
-from entrypoints.http.security import PRINCIPAL, Caller, Services
+from entrypoints.http.security import Caller, container_of, signed_in
+from entrypoints.settings import Settings
 
 ROOT = "/admin/queue"
 SESSION_COOKIE = "admin_queue_session"
@@ -47,6 +49,7 @@ SESSION_TTL_SECONDS = 15 * 60
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _STATIC_TYPES = {".js": "text/javascript", ".css": "text/css"}
 Connection = ASGIConnection[Any, Any, Any, Any]
+SaqQueue = Injected[Queue]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,20 +84,6 @@ class QueueSessions:
             return None
 
 
-def _container(connection: Connection) -> Container:
-    container: Container = connection.app.state.container
-    return container
-
-
-def _sessions(connection: Connection) -> QueueSessions:
-    return QueueSessions(_container(connection).settings.secret_key)
-
-
-def _bearer_token(connection: Connection) -> str | None:
-    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
 def is_json_media_type(content_type: str) -> bool:
     """Whether a Content-Type's media type (before any parameters) is ``application/json``; a parameter
     or subtype merely mentioning it (``text/plain; x=application/json``) is a type a cross-site form may send."""
@@ -102,19 +91,23 @@ def is_json_media_type(content_type: str) -> bool:
     return media_type.strip().lower() == "application/json"
 
 
-def admin_only(connection: Connection, _: BaseRouteHandler) -> None:
-    """Guard: a bearer token or the session cookie of an admin; 401 without either, 403 for a user."""
-    token = _bearer_token(connection)
-    if token is not None:
-        _container(connection).authentication.authenticate(token).require_admin()
+async def admin_only(connection: Connection, _: BaseRouteHandler) -> None:
+    """Guard: a bearer token or the session cookie of an admin; 401 without either, 403 for a user or an
+    admin demoted since the cookie was issued (the cookie's account is read on every request)."""
+    principal = signed_in(connection)
+    if principal is not None:
+        principal.require_admin()
         return
     cookie = connection.cookies.get(SESSION_COOKIE)
     if cookie is None:
         raise AuthenticationError(
             "sign in as an admin: send a bearer token, or POST /admin/queue/session with one for a cookie"
         )
-    if _sessions(connection).verify(cookie) is None:
+    container = container_of(connection)
+    session = QueueSessions(container.settings.secret_key).verify(cookie)
+    if session is None:
         raise AuthenticationError("the admin queue session expired or is invalid; start a new one")
+    (await container.profiles.confirm(session)).require_admin()
     method = connection.scope.get("method", "GET")
     if method not in _SAFE_METHODS and not is_json_media_type(connection.headers.get("content-type", "")):
         raise ProblemError(403, "forbidden", "changes made with the session cookie must be JSON requests")
@@ -124,14 +117,14 @@ class QueueSessionController(Controller):
     path = "/session"
     tags = ["admin"]
 
-    @post("/", status_code=204, dependencies=PRINCIPAL)
-    async def start(self, request: Request[Any, Any, Any], principal: Caller) -> Response[None]:
+    @post("/", status_code=204)
+    async def start(self, settings: Injected[Settings], principal: Caller) -> Response[None]:
         """Exchange an admin's bearer token for the queue UI's cookie (15 minutes, this path only)."""
         principal.require_admin()
-        secure = _container(request).settings.public_base_url.startswith("https://")
+        secure = settings.public_base_url.startswith("https://")
         cookie = Cookie(
             key=SESSION_COOKIE,
-            value=_sessions(request).issue(principal),
+            value=QueueSessions(settings.secret_key).issue(principal),
             max_age=SESSION_TTL_SECONDS,
             path=ROOT,
             secure=secure,
@@ -146,14 +139,14 @@ class QueueSessionController(Controller):
         return Response(None, status_code=204, cookies=[Cookie(key=SESSION_COOKIE, path=ROOT, max_age=0)])
 
 
-def _queue(container: Container, name: str) -> Queue:
-    if name != container.queue.name:
+def _queue(saq_queue: Queue, name: str) -> Queue:
+    if name != saq_queue.name:
         raise ProblemError(404, "not-found", f"no queue named {name!r}")
-    return container.queue
+    return saq_queue
 
 
-async def _job(container: Container, queue_name: str, key: str) -> Job:
-    job = await _queue(container, queue_name).job(key)
+async def _job(saq_queue: Queue, queue_name: str, key: str) -> Job:
+    job = await _queue(saq_queue, queue_name).job(key)
     if job is None:
         raise ProblemError(404, "not-found", f"no job {key!r} in queue {queue_name!r}")
     return job
@@ -208,36 +201,36 @@ class QueueApiController(Controller):
     tags = ["admin"]
 
     @get("/queues")
-    async def queues(self, services: Services) -> dict[str, Any]:
+    async def queues(self, saq_queue: SaqQueue) -> dict[str, Any]:
         """The queues with their workers and counts of queued, active and scheduled jobs."""
-        return {"queues": [await services.queue.info()]}
+        return {"queues": [await saq_queue.info()]}
 
     @get("/queues/{queue:str}")
-    async def queue(self, services: Services, queue: FromPath[str]) -> dict[str, Any]:
+    async def queue(self, saq_queue: SaqQueue, queue: FromPath[str]) -> dict[str, Any]:
         """One queue with the jobs due soonest."""
-        return {"queue": await _queue(services, queue).info(jobs=True)}
+        return {"queue": await _queue(saq_queue, queue).info(jobs=True)}
 
     @get("/queues/{queue:str}/jobs/{job:str}")
-    async def job(self, services: Services, queue: FromPath[str], job: FromPath[str]) -> dict[str, Any]:
+    async def job(self, saq_queue: SaqQueue, queue: FromPath[str], job: FromPath[str]) -> dict[str, Any]:
         """One SAQ job: its function, arguments, attempts, result or error."""
-        return {"job": job_dict(await _job(services, queue, job))}
+        return {"job": job_dict(await _job(saq_queue, queue, job))}
 
     @post("/queues/{queue:str}/jobs/{job:str}/retry", status_code=200)
-    async def retry(self, services: Services, queue: FromPath[str], job: FromPath[str]) -> dict[str, Any]:
+    async def retry(self, saq_queue: SaqQueue, queue: FromPath[str], job: FromPath[str]) -> dict[str, Any]:
         """Run the job again."""
-        await (await _job(services, queue, job)).retry("retried from ui")
+        await (await _job(saq_queue, queue, job)).retry("retried from ui")
         return {}
 
     @post("/queues/{queue:str}/jobs/{job:str}/abort", status_code=200)
-    async def abort(self, services: Services, queue: FromPath[str], job: FromPath[str]) -> dict[str, Any]:
+    async def abort(self, saq_queue: SaqQueue, queue: FromPath[str], job: FromPath[str]) -> dict[str, Any]:
         """Abort the job (an outbox row it was relaying is leased and relayed again by the sweep)."""
-        await (await _job(services, queue, job)).abort("aborted from ui")
+        await (await _job(saq_queue, queue, job)).abort("aborted from ui")
         return {}
 
     @get("/pipeline")
-    async def pipeline(self, services: Services) -> dict[str, Any]:
+    async def pipeline(self, pipeline_statistics: Injected[PipelineStatistics]) -> dict[str, Any]:
         """Jobs by kind and status and the outbox backlog, read from Postgres now."""
-        snapshot = await services.pipeline_statistics.snapshot()
+        snapshot = await pipeline_statistics.snapshot()
         jobs: dict[str, dict[str, int]] = {}
         for (kind, status), count in sorted(snapshot.jobs.items()):
             jobs.setdefault(kind.value, {})[status.value] = count

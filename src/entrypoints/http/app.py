@@ -22,10 +22,11 @@ from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.job_events import JobEventsController
 from entrypoints.http.controllers.jobs import JobController, UploadController
 from entrypoints.http.controllers.webhooks import AnalysisWebhookController
+from entrypoints.http.dependencies import DEPENDENCIES
 from entrypoints.http.metrics import METRICS, ApiMetrics, MetricsController
-from entrypoints.http.problems import EXCEPTION_HANDLERS
+from entrypoints.http.problems import UNHANDLED_ERROR_HANDLERS, problem_details_plugin
 from entrypoints.http.request_context import request_context_middleware
-from entrypoints.http.security import SERVICES
+from entrypoints.http.security import BearerAuthentication
 from entrypoints.http.shutdown import ShutdownSignal
 from entrypoints.http.storage_routes import build_local_storage_router
 from entrypoints.http.text_guard import nul_text_guard_middleware
@@ -70,7 +71,7 @@ def _openapi() -> OpenAPIConfig:
 def create_app(settings: Settings | None = None, container: Container | None = None) -> Litestar:
     """Build the app; with ``container`` given (tests) it is used as is and not closed by the app."""
     settings = settings or (container.settings if container else Settings.from_env())
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.log_format)
     local_storage: LocalObjectStorage | None = None
     if container is not None and isinstance(container.storage, LocalObjectStorage):
         local_storage = container.storage
@@ -120,9 +121,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         state["container"] = container
     app = Litestar(
         route_handlers=routes,
-        dependencies={**SERVICES, **METRICS},
-        exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_context_middleware, nul_text_guard_middleware],
+        dependencies={**DEPENDENCIES, **METRICS},
+        exception_handlers=UNHANDLED_ERROR_HANDLERS,
+        plugins=[problem_details_plugin()],
+        middleware=[request_context_middleware, nul_text_guard_middleware, BearerAuthentication],
         cors_config=CORSConfig(
             allow_origins=origins,
             allow_credentials=settings.cors_allow_credentials and "*" not in origins,

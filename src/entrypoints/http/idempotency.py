@@ -16,9 +16,8 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 
-from application.ports.idempotency import KeyState, StoredResponse
+from application.ports.idempotency import IdempotencyStore, KeyState, StoredResponse
 from domain.accounts import Principal
-from entrypoints.bootstrap import Container
 from entrypoints.http.problems import ProblemError
 
 KEY_TTL = timedelta(hours=24)
@@ -35,7 +34,7 @@ def fingerprint(request: Request[Any, Any, Any], payload: bytes) -> str:
 
 async def idempotent(
     request: Request[Any, Any, Any],
-    services: Container,
+    idempotency: IdempotencyStore,
     principal: Principal,
     payload: bytes,
     produce: Callable[[], Awaitable[tuple[int, msgspec.Struct, dict[str, str]]]],
@@ -50,9 +49,7 @@ async def idempotent(
             400, "idempotency-key-invalid", "Idempotency-Key must be 1-255 visible ASCII characters"
         )
     scope = str(principal.user_id)
-    claim = await services.idempotency.claim(
-        scope, key, fingerprint(request, payload), datetime.now(UTC), KEY_TTL
-    )
+    claim = await idempotency.claim(scope, key, fingerprint(request, payload), datetime.now(UTC), KEY_TTL)
     if claim.state is KeyState.MISMATCH:
         raise ProblemError(
             422, "idempotency-key-reused", "this Idempotency-Key was used with a different request"
@@ -71,10 +68,10 @@ async def idempotent(
     try:
         status, body, headers = await produce()
     except BaseException:
-        await services.idempotency.release(scope, key)
+        await idempotency.release(scope, key)
         raise
     encoded = msgspec.json.encode(body)
-    await services.idempotency.complete(scope, key, StoredResponse(status, encoded, headers))
+    await idempotency.complete(scope, key, StoredResponse(status, encoded, headers))
     return Response(encoded, status_code=status, media_type="application/json", headers=headers)
 
 

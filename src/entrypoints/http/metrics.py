@@ -24,11 +24,13 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_late
 from prometheus_client.registry import Collector
 
 from application.analysis.webhooks import WebhookOutcome
-from application.operations import PipelineSnapshot
+from application.operations import PipelineSnapshot, PipelineStatistics
 from domain.analysis.jobs import JobStatus
 from domain.catalog import ReferenceKind
+from entrypoints.http.dependencies import Injected
 from entrypoints.http.problems import ProblemError
-from entrypoints.http.security import Services
+from entrypoints.http.security import bearer_token
+from entrypoints.settings import Settings
 
 PREFIX = "voicepractice"
 UNMATCHED_ROUTE = "unmatched"
@@ -216,8 +218,8 @@ Metrics = NamedDependency[ApiMetrics]
 
 
 def _authorised(request: Request[Any, Any, Any], token: str) -> bool:
-    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())
+    presented = bearer_token(request.headers)
+    return presented is not None and hmac.compare_digest(presented.encode(), token.encode())
 
 
 class MetricsController(Controller):
@@ -225,10 +227,14 @@ class MetricsController(Controller):
 
     @get("/metrics", include_in_schema=False)
     async def metrics(
-        self, request: Request[Any, Any, Any], services: Services, metrics: Metrics
+        self,
+        request: Request[Any, Any, Any],
+        settings: Injected[Settings],
+        pipeline_statistics: Injected[PipelineStatistics],
+        metrics: Metrics,
     ) -> Response[bytes]:
         """Prometheus text exposition; with METRICS_TOKEN set, only for ``Authorization: Bearer <token>``."""
-        token = services.settings.metrics_token
+        token = settings.metrics_token
         if token is not None and not _authorised(request, token):
             raise ProblemError(
                 401,
@@ -236,5 +242,5 @@ class MetricsController(Controller):
                 "send 'Authorization: Bearer <METRICS_TOKEN>'",
                 {"WWW-Authenticate": "Bearer"},
             )
-        body = await metrics.exposition(services.pipeline_statistics.snapshot)
+        body = await metrics.exposition(pipeline_statistics.snapshot)
         return Response(body, media_type=CONTENT_TYPE_PLAIN_0_0_4)

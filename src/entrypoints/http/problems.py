@@ -9,6 +9,11 @@ from typing import Any
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.plugins.problem_details import (
+    ProblemDetailsConfig,
+    ProblemDetailsException,
+    ProblemDetailsPlugin,
+)
 
 from domain.audio import (
     AudioRejectedError,
@@ -55,51 +60,42 @@ _HTTP_TYPES = {
 }
 
 
-class ProblemError(Exception):
+class ProblemError(ProblemDetailsException):
     """Raised by handlers for an HTTP-level problem that has no domain error behind it."""
 
-    def __init__(self, status: int, type_: str, detail: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.status, self.type_, self.detail, self.headers = status, type_, detail, headers
+    def __init__(
+        self,
+        status: int,
+        type_: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            detail=detail,
+            status_code=status,
+            headers=headers,
+            extra=extra,
+            type_=PROBLEM_BASE + type_,
+            title=HTTPStatus(status).phrase,
+        )
+
+    def to_response(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+        """The plugin's response, with the request's path as ``instance`` unless the problem names one."""
+        if self.instance is None:
+            self.instance = request.url.path
+        return super().to_response(request)
 
 
-def problem_error_handler(request: Request[Any, Any, Any], error: ProblemError) -> Response[dict[str, Any]]:
-    return problem(
-        error.status, error.type_, error.detail, headers=error.headers, instance=_instance(request)
-    )
-
-
-def problem(
-    status: int,
-    type_: str,
-    detail: str,
-    *,
-    headers: dict[str, str] | None = None,
-    **extra: Any,
-) -> Response[dict[str, Any]]:
-    body: dict[str, Any] = {
-        "type": PROBLEM_BASE + type_,
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        **extra,
-    }
-    return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
-
-
-def _instance(request: Request[Any, Any, Any]) -> str:
-    return request.url.path
-
-
-def domain_error_handler(request: Request[Any, Any, Any], error: DomainError) -> Response[dict[str, Any]]:
+def _from_domain_error(error: DomainError) -> ProblemError:
     status = next((_DOMAIN_STATUS[cls] for cls in type(error).__mro__ if cls in _DOMAIN_STATUS), 400)
-    type_ = error.code
-    extra: dict[str, Any] = {"instance": _instance(request)}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if isinstance(error, InvalidInputError):
-        extra["errors"] = [{"field": error.field, "message": error.message}]
-        return problem(status, type_, f"{error.field}: {error.message}", headers=headers, **extra)
-    return problem(status, type_, error.message, headers=headers, **extra)
+        errors = [{"field": error.field, "message": error.message}]
+        return ProblemError(
+            status, error.code, f"{error.field}: {error.message}", headers=headers, extra={"errors": errors}
+        )
+    return ProblemError(status, error.code, error.message, headers=headers)
 
 
 def _validation_errors(error: ValidationException) -> list[dict[str, Any]]:
@@ -116,32 +112,42 @@ def _validation_errors(error: ValidationException) -> list[dict[str, Any]]:
     return errors
 
 
-def validation_error_handler(
-    request: Request[Any, Any, Any], error: ValidationException
-) -> Response[dict[str, Any]]:
+def _from_validation_error(error: ValidationException) -> ProblemError:
     errors = _validation_errors(error)
     detail = "; ".join(f"{item['field']}: {item['message']}" for item in errors) or error.detail
-    return problem(400, "validation", detail, errors=errors, instance=_instance(request))
+    return ProblemError(400, "validation", detail, extra={"errors": errors})
 
 
-def http_error_handler(request: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, Any]]:
+def _from_http_error(error: HTTPException) -> ProblemError:
     status = error.status_code
-    extra = error.extra if isinstance(error.extra, dict) else {}
+    extra = dict(error.extra) if isinstance(error.extra, dict) else {}
     type_ = str(extra.pop("problem_type", _HTTP_TYPES.get(status, "http-error")))
-    return problem(status, type_, error.detail, headers=error.headers, instance=_instance(request), **extra)
+    return ProblemError(status, type_, error.detail, headers=error.headers, extra=extra or None)
 
 
-def internal_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
+def problem_response(request: Request[Any, Any, Any], error: ProblemDetailsException) -> Response[Any]:
+    return error.to_response(request)
+
+
+def internal_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     logger.exception("unhandled error", path=request.url.path, exc_info=error)
-    return problem(
-        500, "internal", "an unexpected error occurred; it has been logged", instance=_instance(request)
+    return ProblemError(500, "internal", "an unexpected error occurred; it has been logged").to_response(
+        request
     )
 
 
-EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
-    ProblemError: problem_error_handler,
-    DomainError: domain_error_handler,
-    ValidationException: validation_error_handler,
-    HTTPException: http_error_handler,
-    Exception: internal_error_handler,
-}
+def problem_details_plugin() -> ProblemDetailsPlugin:
+    """Litestar's RFC 9457 plugin with our exception map: every error answers ``application/problem+json``."""
+    return ProblemDetailsPlugin(
+        ProblemDetailsConfig(
+            exception_to_problem_detail_map={
+                DomainError: _from_domain_error,
+                ValidationException: _from_validation_error,
+                HTTPException: _from_http_error,
+            },
+        )
+    )
+
+
+# Beside the plugin: anything not mapped above is a bug, answered opaquely and logged with its path.
+UNHANDLED_ERROR_HANDLERS: dict[type[Exception] | int, Any] = {Exception: internal_error_handler}

@@ -19,6 +19,7 @@ from adapters.ratelimit.redis_gcra import RateLimiterUnavailableError
 from entrypoints.bootstrap import Container
 from entrypoints.http.metrics import ApiMetrics
 from entrypoints.http.problems import ProblemError
+from entrypoints.http.security import container_of, signed_in
 from entrypoints.settings import Rate
 
 UPLOAD = "upload"
@@ -51,7 +52,7 @@ async def enforce(connection: Connection, limit: str, subject: str, rate: Rate |
     """Count one request of ``subject`` against ``rate``; raise the 429 problem when it is spent."""
     if rate is None:
         return
-    container: Container = connection.app.state.container
+    container = container_of(connection)
     metrics: ApiMetrics = connection.app.state.metrics
     try:
         decision = await container.rate_limiter.hit(limit, subject, rate.count, rate.period_seconds)
@@ -73,7 +74,7 @@ async def enforce(connection: Connection, limit: str, subject: str, rate: Rate |
 
 async def limit_log_in(connection: Connection, email: str) -> None:
     """Before checking a password: the caller's address first, then the account it tries."""
-    container: Container = connection.app.state.container
+    container = container_of(connection)
     settings = container.settings
     address = client_address(connection, container)
     await enforce(connection, LOGIN_ADDRESS, address, settings.login_rate_limit_per_address)
@@ -87,14 +88,9 @@ async def limit_sign_up(connection: Connection, _: BaseRouteHandler) -> None:
 
     Each sign-up costs an Argon2 hash and a row; a guard runs before the body is read or hashed.
     """
-    container: Container = connection.app.state.container
+    container = container_of(connection)
     address = client_address(connection, container)
     await enforce(connection, SIGN_UP_ADDRESS, address, container.settings.sign_up_rate_limit_per_address)
-
-
-def _bearer_token(connection: Connection) -> str | None:
-    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 async def limit_uploads(connection: Connection, _: BaseRouteHandler) -> None:
@@ -103,9 +99,9 @@ async def limit_uploads(connection: Connection, _: BaseRouteHandler) -> None:
     Guards run before the body is read, so a refused upload costs no bandwidth or decoding. Without a
     bearer token the guard does nothing and the route's own authentication answers 401.
     """
-    token = _bearer_token(connection)
-    if token is None:
+    principal = signed_in(connection)
+    if principal is None:
         return
-    container: Container = connection.app.state.container
-    principal = container.authentication.authenticate(token)
-    await enforce(connection, UPLOAD, str(principal.user_id), container.settings.upload_rate_limit)
+    await enforce(
+        connection, UPLOAD, str(principal.user_id), container_of(connection).settings.upload_rate_limit
+    )

@@ -1,47 +1,73 @@
-"""Bearer-token authentication as Litestar dependencies."""
+"""Authentication in one place: ``BearerAuthentication`` reads the ``Authorization`` header of every
+routed request and sets the user (a ``Principal``, or None); a token sent but refused is kept as the
+reason, raised by whatever needs the user (a handler's ``principal``, a guard). A token claiming the admin
+role is checked against the account, so demoting an admin takes effect on the next request."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from litestar import Request
-from litestar.di import NamedDependency, Provide
+from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
-from domain.accounts import Principal
+from domain.accounts import Principal, Role
 from domain.errors import AuthenticationError
 from entrypoints.bootstrap import Container
 
+Connection = ASGIConnection[Any, Any, Any, Any]
+SIGN_IN = "sign in first: send 'Authorization: Bearer <access token>'"
 
-def _bearer_token(request: Request[Any, Any, Any]) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header; None for any other or no header."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
 
 
-def bearer_principal(request: Request[Any, Any, Any]) -> Principal | None:
-    """The caller named by the Authorization header; None when no bearer token is sent."""
-    token = _bearer_token(request)
-    if token is None:
-        return None
-    container: Container = request.app.state.container
-    return container.authentication.authenticate(token)
-
-
-def current_principal(request: Request[Any, Any, Any]) -> Principal:
-    principal = bearer_principal(request)
-    if principal is None:
-        raise AuthenticationError("sign in first: send 'Authorization: Bearer <access token>'")
-    return principal
-
-
-def services(request: Request[Any, Any, Any]) -> Container:
-    container: Container = request.app.state.container
+def container_of(connection: Connection) -> Container:
+    container: Container = connection.app.state.container
     return container
 
 
-PRINCIPAL = {"principal": Provide(current_principal, sync_to_thread=False)}
-SERVICES = {"services": Provide(services, sync_to_thread=False)}
+class BearerAuthentication(AbstractAuthenticationMiddleware):
+    """Sets ``user`` to the token's ``Principal`` (None without a token) and ``auth`` to the reason a
+    token was refused (None otherwise)."""
 
-Services = NamedDependency[Container]
+    async def authenticate_request(self, connection: Connection) -> AuthenticationResult:
+        token = bearer_token(connection.headers)
+        if token is None:
+            return AuthenticationResult(user=None, auth=None)
+        container = container_of(connection)
+        try:
+            principal = container.authentication.authenticate(token)
+            if principal.role is Role.ADMIN:
+                # Admin rights are checked against the account on every request (one primary-key read,
+                # admins only): a token alone would keep a demoted admin an admin until it expired.
+                principal = await container.profiles.confirm(principal)
+        except AuthenticationError as refusal:
+            return AuthenticationResult(user=None, auth=refusal)
+        return AuthenticationResult(user=principal, auth=None)
+
+
+def signed_in(connection: Connection) -> Principal | None:
+    """The caller the bearer token names; None without one; a refused token raises its reason (401)."""
+    refusal = connection.scope.get("auth")
+    if isinstance(refusal, AuthenticationError):
+        raise refusal
+    user = connection.scope.get("user")
+    return user if isinstance(user, Principal) else None
+
+
+def current_principal(request: Request[Any, Any, Any]) -> Principal:
+    principal = signed_in(request)
+    if principal is None:
+        raise AuthenticationError(SIGN_IN)
+    return principal
+
+
 Caller = NamedDependency[Principal]

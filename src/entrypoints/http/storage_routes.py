@@ -14,7 +14,7 @@ from litestar.response import Stream
 from adapters.storage.common import InvalidObjectKeyError, validate_object_key
 from adapters.storage.local import STORAGE_ROUTE_PREFIX, LocalObjectStorage, PresignedUrlRejectedError
 from application.ports.storage import ObjectNotFoundError
-from entrypoints.http.problems import ProblemError, problem_error_handler
+from entrypoints.http.problems import ProblemError, problem_response
 
 _DEFAULT_CONTENT_TYPE = "application/octet-stream"
 _BYTE_RANGE = re.compile(r"bytes=(\d{0,19})-(\d{0,19})")
@@ -106,7 +106,7 @@ def build_local_storage_router(storage: LocalObjectStorage) -> Router:
         path=STORAGE_ROUTE_PREFIX,
         route_handlers=[download_object, upload_object],
         tags=["storage"],
-        exception_handlers={ProblemError: problem_error_handler},
+        exception_handlers={ProblemError: problem_response},
     )
 
 

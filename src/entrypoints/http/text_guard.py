@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote_to_bytes
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 import msgspec
 from litestar.enums import ScopeType
@@ -22,33 +22,46 @@ NUL = "\x00"
 _JSON_NUL = b"\\u0000"
 
 
-def holds_nul(value: Any) -> bool:
-    """Whether a decoded JSON value has a NUL in any string, key or value, at any depth."""
+def nul_fields(value: Any, at: str = "") -> list[str]:
+    """Where a decoded JSON value holds a NUL, as field paths (``words[0].text``); a key counts too."""
     if isinstance(value, str):
-        return NUL in value
+        return [at or "body"] if NUL in value else []
     if isinstance(value, dict):
-        return any(holds_nul(key) or holds_nul(item) for key, item in value.items())
+        found = []
+        for key, item in value.items():
+            field = f"{at}.{key}" if at else str(key)
+            found += [field] if NUL in str(key) else nul_fields(item, field)
+        return found
     if isinstance(value, list):
-        return any(holds_nul(item) for item in value)
-    return False
+        return [field for index, item in enumerate(value) for field in nul_fields(item, f"{at}[{index}]")]
+    return []
 
 
-def json_holds_nul(body: bytes) -> bool:
+def json_nul_fields(body: bytes) -> list[str]:
     if _JSON_NUL not in body:  # the only way to write NUL in JSON; most bodies stop here
-        return False
+        return []
     try:
-        return holds_nul(msgspec.json.decode(body))
+        return nul_fields(msgspec.json.decode(body))
     except msgspec.DecodeError:
-        return False  # not JSON: the route's own decoding answers 400
+        return []  # not JSON: the route's own decoding answers 400
 
 
-def form_holds_nul(encoded: bytes) -> bool:
-    """``application/x-www-form-urlencoded`` or a query string: NUL raw or as ``%00``."""
-    return b"\x00" in unquote_to_bytes(encoded)
+def form_nul_fields(encoded: bytes) -> list[str]:
+    """``application/x-www-form-urlencoded`` or a query string: the names whose name or value holds a NUL
+    (raw or as ``%00``)."""
+    if b"\x00" not in unquote_to_bytes(encoded):
+        return []
+    pairs = parse_qsl(encoded.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="replace")
+    return [name.replace(NUL, "\\0") for name, value in pairs if NUL in name or NUL in value]
 
 
-def _refuse(where: str) -> ProblemError:
-    return ProblemError(400, "validation", f"text may not contain the NUL character (found in the {where})")
+def _refuse(source: str, fields: list[str]) -> ProblemError:
+    errors = [
+        {"field": field, "message": "text may not contain the NUL character", "source": source}
+        for field in fields
+    ]
+    detail = "; ".join(f"{field}: text may not contain the NUL character" for field in fields)
+    return ProblemError(400, "validation", detail, extra={"errors": errors})
 
 
 def _media_type(scope: Scope) -> str:
@@ -64,15 +77,15 @@ def nul_text_guard_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         if NUL in scope["path"]:
-            raise _refuse("path")
-        if form_holds_nul(scope.get("query_string", b"")):
-            raise _refuse("query string")
+            raise _refuse("path", ["path"])
+        if query_fields := form_nul_fields(scope.get("query_string", b"")):
+            raise _refuse("query", query_fields)
         media_type = _media_type(scope)
-        check: Callable[[bytes], bool]
+        check: Callable[[bytes], list[str]]
         if media_type == "application/x-www-form-urlencoded":
-            check = form_holds_nul
+            check = form_nul_fields
         elif media_type == "application/json" or media_type.endswith("+json"):
-            check = json_holds_nul
+            check = json_nul_fields
         else:
             await app(scope, receive, send)
             return
@@ -83,8 +96,8 @@ def nul_text_guard_middleware(app: ASGIApp) -> ASGIApp:
             message = await receive()
             if message["type"] == "http.request":
                 body.extend(message.get("body", b""))
-                if not message.get("more_body", False) and check(bytes(body)):
-                    raise _refuse("request body")
+                if not message.get("more_body", False) and (fields := check(bytes(body))):
+                    raise _refuse("body", fields)
             return message
 
         await app(scope, checked_receive, send)

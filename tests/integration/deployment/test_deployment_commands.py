@@ -76,7 +76,7 @@ def environment(migrated_by_release_command: str, redis_url: str, tmp_path: Path
         "WORKER_METRICS_PORT": str(_free_port()),
         "ANALYSIS_SERVER_AUTH_TOKEN": "deployment-test-bearer-token-0123456789",
         "LOG_LEVEL": "INFO",
-        "LOG_JSON": "true",
+        "LOG_FORMAT": "json",
     }
 
 

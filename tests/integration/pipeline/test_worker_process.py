@@ -53,7 +53,7 @@ def process_env(settings: Settings, stub: StubAnalysisServer) -> dict[str, str]:
         "ANALYSIS_RELAY_LEASE_SECONDS": str(LEASE_SECONDS),
         "WORKER_SHUTDOWN_GRACE_SECONDS": "10",
         "LOG_LEVEL": "INFO",
-        "LOG_JSON": "true",
+        "LOG_FORMAT": "json",
     }
 
 

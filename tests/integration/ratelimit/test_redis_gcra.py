@@ -15,13 +15,6 @@ DEAD_REDIS_URL = "redis://127.0.0.1:1/0"
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
 def prefix() -> str:
     return f"test-ratelimit-{uuid.uuid4().hex}"
 

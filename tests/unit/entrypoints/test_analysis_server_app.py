@@ -64,7 +64,7 @@ def _server(
         queue_size=queue_size,
         analysis_server_auth_token=auth_token,
         allow_unauthenticated=allow_unauthenticated,
-        log_json=True,
+        log_format="json",
         shutdown_grace_seconds=0.1,
     )
     intake = AnalysisIntake(held, IntakeSettings(concurrency=1, queue_size=queue_size))

@@ -9,10 +9,11 @@ from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, JSONBody
 
-from application.accounts import Credentials, SignUpRequest
+from application.accounts import Authentication, Credentials, Profiles, Registration, SignUpRequest
+from entrypoints.http.dependencies import Injected
 from entrypoints.http.rate_limits import limit_log_in, limit_sign_up
 from entrypoints.http.schemas import SignUpBody, TokenResponse, UserOut
-from entrypoints.http.security import PRINCIPAL, Caller, Services
+from entrypoints.http.security import Caller
 
 
 class PasswordForm(msgspec.Struct):
@@ -29,13 +30,13 @@ class AuthController(Controller):
     tags = ["accounts"]
 
     @post("/signup", status_code=201, guards=[limit_sign_up])
-    async def sign_up(self, services: Services, data: JSONBody[SignUpBody]) -> UserOut:
+    async def sign_up(self, registration: Injected[Registration], data: JSONBody[SignUpBody]) -> UserOut:
         """Create a user account. The email must not be taken (409 otherwise).
 
         Sign-ups are limited per client address (SIGN_UP_RATE_LIMIT_PER_ADDRESS, 10 an hour by default):
         beyond that, 429 with ``Retry-After``.
         """
-        user = await services.registration.sign_up(
+        user = await registration.sign_up(
             SignUpRequest(email=data.email, password=data.password, display_name=data.display_name)
         )
         return UserOut.of(user)
@@ -44,7 +45,7 @@ class AuthController(Controller):
     async def log_in(
         self,
         request: Request[Any, Any, Any],
-        services: Services,
+        authentication: Injected[Authentication],
         data: Annotated[PasswordForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> TokenResponse:
         """OAuth2 password flow: exchange email (as ``username``) and password for a bearer token.
@@ -54,10 +55,10 @@ class AuthController(Controller):
         each by default): beyond that, 429 with ``Retry-After``.
         """
         await limit_log_in(request, data.username)
-        token = await services.authentication.log_in(Credentials(email=data.username, password=data.password))
+        token = await authentication.log_in(Credentials(email=data.username, password=data.password))
         return TokenResponse(access_token=token.token, expires_in=token.expires_in_seconds)
 
-    @get("/me", dependencies=PRINCIPAL)
-    async def me(self, services: Services, principal: Caller) -> UserOut:
+    @get("/me")
+    async def me(self, profiles: Injected[Profiles], principal: Caller) -> UserOut:
         """The signed-in account."""
-        return UserOut.of(await services.profiles.me(principal))
+        return UserOut.of(await profiles.me(principal))

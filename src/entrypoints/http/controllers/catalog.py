@@ -12,9 +12,10 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, JSONBody, QueryParameter
 from litestar.response import Redirect
 
-from application.catalog import ActorInput, ScriptInput, TokenInput
+from application.catalog import ActorInput, CatalogAdministration, CatalogQueries, ScriptInput, TokenInput
 from application.ports.persistence import ActorFilter, PageRequest, ScriptFilter, TokenFilter
 from domain.catalog import ReferenceKind
+from entrypoints.http.dependencies import Injected
 from entrypoints.http.schemas import (
     ActorBody,
     ActorOut,
@@ -27,11 +28,13 @@ from entrypoints.http.schemas import (
     TokenOut,
     TokenPage,
 )
-from entrypoints.http.security import PRINCIPAL, Caller, Services
+from entrypoints.http.security import Caller
 
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size (1-100).")]
 Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000, description="Items to skip.")]
 Search = Annotated[str | None, QueryParameter(max_length=200, description="Case-insensitive text search.")]
+Queries = Injected[CatalogQueries]
+Administration = Injected[CatalogAdministration]
 REFERENCE_UPLOAD_MAX_BODY = 64 * 1024 * 1024
 
 
@@ -55,49 +58,52 @@ class ActorController(Controller):
 
     @get("/")
     async def list_actors(
-        self, services: Services, limit: Limit = 20, offset: Offset = 0, q: Search = None
+        self,
+        catalog_queries: Queries,
+        limit: Limit = 20,
+        offset: Offset = 0,
+        q: Search = None,
     ) -> ActorPage:
         """List actors by name, optionally searching names and biographies."""
-        page = await services.catalog_queries.list_actors(ActorFilter(search=q), PageRequest(limit, offset))
+        page = await catalog_queries.list_actors(ActorFilter(search=q), PageRequest(limit, offset))
         return ActorPage.of(page)
 
     @get("/{actor_id:uuid}")
-    async def get_actor(self, services: Services, actor_id: FromPath[UUID]) -> ActorOut:
+    async def get_actor(self, catalog_queries: Queries, actor_id: FromPath[UUID]) -> ActorOut:
         """One actor."""
-        return ActorOut.of(await services.catalog_queries.get_actor(actor_id))
+        return ActorOut.of(await catalog_queries.get_actor(actor_id))
 
-    @post("/", dependencies=PRINCIPAL, status_code=201)
+    @post("/", status_code=201)
     async def create_actor(
-        self, services: Services, principal: Caller, data: JSONBody[ActorBody]
+        self,
+        catalog_admin: Administration,
+        principal: Caller,
+        data: JSONBody[ActorBody],
     ) -> ActorOut:
         """Add an actor (admin only)."""
-        return ActorOut.of(
-            await services.catalog_admin.create_actor(principal, ActorInput(data.name, data.bio))
-        )
+        return ActorOut.of(await catalog_admin.create_actor(principal, ActorInput(data.name, data.bio)))
 
-    @put("/{actor_id:uuid}", dependencies=PRINCIPAL)
+    @put("/{actor_id:uuid}")
     async def update_actor(
         self,
-        services: Services,
+        catalog_admin: Administration,
         principal: Caller,
         actor_id: FromPath[UUID],
         data: JSONBody[ActorBody],
     ) -> ActorOut:
         """Replace an actor's fields (admin only)."""
-        actor = await services.catalog_admin.update_actor(
-            principal, actor_id, ActorInput(data.name, data.bio)
-        )
+        actor = await catalog_admin.update_actor(principal, actor_id, ActorInput(data.name, data.bio))
         return ActorOut.of(actor)
 
-    @delete("/{actor_id:uuid}", dependencies=PRINCIPAL, status_code=204)
+    @delete("/{actor_id:uuid}", status_code=204)
     async def delete_actor(
         self,
-        services: Services,
+        catalog_admin: Administration,
         principal: Caller,
         actor_id: FromPath[UUID],
     ) -> None:
         """Delete an actor without tokens (admin only; 409 while tokens remain)."""
-        await services.catalog_admin.delete_actor(principal, actor_id)
+        await catalog_admin.delete_actor(principal, actor_id)
 
 
 def _token_input(data: JSONBody[TokenBody]) -> TokenInput:
@@ -121,7 +127,7 @@ class TokenController(Controller):
     @get("/")
     async def list_tokens(
         self,
-        services: Services,
+        catalog_queries: Queries,
         limit: Limit = 20,
         offset: Offset = 0,
         actor_id: Annotated[UUID | None, QueryParameter(description="Only this actor's tokens.")] = None,
@@ -132,61 +138,63 @@ class TokenController(Controller):
     ) -> TokenPage:
         """List tokens, newest first, each with its actor; filter by actor or movie, search the line."""
         filters = TokenFilter(actor_id=actor_id, movie_title=movie, search=q)
-        return TokenPage.of(await services.catalog_queries.list_tokens(filters, PageRequest(limit, offset)))
+        return TokenPage.of(await catalog_queries.list_tokens(filters, PageRequest(limit, offset)))
 
     @get("/{token_id:uuid}")
-    async def get_token(self, services: Services, token_id: FromPath[UUID]) -> TokenOut:
+    async def get_token(self, catalog_queries: Queries, token_id: FromPath[UUID]) -> TokenOut:
         """One token with its actor and word timings."""
-        return TokenOut.of(await services.catalog_queries.get_token(token_id))
+        return TokenOut.of(await catalog_queries.get_token(token_id))
 
     @get("/{token_id:uuid}/reference-audio", status_code=307)
-    async def token_reference_audio(self, services: Services, token_id: FromPath[UUID]) -> Redirect:
+    async def token_reference_audio(self, catalog_queries: Queries, token_id: FromPath[UUID]) -> Redirect:
         """Redirect to a short-lived URL of the actor's reference recording."""
-        url = await services.catalog_queries.reference_audio_url(ReferenceKind.TOKEN, token_id)
+        url = await catalog_queries.reference_audio_url(ReferenceKind.TOKEN, token_id)
         return Redirect(url.url, status_code=307)
 
-    @post("/", dependencies=PRINCIPAL, status_code=201)
+    @post("/", status_code=201)
     async def create_token(
-        self, services: Services, principal: Caller, data: JSONBody[TokenBody]
+        self,
+        catalog_admin: Administration,
+        principal: Caller,
+        data: JSONBody[TokenBody],
     ) -> TokenOut:
         """Add a token (admin only)."""
-        return TokenOut.of(await services.catalog_admin.create_token(principal, _token_input(data)))
+        return TokenOut.of(await catalog_admin.create_token(principal, _token_input(data)))
 
-    @put("/{token_id:uuid}", dependencies=PRINCIPAL)
+    @put("/{token_id:uuid}")
     async def update_token(
         self,
-        services: Services,
+        catalog_admin: Administration,
         principal: Caller,
         token_id: FromPath[UUID],
         data: JSONBody[TokenBody],
     ) -> TokenOut:
         """Replace a token's fields and word timings (admin only)."""
-        return TokenOut.of(await services.catalog_admin.update_token(principal, token_id, _token_input(data)))
+        return TokenOut.of(await catalog_admin.update_token(principal, token_id, _token_input(data)))
 
-    @delete("/{token_id:uuid}", dependencies=PRINCIPAL, status_code=204)
+    @delete("/{token_id:uuid}", status_code=204)
     async def delete_token(
         self,
-        services: Services,
+        catalog_admin: Administration,
         principal: Caller,
         token_id: FromPath[UUID],
     ) -> None:
         """Delete a token and its reference audio (admin only)."""
-        await services.catalog_admin.delete_token(principal, token_id)
+        await catalog_admin.delete_token(principal, token_id)
 
     @put(
         "/{token_id:uuid}/reference-audio",
-        dependencies=PRINCIPAL,
         request_max_body_size=REFERENCE_UPLOAD_MAX_BODY,
     )
     async def upload_token_reference(
         self,
-        services: Services,
+        catalog_admin: Administration,
         principal: Caller,
         token_id: FromPath[UUID],
         data: AudioUpload,
     ) -> ReferenceAudioOut:
         """Upload the actor's reference recording (multipart field ``file``; admin only)."""
-        audio = await services.catalog_admin.upload_reference_audio(
+        audio = await catalog_admin.upload_reference_audio(
             principal, ReferenceKind.TOKEN, token_id, await _read_upload(data)
         )
         return ReferenceAudioOut(
@@ -201,7 +209,7 @@ class ScriptController(Controller):
     @get("/")
     async def list_scripts(
         self,
-        services: Services,
+        catalog_queries: Queries,
         limit: Limit = 20,
         offset: Offset = 0,
         title: Annotated[str | None, QueryParameter(max_length=200, description="Title contains.")] = None,
@@ -209,63 +217,63 @@ class ScriptController(Controller):
     ) -> ScriptPage:
         """List scripts by title (without their words); filter by title, search title and text."""
         filters = ScriptFilter(title=title, search=q)
-        return ScriptPage.of(await services.catalog_queries.list_scripts(filters, PageRequest(limit, offset)))
+        return ScriptPage.of(await catalog_queries.list_scripts(filters, PageRequest(limit, offset)))
 
     @get("/{script_id:uuid}")
-    async def get_script(self, services: Services, script_id: FromPath[UUID]) -> ScriptOut:
+    async def get_script(self, catalog_queries: Queries, script_id: FromPath[UUID]) -> ScriptOut:
         """One script with its timed words and their reference features."""
-        return ScriptOut.of(await services.catalog_queries.get_script(script_id))
+        return ScriptOut.of(await catalog_queries.get_script(script_id))
 
     @get("/{script_id:uuid}/reference-audio", status_code=307)
-    async def script_reference_audio(self, services: Services, script_id: FromPath[UUID]) -> Redirect:
+    async def script_reference_audio(self, catalog_queries: Queries, script_id: FromPath[UUID]) -> Redirect:
         """Redirect to a short-lived URL of the script's reference recording."""
-        url = await services.catalog_queries.reference_audio_url(ReferenceKind.SCRIPT, script_id)
+        url = await catalog_queries.reference_audio_url(ReferenceKind.SCRIPT, script_id)
         return Redirect(url.url, status_code=307)
 
-    @post("/", dependencies=PRINCIPAL, status_code=201)
+    @post("/", status_code=201)
     async def create_script(
-        self, services: Services, principal: Caller, data: JSONBody[ScriptBody]
+        self,
+        catalog_admin: Administration,
+        principal: Caller,
+        data: JSONBody[ScriptBody],
     ) -> ScriptOut:
         """Add a script with its timed words (admin only)."""
-        return ScriptOut.of(await services.catalog_admin.create_script(principal, _script_input(data)))
+        return ScriptOut.of(await catalog_admin.create_script(principal, _script_input(data)))
 
-    @put("/{script_id:uuid}", dependencies=PRINCIPAL)
+    @put("/{script_id:uuid}")
     async def update_script(
         self,
-        services: Services,
+        catalog_admin: Administration,
         principal: Caller,
         script_id: FromPath[UUID],
         data: JSONBody[ScriptBody],
     ) -> ScriptOut:
         """Replace a script's fields and words (admin only)."""
-        return ScriptOut.of(
-            await services.catalog_admin.update_script(principal, script_id, _script_input(data))
-        )
+        return ScriptOut.of(await catalog_admin.update_script(principal, script_id, _script_input(data)))
 
-    @delete("/{script_id:uuid}", dependencies=PRINCIPAL, status_code=204)
+    @delete("/{script_id:uuid}", status_code=204)
     async def delete_script(
         self,
-        services: Services,
+        catalog_admin: Administration,
         principal: Caller,
         script_id: FromPath[UUID],
     ) -> None:
         """Delete a script and its reference audio (admin only)."""
-        await services.catalog_admin.delete_script(principal, script_id)
+        await catalog_admin.delete_script(principal, script_id)
 
     @put(
         "/{script_id:uuid}/reference-audio",
-        dependencies=PRINCIPAL,
         request_max_body_size=REFERENCE_UPLOAD_MAX_BODY,
     )
     async def upload_script_reference(
         self,
-        services: Services,
+        catalog_admin: Administration,
         principal: Caller,
         script_id: FromPath[UUID],
         data: AudioUpload,
     ) -> ReferenceAudioOut:
         """Upload the script's reference recording (multipart field ``file``; admin only)."""
-        audio = await services.catalog_admin.upload_reference_audio(
+        audio = await catalog_admin.upload_reference_audio(
             principal, ReferenceKind.SCRIPT, script_id, await _read_upload(data)
         )
         return ReferenceAudioOut(

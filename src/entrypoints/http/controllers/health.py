@@ -7,9 +7,10 @@ from typing import Any
 from litestar import Controller, Response, get
 from litestar.openapi import ResponseSpec
 
-from entrypoints.http.problems import problem
+from application.readiness import Readiness
+from entrypoints.http.dependencies import Injected
+from entrypoints.http.problems import ProblemError
 from entrypoints.http.schemas import ProbeOut, ProblemOut, ReadinessOut
-from entrypoints.http.security import Services
 
 
 class HealthController(Controller):
@@ -28,17 +29,19 @@ class HealthController(Controller):
             )
         },
     )
-    async def ready(self, services: Services) -> Response[Any]:
+    async def ready(self, readiness: Injected[Readiness]) -> Response[Any]:
         """Postgres, Redis and object storage all answer; 503 names each part that does not."""
-        results = await services.readiness.check()
+        results = await readiness.check()
         checks = [ProbeOut(r.name, r.ok, r.error) for r in results]
         failed = [r.name for r in results if not r.ok]
         if failed:
-            return problem(
+            raise ProblemError(
                 503,
                 "not-ready",
                 f"not ready: {', '.join(failed)} unavailable",
-                failed=failed,
-                checks=[{"name": c.name, "ok": c.ok, "error": c.error} for c in checks],
+                extra={
+                    "failed": failed,
+                    "checks": [{"name": c.name, "ok": c.ok, "error": c.error} for c in checks],
+                },
             )
         return Response(ReadinessOut(status="ready", checks=checks))

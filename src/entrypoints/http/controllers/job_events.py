@@ -17,14 +17,16 @@ from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
+from application.analysis.jobs import JobStreamTickets, UserJobs
 from domain.accounts import Principal
 from domain.analysis.jobs import JobEvent
 from domain.errors import AuthenticationError
-from entrypoints.bootstrap import Container
+from entrypoints.http.dependencies import Injected
 from entrypoints.http.job_schemas import StreamTicketOut
 from entrypoints.http.metrics import ApiMetrics, Metrics
-from entrypoints.http.security import PRINCIPAL, Caller, Services, bearer_principal
+from entrypoints.http.security import SIGN_IN, Caller, signed_in
 from entrypoints.http.shutdown import until_shutdown
+from entrypoints.settings import Settings
 
 # Sequences are Postgres integers; a larger id could never match and would fail the query.
 MAX_EVENT_ID = 2**31 - 1
@@ -112,17 +114,15 @@ async def _close(events: AsyncIterator[JobEvent | None]) -> None:
 
 
 def stream_principal(
-    request: Request[Any, Any, Any], services: Container, job_id: UUID, ticket: str | None
+    request: Request[Any, Any, Any], stream_tickets: JobStreamTickets, job_id: UUID, ticket: str | None
 ) -> Principal:
     """The bearer token when one is sent, the job's stream ticket otherwise."""
-    principal = bearer_principal(request)
+    principal = signed_in(request)
     if principal is not None:
         return principal
     if not ticket:
-        raise AuthenticationError(
-            "sign in first: send 'Authorization: Bearer <access token>' or a stream ticket as ?ticket="
-        )
-    return services.stream_tickets.verify(ticket, job_id)
+        raise AuthenticationError(f"{SIGN_IN} or a stream ticket as ?ticket=")
+    return stream_tickets.verify(ticket, job_id)
 
 
 class JobEventsController(Controller):
@@ -131,18 +131,17 @@ class JobEventsController(Controller):
     @post(
         "/jobs/{job_id:uuid}/events/tickets",
         status_code=201,
-        dependencies=PRINCIPAL,
         summary="Get a ticket to follow a job's events without an Authorization header",
     )
     async def stream_ticket(
-        self, services: Services, principal: Caller, job_id: FromPath[UUID]
+        self, stream_tickets: Injected[JobStreamTickets], principal: Caller, job_id: FromPath[UUID]
     ) -> StreamTicketOut:
         """A ticket for the `ticket` query parameter of the job's event stream, for EventSource clients.
 
         It opens that one job's stream and nothing else, and expires after `expires_in` seconds; `url`
         is the stream's URL with the ticket in it. Another user's job is 404.
         """
-        issued = await services.stream_tickets.issue(principal, job_id)
+        issued = await stream_tickets.issue(principal, job_id)
         return StreamTicketOut.of(job_id, issued)
 
     @get(
@@ -158,7 +157,9 @@ class JobEventsController(Controller):
     async def job_events(
         self,
         request: Request[Any, Any, Any],
-        services: Services,
+        settings: Injected[Settings],
+        jobs: Injected[UserJobs],
+        stream_tickets: Injected[JobStreamTickets],
         metrics: Metrics,
         job_id: FromPath[UUID],
         last_event_id_header: Annotated[
@@ -178,10 +179,10 @@ class JobEventsController(Controller):
             ),
         ] = None,
     ) -> ServerSentEvent | Response[None]:
-        principal = stream_principal(request, services, job_id, ticket)
+        principal = stream_principal(request, stream_tickets, job_id, ticket)
         after = parse_event_id(last_event_id_header, last_event_id)
-        heartbeat = max(services.settings.sse_heartbeat_seconds, MIN_HEARTBEAT_SECONDS)
-        events = await services.jobs.events(principal, job_id, after, heartbeat)
+        heartbeat = max(settings.sse_heartbeat_seconds, MIN_HEARTBEAT_SECONDS)
+        events = await jobs.events(principal, job_id, after, heartbeat)
         if events is None:
             return Response(None, status_code=204)
         # Closing the stream when the response ends, however it ends, releases the live subscription.

@@ -7,12 +7,12 @@ from typing import Any
 import structlog
 from litestar import Controller, Request, post
 
-from application.analysis.webhooks import WebhookDelivery
+from application.analysis.webhooks import AnalysisWebhooks, WebhookDelivery
+from entrypoints.http.dependencies import Injected
 from entrypoints.http.metrics import Metrics
 from entrypoints.http.problems import ProblemError
-from entrypoints.http.security import Services
 from entrypoints.http.webhook_schemas import decode_webhook
-from shared_kernel.webhooks import MalformedWebhook, WebhookRejected
+from shared_kernel.webhooks import MalformedWebhook, WebhookRejected, WebhookVerifier
 
 MAX_WEBHOOK_BYTES = 4 * 1024 * 1024
 logger = structlog.get_logger(__name__)
@@ -23,7 +23,11 @@ class AnalysisWebhookController(Controller):
 
     @post("/webhooks/analysis", status_code=200, request_max_body_size=MAX_WEBHOOK_BYTES)
     async def receive(
-        self, request: Request[Any, Any, Any], services: Services, metrics: Metrics
+        self,
+        request: Request[Any, Any, Any],
+        webhook_verifier: Injected[WebhookVerifier],
+        webhooks: Injected[AnalysisWebhooks],
+        metrics: Metrics,
     ) -> dict[str, str]:
         """Receive an analysis server's event (Standard Webhooks: webhook-id, -timestamp, -signature).
 
@@ -33,7 +37,7 @@ class AnalysisWebhookController(Controller):
         """
         body = await request.body()
         try:
-            verified = services.webhook_verifier.verify(body, request.headers)
+            verified = webhook_verifier.verify(body, request.headers)
         except MalformedWebhook as error:
             metrics.webhook_rejected("malformed")
             raise ProblemError(400, "webhook-malformed", str(error)) from error
@@ -46,6 +50,6 @@ class AnalysisWebhookController(Controller):
         except ValueError as error:
             metrics.webhook_rejected("payload")
             raise ProblemError(400, "webhook-payload", str(error)) from error
-        outcome = await services.webhooks.receive(WebhookDelivery(verified.id, job_id, event_type, event))
+        outcome = await webhooks.receive(WebhookDelivery(verified.id, job_id, event_type, event))
         metrics.webhook_outcome(outcome)
         return {"status": outcome.value}
