@@ -24,6 +24,7 @@ from domain.analysis.outbox import OutboxMessage
 from domain.catalog import ReferenceAudio, ReferenceKind, Word
 
 logger = logging.getLogger(__name__)
+DEFAULT_CONCURRENCY = 16  # dispatches in flight per relay (per worker process)
 REFERENCE_REMOVED_REASON = (
     "The line or script you recorded was removed before it could be analysed. Please choose another one."
 )
@@ -55,7 +56,7 @@ class OutboxRelay:
         publisher: JobEventPublisher,
         clock: Clock,
         settings: PipelineSettings,
-        concurrency: int = 16,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         self._uow = uow
         self._storage = storage
@@ -65,37 +66,61 @@ class OutboxRelay:
         self._settings = settings
         self._slots = asyncio.Semaphore(concurrency)
 
+    # A claim counts an attempt and starts the row's lease, so a row is claimed only once it holds a
+    # concurrency slot: waiting for one neither uses up attempts nor lets the lease run out.
+
     async def relay(self, message_id: UUID) -> RelayOutcome:
-        async with self._uow() as uow:
-            message = await uow.outbox.claim(message_id, self._clock.now(), self._settings.relay_lease)
-            await uow.commit()
-        if message is None:
-            return RelayOutcome(message_id, "not_claimed")
-        return await self._deliver(message)
+        async with self._slots:
+            async with self._uow() as uow:
+                message = await uow.outbox.claim(message_id, self._clock.now(), self._settings.relay_lease)
+                await uow.commit()
+            if message is None:
+                return RelayOutcome(message_id, "not_claimed")
+            return await self._deliver(message)
 
     async def sweep(self, batch_size: int = 100) -> list[RelayOutcome]:
-        """Relay every due row the fast path missed (Redis down, worker killed, retries due)."""
-        async with self._uow() as uow:
-            messages = await uow.outbox.claim_due(self._clock.now(), self._settings.relay_lease, batch_size)
-            await uow.commit()
-        return list(await asyncio.gather(*(self._deliver(message) for message in messages)))
+        """Relay due rows the fast path missed (Redis down, worker killed, retries due), as many as
+        there are free slots; the rest wait, unclaimed, for the next sweep."""
+        held = 0
+        while held < batch_size and not self._slots.locked():
+            await self._slots.acquire()  # returns at once: a slot is free
+            held += 1
+        messages: list[OutboxMessage] = []
+        try:
+            if held:
+                async with self._uow() as uow:
+                    messages = await uow.outbox.claim_due(self._clock.now(), self._settings.relay_lease, held)
+                    await uow.commit()
+        finally:
+            for _ in range(held - len(messages)):
+                self._slots.release()
+        return list(await asyncio.gather(*(self._deliver_and_release(message) for message in messages)))
+
+    async def _deliver_and_release(self, message: OutboxMessage) -> RelayOutcome:
+        try:
+            return await self._deliver(message)
+        finally:
+            self._slots.release()
 
     async def _deliver(self, message: OutboxMessage) -> RelayOutcome:
-        async with self._slots:
-            try:
+        """Build and send the request within the dispatch budget, which ends before the lease does."""
+        budget = self._settings.dispatch_budget.total_seconds()
+        try:
+            async with asyncio.timeout(budget):
                 request = await self._build_request(message)
-            except _ReferenceRemovedError:
-                await self._finish(message, outcome="failed")
-                return RelayOutcome(message.id, "failed")
-            if request is None:
-                await self._finish(message, outcome="skipped")
-                return RelayOutcome(message.id, "skipped")
-            try:
-                await self._dispatcher.dispatch(request)
-            except DispatchError as error:
-                return await self._handle_failure(message, error)
-            await self._finish(message, outcome="sent")
-            return RelayOutcome(message.id, "sent")
+                if request is not None:
+                    await self._dispatcher.dispatch(request)
+        except _ReferenceRemovedError:
+            await self._finish(message, outcome="failed")
+            return RelayOutcome(message.id, "failed")
+        except DispatchError as error:
+            return await self._handle_failure(message, error)
+        except TimeoutError:
+            late = DispatchError(f"no answer within the dispatch budget of {budget:g} s", retryable=True)
+            return await self._handle_failure(message, late)
+        outcome = "sent" if request is not None else "skipped"
+        await self._finish(message, outcome=outcome)
+        return RelayOutcome(message.id, outcome)
 
     async def _build_request(self, message: OutboxMessage) -> AnalysisRequest | None:
         async with self._uow() as uow:

@@ -39,5 +39,11 @@ class PipelineSettings:
         """How long a direct upload may wait: the PUT URL's lifetime and a little to submit."""
         return self.direct_upload_ttl + self.upload_submit_grace
 
+    @property
+    def dispatch_budget(self) -> timedelta:
+        """The whole of one dispatch, request to answer (httpx's timeouts are per phase). The rest of
+        the lease records the outcome before another relay may claim the row."""
+        return self.relay_lease * 0.8
+
     def deadline(self, kind: ReferenceKind) -> timedelta:
         return self.token_deadline if kind is ReferenceKind.TOKEN else self.script_deadline
