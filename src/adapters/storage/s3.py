@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -165,6 +166,14 @@ class S3ObjectStorage:
         ):
             keys.extend(item["Key"] for item in page.get("Contents", ()))
         return sorted(keys)
+
+    async def key_pages(self, prefix: str, page_size: int) -> AsyncIterator[list[str]]:
+        paginator = self._require_client().get_paginator("list_objects_v2")
+        async for page in paginator.paginate(
+            Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}
+        ):
+            if keys := [item["Key"] for item in page.get("Contents", ())]:
+                yield keys
 
     async def presigned_get_url(self, key: str, expires_in_seconds: int) -> PresignedUrl:
         return await self._presign("get_object", "GET", key, expires_in_seconds, content_type=None)

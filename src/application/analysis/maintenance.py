@@ -18,6 +18,7 @@ from application.ports.system import Clock
 from domain.analysis.jobs import FailureCode, JobEvent, JobStatus
 
 logger = logging.getLogger(__name__)
+ORPHAN_PAGE_SIZE = 1000  # S3 lists at most 1,000 keys a page
 TIMED_OUT_REASON = "The analysis took too long and was stopped. Please try again."
 UPLOAD_EXPIRED_REASON = "The recording was not uploaded in time. Please record it again."
 _TIMED_OUT = (FailureCode.TIMED_OUT, TIMED_OUT_REASON)
@@ -78,28 +79,29 @@ class Housekeeping:
             await announce(self._publisher, events)
         return failed
 
-    async def remove_orphaned_recordings(self) -> int:
+    async def remove_orphaned_recordings(self, page_size: int = ORPHAN_PAGE_SIZE) -> int:
         """Delete stored recordings whose job row never committed, once they are older than the grace.
 
-        The key carries the job id, a UUIDv7 whose first 48 bits are its creation time in ms.
+        The key carries the job id, a UUIDv7 whose first 48 bits are its creation time in ms. Storage
+        and the database are read a page at a time: one query per page keeps within Postgres'
+        32,767 bind parameters however many recordings there are.
         """
         cutoff = self._clock.now() - self._settings.orphan_grace
-        candidates: dict[str, UUID] = {}
-        for key in await self._storage.list_keys("recordings/"):
-            job_id = job_id_of_key(key)
-            if job_id is None:
-                continue
-            if uuid7_time(job_id) < cutoff:
-                candidates[key] = job_id
-        if not candidates:
-            return 0
-        async with self._uow() as uow:
-            existing = await uow.jobs.existing(list(set(candidates.values())))
         removed = 0
-        for key, job_id in candidates.items():
-            if job_id not in existing:
-                await self._storage.delete(key)
-                removed += 1
+        async for keys in self._storage.key_pages("recordings/", page_size):
+            candidates: dict[str, UUID] = {}
+            for key in keys:
+                job_id = job_id_of_key(key)
+                if job_id is not None and uuid7_time(job_id) < cutoff:
+                    candidates[key] = job_id
+            if not candidates:
+                continue
+            async with self._uow() as uow:
+                existing = await uow.jobs.existing(list(set(candidates.values())))
+            for key, job_id in candidates.items():
+                if job_id not in existing:
+                    await self._storage.delete(key)
+                    removed += 1
         if removed:
             logger.info("removed %s orphaned recordings", removed)
         return removed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -191,3 +192,24 @@ async def test_an_expired_direct_upload_loses_its_object(container: Container, c
     await container.housekeeping.fail_overdue_jobs()
 
     assert await container.storage.stat(recording_key(job_id)) is None
+
+
+async def test_the_orphan_sweep_pages_past_postgres_bind_parameter_limit(
+    container: Container, queue_job: QueueJob
+) -> None:
+    # One IN list of 40,000 ids is refused by asyncpg (at most 32,767 bind parameters).
+    old = datetime.now(UTC) - timedelta(hours=2)
+    kept = await _store_recording(container, (await queue_job(job_id=uuid7_at(old))).job_id)
+    recordings = container.settings.local_storage_dir / "objects" / "recordings"
+
+    def write_orphans() -> None:
+        # Straight to the local store's files: 40,000 puts through the adapter would take minutes.
+        recordings.mkdir(parents=True, exist_ok=True)
+        for _ in range(40_000):
+            (recordings / f"{uuid7_at(old)}.wav").write_bytes(b"x")
+
+    await asyncio.to_thread(write_orphans)
+
+    removed = await container.housekeeping.remove_orphaned_recordings()
+
+    assert (removed, await container.storage.list_keys("recordings/")) == (40_000, [kept])
