@@ -1,6 +1,8 @@
-"""A stalled Redis must not stall uploads: the whole system on a Redis of its own, paused with
-``CLIENT PAUSE`` while a user uploads. The upload answers within a second (the enqueue is given up after a
-short timeout; the outbox row is committed) and the job is relayed and analysed once Redis is back."""
+"""A stalled or stopped Redis must not stall uploads or streams: the whole system on a Redis of its own.
+
+Paused with ``CLIENT PAUSE`` while a user uploads, the upload answers within a second (the enqueue and the
+live publish are given up after short timeouts; the outbox row is committed) and the job is relayed and
+analysed once Redis is back. Stopped, an SSE stream still delivers every event, read from Postgres."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import redis
 from adapters.persistence import migrations
 from tests.support.encoding import encode_audio
 from tests.support.full_system import System
-from tests.support.redis_server import private_redis
+from tests.support.redis_server import RedisServer, private_redis
 from tests.support.speech import synthesize
 
 pytestmark = pytest.mark.slow
@@ -27,27 +29,45 @@ PAUSE_MILLISECONDS = 6_000
 
 
 @pytest.fixture(scope="module")
-def system(empty_database_factory: Callable[[], str], tmp_path_factory: Any) -> Iterator[System]:
+def workdir(tmp_path_factory: Any) -> Path:
+    path: Path = tmp_path_factory.mktemp("redis-stall")
+    return path
+
+
+@pytest.fixture(scope="module")
+def redis_server(workdir: Path) -> Iterator[RedisServer]:
+    with private_redis(workdir) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def system(
+    empty_database_factory: Callable[[], str], redis_server: RedisServer, workdir: Path
+) -> Iterator[System]:
     database_url = empty_database_factory()
     migrations.upgrade(database_url)
-    workdir: Path = tmp_path_factory.mktemp("redis-stall")
-    with private_redis(workdir) as redis_url:
-        running = System.configure(database_url, redis_url, workdir)
-        try:
-            running.start()
-            yield running
-        finally:
-            running.stop()
+    running = System.configure(database_url, redis_server.url, workdir)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
 
 
-def test_an_upload_answers_within_a_second_while_redis_is_paused_and_is_analysed_after(
-    system: System,
-) -> None:
+@pytest.fixture(scope="module")
+def practice(system: System) -> tuple[str, dict[str, str], bytes]:
+    """A token with reference audio, a signed-in learner, and a recording of the line."""
     speech = synthesize(LINE)
     audio = encode_audio(speech.samples, speech.sample_rate, "wav")
     admin = system.create_admin()
     token_id = system.create_reference(admin, "tokens", LINE, speech.word_timings(), audio, "ref.wav")
-    user = system.sign_up("paused@example.com")
+    return token_id, system.sign_up("paused@example.com"), audio
+
+
+def test_an_upload_answers_within_a_second_while_redis_is_paused_and_is_analysed_after(
+    system: System, practice: tuple[str, dict[str, str], bytes]
+) -> None:
+    token_id, user, audio = practice
 
     with redis.Redis.from_url(system.env["REDIS_URL"], socket_timeout=5.0) as control:
         control.execute_command("CLIENT", "PAUSE", PAUSE_MILLISECONDS, "ALL")
@@ -69,3 +89,20 @@ def test_an_upload_answers_within_a_second_while_redis_is_paused_and_is_analysed
         assert time.monotonic() < deadline, f"still {status} a minute later\n{system.logs()}"
         time.sleep(0.5)
     assert status == "completed", system.logs()
+
+
+def test_a_stream_delivers_every_event_with_redis_stopped(
+    system: System, redis_server: RedisServer, practice: tuple[str, dict[str, str], bytes]
+) -> None:
+    """docs/sse.md: with the live channel down, a stream follows the job from Postgres to its end."""
+    token_id, user, audio = practice
+    redis_server.stop()
+    try:
+        job_id = system.upload(user, "tokens", token_id, audio, "take.wav")
+        events = system.follow(user, job_id, timeout=90.0)
+    finally:
+        redis_server.start()
+
+    assert events[0].event == "queued"
+    assert events[-1].event == "completed", system.logs()
+    assert [int(event.id) for event in events] == list(range(1, len(events) + 1))

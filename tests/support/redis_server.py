@@ -14,27 +14,52 @@ import redis
 from tests.support.full_system import free_port
 
 
-@contextmanager
-def private_redis(workdir: Path) -> Iterator[str]:
-    """A fresh, empty, non-persistent Redis on a free port; yields its URL."""
-    port = free_port()
-    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    log = (workdir / f"redis-{port}.log").open("wb")
-    process = subprocess.Popen(command, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        deadline = time.monotonic() + 10.0
+class RedisServer:
+    """Fresh, empty and non-persistent, on a port of its own that survives a stop and a start."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._workdir = workdir
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 10.0) -> None:
+        command = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        log = (self._workdir / f"redis-{self.port}.log").open("ab")
+        self._process = subprocess.Popen(command, cwd=self._workdir, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.monotonic() + timeout
         while True:
             try:
-                with redis.Redis.from_url(url, socket_timeout=1.0) as client:
+                with redis.Redis.from_url(self.url, socket_timeout=1.0) as client:
                     client.ping()
-                break
+                return
             except redis.ConnectionError:
-                if time.monotonic() > deadline or process.poll() is not None:
+                if time.monotonic() > deadline or self._process.poll() is not None:
                     raise
                 time.sleep(0.05)
-        yield url
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            self._process.wait(10.0)
+
+
+@contextmanager
+def private_redis(workdir: Path) -> Iterator[RedisServer]:
+    server = RedisServer(workdir)
+    server.start()
+    try:
+        yield server
     finally:
-        process.terminate()
-        process.wait(10.0)
-        log.close()
+        server.stop()

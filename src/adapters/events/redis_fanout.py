@@ -16,13 +16,21 @@ from uuid import UUID
 import msgspec
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
 
+from application.ports.analysis import LiveEventsUnavailableError
 from domain.analysis.jobs import EventType, JobEvent
 
 CHANNEL_PREFIX = "job:"
 # A slow SSE client must not grow memory without bound: its oldest live events are dropped, and it
 # catches up from Postgres.
 SUBSCRIBER_BACKLOG = 1000
+# Publishing happens on request paths (an upload, a webhook) after the commit, and joining when a stream
+# opens: a stalled Redis must not hold either. Past these bounds the publish is dropped (streams catch up
+# from Postgres) and the stream follows Postgres instead.
+PUBLISH_TIMEOUT_SECONDS = 0.3
+JOIN_TIMEOUT_SECONDS = 1.0
+RECONNECT_GRACE_SECONDS = 1.0
 UNSUBSCRIBE_RETRY_SECONDS = 1.0
 READ_RETRY_SECONDS = 0.5
 STOP_POLL_SECONDS = 0.1
@@ -75,13 +83,32 @@ class RedisEventFanout:
         self._redis_subscriptions = asyncio.Lock()
         self._pubsub: PubSub | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        # Cleared from a failed read until redis-py has reconnected (and subscribed again).
+        self._connected = asyncio.Event()
+        self._connected.set()
 
     @property
     def active_channels(self) -> int:
         return len(self._local)
 
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    async def reconnected(self, within_seconds: float) -> bool:
+        """Whether Redis is (or is back) within ``within_seconds``: a dropped connection that redis-py
+        restores at once is not an outage."""
+        try:
+            async with asyncio.timeout(within_seconds):
+                await self._connected.wait()
+        except TimeoutError:
+            return False
+        return True
+
     async def publish(self, channel: str, payload: bytes) -> None:
-        await self._redis.publish(channel, payload)
+        """Raise ``TimeoutError`` when Redis does not take the message within PUBLISH_TIMEOUT_SECONDS."""
+        async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
+            await self._redis.publish(channel, payload)
 
     async def join(self, channel: str) -> LocalSubscriber:
         subscriber = LocalSubscriber(self._backlog)
@@ -139,9 +166,12 @@ class RedisEventFanout:
             try:
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
             except Exception:
-                logger.warning("reading job events from Redis failed; retrying", exc_info=True)
+                if self.connected:
+                    logger.warning("reading job events from Redis failed; retrying", exc_info=True)
+                self._connected.clear()
                 await asyncio.sleep(READ_RETRY_SECONDS)
                 continue
+            self._connected.set()  # any answer, a re-subscription's confirmation included
             if message is None or message.get("type") != "message":
                 continue
             channel = message["channel"]
@@ -224,6 +254,8 @@ class RedisJobEventSubscription:
         self._subscriber = subscriber
 
     async def next(self, timeout_seconds: float) -> JobEvent | None:
+        if not await self._fanout.reconnected(RECONNECT_GRACE_SECONDS):
+            raise LiveEventsUnavailableError("the job events channel (Redis) is down")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_seconds
         while True:
@@ -245,4 +277,11 @@ class RedisJobEventFeed:
 
     async def subscribe(self, job_id: UUID) -> RedisJobEventSubscription:
         channel = job_channel(job_id)
-        return RedisJobEventSubscription(self._fanout, channel, await self._fanout.join(channel))
+        if not self._fanout.connected:
+            raise LiveEventsUnavailableError("the job events channel (Redis) is down")
+        try:
+            async with asyncio.timeout(JOIN_TIMEOUT_SECONDS):
+                subscriber = await self._fanout.join(channel)
+        except (RedisError, OSError, TimeoutError) as error:
+            raise LiveEventsUnavailableError(f"subscribing to {channel} failed: {error!r}") from error
+        return RedisJobEventSubscription(self._fanout, channel, subscriber)

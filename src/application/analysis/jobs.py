@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from uuid import UUID
 
 from application.analysis.live_events import announce
-from application.ports.analysis import JobEventFeed, JobEventPublisher
+from application.ports.analysis import (
+    JobEventFeed,
+    JobEventPublisher,
+    JobEventSubscription,
+    LiveEventsUnavailableError,
+)
 from application.ports.persistence import JobFilter, JobStats, Page, PageRequest, UnitOfWorkFactory
 from application.ports.security import AccessToken, StreamTickets
 from application.ports.system import Clock
 from domain.accounts import Principal
 from domain.analysis.jobs import Job, JobEvent
 from domain.errors import NotFoundError
+
+# How often a stream reads the database while Redis (the live channel) is down.
+LIVE_DOWN_POLL_SECONDS = 1.0
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,12 +37,18 @@ class UserJobs:
     """Every query is scoped to the caller: another user's job is indistinguishable from none."""
 
     def __init__(
-        self, uow: UnitOfWorkFactory, publisher: JobEventPublisher, feed: JobEventFeed, clock: Clock
+        self,
+        uow: UnitOfWorkFactory,
+        publisher: JobEventPublisher,
+        feed: JobEventFeed,
+        clock: Clock,
+        live_down_poll_seconds: float = LIVE_DOWN_POLL_SECONDS,
     ) -> None:
         self._uow = uow
         self._publisher = publisher
         self._feed = feed
         self._clock = clock
+        self._poll_seconds = live_down_poll_seconds
 
     async def get(self, principal: Principal, job_id: UUID) -> Job:
         async with self._uow() as uow:
@@ -87,20 +104,38 @@ class UserJobs:
 
         Live events are taken in sequence and cost no query; a duplicate is dropped, and a gap or a
         quiet spell is filled from the database, the source of truth when a live publish was lost.
+        While the live channel is down the stream polls the database (every LIVE_DOWN_POLL_SECONDS)
+        instead, and goes live again once a subscription succeeds (tried at every heartbeat).
         """
-        subscription = await self._feed.subscribe(job_id)
+        subscription = await self._subscribe(job_id)
         try:
             last = after_sequence
             pending = await self.catch_up(job_id, last)
             if not pending:
                 yield None
+            quiet = 0.0
             while True:
                 for event in pending:
                     last = event.sequence
                     yield event
                     if event.type.is_terminal:
                         return
-                live = await subscription.next(heartbeat_seconds)
+                if subscription is None:
+                    await asyncio.sleep(self._poll_seconds)
+                    pending = await self.catch_up(job_id, last)
+                    quiet = 0.0 if pending else quiet + self._poll_seconds
+                    if quiet >= heartbeat_seconds:
+                        quiet = 0.0
+                        yield None
+                        subscription = await self._subscribe(job_id)
+                    continue
+                try:
+                    live = await subscription.next(heartbeat_seconds)
+                except LiveEventsUnavailableError:
+                    await subscription.close()
+                    subscription = None
+                    pending = await self.catch_up(job_id, last)
+                    continue
                 if live is None:
                     pending = await self.catch_up(job_id, last)
                     if not pending:
@@ -112,7 +147,16 @@ class UserJobs:
                 else:
                     pending = []
         finally:
-            await subscription.close()
+            if subscription is not None:
+                await subscription.close()
+
+    async def _subscribe(self, job_id: UUID) -> JobEventSubscription | None:
+        """A live subscription, or None while the live channel is down (the stream polls meanwhile)."""
+        try:
+            return await self._feed.subscribe(job_id)
+        except LiveEventsUnavailableError:
+            logger.warning("live job events unavailable; following job %s from the database", job_id)
+            return None
 
     async def catch_up(self, job_id: UUID, after_sequence: int) -> list[JobEvent]:
         """Persisted events after ``after_sequence``, oldest first."""

@@ -56,9 +56,16 @@ class JobEventPublisher(Protocol):
     async def publish(self, events: list[JobEvent]) -> None: ...
 
 
+class LiveEventsUnavailableError(Exception):
+    """The live channel (Redis) does not answer: followers read the database instead until it is back."""
+
+
 class JobEventSubscription(Protocol):
     async def next(self, timeout_seconds: float) -> JobEvent | None:
-        """The next live event, or None when none arrived within the timeout."""
+        """The next live event, or None when none arrived within the timeout.
+
+        Raises ``LiveEventsUnavailableError`` once the live channel is down: nothing would arrive.
+        """
         ...
 
     async def close(self) -> None: ...
@@ -66,5 +73,8 @@ class JobEventSubscription(Protocol):
 
 class JobEventFeed(Protocol):
     async def subscribe(self, job_id: UUID) -> JobEventSubscription:
-        """Live events of one job from now on, from whichever process committed them."""
+        """Live events of one job from now on, from whichever process committed them.
+
+        Raises ``LiveEventsUnavailableError`` when the live channel does not answer promptly.
+        """
         ...

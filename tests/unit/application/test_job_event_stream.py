@@ -13,12 +13,14 @@ from uuid import UUID, uuid4
 import pytest
 
 from application.analysis.jobs import UserJobs
+from application.ports.analysis import LiveEventsUnavailableError
 from domain.accounts import Principal, Role
 from domain.analysis.jobs import EventType, Job, JobEvent, JobStatus
 from domain.catalog import ReferenceKind
 from domain.errors import NotFoundError
 
 HEARTBEAT = 0.05
+POLL = 0.01
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 OWNER = Principal(uuid4(), Role.USER)
 
@@ -63,11 +65,14 @@ class FakeUnitOfWork:
 
 
 class FakeSubscription:
-    def __init__(self) -> None:
+    def __init__(self, feed: FakeFeed) -> None:
         self.live: asyncio.Queue[JobEvent] = asyncio.Queue()
         self.closed = False
+        self._feed = feed
 
     async def next(self, timeout_seconds: float) -> JobEvent | None:
+        if self._feed.down:
+            raise LiveEventsUnavailableError("down")
         if timeout_seconds <= 0:
             return None if self.live.empty() else self.live.get_nowait()
         try:
@@ -82,9 +87,14 @@ class FakeSubscription:
 class FakeFeed:
     def __init__(self) -> None:
         self.subscriptions: list[FakeSubscription] = []
+        self.down = False
+        self.refused = 0
 
     async def subscribe(self, job_id: UUID) -> FakeSubscription:
-        self.subscriptions.append(FakeSubscription())
+        if self.down:
+            self.refused += 1
+            raise LiveEventsUnavailableError("down")
+        self.subscriptions.append(FakeSubscription(self))
         return self.subscriptions[-1]
 
     @property
@@ -116,7 +126,7 @@ def world() -> World:
     job = Job(uuid4(), OWNER.user_id, ReferenceKind.TOKEN, uuid4(), JobStatus.QUEUED, NOW, NOW)
     store.jobs[job.id] = job
     store.record(job, EventType.QUEUED)
-    jobs = UserJobs(store, NoPublisher(), feed, FixedClock())  # type: ignore[arg-type]
+    jobs = UserJobs(store, NoPublisher(), feed, FixedClock(), live_down_poll_seconds=POLL)  # type: ignore[arg-type]
     return World(store, feed, jobs, job)
 
 
@@ -239,3 +249,39 @@ async def test_another_users_job_is_not_found_before_anything_is_subscribed(worl
     with pytest.raises(NotFoundError):
         await world.jobs.events(stranger, world.job.id, 0, HEARTBEAT)
     assert world.feed.subscriptions == []
+
+
+async def test_with_the_live_channel_down_a_stream_polls_the_database_until_the_end(world: World) -> None:
+    world.feed.down = True
+    stream = await _open(world)
+    assert await _take(stream, 1) == [1]
+    world.store.record(world.job, EventType.PROGRESS)
+    world.store.record(world.job, EventType.COMPLETED)
+
+    assert await _take(stream, 2) == [2, 3]
+    assert world.feed.subscriptions == []
+
+
+async def test_a_live_channel_lost_mid_stream_is_replaced_by_polling(world: World) -> None:
+    stream = await _open(world)
+    assert await _take(stream, 1) == [1]
+    world.feed.down = True
+    world.store.record(world.job, EventType.PROGRESS)  # its live publish was lost with Redis
+
+    assert await _take(stream, 1) == [2]
+    assert world.feed.subscriptions[0].closed
+
+
+async def test_a_polling_stream_keeps_alive_and_goes_live_again_once_the_channel_is_back(
+    world: World,
+) -> None:
+    world.feed.down = True
+    stream = await _open(world)
+    assert await _take(stream, 2) == [1, None]  # a keep-alive after a heartbeat of nothing new
+    world.feed.down = False  # the stream tries to subscribe again after each keep-alive
+    assert await _take(stream, 1) == [None]
+    assert len(world.feed.subscriptions) == 1
+
+    _publish(world, world.store.record(world.job, EventType.PROGRESS))
+
+    assert await _take(stream, 1) == [2]
