@@ -52,7 +52,7 @@ from adapters.events.redis_fanout import RedisJobEventPublisher
 from adapters.persistence import migrations
 from application.accounts import Credentials, SignUpRequest
 from application.analysis.webhooks import Completed, WebhookDelivery
-from application.catalog import ActorInput, TokenInput
+from application.catalog import ActorInput, MovieLineInput
 from application.ports.persistence import UnitOfWork
 from domain.accounts import Principal, Role
 from domain.analysis.jobs import Job, JobEvent, Recording
@@ -206,8 +206,8 @@ async def _seed(container: Container, clients: int) -> tuple[str, list[UUID]]:
     )
     principal = Principal(admin.id, Role.ADMIN)
     actor = await container.catalog_admin.create_actor(principal, ActorInput("Bench Actor"))
-    token = await container.catalog_admin.create_token(
-        principal, TokenInput(actor.id, "Bench", "Hello there")
+    token = await container.catalog_admin.create_item(
+        principal, MovieLineInput(actor.id, "Bench", "Hello there")
     )
     user = await container.registration.sign_up(SignUpRequest("user@bench.example", PASSWORD, "User"))
     access = await container.authentication.log_in(Credentials("user@bench.example", PASSWORD))
@@ -218,9 +218,7 @@ async def _seed(container: Container, clients: int) -> tuple[str, list[UUID]]:
             for _ in range(min(500, clients - start)):
                 job_id = uuid4()
                 recording = Recording(f"recordings/{job_id}.wav", "audio/wav", 1.0, 32_000)
-                await uow.jobs.add(
-                    Job.create(job_id, user.id, ReferenceKind.TOKEN, token.token.id, now, recording)
-                )
+                await uow.jobs.add(Job.create(job_id, user.id, ReferenceKind.TOKEN, token.id, now, recording))
                 job_ids.append(job_id)
             await uow.commit()
     return access.token, job_ids

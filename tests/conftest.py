@@ -86,8 +86,9 @@ TABLES_TO_EMPTY = (
     "jobs",
     "bookmarks",
     "words",
-    "tokens",
-    "scripts",
+    "movie_lines",
+    "script_details",
+    "practice_items",
     "actors",
     "users",
 )

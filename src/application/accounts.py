@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from application.ports.persistence import UnitOfWorkFactory
-from application.ports.security import AccessToken, PasswordHasher, TokenIssuer
+from application.ports.security import AccessToken, AccessTokenIssuer, PasswordHasher
 from application.ports.system import Clock, IdGenerator
 from domain.accounts import Principal, Role, User, check_password_policy, normalise_email
 from domain.catalog import require_text
@@ -77,10 +77,12 @@ class Authentication:
 
     _FAILURE = "the email or password is incorrect"
 
-    def __init__(self, uow: UnitOfWorkFactory, hasher: PasswordHasher, tokens: TokenIssuer) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, hasher: PasswordHasher, access_tokens: AccessTokenIssuer
+    ) -> None:
         self._uow = uow
         self._hasher = hasher
-        self._tokens = tokens
+        self._access_tokens = access_tokens
         # Verifying against a real hash when the account is missing keeps both failures equally slow.
         self._dummy_hash: str | None = None
 
@@ -100,7 +102,7 @@ class Authentication:
                 user.password_hash = await self._hasher.hash(credentials.password)
                 await uow.users.save(user)
                 await uow.commit()
-        return self._tokens.issue(Principal(user_id=user.id, role=user.role))
+        return self._access_tokens.issue(Principal(user_id=user.id, role=user.role))
 
     async def _timing_equaliser(self) -> str:
         """A hash made with the hasher's current parameters, so a missing account costs a real verify."""
@@ -109,7 +111,7 @@ class Authentication:
         return self._dummy_hash
 
     def authenticate(self, bearer_token: str) -> Principal:
-        return self._tokens.verify(bearer_token)
+        return self._access_tokens.verify(bearer_token)
 
 
 class Profiles:

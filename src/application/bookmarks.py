@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
+from application.catalog import load_item
 from application.ports.persistence import BookmarkedItem, UnitOfWorkFactory
 from application.ports.system import Clock
 from domain.accounts import Principal, User
@@ -24,30 +25,24 @@ class Bookmarks:
         self._uow = uow
         self._clock = clock
 
-    async def add(self, principal: Principal, kind: ReferenceKind, target_id: UUID) -> bool:
+    async def add(self, principal: Principal, kind: ReferenceKind, item_id: UUID) -> bool:
         """Bookmark a token or script; True when it is new, False when it was bookmarked already."""
         async with self._uow() as uow:
-            exists = (
-                await uow.tokens.get(target_id)
-                if kind is ReferenceKind.TOKEN
-                else await uow.scripts.get(target_id)
-            )
-            if exists is None:
-                raise NotFoundError(kind.value, target_id)
-            created = await uow.bookmarks.add(
-                Bookmark(
-                    user_id=principal.user_id, kind=kind, target_id=target_id, created_at=self._clock.now()
-                )
-            )
+            await load_item(uow, kind, item_id)
+            created = await uow.bookmarks.add(Bookmark(principal.user_id, item_id, self._clock.now()))
             await uow.commit()
         return created
 
-    async def remove(self, principal: Principal, kind: ReferenceKind, target_id: UUID) -> None:
+    async def remove(self, principal: Principal, kind: ReferenceKind, item_id: UUID) -> None:
         async with self._uow() as uow:
-            removed = await uow.bookmarks.remove(principal.user_id, kind, target_id)
+            item = await uow.items.get(item_id)
+            if (
+                item is None
+                or item.kind is not kind
+                or not await uow.bookmarks.remove(principal.user_id, item_id)
+            ):
+                raise NotFoundError(f"bookmark of {kind.value}", item_id)
             await uow.commit()
-        if not removed:
-            raise NotFoundError(f"bookmark of {kind.value}", target_id)
 
     async def my_page(self, principal: Principal) -> MyPage:
         async with self._uow() as uow:

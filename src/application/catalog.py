@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 from uuid import UUID
 
 from application.ports.audio import AudioInspector
 from application.ports.persistence import (
     ActorFilter,
+    MovieLineFilter,
     Page,
     PageRequest,
     ScriptFilter,
-    TokenFilter,
-    TokenWithActor,
+    UnitOfWork,
     UnitOfWorkFactory,
 )
 from application.ports.storage import ObjectStorage, PresignedUrl
@@ -23,10 +24,11 @@ from domain.accounts import Principal
 from domain.audio import AudioLimits
 from domain.catalog import (
     Actor,
+    MovieLine,
+    PracticeItem,
     ReferenceAudio,
     ReferenceKind,
-    Script,
-    Token,
+    ScriptDetail,
     Word,
     check_movie_year,
     check_word_timings,
@@ -48,19 +50,43 @@ class ActorInput:
 
 
 @dataclass(frozen=True, slots=True)
-class TokenInput:
+class MovieLineInput:
+    """A token's fields as an admin writes them."""
+
     actor_id: UUID
     movie_title: str
     text: str
     movie_year: int | None = None
     words: list[Word] = field(default_factory=list)
 
+    kind: ClassVar[ReferenceKind] = MovieLine.kind
+    max_text_length: ClassVar[int] = MAX_LINE_LENGTH
+
+    async def detail(self, uow: UnitOfWork) -> MovieLine:
+        check_movie_year(self.movie_year)
+        movie_title = require_text("movie_title", self.movie_title, MAX_NAME_LENGTH)
+        actor = await uow.actors.get(self.actor_id)
+        if actor is None:
+            raise InvalidInputError("actor_id", f"actor {self.actor_id} does not exist")
+        return MovieLine(actor, movie_title, self.movie_year)
+
 
 @dataclass(frozen=True, slots=True)
 class ScriptInput:
+    """A script's fields as an admin writes them."""
+
     title: str
     text: str
     words: list[Word] = field(default_factory=list)
+
+    kind: ClassVar[ReferenceKind] = ScriptDetail.kind
+    max_text_length: ClassVar[int] = MAX_SCRIPT_LENGTH
+
+    async def detail(self, uow: UnitOfWork) -> ScriptDetail:
+        return ScriptDetail(require_text("title", self.title, MAX_NAME_LENGTH))
+
+
+ItemInput = MovieLineInput | ScriptInput
 
 
 def _actor_fields(data: ActorInput) -> tuple[str, str]:
@@ -89,37 +115,33 @@ class CatalogQueries:
             raise NotFoundError("actor", actor_id)
         return actor
 
-    async def list_tokens(self, filters: TokenFilter, page: PageRequest) -> Page[TokenWithActor]:
+    async def list_movie_lines(self, filters: MovieLineFilter, page: PageRequest) -> Page[PracticeItem]:
         async with self._uow() as uow:
-            return await uow.tokens.list(filters, page)
+            return await uow.items.list_movie_lines(filters, page)
 
-    async def get_token(self, token_id: UUID) -> TokenWithActor:
+    async def list_scripts(self, filters: ScriptFilter, page: PageRequest) -> Page[PracticeItem]:
         async with self._uow() as uow:
-            found = await uow.tokens.get_with_actor(token_id)
-        if found is None:
-            raise NotFoundError("token", token_id)
-        return found
+            return await uow.items.list_scripts(filters, page)
 
-    async def list_scripts(self, filters: ScriptFilter, page: PageRequest) -> Page[Script]:
+    async def get_item(self, kind: ReferenceKind, item_id: UUID) -> PracticeItem:
+        """A movie line or script by id; an item of the other kind is not found."""
         async with self._uow() as uow:
-            return await uow.scripts.list(filters, page)
+            return await load_item(uow, kind, item_id)
 
-    async def get_script(self, script_id: UUID) -> Script:
-        async with self._uow() as uow:
-            script = await uow.scripts.get(script_id)
-        if script is None:
-            raise NotFoundError("script", script_id)
-        return script
-
-    async def reference_audio_url(self, kind: ReferenceKind, target_id: UUID) -> PresignedUrl:
+    async def reference_audio_url(self, kind: ReferenceKind, item_id: UUID) -> PresignedUrl:
         """A short-lived URL of the reference recording, for players and analysis servers."""
-        if kind is ReferenceKind.TOKEN:
-            audio = (await self.get_token(target_id)).token.reference_audio
-        else:
-            audio = (await self.get_script(target_id)).reference_audio
+        audio = (await self.get_item(kind, item_id)).reference_audio
         if audio is None:
-            raise NotFoundError(f"reference audio of {kind.value}", target_id)
+            raise NotFoundError(f"reference audio of {kind.value}", item_id)
         return await self._storage.presigned_get_url(audio.key, REFERENCE_URL_TTL_SECONDS)
+
+
+async def load_item(uow: UnitOfWork, kind: ReferenceKind, item_id: UUID) -> PracticeItem:
+    """The item of this kind; a missing id and an item of the other kind are both not found."""
+    item = await uow.items.get(item_id)
+    if item is None or item.kind is not kind:
+        raise NotFoundError(kind.value, item_id)
+    return item
 
 
 class CatalogAdministration:
@@ -169,102 +191,58 @@ class CatalogAdministration:
         async with self._uow() as uow:
             if await uow.actors.get(actor_id) is None:
                 raise NotFoundError("actor", actor_id)
-            if await uow.actors.has_tokens(actor_id):
+            if await uow.actors.has_movie_lines(actor_id):
                 raise ConflictError("the actor still has tokens; delete or move them first")
             await uow.actors.delete(actor_id)
             await uow.commit()
 
-    async def create_token(self, principal: Principal, data: TokenInput) -> TokenWithActor:
+    async def create_item(self, principal: Principal, data: ItemInput) -> PracticeItem:
         principal.require_admin()
-        token = Token(
-            id=self._ids.new_id(),
-            actor_id=data.actor_id,
-            movie_title="",
-            movie_year=None,
-            text="",
-            created_at=self._clock.now(),
-        )
-        _apply_token_input(token, data)
+        check_word_timings(data.words)
+        text = require_text("text", data.text, data.max_text_length)
         async with self._uow() as uow:
-            actor = await uow.actors.get(data.actor_id)
-            if actor is None:
-                raise InvalidInputError("actor_id", f"actor {data.actor_id} does not exist")
-            await uow.tokens.add(token)
+            detail = await data.detail(uow)
+            item = PracticeItem(self._ids.new_id(), detail, text, self._clock.now(), list(data.words))
+            await uow.items.add(item)
             await uow.commit()
-        return TokenWithActor(token=token, actor=actor)
+        return item
 
-    async def update_token(self, principal: Principal, token_id: UUID, data: TokenInput) -> TokenWithActor:
+    async def update_item(self, principal: Principal, item_id: UUID, data: ItemInput) -> PracticeItem:
+        """Replace an item's fields; new word timings get their reference features from the stored audio."""
         principal.require_admin()
         async with self._uow() as uow:
-            token = await uow.tokens.get(token_id)
-            if token is None:
-                raise NotFoundError("token", token_id)
-            actor = await uow.actors.get(data.actor_id)
-            if actor is None:
-                raise InvalidInputError("actor_id", f"actor {data.actor_id} does not exist")
-            _apply_token_input(token, data)
-            await uow.tokens.save(token)
-            await uow.commit()
-        return TokenWithActor(token=token, actor=actor)
-
-    async def delete_token(self, principal: Principal, token_id: UUID) -> None:
-        principal.require_admin()
+            item = await load_item(uow, data.kind, item_id)
+            check_word_timings(data.words)
+            item.text = require_text("text", data.text, data.max_text_length)
+            item.detail = await data.detail(uow)
+        item.words = list(data.words)
+        if item.reference_audio is not None and item.takes_word_features:
+            await self._extract_features(item, await self._storage.get(item.reference_audio.key))
         async with self._uow() as uow:
-            token = await uow.tokens.get(token_id)
-            if token is None:
-                raise NotFoundError("token", token_id)
-            await uow.tokens.delete(token_id)
+            await load_item(uow, data.kind, item_id)
+            await uow.items.save(item)
             await uow.commit()
-        if token.reference_audio is not None:
-            await self._storage.delete(token.reference_audio.key)
+        return item
 
-    async def create_script(self, principal: Principal, data: ScriptInput) -> Script:
-        principal.require_admin()
-        script = Script(id=self._ids.new_id(), title="", text="", created_at=self._clock.now())
-        _apply_script_input(script, data)
-        async with self._uow() as uow:
-            await uow.scripts.add(script)
-            await uow.commit()
-        return script
-
-    async def update_script(self, principal: Principal, script_id: UUID, data: ScriptInput) -> Script:
-        """Replace a script; new word timings get their reference features from the stored audio."""
-        principal.require_admin()
-        async with self._uow() as uow:
-            script = await uow.scripts.get(script_id)
-        if script is None:
-            raise NotFoundError("script", script_id)
-        _apply_script_input(script, data)
-        if script.reference_audio is not None and script.words:
-            audio = await self._storage.get(script.reference_audio.key)
-            script.words = await self._with_features(audio, script.words)
-            script.feature_config_version = self._features.version
-        async with self._uow() as uow:
-            if await uow.scripts.get(script_id) is None:
-                raise NotFoundError("script", script_id)
-            await uow.scripts.save(script)
-            await uow.commit()
-        return script
-
-    async def _with_features(self, audio: bytes, words: list[Word]) -> list[Word]:
-        features = await asyncio.to_thread(self._features.word_features, audio, words)
-        return [
-            replace(word, reference_features=feature) for word, feature in zip(words, features, strict=True)
+    async def _extract_features(self, item: PracticeItem, audio: bytes) -> None:
+        features = await asyncio.to_thread(self._features.word_features, audio, item.words)
+        item.words = [
+            replace(word, reference_features=feature)
+            for word, feature in zip(item.words, features, strict=True)
         ]
+        item.feature_config_version = self._features.version
 
-    async def delete_script(self, principal: Principal, script_id: UUID) -> None:
+    async def delete_item(self, principal: Principal, kind: ReferenceKind, item_id: UUID) -> None:
         principal.require_admin()
         async with self._uow() as uow:
-            script = await uow.scripts.get(script_id)
-            if script is None:
-                raise NotFoundError("script", script_id)
-            await uow.scripts.delete(script_id)
+            item = await load_item(uow, kind, item_id)
+            await uow.items.delete(item_id)
             await uow.commit()
-        if script.reference_audio is not None:
-            await self._storage.delete(script.reference_audio.key)
+        if item.reference_audio is not None:
+            await self._storage.delete(item.reference_audio.key)
 
     async def upload_reference_audio(
-        self, principal: Principal, kind: ReferenceKind, target_id: UUID, data: bytes
+        self, principal: Principal, kind: ReferenceKind, item_id: UUID, data: bytes
     ) -> ReferenceAudio:
         """Validate and store the reference recording, replacing any earlier one.
 
@@ -273,32 +251,22 @@ class CatalogAdministration:
         """
         principal.require_admin()
         inspected = await asyncio.to_thread(self._inspector.inspect, data, self._reference_limits)
-        key = f"references/{kind.value}s/{target_id}/{self._ids.new_id()}.{inspected.format.extension}"
+        key = f"references/{kind.value}s/{item_id}/{self._ids.new_id()}.{inspected.format.extension}"
         audio = ReferenceAudio(
             key=key,
             content_type=inspected.format.content_type,
             duration_seconds=round(inspected.duration_seconds, 3),
         )
         async with self._uow() as uow:
-            target: Token | Script | None = (
-                await uow.tokens.get(target_id)
-                if kind is ReferenceKind.TOKEN
-                else await uow.scripts.get(target_id)
-            )
-        if target is None:
-            raise NotFoundError(kind.value, target_id)
-        if isinstance(target, Script) and target.words:
-            target.words = await self._with_features(data, target.words)
-            target.feature_config_version = self._features.version
-        replaced = target.reference_audio
-        target.reference_audio = audio
+            item = await load_item(uow, kind, item_id)
+        if item.takes_word_features:
+            await self._extract_features(item, data)
+        replaced = item.reference_audio
+        item.reference_audio = audio
         await self._storage.put(key, data, audio.content_type)
         try:
             async with self._uow() as uow:
-                if isinstance(target, Token):
-                    await uow.tokens.save(target)
-                else:
-                    await uow.scripts.save(target)
+                await uow.items.save(item)
                 await uow.commit()
         except BaseException:
             await self._storage.delete(key)
@@ -306,20 +274,3 @@ class CatalogAdministration:
         if replaced is not None:
             await self._storage.delete(replaced.key)
         return audio
-
-
-def _apply_token_input(token: Token, data: TokenInput) -> None:
-    check_movie_year(data.movie_year)
-    check_word_timings(data.words)
-    token.actor_id = data.actor_id
-    token.movie_title = require_text("movie_title", data.movie_title, MAX_NAME_LENGTH)
-    token.movie_year = data.movie_year
-    token.text = require_text("text", data.text, MAX_LINE_LENGTH)
-    token.words = list(data.words)
-
-
-def _apply_script_input(script: Script, data: ScriptInput) -> None:
-    check_word_timings(data.words)
-    script.title = require_text("title", data.title, MAX_NAME_LENGTH)
-    script.text = require_text("text", data.text, MAX_SCRIPT_LENGTH)
-    script.words = list(data.words)

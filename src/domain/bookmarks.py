@@ -1,4 +1,4 @@
-"""Bookmarks: a user's saved tokens and scripts."""
+"""Bookmarks: the practice items (tokens and scripts) a user saved."""
 
 from __future__ import annotations
 
@@ -6,12 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from domain.catalog import ReferenceKind
-
 
 @dataclass(frozen=True, slots=True)
 class Bookmark:
     user_id: UUID
-    kind: ReferenceKind
-    target_id: UUID
+    item_id: UUID
     created_at: datetime

@@ -1,4 +1,4 @@
-"""Catalog: actors, the tokens (movie lines) they speak, and scripts with timed words."""
+"""Catalog: actors and the practice items: movie lines (public word: tokens) and scripts, with timed words."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from domain.errors import InvalidInputError
@@ -47,26 +47,58 @@ class ReferenceAudio:
 
 
 @dataclass(slots=True)
-class Token:
-    id: UUID
-    actor_id: UUID
+class MovieLine:
+    """What a token adds to its practice item: the actor who speaks the line and the movie."""
+
+    kind: ClassVar[ReferenceKind] = ReferenceKind.TOKEN
+    # Word timings of a line only mark the words; the line server analyses without reference features.
+    has_word_features: ClassVar[bool] = False
+
+    actor: Actor
     movie_title: str
-    movie_year: int | None
-    text: str
-    created_at: datetime
-    words: list[Word] = field(default_factory=list)
-    reference_audio: ReferenceAudio | None = None
+    movie_year: int | None = None
 
 
 @dataclass(slots=True)
-class Script:
-    id: UUID
+class ScriptDetail:
+    """What a script adds to its practice item: a title. Its words carry reference features."""
+
+    kind: ClassVar[ReferenceKind] = ReferenceKind.SCRIPT
+    has_word_features: ClassVar[bool] = True
+
     title: str
+
+
+ItemDetail = MovieLine | ScriptDetail
+DetailT = TypeVar("DetailT", MovieLine, ScriptDetail)
+
+
+@dataclass(slots=True)
+class PracticeItem:
+    """Something to practise: a movie line (public word: token) or a script, with its reference."""
+
+    id: UUID
+    detail: ItemDetail
     text: str
     created_at: datetime
     words: list[Word] = field(default_factory=list)
     reference_audio: ReferenceAudio | None = None
     feature_config_version: str | None = None
+
+    @property
+    def kind(self) -> ReferenceKind:
+        return self.detail.kind
+
+    @property
+    def takes_word_features(self) -> bool:
+        """Whether its words get reference features from the reference audio (a script's do)."""
+        return self.detail.has_word_features and bool(self.words)
+
+    def detail_as(self, detail_type: type[DetailT]) -> DetailT:
+        """The detail, for code that serves one kind only (a token's actor, a script's title)."""
+        if not isinstance(self.detail, detail_type):
+            raise TypeError(f"{self.kind.value} {self.id} has no {detail_type.__name__}")
+        return self.detail
 
 
 def require_text(field_name: str, value: str, max_length: int) -> str:

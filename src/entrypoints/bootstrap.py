@@ -25,7 +25,7 @@ from adapters.probes import PostgresProbe, RedisProbe, StorageProbe
 from adapters.queue.saq_relay import SaqRelayQueue, build_queue
 from adapters.ratelimit.redis_gcra import RedisRateLimiter
 from adapters.security.passwords import Argon2PasswordHasher
-from adapters.security.tokens import JwtStreamTickets, JwtTokenIssuer
+from adapters.security.tokens import JwtAccessTokenIssuer, JwtStreamTickets
 from adapters.storage.local import LocalObjectStorage
 from adapters.storage.s3 import S3ObjectStorage, S3StorageConfig
 from adapters.system import SystemClock, Uuid7Generator
@@ -147,7 +147,9 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
     storage = storage or await build_storage(settings)
     clock, ids = SystemClock(), Uuid7Generator()
     hasher = Argon2PasswordHasher()
-    tokens = JwtTokenIssuer(settings.secret_key, clock, timedelta(seconds=settings.access_token_ttl_seconds))
+    access_tokens = JwtAccessTokenIssuer(
+        settings.secret_key, clock, timedelta(seconds=settings.access_token_ttl_seconds)
+    )
 
     def uow() -> UnitOfWork:
         return SqlaUnitOfWork(session_factory)
@@ -178,7 +180,7 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
         redis=redis,
         storage=storage,
         registration=Registration(uow, hasher, clock, ids),
-        authentication=Authentication(uow, hasher, tokens),
+        authentication=Authentication(uow, hasher, access_tokens),
         profiles=Profiles(uow),
         catalog_queries=CatalogQueries(uow, storage),
         catalog_admin=CatalogAdministration(

@@ -109,6 +109,31 @@ async def test_uploads_need_sign_in_and_a_practisable_target(
     assert no_reference.status_code == 409
 
 
+async def test_a_token_id_under_scripts_is_not_found(
+    client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any]
+) -> None:
+    me = await sign_up()
+    response = await client.post(
+        f"/scripts/{reference_token['id']}/upload-audio", files={"file": ("x.wav", tone(1.0))}, headers=me
+    )
+    assert response.status_code == 404
+    assert response.json()["type"] == "/problems/not-found"
+
+
+async def test_a_job_outlives_its_deleted_token_without_a_target(
+    client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any], admin_headers: dict[str, str]
+) -> None:
+    me = await sign_up()
+    url = f"/tokens/{reference_token['id']}/upload-audio"
+    job = (await client.post(url, files={"file": ("a.wav", tone(1.0))}, headers=me)).json()
+    assert job["target_id"] == reference_token["id"]
+    deleted = await client.delete(f"/tokens/{reference_token['id']}", headers=admin_headers)
+    assert deleted.status_code == 204
+    kept = await client.get(f"/jobs/{job['id']}", headers=me)
+    assert kept.status_code == 200
+    assert (kept.json()["kind"], kept.json()["target_id"]) == ("token", None)
+
+
 async def test_a_retry_with_the_same_idempotency_key_replays_the_first_response(
     client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any], container: Container
 ) -> None:

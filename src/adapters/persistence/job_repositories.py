@@ -59,7 +59,7 @@ def _job_from_row(row: JobRow, words: list[WordResult] | None = None) -> Job:
         id=row.id,
         user_id=row.user_id,
         kind=ReferenceKind(row.kind),
-        target_id=row.target_id,
+        item_id=row.item_id,
         status=JobStatus(row.status),
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -98,14 +98,11 @@ class SqlaJobRepository:
         self._session = session
 
     async def add(self, job: Job) -> None:
-        is_token = job.kind is ReferenceKind.TOKEN
         row = JobRow(
             id=job.id,
             user_id=job.user_id,
             kind=job.kind.value,
-            target_id=job.target_id,
-            token_id=job.target_id if is_token else None,
-            script_id=None if is_token else job.target_id,
+            item_id=job.item_id,
             created_at=job.created_at,
         )
         _write_job(job, row)

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from adapters.persistence.models import ActorRow, ReferenceAudioColumns, ScriptRow, TokenRow, UserRow, WordRow
+from adapters.persistence.models import (
+    ActorRow,
+    MovieLineRow,
+    PracticeItemRow,
+    ReferenceAudioColumns,
+    ScriptDetailRow,
+    UserRow,
+    WordRow,
+)
 from domain.accounts import Role, User
-from domain.catalog import Actor, ReferenceAudio, Script, Token, Word
+from domain.catalog import Actor, ItemDetail, MovieLine, PracticeItem, ReferenceAudio, ScriptDetail, Word
 
 
 def user_from_row(row: UserRow) -> User:
@@ -61,26 +69,37 @@ def write_reference_audio(row: ReferenceAudioColumns, audio: ReferenceAudio | No
     row.reference_audio_duration = audio.duration_seconds if audio else None
 
 
-def token_from_row(row: TokenRow, *, with_words: bool = True) -> Token:
-    return Token(
+def item_from_row(row: PracticeItemRow, *, with_words: bool = True) -> PracticeItem:
+    return PracticeItem(
         id=row.id,
-        actor_id=row.actor_id,
-        movie_title=row.movie_title,
-        movie_year=row.movie_year,
-        text=row.text,
-        created_at=row.created_at,
-        words=[word_from_row(word) for word in row.words] if with_words else [],
-        reference_audio=reference_audio_from_row(row),
-    )
-
-
-def script_from_row(row: ScriptRow, *, with_words: bool = True) -> Script:
-    return Script(
-        id=row.id,
-        title=row.title,
+        detail=_detail_from_row(row),
         text=row.text,
         created_at=row.created_at,
         words=[word_from_row(word) for word in row.words] if with_words else [],
         reference_audio=reference_audio_from_row(row),
         feature_config_version=row.feature_config_version,
     )
+
+
+def _detail_from_row(row: PracticeItemRow) -> ItemDetail:
+    if row.movie_line is not None:
+        line = row.movie_line
+        return MovieLine(actor_from_row(line.actor), line.movie_title, line.movie_year)
+    if row.script is not None:
+        return ScriptDetail(row.script.title)
+    raise LookupError(f"practice item {row.id} has no detail row")
+
+
+def write_item(item: PracticeItem, row: PracticeItemRow) -> None:
+    """Copy the item onto its row and its detail row (created when the item is new)."""
+    row.kind, row.text, row.feature_config_version = item.kind.value, item.text, item.feature_config_version
+    write_reference_audio(row, item.reference_audio)
+    match item.detail:
+        case MovieLine(actor=actor, movie_title=movie_title, movie_year=movie_year):
+            line = row.movie_line or MovieLineRow(item_id=item.id)
+            line.actor_id, line.movie_title, line.movie_year = actor.id, movie_title, movie_year
+            row.movie_line = line
+        case ScriptDetail(title=title):
+            script = row.script or ScriptDetailRow(item_id=item.id)
+            script.title = title
+            row.script = script

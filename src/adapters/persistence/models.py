@@ -17,6 +17,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 FAILURE_CODE_LENGTH = 80
 
 
+def trigram_index(name: str, column: str) -> Index:
+    """A GIN trigram index, so that substring search (ILIKE '%term%') on the column uses an index."""
+    return Index(name, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"})
+
+
 class UserRow(UUIDv7AuditBase):
     __tablename__ = "users"
 
@@ -34,9 +39,7 @@ class ActorRow(UUIDv7AuditBase):
     name: Mapped[str] = mapped_column(String(200))
     bio: Mapped[str] = mapped_column(Text, default="")
 
-    __table_args__ = (
-        Index("ix_actors_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
-    )
+    __table_args__ = (trigram_index("ix_actors_name_trgm", "name"),)
 
 
 class ReferenceAudioColumns:
@@ -45,66 +48,69 @@ class ReferenceAudioColumns:
     reference_audio_duration: Mapped[float | None] = mapped_column(Float, default=None)
 
 
-class TokenRow(ReferenceAudioColumns, UUIDv7AuditBase):
-    __tablename__ = "tokens"
+class PracticeItemRow(ReferenceAudioColumns, UUIDv7AuditBase):
+    """A movie line (kind token) or a script; its detail row says what the kind adds."""
 
-    actor_id: Mapped[UUID] = mapped_column(ForeignKey("actors.id", ondelete="RESTRICT"), index=True)
-    movie_title: Mapped[str] = mapped_column(String(200), index=True)
-    movie_year: Mapped[int | None] = mapped_column(Integer, default=None)
-    text: Mapped[str] = mapped_column(Text)
+    __tablename__ = "practice_items"
 
-    actor: Mapped[ActorRow] = relationship(lazy="raise")
-    words: Mapped[list[WordRow]] = relationship(
-        lazy="raise",
-        order_by="WordRow.index",
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        foreign_keys="WordRow.token_id",
-    )
-
-    __table_args__ = (
-        Index("ix_tokens_text_trgm", "text", postgresql_using="gin", postgresql_ops={"text": "gin_trgm_ops"}),
-        Index(
-            "ix_tokens_movie_title_trgm",
-            "movie_title",
-            postgresql_using="gin",
-            postgresql_ops={"movie_title": "gin_trgm_ops"},
-        ),
-    )
-
-
-class ScriptRow(ReferenceAudioColumns, UUIDv7AuditBase):
-    __tablename__ = "scripts"
-
-    title: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
     feature_config_version: Mapped[str | None] = mapped_column(String(32), default=None)
 
     words: Mapped[list[WordRow]] = relationship(
-        lazy="raise",
-        order_by="WordRow.index",
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        foreign_keys="WordRow.script_id",
+        lazy="raise", order_by="WordRow.index", cascade="all, delete-orphan", passive_deletes=True
+    )
+    movie_line: Mapped[MovieLineRow | None] = relationship(
+        lazy="raise", cascade="all, delete-orphan", passive_deletes=True
+    )
+    script: Mapped[ScriptDetailRow | None] = relationship(
+        lazy="raise", cascade="all, delete-orphan", passive_deletes=True
     )
 
     __table_args__ = (
-        Index(
-            "ix_scripts_title_trgm", "title", postgresql_using="gin", postgresql_ops={"title": "gin_trgm_ops"}
-        ),
-        Index(
-            "ix_scripts_text_trgm", "text", postgresql_using="gin", postgresql_ops={"text": "gin_trgm_ops"}
-        ),
+        CheckConstraint("kind IN ('token', 'script')", name="kind_known"),
+        trigram_index("ix_practice_items_text_trgm", "text"),
     )
 
 
+class ItemDetailColumns:
+    """A detail row shares the id of its practice item and goes with it."""
+
+    item_id: Mapped[UUID] = mapped_column(
+        ForeignKey("practice_items.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class MovieLineRow(ItemDetailColumns, DefaultBase):
+    """The detail of a token: who speaks the line, in which movie."""
+
+    __tablename__ = "movie_lines"
+
+    actor_id: Mapped[UUID] = mapped_column(ForeignKey("actors.id", ondelete="RESTRICT"), index=True)
+    movie_title: Mapped[str] = mapped_column(String(200), index=True)
+    movie_year: Mapped[int | None] = mapped_column(Integer, default=None)
+
+    actor: Mapped[ActorRow] = relationship(lazy="raise")
+
+    __table_args__ = (trigram_index("ix_movie_lines_movie_title_trgm", "movie_title"),)
+
+
+class ScriptDetailRow(ItemDetailColumns, DefaultBase):
+    """The detail of a script: its title."""
+
+    __tablename__ = "script_details"
+
+    title: Mapped[str] = mapped_column(String(200), index=True)
+
+    __table_args__ = (trigram_index("ix_script_details_title_trgm", "title"),)
+
+
 class WordRow(UUIDv7AuditBase):
-    """A timed word of a token's or a script's reference audio (exactly one owner)."""
+    """A timed word of a practice item's reference audio."""
 
     __tablename__ = "words"
 
-    token_id: Mapped[UUID | None] = mapped_column(ForeignKey("tokens.id", ondelete="CASCADE"), default=None)
-    script_id: Mapped[UUID | None] = mapped_column(ForeignKey("scripts.id", ondelete="CASCADE"), default=None)
+    item_id: Mapped[UUID] = mapped_column(ForeignKey("practice_items.id", ondelete="CASCADE"))
     index: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(String(100))
     start: Mapped[float] = mapped_column(Float)
@@ -112,22 +118,8 @@ class WordRow(UUIDv7AuditBase):
     reference_features: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
 
     __table_args__ = (
-        CheckConstraint("num_nonnulls(token_id, script_id) = 1", name="one_owner"),
         CheckConstraint('"end" > start AND start >= 0', name="positive_span"),
-        Index(
-            "uq_words_token_index",
-            "token_id",
-            "index",
-            unique=True,
-            postgresql_where=sql_text("token_id IS NOT NULL"),
-        ),
-        Index(
-            "uq_words_script_index",
-            "script_id",
-            "index",
-            unique=True,
-            postgresql_where=sql_text("script_id IS NOT NULL"),
-        ),
+        Index("uq_words_item_index", "item_id", "index", unique=True),
     )
 
 
@@ -135,32 +127,14 @@ class BookmarkRow(UUIDv7AuditBase):
     __tablename__ = "bookmarks"
 
     user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    token_id: Mapped[UUID | None] = mapped_column(ForeignKey("tokens.id", ondelete="CASCADE"), default=None)
-    script_id: Mapped[UUID | None] = mapped_column(ForeignKey("scripts.id", ondelete="CASCADE"), default=None)
+    item_id: Mapped[UUID] = mapped_column(ForeignKey("practice_items.id", ondelete="CASCADE"))
     bookmarked_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
 
-    token: Mapped[TokenRow | None] = relationship(lazy="raise")
-    script: Mapped[ScriptRow | None] = relationship(lazy="raise")
+    item: Mapped[PracticeItemRow] = relationship(lazy="raise")
 
     __table_args__ = (
-        CheckConstraint("num_nonnulls(token_id, script_id) = 1", name="one_target"),
-        Index(
-            "uq_bookmarks_user_token",
-            "user_id",
-            "token_id",
-            unique=True,
-            postgresql_where=sql_text("token_id IS NOT NULL"),
-        ),
-        Index(
-            "uq_bookmarks_user_script",
-            "user_id",
-            "script_id",
-            unique=True,
-            postgresql_where=sql_text("script_id IS NOT NULL"),
-        ),
-        Index("ix_bookmarks_user_id", "user_id"),
-        Index("ix_bookmarks_token_id", "token_id"),
-        Index("ix_bookmarks_script_id", "script_id"),
+        Index("uq_bookmarks_user_item", "user_id", "item_id", unique=True),
+        Index("ix_bookmarks_item_id", "item_id"),
     )
 
 
@@ -169,11 +143,10 @@ class JobRow(UUIDv7AuditBase):
 
     user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
-    token_id: Mapped[UUID | None] = mapped_column(ForeignKey("tokens.id", ondelete="SET NULL"), default=None)
-    script_id: Mapped[UUID | None] = mapped_column(
-        ForeignKey("scripts.id", ondelete="SET NULL"), default=None
+    # Jobs outlive their item (the user's history keeps its scores); the kind stays on the job.
+    item_id: Mapped[UUID | None] = mapped_column(
+        ForeignKey("practice_items.id", ondelete="SET NULL"), default=None
     )
-    target_id: Mapped[UUID] = mapped_column()
     status: Mapped[str] = mapped_column(String(24))
     recording_key: Mapped[str | None] = mapped_column(String(512), default=None)
     recording_content_type: Mapped[str | None] = mapped_column(String(64), default=None)
@@ -196,8 +169,7 @@ class JobRow(UUIDv7AuditBase):
         ),
         Index("ix_jobs_user_id_created_at", "user_id", "created_at"),
         Index("ix_jobs_user_id_status", "user_id", "status"),
-        Index("ix_jobs_token_id", "token_id"),
-        Index("ix_jobs_script_id", "script_id"),
+        Index("ix_jobs_item_id", "item_id"),
         Index(
             "ix_jobs_deadline_live",
             "deadline_at",

@@ -1,4 +1,4 @@
-"""Postgres repositories for accounts, catalog and bookmarks."""
+"""Postgres repositories for accounts, the catalog (actors and practice items) and bookmarks."""
 
 from __future__ import annotations
 
@@ -12,26 +12,32 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from adapters.persistence.mappers import (
     actor_from_row,
-    script_from_row,
-    token_from_row,
+    item_from_row,
     user_from_row,
     word_from_row,
     word_rows,
-    write_reference_audio,
+    write_item,
 )
-from adapters.persistence.models import ActorRow, BookmarkRow, ScriptRow, TokenRow, UserRow, WordRow
+from adapters.persistence.models import (
+    ActorRow,
+    BookmarkRow,
+    MovieLineRow,
+    PracticeItemRow,
+    ScriptDetailRow,
+    UserRow,
+    WordRow,
+)
 from application.ports.persistence import (
     ActorFilter,
     BookmarkedItem,
+    MovieLineFilter,
     Page,
     PageRequest,
     ScriptFilter,
-    TokenFilter,
-    TokenWithActor,
 )
 from domain.accounts import User
 from domain.bookmarks import Bookmark
-from domain.catalog import Actor, ReferenceKind, Script, Token, Word
+from domain.catalog import Actor, PracticeItem, Word
 
 
 def contains(column: Any, needle: str) -> ColumnElement[bool]:
@@ -39,6 +45,10 @@ def contains(column: Any, needle: str) -> ColumnElement[bool]:
     escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     condition: ColumnElement[bool] = column.ilike(f"%{escaped}%", escape="\\")
     return condition
+
+
+def _any_contains(needle: str | None, *columns: Any) -> ColumnElement[bool] | None:
+    return or_(*(contains(column, needle) for column in columns)) if needle else None
 
 
 def _same_words(rows: list[WordRow], words: list[Word]) -> bool:
@@ -118,129 +128,91 @@ class SqlaActorRepository:
     async def delete(self, actor_id: UUID) -> None:
         await self._session.execute(delete(ActorRow).where(ActorRow.id == actor_id))
 
-    async def has_tokens(self, actor_id: UUID) -> bool:
-        return bool(await self._session.scalar(select(exists().where(TokenRow.actor_id == actor_id))))
+    async def has_movie_lines(self, actor_id: UUID) -> bool:
+        return bool(await self._session.scalar(select(exists().where(MovieLineRow.actor_id == actor_id))))
 
     async def list(self, filters: ActorFilter, page: PageRequest) -> Page[Actor]:
         query = select(ActorRow)
-        if filters.search:
-            query = query.where(
-                or_(contains(ActorRow.name, filters.search), contains(ActorRow.bio, filters.search))
-            )
+        search = _any_contains(filters.search, ActorRow.name, ActorRow.bio)
+        if search is not None:
+            query = query.where(search)
         rows, total = await _page(self._session, query, page, (ActorRow.name, ActorRow.id))
         return Page([actor_from_row(row) for row in rows], total, page.limit, page.offset)
 
 
-class SqlaTokenRepository:
+class SqlaPracticeItemRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, token: Token) -> None:
-        row = TokenRow(id=token.id, created_at=token.created_at, words=word_rows(token.words))
-        self._copy(token, row)
+    async def add(self, item: PracticeItem) -> None:
+        row = PracticeItemRow(id=item.id, created_at=item.created_at, words=word_rows(item.words))
+        write_item(item, row)
         self._session.add(row)
         await self._session.flush()
 
-    async def get(self, token_id: UUID) -> Token | None:
-        row = await self._load(token_id)
-        return token_from_row(row) if row else None
+    async def get(self, item_id: UUID) -> PracticeItem | None:
+        row = await self._load(item_id)
+        return item_from_row(row) if row else None
 
-    async def get_with_actor(self, token_id: UUID) -> TokenWithActor | None:
-        row = await self._load(token_id)
-        return TokenWithActor(token_from_row(row), actor_from_row(row.actor)) if row else None
-
-    async def save(self, token: Token) -> None:
-        row = await self._load(token.id)
+    async def save(self, item: PracticeItem) -> None:
+        row = await self._load(item.id)
         if row is None:
-            raise LookupError(token.id)
-        await _replace_words(self._session, row.words, token.words)
-        self._copy(token, row)
+            raise LookupError(item.id)
+        await _replace_words(self._session, row.words, item.words)
+        write_item(item, row)
         await self._session.flush()
 
-    async def delete(self, token_id: UUID) -> None:
-        await self._session.execute(delete(TokenRow).where(TokenRow.id == token_id))
+    async def delete(self, item_id: UUID) -> None:
+        await self._session.execute(delete(PracticeItemRow).where(PracticeItemRow.id == item_id))
 
-    async def list(self, filters: TokenFilter, page: PageRequest) -> Page[TokenWithActor]:
-        query = select(TokenRow).options(joinedload(TokenRow.actor), selectinload(TokenRow.words))
-        if filters.actor_id is not None:
-            query = query.where(TokenRow.actor_id == filters.actor_id)
-        if filters.movie_title:
-            query = query.where(contains(TokenRow.movie_title, filters.movie_title))
-        if filters.search:
-            query = query.where(
-                or_(contains(TokenRow.text, filters.search), contains(TokenRow.movie_title, filters.search))
-            )
-        rows, total = await _page(self._session, query, page, (TokenRow.created_at.desc(), TokenRow.id))
-        items = [TokenWithActor(token_from_row(row), actor_from_row(row.actor)) for row in rows]
-        return Page(items, total, page.limit, page.offset)
-
-    async def _load(self, token_id: UUID) -> TokenRow | None:
+    async def list_movie_lines(self, filters: MovieLineFilter, page: PageRequest) -> Page[PracticeItem]:
+        conditions = [
+            MovieLineRow.actor_id == filters.actor_id if filters.actor_id is not None else None,
+            contains(MovieLineRow.movie_title, filters.movie_title) if filters.movie_title else None,
+            _any_contains(filters.search, PracticeItemRow.text, MovieLineRow.movie_title),
+        ]
         query = (
-            select(TokenRow)
-            .where(TokenRow.id == token_id)
-            .options(joinedload(TokenRow.actor), selectinload(TokenRow.words))
+            select(PracticeItemRow)
+            .join(PracticeItemRow.movie_line)
+            .options(selectinload(PracticeItemRow.words))
         )
-        return await self._session.scalar(query)
+        order = (PracticeItemRow.created_at.desc(), PracticeItemRow.id)
+        return await self._list(query, conditions, order, page, with_words=True)
 
-    @staticmethod
-    def _copy(token: Token, row: TokenRow) -> None:
-        row.actor_id, row.movie_title, row.movie_year, row.text = (
-            token.actor_id,
-            token.movie_title,
-            token.movie_year,
-            token.text,
+    async def list_scripts(self, filters: ScriptFilter, page: PageRequest) -> Page[PracticeItem]:
+        conditions = [
+            contains(ScriptDetailRow.title, filters.title) if filters.title else None,
+            _any_contains(filters.search, ScriptDetailRow.title, PracticeItemRow.text),
+        ]
+        query = select(PracticeItemRow).join(PracticeItemRow.script)
+        order = (ScriptDetailRow.title, PracticeItemRow.id)
+        return await self._list(query, conditions, order, page, with_words=False)
+
+    async def _list(
+        self,
+        query: Select[PracticeItemRow],
+        conditions: list[ColumnElement[bool] | None],
+        order: tuple[Any, ...],
+        page: PageRequest,
+        *,
+        with_words: bool,
+    ) -> Page[PracticeItem]:
+        query = _with_details(query).where(*(condition for condition in conditions if condition is not None))
+        rows, total = await _page(self._session, query, page, order)
+        return Page(
+            [item_from_row(row, with_words=with_words) for row in rows], total, page.limit, page.offset
         )
-        write_reference_audio(row, token.reference_audio)
+
+    async def _load(self, item_id: UUID) -> PracticeItemRow | None:
+        query = _with_details(select(PracticeItemRow).where(PracticeItemRow.id == item_id))
+        return await self._session.scalar(query.options(selectinload(PracticeItemRow.words)))
 
 
-class SqlaScriptRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def add(self, script: Script) -> None:
-        row = ScriptRow(id=script.id, created_at=script.created_at, words=word_rows(script.words))
-        self._copy(script, row)
-        self._session.add(row)
-        await self._session.flush()
-
-    async def get(self, script_id: UUID) -> Script | None:
-        row = await self._load(script_id)
-        return script_from_row(row) if row else None
-
-    async def save(self, script: Script) -> None:
-        row = await self._load(script.id)
-        if row is None:
-            raise LookupError(script.id)
-        await _replace_words(self._session, row.words, script.words)
-        self._copy(script, row)
-        await self._session.flush()
-
-    async def delete(self, script_id: UUID) -> None:
-        await self._session.execute(delete(ScriptRow).where(ScriptRow.id == script_id))
-
-    async def list(self, filters: ScriptFilter, page: PageRequest) -> Page[Script]:
-        query = select(ScriptRow)
-        if filters.title:
-            query = query.where(contains(ScriptRow.title, filters.title))
-        if filters.search:
-            query = query.where(
-                or_(contains(ScriptRow.title, filters.search), contains(ScriptRow.text, filters.search))
-            )
-        rows, total = await _page(self._session, query, page, (ScriptRow.title, ScriptRow.id))
-        return Page([script_from_row(row, with_words=False) for row in rows], total, page.limit, page.offset)
-
-    async def _load(self, script_id: UUID) -> ScriptRow | None:
-        query = select(ScriptRow).where(ScriptRow.id == script_id).options(selectinload(ScriptRow.words))
-        return await self._session.scalar(query)
-
-    @staticmethod
-    def _copy(script: Script, row: ScriptRow) -> None:
-        row.title, row.text, row.feature_config_version = (
-            script.title,
-            script.text,
-            script.feature_config_version,
-        )
-        write_reference_audio(row, script.reference_audio)
+def _with_details(query: Select[PracticeItemRow]) -> Select[PracticeItemRow]:
+    return query.options(
+        joinedload(PracticeItemRow.movie_line).joinedload(MovieLineRow.actor),
+        joinedload(PracticeItemRow.script),
+    )
 
 
 class SqlaBookmarkRepository:
@@ -248,56 +220,39 @@ class SqlaBookmarkRepository:
         self._session = session
 
     async def add(self, bookmark: Bookmark) -> bool:
-        is_token = bookmark.kind is ReferenceKind.TOKEN
-        target_column = "token_id" if is_token else "script_id"
         statement = (
             insert(BookmarkRow)
-            .values(
-                user_id=bookmark.user_id,
-                bookmarked_at=bookmark.created_at,
-                **{target_column: bookmark.target_id},
-            )
-            .on_conflict_do_nothing(
-                index_elements=["user_id", target_column],
-                index_where=BookmarkRow.token_id.is_not(None)
-                if is_token
-                else BookmarkRow.script_id.is_not(None),
-            )
+            .values(user_id=bookmark.user_id, item_id=bookmark.item_id, bookmarked_at=bookmark.created_at)
+            .on_conflict_do_nothing(index_elements=["user_id", "item_id"])
             .returning(BookmarkRow.id)
         )
         return (await self._session.scalar(statement)) is not None
 
-    async def remove(self, user_id: UUID, kind: ReferenceKind, target_id: UUID) -> bool:
-        column = BookmarkRow.token_id if kind is ReferenceKind.TOKEN else BookmarkRow.script_id
+    async def remove(self, user_id: UUID, item_id: UUID) -> bool:
         result = await self._session.execute(
             delete(BookmarkRow)
-            .where(BookmarkRow.user_id == user_id, column == target_id)
+            .where(BookmarkRow.user_id == user_id, BookmarkRow.item_id == item_id)
             .returning(BookmarkRow.id)
         )
         return result.first() is not None
 
     async def list_for_user(self, user_id: UUID) -> list[BookmarkedItem]:
+        item = joinedload(BookmarkRow.item)
         query = (
             select(BookmarkRow)
             .where(BookmarkRow.user_id == user_id)
             .options(
-                joinedload(BookmarkRow.token).joinedload(TokenRow.actor),
-                joinedload(BookmarkRow.token).selectinload(TokenRow.words),
-                joinedload(BookmarkRow.script),
+                item.joinedload(PracticeItemRow.movie_line).joinedload(MovieLineRow.actor),
+                item.joinedload(PracticeItemRow.script),
+                item.selectinload(PracticeItemRow.words),
             )
             .order_by(BookmarkRow.bookmarked_at.desc(), BookmarkRow.id)
         )
         rows = (await self._session.scalars(query)).unique().all()
-        return [self._item(row) for row in rows]
-
-    @staticmethod
-    def _item(row: BookmarkRow) -> BookmarkedItem:
-        kind = ReferenceKind.TOKEN if row.token_id is not None else ReferenceKind.SCRIPT
-        target_id = row.token_id or row.script_id
-        assert target_id is not None  # guaranteed by the one_target check constraint
-        bookmark = Bookmark(user_id=row.user_id, kind=kind, target_id=target_id, created_at=row.bookmarked_at)
-        token = (
-            TokenWithActor(token_from_row(row.token), actor_from_row(row.token.actor)) if row.token else None
-        )
-        script = script_from_row(row.script, with_words=False) if row.script else None
-        return BookmarkedItem(bookmark=bookmark, token=token, script=script)
+        return [
+            BookmarkedItem(
+                bookmark=Bookmark(user_id=row.user_id, item_id=row.item_id, created_at=row.bookmarked_at),
+                item=item_from_row(row.item),
+            )
+            for row in rows
+        ]

@@ -17,8 +17,7 @@ from adapters.persistence.job_repositories import (
 from adapters.persistence.repositories import (
     SqlaActorRepository,
     SqlaBookmarkRepository,
-    SqlaScriptRepository,
-    SqlaTokenRepository,
+    SqlaPracticeItemRepository,
     SqlaUserRepository,
 )
 from domain.errors import ConflictError
@@ -32,8 +31,7 @@ class SqlaUnitOfWork:
         self.session = self._session_factory()
         self.users = SqlaUserRepository(self.session)
         self.actors = SqlaActorRepository(self.session)
-        self.tokens = SqlaTokenRepository(self.session)
-        self.scripts = SqlaScriptRepository(self.session)
+        self.items = SqlaPracticeItemRepository(self.session)
         self.bookmarks = SqlaBookmarkRepository(self.session)
         self.jobs = SqlaJobRepository(self.session)
         self.job_events = SqlaJobEventRepository(self.session)

@@ -56,7 +56,7 @@ def _principal(claims: dict[str, Any]) -> Principal:
     return Principal(user_id=UUID(claims["sub"]), role=Role(claims["role"]))
 
 
-class JwtTokenIssuer:
+class JwtAccessTokenIssuer:
     def __init__(
         self, secret: str, clock: Clock, lifetime: timedelta, issuer: str = "voice-practice"
     ) -> None:

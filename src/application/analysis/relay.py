@@ -21,7 +21,7 @@ from application.ports.storage import ObjectStorage
 from application.ports.system import Clock
 from domain.analysis.jobs import FailureCode, Job, JobEvent
 from domain.analysis.outbox import OutboxMessage
-from domain.catalog import ReferenceAudio, ReferenceKind, Word
+from domain.catalog import PracticeItem
 
 logger = logging.getLogger(__name__)
 DEFAULT_CONCURRENCY = 16  # dispatches in flight per relay (per worker process)
@@ -37,7 +37,7 @@ class _ReferenceRemovedError(Exception):
 @dataclass(frozen=True, slots=True)
 class RelayOutcome:
     message_id: UUID
-    outcome: str  # sent | retry | failed | skipped | not_claimed (failed: the job failed)
+    outcome: str  # sent | retry | failed | skipped (settled without a request) | not_claimed
 
 
 class OutboxRelay:
@@ -111,8 +111,8 @@ class OutboxRelay:
                 if request is not None:
                     await self._dispatcher.dispatch(request)
         except _ReferenceRemovedError:
-            await self._finish(message, outcome="failed")
-            return RelayOutcome(message.id, "failed")
+            await self._finish(message, outcome="removed")
+            return RelayOutcome(message.id, "skipped")
         except DispatchError as error:
             return await self._handle_failure(message, error)
         except TimeoutError:
@@ -127,26 +127,15 @@ class OutboxRelay:
             job = await uow.jobs.get(message.job_id)
             if job is None or job.status.is_terminal or job.recording is None:
                 return None
-            if job.kind is ReferenceKind.TOKEN:
-                token = await uow.tokens.get(job.target_id)
-                reference, text, words, version = (
-                    (token.reference_audio, token.text, token.words, None) if token else (None, "", [], None)
-                )
-            else:
-                script = await uow.scripts.get(job.target_id)
-                reference, text, words, version = (
-                    (script.reference_audio, script.text, script.words, script.feature_config_version)
-                    if script
-                    else (None, "", [], None)
-                )
-        if reference is None:
+            item = await uow.items.get(job.item_id) if job.item_id else None
+        if item is None or item.reference_audio is None:
             raise _ReferenceRemovedError
-        return await self._request(job, reference, text, words, version)
+        return await self._request(job, item)
 
-    async def _request(
-        self, job: Job, reference: ReferenceAudio, text: str, words: list[Word], version: str | None
-    ) -> AnalysisRequest:
+    async def _request(self, job: Job, item: PracticeItem) -> AnalysisRequest:
+        reference = item.reference_audio
         assert job.recording is not None
+        assert reference is not None
         ttl = int(self._settings.presigned_url_ttl.total_seconds())
         recording_url = await self._storage.presigned_get_url(job.recording.key, ttl)
         reference_url = await self._storage.presigned_get_url(reference.key, ttl)
@@ -159,7 +148,7 @@ class OutboxRelay:
             reference_content_type=reference.content_type,
             callback_url=self._settings.callback_url,
             deadline=self._clock.now() + self._settings.deadline(job.kind),
-            text=text,
+            text=item.text,
             words=[
                 {
                     "index": word.index,
@@ -168,9 +157,9 @@ class OutboxRelay:
                     "end": word.end,
                     "reference_features": dict(word.reference_features) if word.reference_features else None,
                 }
-                for word in words
+                for word in item.words
             ],
-            feature_config_version=version,
+            feature_config_version=item.feature_config_version,
         )
 
     async def _finish(self, message: OutboxMessage, outcome: str) -> None:
@@ -234,7 +223,7 @@ class OutboxRelay:
 _SETTLED_ERRORS: dict[str, str | None] = {
     "sent": None,
     "skipped": "job no longer needs analysis",
-    "failed": "the job's token or script or its reference audio was removed",
+    "removed": "the job's practice item or its reference audio was removed",
 }
 
 

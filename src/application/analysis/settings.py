@@ -32,7 +32,7 @@ class PipelineSettings:
     orphan_grace: timedelta = timedelta(hours=1)
 
     def limits(self, kind: ReferenceKind) -> AudioLimits:
-        return self.token_limits if kind is ReferenceKind.TOKEN else self.script_limits
+        return {ReferenceKind.TOKEN: self.token_limits, ReferenceKind.SCRIPT: self.script_limits}[kind]
 
     @property
     def upload_deadline(self) -> timedelta:
@@ -46,4 +46,4 @@ class PipelineSettings:
         return self.relay_lease * 0.8
 
     def deadline(self, kind: ReferenceKind) -> timedelta:
-        return self.token_deadline if kind is ReferenceKind.TOKEN else self.script_deadline
+        return {ReferenceKind.TOKEN: self.token_deadline, ReferenceKind.SCRIPT: self.script_deadline}[kind]

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from application.analysis.live_events import announce
 from application.analysis.settings import PipelineSettings
+from application.catalog import load_item
 from application.ports.analysis import JobEventPublisher, RelayQueue
 from application.ports.audio import AudioInspector, InspectedAudio
 from application.ports.persistence import UnitOfWork, UnitOfWorkFactory
@@ -66,17 +67,17 @@ class RecordingUploads:
         self._ids = ids
         self._settings = settings
 
-    async def upload(self, principal: Principal, kind: ReferenceKind, target_id: UUID, data: bytes) -> Job:
+    async def upload(self, principal: Principal, kind: ReferenceKind, item_id: UUID, data: bytes) -> Job:
         """Validate the recording, store it and queue its analysis; answer at once with the job."""
         inspected = await self._inspect(kind, data)
         async with self._uow() as uow:
-            await _require_reference(uow, kind, target_id)
+            await _require_reference(uow, kind, item_id)
         job_id = self._ids.new_id()
         key = recording_key(job_id, inspected.format)
         await self._storage.put(key, data, inspected.format.content_type)
         recording = Recording(key, inspected.format.content_type, inspected.duration_seconds, inspected.size)
         try:
-            job, outbox_id = await self._create_queued_job(principal, kind, target_id, job_id, recording)
+            job, outbox_id = await self._create_queued_job(principal, kind, item_id, job_id, recording)
         except BaseException:
             await self._storage.delete(key)
             raise
@@ -84,7 +85,7 @@ class RecordingUploads:
         return job
 
     async def start_direct_upload(
-        self, principal: Principal, kind: ReferenceKind, target_id: UUID, content_type: str
+        self, principal: Principal, kind: ReferenceKind, item_id: UUID, content_type: str
     ) -> DirectUpload:
         """Create a job waiting for its recording, with a presigned PUT URL for the client."""
         if not content_type.startswith("audio/") and content_type not in {
@@ -98,13 +99,13 @@ class RecordingUploads:
             self._ids.new_id(),
             principal.user_id,
             kind,
-            target_id,
+            item_id,
             now,
             recording=None,
             deadline=self._settings.upload_deadline,
         )
         async with self._uow() as uow:
-            await _require_reference(uow, kind, target_id)
+            await _require_reference(uow, kind, item_id)
             await uow.jobs.add(job)
             await uow.commit()
         ttl = int(self._settings.direct_upload_ttl.total_seconds())
@@ -153,11 +154,11 @@ class RecordingUploads:
         return await asyncio.to_thread(self._inspector.inspect, data, self._settings.limits(kind))
 
     async def _create_queued_job(
-        self, principal: Principal, kind: ReferenceKind, target_id: UUID, job_id: UUID, recording: Recording
+        self, principal: Principal, kind: ReferenceKind, item_id: UUID, job_id: UUID, recording: Recording
     ) -> tuple[Job, UUID]:
         now = self._clock.now()
         job = Job.create(
-            job_id, principal.user_id, kind, target_id, now, recording, deadline=self._settings.queue_deadline
+            job_id, principal.user_id, kind, item_id, now, recording, deadline=self._settings.queue_deadline
         )
         outbox = OutboxMessage(self._ids.new_id(), job_id, now)
         async with self._uow() as uow:
@@ -178,11 +179,6 @@ class RecordingUploads:
         await announce(self._publisher, events)
 
 
-async def _require_reference(uow: UnitOfWork, kind: ReferenceKind, target_id: UUID) -> None:
-    target = (
-        await uow.tokens.get(target_id) if kind is ReferenceKind.TOKEN else await uow.scripts.get(target_id)
-    )
-    if target is None:
-        raise NotFoundError(kind.value, target_id)
-    if target.reference_audio is None:
+async def _require_reference(uow: UnitOfWork, kind: ReferenceKind, item_id: UUID) -> None:
+    if (await load_item(uow, kind, item_id)).reference_audio is None:
         raise ConflictError(f"the {kind.value} has no reference audio yet, so it cannot be analysed")

@@ -23,7 +23,7 @@ class PasswordHasher(Protocol):
     def needs_rehash(self, password_hash: str) -> bool: ...
 
 
-class TokenIssuer(Protocol):
+class AccessTokenIssuer(Protocol):
     def issue(self, principal: Principal) -> AccessToken: ...
 
     def verify(self, token: str) -> Principal:

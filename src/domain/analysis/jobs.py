@@ -87,7 +87,7 @@ class Job:
     id: UUID
     user_id: UUID
     kind: ReferenceKind
-    target_id: UUID
+    item_id: UUID | None  # the practice item analysed; None once an admin deleted it
     status: JobStatus
     created_at: datetime
     updated_at: datetime
@@ -107,7 +107,7 @@ class Job:
         job_id: UUID,
         user_id: UUID,
         kind: ReferenceKind,
-        target_id: UUID,
+        item_id: UUID,
         now: datetime,
         recording: Recording | None,
         *,
@@ -116,7 +116,7 @@ class Job:
         """A job with its recording is queued at once; without one it waits for a direct upload.
         Either way it must move on within ``deadline``."""
         status = JobStatus.QUEUED if recording else JobStatus.AWAITING_UPLOAD
-        job = cls(job_id, user_id, kind, target_id, status, now, now, recording=recording)
+        job = cls(job_id, user_id, kind, item_id, status, now, now, recording=recording)
         job.deadline_at = now + deadline
         if recording is not None:
             job._record(EventType.QUEUED, now, {"status": job.status.value, "progress": 0, "stage": "queued"})

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from application.catalog import ActorInput, ScriptInput, TokenInput
-from application.ports.persistence import PageRequest, TokenFilter
+from application.catalog import ActorInput, MovieLineInput, ScriptInput
+from application.ports.persistence import MovieLineFilter, PageRequest
 from domain.accounts import Principal, Role
-from domain.catalog import ReferenceKind, Word
+from domain.catalog import Word
 from entrypoints.bootstrap import Container
 
 DEMO_DIR = Path(__file__).resolve().parent
@@ -27,7 +27,7 @@ def _words(raw: list[dict[str, Any]]) -> list[Word]:
 
 
 async def load_demo_catalog(container: Container) -> str:
-    existing = await container.catalog_queries.list_tokens(TokenFilter(), PageRequest(limit=1))
+    existing = await container.catalog_queries.list_movie_lines(MovieLineFilter(), PageRequest(limit=1))
     if existing.total:
         return f"catalog already has {existing.total} tokens; demo catalog not loaded"
     catalog = json.loads((DEMO_DIR / "catalog.json").read_text())
@@ -36,26 +36,30 @@ async def load_demo_catalog(container: Container) -> str:
     for actor in catalog["actors"]:
         created = await admin.create_actor(SEED_PRINCIPAL, ActorInput(actor["name"], actor["bio"]))
         actors[actor["key"]] = created.id
-    for token in catalog["tokens"]:
-        entry = await admin.create_token(
-            SEED_PRINCIPAL,
-            TokenInput(
-                actor_id=actors[token["actor"]],
-                movie_title=token["movie_title"],
-                movie_year=token["movie_year"],
-                text=token["text"],
-                words=_words(token["words"]),
+    items: list[tuple[MovieLineInput | ScriptInput, str]] = [
+        (
+            MovieLineInput(
+                actor_id=actors[line["actor"]],
+                movie_title=line["movie_title"],
+                movie_year=line["movie_year"],
+                text=line["text"],
+                words=_words(line["words"]),
             ),
+            line["audio"],
         )
-        audio = (DEMO_DIR / token["audio"]).read_bytes()
-        await admin.upload_reference_audio(SEED_PRINCIPAL, ReferenceKind.TOKEN, entry.token.id, audio)
-    for script in catalog["scripts"]:
-        created_script = await admin.create_script(
-            SEED_PRINCIPAL,
+        for line in catalog["tokens"]
+    ]
+    items += [
+        (
             ScriptInput(title=script["title"], text=script["text"], words=_words(script["words"])),
+            script["audio"],
         )
-        audio = (DEMO_DIR / script["audio"]).read_bytes()
-        await admin.upload_reference_audio(SEED_PRINCIPAL, ReferenceKind.SCRIPT, created_script.id, audio)
+        for script in catalog["scripts"]
+    ]
+    for data, audio_file in items:
+        item = await admin.create_item(SEED_PRINCIPAL, data)
+        audio = (DEMO_DIR / audio_file).read_bytes()
+        await admin.upload_reference_audio(SEED_PRINCIPAL, item.kind, item.id, audio)
     return (
         f"demo catalog loaded: {len(actors)} actors, {len(catalog['tokens'])} tokens, "
         f"{len(catalog['scripts'])} scripts"

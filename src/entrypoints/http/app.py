@@ -16,11 +16,12 @@ from entrypoints.bootstrap import Container, build_container, build_local_storag
 from entrypoints.http.admin_queue import build_admin_queue_router
 from entrypoints.http.api_docs import SwaggerPage, build_docs_router
 from entrypoints.http.controllers.auth import AuthController
-from entrypoints.http.controllers.bookmarks import BookmarkController
 from entrypoints.http.controllers.catalog import ActorController, ScriptController, TokenController
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.job_events import JobEventsController
-from entrypoints.http.controllers.jobs import JobController, UploadController
+from entrypoints.http.controllers.jobs import JobController
+from entrypoints.http.controllers.my_page import MyPageController
+from entrypoints.http.controllers.practice_items import practice_item_routes
 from entrypoints.http.controllers.webhooks import AnalysisWebhookController
 from entrypoints.http.dependencies import DEPENDENCIES
 from entrypoints.http.metrics import METRICS, ApiMetrics, MetricsController
@@ -103,8 +104,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         ActorController,
         TokenController,
         ScriptController,
-        BookmarkController,
-        UploadController,
+        *practice_item_routes(settings),
+        MyPageController,
         JobController,
         AnalysisWebhookController,
         JobEventsController,

@@ -10,9 +10,10 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta
 
-from application.ports.persistence import JobStats, Page
+from application.ports.persistence import JobStats
 from application.ports.security import AccessToken
 from domain.analysis.jobs import Job
+from entrypoints.http.pages import PageOut
 
 
 class RecordingOut(msgspec.Struct):
@@ -34,7 +35,9 @@ class JobLinks(msgspec.Struct):
 class JobOut(msgspec.Struct):
     id: UUID
     kind: str
-    target_id: UUID
+    target_id: Annotated[
+        UUID | None, Meta(description="The token's or script's id; null once an admin deleted it.")
+    ]
     status: str
     progress: int
     stage: str | None
@@ -50,7 +53,7 @@ class JobOut(msgspec.Struct):
         return cls(
             id=job.id,
             kind=job.kind.value,
-            target_id=job.target_id,
+            target_id=job.item_id,
             status=job.status.value,
             progress=job.progress,
             stage=job.stage,
@@ -69,15 +72,8 @@ class JobOut(msgspec.Struct):
         )
 
 
-class JobPage(msgspec.Struct):
-    items: list[JobOut]
-    total: int
-    limit: int
-    offset: int
-
-    @classmethod
-    def of(cls, page: Page[Job]) -> JobPage:
-        return cls([JobOut.of(job) for job in page.items], page.total, page.limit, page.offset)
+class JobPage(PageOut[JobOut]):
+    """A page of the caller's jobs."""
 
 
 class DirectUploadBody(msgspec.Struct, forbid_unknown_fields=True):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -11,10 +12,12 @@ from msgspec import Meta
 
 from application.analysis.jobs import History
 from application.bookmarks import MyPage
-from application.ports.persistence import BookmarkedItem, Page, TokenWithActor
+from application.catalog import MovieLineInput, ScriptInput
+from application.ports.persistence import BookmarkedItem
 from domain.accounts import User
-from domain.catalog import Actor, ReferenceAudio, Script, Word
-from entrypoints.http.job_schemas import HistoryOut, JobPage, StatsOut
+from domain.catalog import Actor, MovieLine, PracticeItem, ReferenceAudio, ReferenceKind, ScriptDetail, Word
+from entrypoints.http.job_schemas import HistoryOut, JobOut, JobPage, StatsOut
+from entrypoints.http.pages import PageOut
 
 Email = Annotated[str, Meta(min_length=3, max_length=254, examples=["ada@example.com"])]
 Password = Annotated[str, Meta(min_length=1, max_length=1024)]
@@ -40,7 +43,7 @@ class UserOut(msgspec.Struct):
         return cls(user.id, user.email, user.display_name, user.role.value, user.created_at)
 
 
-class TokenResponse(msgspec.Struct):
+class AccessTokenResponse(msgspec.Struct):
     """OAuth2 access token response (RFC 6749 section 5.1)."""
 
     access_token: str
@@ -104,6 +107,24 @@ class TokenBody(msgspec.Struct, forbid_unknown_fields=True):
     movie_year: Annotated[int, Meta(ge=1878, le=2100)] | None = None
     words: Annotated[list[WordBody], Meta(max_length=500)] = []
 
+    def to_input(self) -> MovieLineInput:
+        return MovieLineInput(
+            actor_id=self.actor_id,
+            movie_title=self.movie_title,
+            text=self.text,
+            movie_year=self.movie_year,
+            words=[word.to_domain() for word in self.words],
+        )
+
+
+def item_path(item: PracticeItem) -> str:
+    """The item's public path: /tokens/{id} for a movie line, /scripts/{id} for a script."""
+    return f"/{item.kind.value}s/{item.id}"
+
+
+def _reference_audio_out(item: PracticeItem) -> ReferenceAudioOut | None:
+    return ReferenceAudioOut.of(item.reference_audio, f"{item_path(item)}/reference-audio")
+
 
 class TokenOut(msgspec.Struct):
     id: UUID
@@ -116,19 +137,17 @@ class TokenOut(msgspec.Struct):
     created_at: datetime
 
     @classmethod
-    def of(cls, entry: TokenWithActor) -> TokenOut:
-        token = entry.token
+    def of(cls, item: PracticeItem) -> TokenOut:
+        line = item.detail_as(MovieLine)
         return cls(
-            id=token.id,
-            actor=ActorOut.of(entry.actor),
-            movie_title=token.movie_title,
-            movie_year=token.movie_year,
-            text=token.text,
-            words=[WordOut.of(word) for word in token.words],
-            reference_audio=ReferenceAudioOut.of(
-                token.reference_audio, f"/tokens/{token.id}/reference-audio"
-            ),
-            created_at=token.created_at,
+            id=item.id,
+            actor=ActorOut.of(line.actor),
+            movie_title=line.movie_title,
+            movie_year=line.movie_year,
+            text=item.text,
+            words=[WordOut.of(word) for word in item.words],
+            reference_audio=_reference_audio_out(item),
+            created_at=item.created_at,
         )
 
 
@@ -136,6 +155,9 @@ class ScriptBody(msgspec.Struct, forbid_unknown_fields=True):
     title: ShortText
     text: Annotated[str, Meta(min_length=1, max_length=20000)]
     words: Annotated[list[WordBody], Meta(max_length=5000)] = []
+
+    def to_input(self) -> ScriptInput:
+        return ScriptInput(title=self.title, text=self.text, words=[word.to_domain() for word in self.words])
 
 
 class ScriptSummaryOut(msgspec.Struct):
@@ -146,14 +168,9 @@ class ScriptSummaryOut(msgspec.Struct):
     created_at: datetime
 
     @classmethod
-    def of(cls, script: Script) -> ScriptSummaryOut:
-        return cls(
-            script.id,
-            script.title,
-            script.text,
-            ReferenceAudioOut.of(script.reference_audio, f"/scripts/{script.id}/reference-audio"),
-            script.created_at,
-        )
+    def of(cls, item: PracticeItem) -> ScriptSummaryOut:
+        title = item.detail_as(ScriptDetail).title
+        return cls(item.id, title, item.text, _reference_audio_out(item), item.created_at)
 
 
 class ScriptOut(msgspec.Struct):
@@ -166,69 +183,50 @@ class ScriptOut(msgspec.Struct):
     created_at: datetime
 
     @classmethod
-    def of(cls, script: Script) -> ScriptOut:
+    def of(cls, item: PracticeItem) -> ScriptOut:
         return cls(
-            id=script.id,
-            title=script.title,
-            text=script.text,
-            words=[WordOut.of(word) for word in script.words],
-            feature_config_version=script.feature_config_version,
-            reference_audio=ReferenceAudioOut.of(
-                script.reference_audio, f"/scripts/{script.id}/reference-audio"
-            ),
-            created_at=script.created_at,
+            id=item.id,
+            title=item.detail_as(ScriptDetail).title,
+            text=item.text,
+            words=[WordOut.of(word) for word in item.words],
+            feature_config_version=item.feature_config_version,
+            reference_audio=_reference_audio_out(item),
+            created_at=item.created_at,
         )
 
 
-class ActorPage(msgspec.Struct):
-    items: list[ActorOut]
-    total: int
-    limit: int
-    offset: int
-
-    @classmethod
-    def of(cls, page: Page[Actor]) -> ActorPage:
-        return cls([ActorOut.of(a) for a in page.items], page.total, page.limit, page.offset)
+class ActorPage(PageOut[ActorOut]):
+    """A page of actors."""
 
 
-class TokenPage(msgspec.Struct):
-    items: list[TokenOut]
-    total: int
-    limit: int
-    offset: int
-
-    @classmethod
-    def of(cls, page: Page[TokenWithActor]) -> TokenPage:
-        return cls([TokenOut.of(t) for t in page.items], page.total, page.limit, page.offset)
+class TokenPage(PageOut[TokenOut]):
+    """A page of tokens."""
 
 
-class ScriptPage(msgspec.Struct):
-    items: list[ScriptSummaryOut]
-    total: int
-    limit: int
-    offset: int
+class ScriptPage(PageOut[ScriptSummaryOut]):
+    """A page of scripts, without their words."""
 
-    @classmethod
-    def of(cls, page: Page[Script]) -> ScriptPage:
-        return cls([ScriptSummaryOut.of(s) for s in page.items], page.total, page.limit, page.offset)
+
+# What a bookmark embeds of its item, by kind (the field is named after the kind).
+BOOKMARKED_ITEM_OUT: dict[ReferenceKind, Callable[[PracticeItem], TokenOut | ScriptSummaryOut]] = {
+    MovieLine.kind: TokenOut.of,
+    ScriptDetail.kind: ScriptSummaryOut.of,
+}
 
 
 class BookmarkOut(msgspec.Struct):
-    kind: Literal["token", "script"]
+    kind: ReferenceKind
     target_id: UUID
     bookmarked_at: datetime
     token: TokenOut | None = None
     script: ScriptSummaryOut | None = None
 
     @classmethod
-    def of(cls, item: BookmarkedItem) -> BookmarkOut:
-        bookmark = item.bookmark
-        return cls(
-            kind="token" if bookmark.kind.value == "token" else "script",
-            target_id=bookmark.target_id,
-            bookmarked_at=bookmark.created_at,
-            token=TokenOut.of(item.token) if item.token else None,
-            script=ScriptSummaryOut.of(item.script) if item.script else None,
+    def of(cls, bookmarked: BookmarkedItem) -> BookmarkOut:
+        item = bookmarked.item
+        return msgspec.structs.replace(
+            cls(kind=item.kind, target_id=item.id, bookmarked_at=bookmarked.bookmark.created_at),
+            **{item.kind.value: BOOKMARKED_ITEM_OUT[item.kind](item)},
         )
 
 
@@ -242,7 +240,7 @@ class MyPageOut(msgspec.Struct):
         return cls(
             UserOut.of(page.user),
             [BookmarkOut.of(item) for item in page.bookmarks],
-            HistoryOut(stats=StatsOut.of(history.stats), recent=JobPage.of(history.jobs)),
+            HistoryOut(stats=StatsOut.of(history.stats), recent=JobPage.of(history.jobs, JobOut.of)),
         )
 
 

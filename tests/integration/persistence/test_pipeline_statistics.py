@@ -8,9 +8,15 @@ from uuid import uuid4
 from application.operations import PipelineStatistics
 from domain.analysis.jobs import Job, JobStatus, Recording
 from domain.analysis.outbox import OutboxMessage
-from domain.catalog import ReferenceKind, Script
+from domain.catalog import ReferenceKind
 from tests.integration.persistence.conftest import UnitOfWorkFactory
-from tests.integration.persistence.test_repositories import a_user, store_token, store_user
+from tests.integration.persistence.test_repositories import (
+    a_script,
+    a_user,
+    store_items,
+    store_token,
+    store_user,
+)
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -26,10 +32,9 @@ async def store_jobs(unit_of_work: UnitOfWorkFactory, *jobs: tuple[ReferenceKind
     """Jobs of a new user, on a new token or script; ``True`` gives a job its recording (queued)."""
     user = a_user(f"{uuid4().hex[:8]}@example.com")
     await store_user(unit_of_work, user)
-    targets = {ReferenceKind.TOKEN: await store_token(unit_of_work), ReferenceKind.SCRIPT: uuid4()}
-    async with unit_of_work() as uow:
-        await uow.scripts.add(Script(targets[ReferenceKind.SCRIPT], "Freedom", "To be free", NOW))
-        await uow.commit()
+    script = a_script()
+    await store_items(unit_of_work, script)
+    targets = {ReferenceKind.TOKEN: await store_token(unit_of_work), ReferenceKind.SCRIPT: script.id}
     created = [
         Job.create(uuid4(), user.id, kind, targets[kind], NOW, RECORDING if recorded else None, deadline=HOUR)
         for kind, recorded in jobs

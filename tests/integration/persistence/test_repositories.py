@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
 
-from application.ports.persistence import ActorFilter, PageRequest
+from application.ports.persistence import ActorFilter, MovieLineFilter, PageRequest, ScriptFilter
 from domain.accounts import Role, User
+from domain.analysis.jobs import Job
 from domain.bookmarks import Bookmark
-from domain.catalog import Actor, ReferenceKind, Script, Token, Word
+from domain.catalog import Actor, MovieLine, PracticeItem, ReferenceKind, ScriptDetail, Word
 from domain.errors import ConflictError
 from tests.integration.persistence.conftest import UnitOfWorkFactory
 
@@ -44,21 +45,35 @@ async def store_actors(unit_of_work: UnitOfWorkFactory, *names: str) -> None:
         await uow.commit()
 
 
-async def store_token(unit_of_work: UnitOfWorkFactory) -> UUID:
-    actor = an_actor()
-    token = Token(
+def a_movie_line(actor: Actor) -> PracticeItem:
+    return PracticeItem(
         id=uuid4(),
-        actor_id=actor.id,
-        movie_title="Doubt",
-        movie_year=2008,
+        detail=MovieLine(actor, movie_title="Doubt", movie_year=2008),
         text="I have doubts.",
         created_at=datetime.now(UTC),
+        words=[Word(index=0, text="I", start=0.0, end=0.2)],
     )
+
+
+def a_script(title: str = "Freedom", words: list[Word] | None = None) -> PracticeItem:
+    return PracticeItem(uuid4(), ScriptDetail(title), "To be free", datetime.now(UTC), words or [])
+
+
+async def store_items(unit_of_work: UnitOfWorkFactory, *items: PracticeItem) -> None:
+    async with unit_of_work() as uow:
+        for item in items:
+            await uow.items.add(item)
+        await uow.commit()
+
+
+async def store_token(unit_of_work: UnitOfWorkFactory) -> UUID:
+    actor = an_actor()
+    line = a_movie_line(actor)
     async with unit_of_work() as uow:
         await uow.actors.add(actor)
-        await uow.tokens.add(token)
+        await uow.items.add(line)
         await uow.commit()
-    return token.id
+    return line.id
 
 
 async def test_leaving_the_block_without_commit_rolls_back(unit_of_work: UnitOfWorkFactory) -> None:
@@ -113,20 +128,12 @@ async def test_script_words_come_back_ordered_by_index_with_their_reference_feat
         Word(index=1, text="be", start=0.2, end=0.45, reference_features=None),
         Word(index=2, text="free", start=0.5, end=0.9, reference_features={"mfcc": [[-1.0]]}),
     ]
-    script = Script(
-        id=uuid4(),
-        title="Freedom",
-        text="To be free",
-        created_at=datetime.now(UTC),
-        # Stored out of order so that only an ORDER BY can return them by index.
-        words=list(reversed(words)),
-    )
-    async with unit_of_work() as uow:
-        await uow.scripts.add(script)
-        await uow.commit()
+    # Stored out of order so that only an ORDER BY can return them by index.
+    script = a_script(words=list(reversed(words)))
+    await store_items(unit_of_work, script)
 
     async with unit_of_work() as uow:
-        loaded = await uow.scripts.get(script.id)
+        loaded = await uow.items.get(script.id)
     assert loaded is not None
     assert loaded.words == words
 
@@ -135,9 +142,7 @@ async def test_adding_the_same_bookmark_twice_reports_it_existed(unit_of_work: U
     user = a_user()
     await store_user(unit_of_work, user)
     token_id = await store_token(unit_of_work)
-    bookmark = Bookmark(
-        user_id=user.id, kind=ReferenceKind.TOKEN, target_id=token_id, created_at=datetime.now(UTC)
-    )
+    bookmark = Bookmark(user_id=user.id, item_id=token_id, created_at=datetime.now(UTC))
 
     async with unit_of_work() as uow:
         added = [await uow.bookmarks.add(bookmark), await uow.bookmarks.add(bookmark)]
@@ -151,7 +156,7 @@ async def test_removing_a_bookmark_that_does_not_exist_returns_false(unit_of_wor
     token_id = await store_token(unit_of_work)
 
     async with unit_of_work() as uow:
-        assert await uow.bookmarks.remove(user.id, ReferenceKind.TOKEN, token_id) is False
+        assert await uow.bookmarks.remove(user.id, token_id) is False
 
 
 async def test_removing_an_existing_bookmark_returns_true(unit_of_work: UnitOfWorkFactory) -> None:
@@ -159,15 +164,94 @@ async def test_removing_an_existing_bookmark_returns_true(unit_of_work: UnitOfWo
     await store_user(unit_of_work, user)
     token_id = await store_token(unit_of_work)
     async with unit_of_work() as uow:
-        await uow.bookmarks.add(
-            Bookmark(
-                user_id=user.id, kind=ReferenceKind.TOKEN, target_id=token_id, created_at=datetime.now(UTC)
-            )
-        )
+        await uow.bookmarks.add(Bookmark(user_id=user.id, item_id=token_id, created_at=datetime.now(UTC)))
         await uow.commit()
 
     async with unit_of_work() as uow:
-        assert await uow.bookmarks.remove(user.id, ReferenceKind.TOKEN, token_id) is True
+        assert await uow.bookmarks.remove(user.id, token_id) is True
+
+
+async def test_any_practice_item_loads_by_id_with_its_detail(unit_of_work: UnitOfWorkFactory) -> None:
+    actor = an_actor()
+    line, script = a_movie_line(actor), a_script()
+    async with unit_of_work() as uow:
+        await uow.actors.add(actor)
+        await uow.items.add(line)
+        await uow.items.add(script)
+        await uow.commit()
+
+    async with unit_of_work() as uow:
+        loaded = [await uow.items.get(line.id), await uow.items.get(script.id)]
+    assert loaded == [line, script]
+    assert [item.kind for item in loaded if item] == [ReferenceKind.TOKEN, ReferenceKind.SCRIPT]
+
+
+async def test_saving_an_item_updates_its_detail_text_and_words(unit_of_work: UnitOfWorkFactory) -> None:
+    actor, other = an_actor(), an_actor("Viola Davis")
+    line = a_movie_line(actor)
+    async with unit_of_work() as uow:
+        await uow.actors.add(actor)
+        await uow.actors.add(other)
+        await uow.items.add(line)
+        await uow.commit()
+    line.detail = MovieLine(other, "Fences", None)
+    line.text, line.words = "Another line.", [Word(0, "Another", 0.0, 0.4), Word(1, "line", 0.5, 0.9)]
+    async with unit_of_work() as uow:
+        await uow.items.save(line)
+        await uow.commit()
+
+    async with unit_of_work() as uow:
+        assert await uow.items.get(line.id) == line
+        assert await uow.actors.has_movie_lines(other.id) is True
+        assert await uow.actors.has_movie_lines(actor.id) is False
+
+
+async def test_lines_and_scripts_are_listed_apart(unit_of_work: UnitOfWorkFactory) -> None:
+    actor = an_actor()
+    line = a_movie_line(actor)
+    scripts = [a_script("Zebra"), a_script("Aardvark", [Word(0, "To", 0.0, 0.2)])]
+    async with unit_of_work() as uow:
+        await uow.actors.add(actor)
+        for item in [line, *scripts]:
+            await uow.items.add(item)
+        await uow.commit()
+
+    async with unit_of_work() as uow:
+        lines = await uow.items.list_movie_lines(MovieLineFilter(actor_id=actor.id), PageRequest())
+        listed = await uow.items.list_scripts(ScriptFilter(search="to be"), PageRequest())
+    assert [item.id for item in lines.items] == [line.id]
+    assert lines.items[0].words == line.words
+    titles = [
+        item.detail_as(ScriptDetail).title for item in listed.items if item.id in {s.id for s in scripts}
+    ]
+    assert titles == ["Aardvark", "Zebra"]
+    assert all(item.words == [] for item in listed.items)
+
+
+async def test_deleting_an_item_drops_its_bookmarks_and_keeps_its_jobs_without_it(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    user = a_user(f"{uuid4().hex[:8]}@example.com")
+    await store_user(unit_of_work, user)
+    token_id = await store_token(unit_of_work)
+    job = Job.create(
+        uuid4(), user.id, ReferenceKind.TOKEN, token_id, datetime.now(UTC), None, deadline=timedelta(hours=1)
+    )
+    async with unit_of_work() as uow:
+        await uow.bookmarks.add(Bookmark(user.id, token_id, datetime.now(UTC)))
+        await uow.jobs.add(job)
+        await uow.commit()
+    async with unit_of_work() as uow:
+        assert [entry.item.id for entry in await uow.bookmarks.list_for_user(user.id)] == [token_id]
+        await uow.items.delete(token_id)
+        await uow.commit()
+
+    async with unit_of_work() as uow:
+        assert await uow.items.get(token_id) is None
+        assert await uow.bookmarks.list_for_user(user.id) == []
+        kept = await uow.jobs.get(job.id)
+    assert kept is not None
+    assert (kept.kind, kept.item_id) == (ReferenceKind.TOKEN, None)
 
 
 @pytest.mark.parametrize(

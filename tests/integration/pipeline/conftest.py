@@ -21,7 +21,7 @@ from uuid_utils.compat import uuid7
 
 from application.accounts import SignUpRequest
 from application.analysis.uploads import recording_key
-from application.catalog import ActorInput, TokenInput
+from application.catalog import ActorInput, MovieLineInput
 from domain.accounts import Principal, Role
 from domain.analysis.jobs import EventType, Job, JobStatus, Recording
 from domain.analysis.outbox import OutboxMessage
@@ -122,13 +122,11 @@ async def catalog(container: Container) -> Catalog:
     )
     admin = Principal(user_id=uuid4(), role=Role.ADMIN)
     actor = await container.catalog_admin.create_actor(admin, ActorInput(name="Meryl Streep"))
-    token = await container.catalog_admin.create_token(
-        admin, TokenInput(actor_id=actor.id, movie_title="Film", text="Hello there")
+    token = await container.catalog_admin.create_item(
+        admin, MovieLineInput(actor_id=actor.id, movie_title="Film", text="Hello there")
     )
-    await container.catalog_admin.upload_reference_audio(
-        admin, ReferenceKind.TOKEN, token.token.id, tone_wav()
-    )
-    return Catalog(user=Principal(user_id=user.id, role=Role.USER), token_id=token.token.id)
+    await container.catalog_admin.upload_reference_audio(admin, ReferenceKind.TOKEN, token.id, tone_wav())
+    return Catalog(user=Principal(user_id=user.id, role=Role.USER), token_id=token.id)
 
 
 @dataclass(frozen=True, slots=True)

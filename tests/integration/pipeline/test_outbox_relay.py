@@ -12,6 +12,7 @@ from uuid import uuid4
 from application.analysis.relay import DEFAULT_CONCURRENCY, REFERENCE_REMOVED_REASON
 from domain.accounts import Principal, Role
 from domain.analysis.jobs import FailureCode, JobStatus
+from domain.catalog import ReferenceKind
 from entrypoints.bootstrap import Container
 from tests.integration.pipeline.conftest import (
     Catalog,
@@ -181,13 +182,15 @@ async def test_a_job_whose_token_was_deleted_before_dispatch_fails_with_a_readab
     container: Container, catalog: Catalog, queue_job: QueueJob, stub: StubAnalysisServer
 ) -> None:
     queued = await queue_job()
-    await container.catalog_admin.delete_token(Principal(uuid4(), Role.ADMIN), catalog.token_id)
+    await container.catalog_admin.delete_item(
+        Principal(uuid4(), Role.ADMIN), ReferenceKind.TOKEN, catalog.token_id
+    )
 
     outcome = await container.relay.relay(queued.outbox_id)
 
     job = await load_job(container, queued.job_id)
     assert (outcome.outcome, job.status, job.failure_code, job.failure_reason) == (
-        "failed",
+        "skipped",
         JobStatus.FAILED,
         FailureCode.REFERENCE_REMOVED.value,
         REFERENCE_REMOVED_REASON,

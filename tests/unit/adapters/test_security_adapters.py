@@ -14,7 +14,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from adapters.security.passwords import Argon2PasswordHasher
-from adapters.security.tokens import JwtStreamTickets, JwtTokenIssuer
+from adapters.security.tokens import JwtAccessTokenIssuer, JwtStreamTickets
 from domain.accounts import Principal, Role
 from domain.errors import AuthenticationError
 
@@ -85,8 +85,8 @@ def test_a_hash_made_with_current_parameters_needs_no_rehash(
     assert hasher.needs_rehash(password_hash) is False
 
 
-def issuer(secret: str = SECRET, now: datetime | None = None) -> JwtTokenIssuer:
-    return JwtTokenIssuer(secret, FakeClock(now or datetime.now(UTC)), LIFETIME)
+def issuer(secret: str = SECRET, now: datetime | None = None) -> JwtAccessTokenIssuer:
+    return JwtAccessTokenIssuer(secret, FakeClock(now or datetime.now(UTC)), LIFETIME)
 
 
 def _b64(data: bytes) -> str:
@@ -100,8 +100,8 @@ def _claims(token: str) -> dict[str, Any]:
 
 
 def test_an_issued_token_verifies_to_the_same_principal() -> None:
-    tokens = issuer()
-    assert tokens.verify(tokens.issue(PRINCIPAL).token) == PRINCIPAL
+    access_tokens = issuer()
+    assert access_tokens.verify(access_tokens.issue(PRINCIPAL).token) == PRINCIPAL
 
 
 def test_issued_token_reports_its_lifetime() -> None:

@@ -16,18 +16,17 @@ from application.ports.audio import InspectedAudio
 from application.ports.persistence import (
     ActorFilter,
     BookmarkedItem,
+    MovieLineFilter,
     Page,
     PageRequest,
     ScriptFilter,
-    TokenFilter,
-    TokenWithActor,
 )
 from application.ports.security import AccessToken
 from application.ports.storage import ObjectNotFoundError, PresignedUrl, StoredObject
 from domain.accounts import Principal, Role, User
 from domain.audio import AudioFormat, AudioLimits, AudioTooLongError
 from domain.bookmarks import Bookmark
-from domain.catalog import Actor, ReferenceKind, Script, Token, Word
+from domain.catalog import Actor, MovieLine, PracticeItem, Word
 from domain.errors import AuthenticationError, ConflictError
 
 T = TypeVar("T")
@@ -66,7 +65,7 @@ class PlainTextHasher:
         return not password_hash.startswith(f"{self.scheme}:")
 
 
-class FakeTokenIssuer:
+class FakeAccessTokenIssuer:
     def issue(self, principal: Principal) -> AccessToken:
         return AccessToken(token=f"{principal.user_id}|{principal.role.value}", expires_in_seconds=60)
 
@@ -82,9 +81,8 @@ class FakeTokenIssuer:
 class Tables:
     users: dict[UUID, User] = field(default_factory=dict)
     actors: dict[UUID, Actor] = field(default_factory=dict)
-    tokens: dict[UUID, Token] = field(default_factory=dict)
-    scripts: dict[UUID, Script] = field(default_factory=dict)
-    bookmarks: dict[tuple[UUID, ReferenceKind, UUID], Bookmark] = field(default_factory=dict)
+    items: dict[UUID, PracticeItem] = field(default_factory=dict)
+    bookmarks: dict[tuple[UUID, UUID], Bookmark] = field(default_factory=dict)
 
 
 def _page(items: list[T], page: PageRequest) -> Page[T]:
@@ -128,8 +126,11 @@ class InMemoryActors:
     async def delete(self, actor_id: UUID) -> None:
         self._t.actors.pop(actor_id, None)
 
-    async def has_tokens(self, actor_id: UUID) -> bool:
-        return any(t.actor_id == actor_id for t in self._t.tokens.values())
+    async def has_movie_lines(self, actor_id: UUID) -> bool:
+        return any(
+            isinstance(item.detail, MovieLine) and item.detail.actor.id == actor_id
+            for item in self._t.items.values()
+        )
 
     async def list(self, filters: ActorFilter, page: PageRequest) -> Page[Actor]:
         items = sorted(self._t.actors.values(), key=lambda a: a.name)
@@ -138,53 +139,34 @@ class InMemoryActors:
         return _page(items, page)
 
 
-class InMemoryTokens:
+class InMemoryPracticeItems:
     def __init__(self, tables: Tables) -> None:
         self._t = tables
 
-    async def add(self, token: Token) -> None:
-        self._t.tokens[token.id] = copy.deepcopy(token)
+    async def add(self, item: PracticeItem) -> None:
+        self._t.items[item.id] = copy.deepcopy(item)
 
-    async def get(self, token_id: UUID) -> Token | None:
-        found = self._t.tokens.get(token_id)
+    async def get(self, item_id: UUID) -> PracticeItem | None:
+        found = self._t.items.get(item_id)
         return copy.deepcopy(found) if found else None
 
-    async def get_with_actor(self, token_id: UUID) -> TokenWithActor | None:
-        token = await self.get(token_id)
-        return TokenWithActor(token, self._t.actors[token.actor_id]) if token else None
+    async def save(self, item: PracticeItem) -> None:
+        self._t.items[item.id] = copy.deepcopy(item)
 
-    async def save(self, token: Token) -> None:
-        self._t.tokens[token.id] = copy.deepcopy(token)
+    async def delete(self, item_id: UUID) -> None:
+        self._t.items.pop(item_id, None)
+        for key in [key for key in self._t.bookmarks if key[1] == item_id]:
+            del self._t.bookmarks[key]
 
-    async def delete(self, token_id: UUID) -> None:
-        self._t.tokens.pop(token_id, None)
-
-    async def list(self, filters: TokenFilter, page: PageRequest) -> Page[TokenWithActor]:
-        items = [TokenWithActor(t, self._t.actors[t.actor_id]) for t in self._t.tokens.values()]
+    async def list_movie_lines(self, filters: MovieLineFilter, page: PageRequest) -> Page[PracticeItem]:
+        lines = [item for item in self._t.items.values() if isinstance(item.detail, MovieLine)]
         if filters.actor_id:
-            items = [i for i in items if i.token.actor_id == filters.actor_id]
-        return _page(items, page)
+            lines = [item for item in lines if item.detail_as(MovieLine).actor.id == filters.actor_id]
+        return _page(copy.deepcopy(lines), page)
 
-
-class InMemoryScripts:
-    def __init__(self, tables: Tables) -> None:
-        self._t = tables
-
-    async def add(self, script: Script) -> None:
-        self._t.scripts[script.id] = copy.deepcopy(script)
-
-    async def get(self, script_id: UUID) -> Script | None:
-        found = self._t.scripts.get(script_id)
-        return copy.deepcopy(found) if found else None
-
-    async def save(self, script: Script) -> None:
-        self._t.scripts[script.id] = copy.deepcopy(script)
-
-    async def delete(self, script_id: UUID) -> None:
-        self._t.scripts.pop(script_id, None)
-
-    async def list(self, filters: ScriptFilter, page: PageRequest) -> Page[Script]:
-        return _page(list(self._t.scripts.values()), page)
+    async def list_scripts(self, filters: ScriptFilter, page: PageRequest) -> Page[PracticeItem]:
+        scripts = [item for item in self._t.items.values() if not isinstance(item.detail, MovieLine)]
+        return _page(copy.deepcopy(scripts), page)
 
 
 class InMemoryBookmarks:
@@ -192,19 +174,19 @@ class InMemoryBookmarks:
         self._t = tables
 
     async def add(self, bookmark: Bookmark) -> bool:
-        key = (bookmark.user_id, bookmark.kind, bookmark.target_id)
+        key = (bookmark.user_id, bookmark.item_id)
         if key in self._t.bookmarks:
             return False
         self._t.bookmarks[key] = bookmark
         return True
 
-    async def remove(self, user_id: UUID, kind: ReferenceKind, target_id: UUID) -> bool:
-        return self._t.bookmarks.pop((user_id, kind, target_id), None) is not None
+    async def remove(self, user_id: UUID, item_id: UUID) -> bool:
+        return self._t.bookmarks.pop((user_id, item_id), None) is not None
 
     async def list_for_user(self, user_id: UUID) -> list[BookmarkedItem]:
         return [
-            BookmarkedItem(b, None, None)
-            for (owner, _, _), b in self._t.bookmarks.items()
+            BookmarkedItem(bookmark, copy.deepcopy(self._t.items[item_id]))
+            for (owner, item_id), bookmark in self._t.bookmarks.items()
             if owner == user_id
         ]
 
@@ -220,8 +202,7 @@ class FakeUnitOfWork:
         self._working = copy.deepcopy(self._database.tables)
         self.users = InMemoryUsers(self._working)
         self.actors = InMemoryActors(self._working)
-        self.tokens = InMemoryTokens(self._working)
-        self.scripts = InMemoryScripts(self._working)
+        self.items = InMemoryPracticeItems(self._working)
         self.bookmarks = InMemoryBookmarks(self._working)
         return self
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from tests.unit.application.fakes import (
+    FakeAccessTokenIssuer,
     FakeDatabase,
-    FakeTokenIssuer,
     FixedClock,
     PlainTextHasher,
     SequentialIds,
@@ -33,7 +33,7 @@ def registration(database: FakeDatabase, hasher: PlainTextHasher) -> Registratio
 
 @pytest.fixture
 def authentication(database: FakeDatabase, hasher: PlainTextHasher) -> Authentication:
-    return Authentication(database, hasher, FakeTokenIssuer())
+    return Authentication(database, hasher, FakeAccessTokenIssuer())
 
 
 async def test_sign_up_normalises_the_email_and_stores_only_a_hash(

@@ -12,7 +12,7 @@ from litestar.params import Body, JSONBody
 from application.accounts import Authentication, Credentials, Profiles, Registration, SignUpRequest
 from entrypoints.http.dependencies import Injected
 from entrypoints.http.rate_limits import limit_log_in, limit_sign_up
-from entrypoints.http.schemas import SignUpBody, TokenResponse, UserOut
+from entrypoints.http.schemas import AccessTokenResponse, SignUpBody, UserOut
 from entrypoints.http.security import Caller
 
 
@@ -47,7 +47,7 @@ class AuthController(Controller):
         request: Request[Any, Any, Any],
         authentication: Injected[Authentication],
         data: Annotated[PasswordForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
-    ) -> TokenResponse:
+    ) -> AccessTokenResponse:
         """OAuth2 password flow: exchange email (as ``username``) and password for a bearer token.
 
         Wrong email and wrong password give the same 401 answer. Attempts are limited per account and
@@ -55,8 +55,10 @@ class AuthController(Controller):
         each by default): beyond that, 429 with ``Retry-After``.
         """
         await limit_log_in(request, data.username)
-        token = await authentication.log_in(Credentials(email=data.username, password=data.password))
-        return TokenResponse(access_token=token.token, expires_in=token.expires_in_seconds)
+        access_token = await authentication.log_in(Credentials(email=data.username, password=data.password))
+        return AccessTokenResponse(
+            access_token=access_token.token, expires_in=access_token.expires_in_seconds
+        )
 
     @get("/me")
     async def me(self, profiles: Injected[Profiles], principal: Caller) -> UserOut:
