@@ -22,7 +22,7 @@ define apt_install
 	fi
 endef
 
-.PHONY: help setup system-deps test-deps migrate run test lint typecheck contracts pytest docs bench eval clean
+.PHONY: help setup system-deps test-deps migrate run test lint typecheck web-typecheck contracts pytest docs bench eval clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -56,8 +56,16 @@ lint:
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 
-typecheck:
+typecheck: web-typecheck
 	$(RUN) mypy
+
+# The web client's modules are served as written; TypeScript (package-lock.json) only checks their JSDoc
+# types. npm ci runs again when package.json or the lock file changes.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+web-typecheck: node_modules/.package-lock.json  ## Type-check the web client's JavaScript (tsc --noEmit over its JSDoc)
+	npx --no-install tsc --noEmit -p tsconfig.json
 
 contracts:
 	$(RUN) lint-imports
@@ -80,4 +88,4 @@ eval: setup  ## Voice comparison on human recordings against the issue-13 target
 	nice -n 15 $(RUN) python -m bench.evaluation
 
 clean:
-	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache var
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache var node_modules

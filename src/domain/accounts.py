@@ -14,6 +14,7 @@ _EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 MIN_PASSWORD_LENGTH = 8
 # argon2 hashes any length, but an unbounded password is a cheap way to burn server CPU.
 MAX_PASSWORD_LENGTH = 256
+MAX_EMAIL_LENGTH = 254
 
 
 class Role(StrEnum):
@@ -23,7 +24,7 @@ class Role(StrEnum):
 
 def normalise_email(raw: str) -> str:
     email = raw.strip().lower()
-    if len(email) > 254 or not _EMAIL_PATTERN.match(email):
+    if len(email) > MAX_EMAIL_LENGTH or not _EMAIL_PATTERN.match(email):
         raise InvalidInputError("email", "is not a valid email address")
     return email
 

@@ -32,6 +32,11 @@ class AudioFormat(StrEnum):
     def content_type(self) -> str:
         return _CONTENT_TYPES[self]
 
+    @property
+    def file_extensions(self) -> tuple[str, ...]:
+        """The names such files usually carry, for a file picker's hint; the bytes still decide."""
+        return _FILE_EXTENSIONS.get(self, (self.extension,))
+
 
 _CONTENT_TYPES = {
     AudioFormat.WAV: "audio/wav",
@@ -44,6 +49,7 @@ _CONTENT_TYPES = {
     AudioFormat.THREE_GP: "audio/3gpp",
     AudioFormat.CAF: "audio/x-caf",
 }
+_FILE_EXTENSIONS = {AudioFormat.OGG: ("ogg", "oga", "opus"), AudioFormat.MP4: ("m4a", "mp4")}
 
 
 @dataclass(frozen=True, slots=True)

@@ -516,3 +516,32 @@ async def test_a_view_still_loading_when_the_user_moves_on_does_not_paint_over_t
     await expect(page.get_by_role("heading", level=1, name="Scripts to read")).to_be_visible()
     await expect(page.get_by_role("heading", level=1, name="Something went wrong")).to_have_count(0)
     assert await page.title() == "Scripts to read · Voice practice"
+
+
+async def test_the_page_takes_its_limits_from_the_apis_client_config(page: Page, system: System) -> None:
+    async def smaller_limits(route: Route) -> None:
+        response = await route.fetch()
+        config = await response.json()
+        config["text_limits"]["search_max"] = 7
+        config["text_limits"]["password_min"] = 12
+        config["recording_limits"]["token"]["max_seconds"] = 2
+        await route.fulfill(response=response, json=config)
+
+    await page.route("**/client-config", smaller_limits)
+    await page.goto(f"{system.api_url}/#/signin")
+    new_password = page.get_by_role("form", name="New here? Create an account").get_by_label("Password")
+    await expect(new_password).to_have_attribute("minlength", "12")
+    await expect(page.get_by_text("Password (at least 12 characters)")).to_be_visible()
+    await sign_up(page, system, "limited@example.com")
+    await expect(page.get_by_role("searchbox", name="Search lines")).to_have_attribute("maxlength", "7")
+
+    await open_line(page, LINE)
+    await expect(page.get_by_label("Or choose an audio file")).to_have_attribute(
+        "accept", re.compile(r"\.opus")
+    )
+    await page.get_by_role("button", name="Start recording").click()
+
+    # The recorder stopped by itself at the limit the config gave, not the API's default of 30 s.
+    await expect(page.get_by_role("status").filter(has_text="Stopped at the 2 second limit")).to_be_visible(
+        timeout=10_000
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
@@ -209,8 +209,11 @@ async def test_direct_upload_then_submit_queues_the_job(
     client: httpx.AsyncClient, sign_up: SignUp, reference_script: dict[str, Any], container: Container
 ) -> None:
     me = await sign_up()
+    recording = tone(1.0, "ogg")
     started = await client.post(
-        f"/scripts/{reference_script['id']}/uploads", json={"content_type": "audio/ogg"}, headers=me
+        f"/scripts/{reference_script['id']}/uploads",
+        json={"content_type": "audio/ogg", "size_bytes": len(recording)},
+        headers=me,
     )
     assert started.status_code == 201, started.text
     body = started.json()
@@ -223,7 +226,7 @@ async def test_direct_upload_then_submit_queues_the_job(
 
     put = await client.put(
         body["upload"]["url"].removeprefix("http://testserver.local"),
-        content=tone(1.0, "ogg"),
+        content=recording,
         headers=body["upload"]["headers"],
     )
     assert put.status_code in (200, 204), put.text
@@ -239,14 +242,17 @@ async def test_a_rejected_direct_upload_is_deleted_and_the_job_keeps_waiting(
     client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any], container: Container
 ) -> None:
     me = await sign_up()
+    not_audio = b"plain text, not audio" * 10
     body = (
         await client.post(
-            f"/tokens/{reference_token['id']}/uploads", json={"content_type": "audio/wav"}, headers=me
+            f"/tokens/{reference_token['id']}/uploads",
+            json={"content_type": "audio/wav", "size_bytes": len(not_audio)},
+            headers=me,
         )
     ).json()
     await client.put(
         body["upload"]["url"].removeprefix("http://testserver.local"),
-        content=b"plain text, not audio" * 10,
+        content=not_audio,
         headers=body["upload"]["headers"],
     )
     rejected = await client.post(body["submit"], headers=me)
@@ -275,3 +281,56 @@ async def test_jobs_are_private_list_filters_and_cancel(
     cancelled = await client.post(f"/jobs/{job['id']}/cancel", headers=me)
     assert cancelled.json()["status"] == "cancelled"
     assert (await client.post(f"/jobs/{job['id']}/cancel", headers=me)).status_code == 409
+
+
+async def _start_direct(
+    client: httpx.AsyncClient, me: dict[str, str], token_id: str, size: int
+) -> httpx.Response:
+    return await client.post(
+        f"/tokens/{token_id}/uploads", json={"content_type": "audio/wav", "size_bytes": size}, headers=me
+    )
+
+
+async def test_a_direct_upload_declared_past_the_limit_is_413_and_makes_no_job(
+    client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any], container: Container
+) -> None:
+    too_big = container.settings.token_max_bytes + 1
+    refused = await _start_direct(client, await sign_up(), reference_token["id"], too_big)
+
+    assert (refused.status_code, refused.json()["type"]) == (413, "/problems/audio-too-large")
+    assert await _counts(container) == (0, 0, 0)
+
+
+async def test_the_upload_url_refuses_a_body_of_another_size_than_declared(
+    client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any], container: Container
+) -> None:
+    recording = tone(1.0)
+    body = (await _start_direct(client, await sign_up(), reference_token["id"], len(recording))).json()
+    url = body["upload"]["url"].removeprefix("http://testserver.local")
+    headers = {"Content-Type": body["upload"]["headers"]["Content-Type"]}
+
+    bigger = await client.put(url, content=recording + b"\0" * 1024 * 1024, headers=headers)
+
+    assert (bigger.status_code, bigger.json()["type"]) == (403, "/problems/forbidden")
+    assert await _recordings(container) == []
+
+
+async def test_after_submit_the_upload_url_cannot_change_what_is_analysed(
+    client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any], container: Container
+) -> None:
+    me = await sign_up()
+    recording = tone(1.0)
+    body = (await _start_direct(client, me, reference_token["id"], len(recording))).json()
+    url = body["upload"]["url"].removeprefix("http://testserver.local")
+    assert (await client.put(url, content=recording, headers=body["upload"]["headers"])).status_code == 204
+    assert (await client.post(body["submit"], headers=me)).status_code == 202
+
+    swapped = b"\xff" * len(recording)  # same length, so the signature still holds
+    assert (await client.put(url, content=swapped, headers=body["upload"]["headers"])).status_code == 204
+
+    async with container.unit_of_work() as uow:
+        job = await uow.jobs.get(UUID(body["job"]["id"]))
+    assert job is not None
+    assert job.recording is not None
+    assert not job.recording.key.endswith(".upload")
+    assert await container.storage.get(job.recording.key) == recording

@@ -6,6 +6,7 @@ What the client does in a browser is tested in tests/browser/.
 from __future__ import annotations
 
 import dataclasses
+import posixpath
 import re
 
 import httpx
@@ -15,7 +16,7 @@ from entrypoints.settings import S3Settings, Settings
 from entrypoints.web.routes import STATIC_DIR, content_security_policy
 
 LOCAL_REFERENCE = re.compile(r"""(?:src|href)="(/app/[^"]+)\"""")
-MODULE_IMPORT = re.compile(r"""from\s+"(\./[^"]+)\"""")
+MODULE_IMPORT = re.compile(r"""from\s+"(\.{1,2}/[^"]+)\"""")
 
 
 def _directives(policy: str) -> dict[str, list[str]]:
@@ -55,21 +56,37 @@ async def test_every_file_the_page_and_its_modules_load_is_served_from_this_orig
         assert response.status_code == 200, path
         served[path] = response.headers["content-type"]
         if path.endswith(".js"):
+            folder = posixpath.dirname(path)
             pending += [
-                f"/app/{module.removeprefix('./')}" for module in MODULE_IMPORT.findall(response.text)
+                posixpath.normpath(posixpath.join(folder, module))
+                for module in MODULE_IMPORT.findall(response.text)
             ]
 
     assert served["/app/app.js"].startswith("text/javascript")
     assert served["/app/app.css"].startswith("text/css")
-    assert {"/app/api.js", "/app/charts.js", "/app/dom.js", "/app/recorder.js"} <= set(served)
+    assert {"/app/api.js", "/app/charts.js", "/app/dom.js", "/app/recorder.js", "/app/config.js"} <= set(
+        served
+    )
+    views = {f"/app/views/{path.name}" for path in (STATIC_DIR / "views").glob("*.js")}
+    assert len(views) == 6
+    assert views <= set(served)
+    assert served["/app/views/job.js"].startswith("text/javascript")
 
 
 def test_no_file_of_the_client_loads_anything_from_another_origin() -> None:
-    for path in STATIC_DIR.iterdir():
+    for path in (path for path in STATIC_DIR.rglob("*") if path.is_file()):
         text = path.read_text()
         external = [url for url in re.findall(r"https?://[^\s\"'`)]+", text) if "www.w3.org" not in url]
         assert external == [], path.name
         assert ".innerHTML" not in text, path.name  # text nodes only (dom.js)
+
+
+def test_every_module_of_the_client_is_type_checked() -> None:
+    modules = list(STATIC_DIR.rglob("*.js"))
+
+    assert len(modules) > 10
+    for module in modules:
+        assert module.read_text().startswith("// @ts-check\n"), module.name
 
 
 async def test_assets_carry_the_security_headers_and_revalidate(client: httpx.AsyncClient) -> None:

@@ -112,14 +112,22 @@ class LocalObjectStorage:
     async def presigned_get_url(self, key: str, expires_in_seconds: int) -> PresignedUrl:
         return self._presign("GET", key, expires_in_seconds, content_type="")
 
-    async def presigned_put_url(self, key: str, content_type: str, expires_in_seconds: int) -> PresignedUrl:
-        return self._presign("PUT", key, expires_in_seconds, content_type=content_type)
+    async def presigned_put_url(
+        self, key: str, content_type: str, expires_in_seconds: int, *, content_length: int | None = None
+    ) -> PresignedUrl:
+        return self._presign(
+            "PUT", key, expires_in_seconds, content_type=content_type, content_length=content_length
+        )
 
     async def ping(self) -> None:
         await asyncio.to_thread(self._check_writable)
 
-    def sign(self, method: str, key: str, expires: int, content_type: str = "") -> str:
+    def sign(
+        self, method: str, key: str, expires: int, content_type: str = "", content_length: int | None = None
+    ) -> str:
         message = f"{method.upper()}\n{key}\n{expires}\n{content_type}".encode()
+        if content_length is not None:
+            message += f"\n{content_length}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
     def verify(
@@ -131,26 +139,37 @@ class LocalObjectStorage:
         now: float | None = None,
         *,
         content_type: str = "",
+        content_length: int | None = None,
     ) -> None:
         """Raise PresignedUrlRejectedError unless the signature is ours and `expires` is still ahead."""
-        expected = self.sign(method, key, expires, content_type)
+        expected = self.sign(method, key, expires, content_type, content_length)
         if not hmac.compare_digest(expected.encode(), signature.encode()):
             raise PresignedUrlRejectedError("the URL signature does not match")
         if (self._clock() if now is None else now) >= expires:
             raise PresignedUrlRejectedError("the URL has expired")
 
-    def _presign(self, method: str, key: str, expires_in_seconds: int, content_type: str) -> PresignedUrl:
+    def _presign(
+        self,
+        method: str,
+        key: str,
+        expires_in_seconds: int,
+        content_type: str,
+        content_length: int | None = None,
+    ) -> PresignedUrl:
         validate_object_key(key)
         validate_expiry(expires_in_seconds)
         expires = int(self._clock()) + expires_in_seconds
-        query = urlencode(
-            {"expires": expires, "method": method, "sig": self.sign(method, key, expires, content_type)}
-        )
+        signature = self.sign(method, key, expires, content_type, content_length)
+        parameters: dict[str, object] = {"expires": expires, "method": method, "sig": signature}
+        headers = {"Content-Type": content_type} if method == "PUT" else {}
+        if content_length is not None:
+            parameters["length"] = content_length
+            headers["Content-Length"] = str(content_length)
         return PresignedUrl(
-            url=f"{self._public_base_url}{STORAGE_ROUTE_PREFIX}/{quote(key)}?{query}",
+            url=f"{self._public_base_url}{STORAGE_ROUTE_PREFIX}/{quote(key)}?{urlencode(parameters)}",
             method=method,
             expires_at=datetime.fromtimestamp(expires, UTC),
-            headers={"Content-Type": content_type} if method == "PUT" else {},
+            headers=headers,
         )
 
     def _object_path(self, key: str) -> Path:

@@ -178,8 +178,17 @@ class S3ObjectStorage:
     async def presigned_get_url(self, key: str, expires_in_seconds: int) -> PresignedUrl:
         return await self._presign("get_object", "GET", key, expires_in_seconds, content_type=None)
 
-    async def presigned_put_url(self, key: str, content_type: str, expires_in_seconds: int) -> PresignedUrl:
-        return await self._presign("put_object", "PUT", key, expires_in_seconds, content_type=content_type)
+    async def presigned_put_url(
+        self, key: str, content_type: str, expires_in_seconds: int, *, content_length: int | None = None
+    ) -> PresignedUrl:
+        return await self._presign(
+            "put_object",
+            "PUT",
+            key,
+            expires_in_seconds,
+            content_type=content_type,
+            content_length=content_length,
+        )
 
     async def ping(self) -> None:
         client = self._require_client()
@@ -190,16 +199,26 @@ class S3ObjectStorage:
             raise StorageUnavailableError(f"S3 bucket {self.bucket!r} is not reachable: {error}") from error
 
     async def _presign(
-        self, operation: str, method: str, key: str, expires_in_seconds: int, content_type: str | None
+        self,
+        operation: str,
+        method: str,
+        key: str,
+        expires_in_seconds: int,
+        content_type: str | None,
+        content_length: int | None = None,
     ) -> PresignedUrl:
         validate_object_key(key)
         validate_expiry(expires_in_seconds)
-        params = {"Bucket": self.bucket, "Key": key}
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         headers: dict[str, str] = {}
         if content_type is not None:
             # Signed into the URL: the uploader must send exactly this Content-Type.
             params["ContentType"] = content_type
             headers["Content-Type"] = content_type
+        if content_length is not None:
+            # Signed too (X-Amz-SignedHeaders names content-length): S3 refuses a body of another size.
+            params["ContentLength"] = content_length
+            headers["Content-Length"] = str(content_length)
         signed_at = datetime.now(UTC)
         url: str = await self._require_presign_client().generate_presigned_url(
             operation, Params=params, ExpiresIn=expires_in_seconds, HttpMethod=method

@@ -85,15 +85,22 @@ class RecordingUploads:
         return job
 
     async def start_direct_upload(
-        self, principal: Principal, kind: ReferenceKind, item_id: UUID, content_type: str
+        self, principal: Principal, kind: ReferenceKind, item_id: UUID, content_type: str, size_bytes: int
     ) -> DirectUpload:
-        """Create a job waiting for its recording, with a presigned PUT URL for the client."""
+        """Create a job waiting for its recording, with a presigned PUT URL for the client.
+
+        The URL is signed for exactly ``size_bytes``, which must be within the kind's limit: the store
+        refuses any other body, so nobody stores more through it than an upload may hold.
+        """
         if not content_type.startswith("audio/") and content_type not in {
             "video/webm",
             "video/mp4",
             "video/3gpp",
         }:
             raise InvalidInputError("content_type", "must be an audio media type such as audio/webm")
+        limits = self._settings.limits(kind)
+        if size_bytes > limits.max_bytes:
+            raise AudioTooLargeError(limits.max_bytes, size_bytes)
         now = self._clock.now()
         job = Job.create(
             self._ids.new_id(),
@@ -109,7 +116,9 @@ class RecordingUploads:
             await uow.jobs.add(job)
             await uow.commit()
         ttl = int(self._settings.direct_upload_ttl.total_seconds())
-        upload = await self._storage.presigned_put_url(recording_key(job.id), content_type, ttl)
+        upload = await self._storage.presigned_put_url(
+            recording_key(job.id), content_type, ttl, content_length=size_bytes
+        )
         return DirectUpload(job, upload)
 
     async def submit(self, principal: Principal, job_id: UUID) -> Job:
@@ -133,11 +142,19 @@ class RecordingUploads:
         try:
             if stored.size > limits.max_bytes:
                 raise AudioTooLargeError(limits.max_bytes, stored.size)
-            inspected = await self._inspect(job.kind, await self._storage.get(key))
+            data = await self._storage.get(key)
+            inspected = await self._inspect(job.kind, data)
         except AudioRejectedError:
             await self._storage.delete(key)
             raise
-        recording = Recording(key, inspected.format.content_type, inspected.duration_seconds, inspected.size)
+        # What gets analysed is the bytes just checked, under a key no presigned URL names: the upload URL
+        # stays valid until it expires, and an object swapped in after the check must not be analysed.
+        final_key = recording_key(job_id, inspected.format)
+        await self._storage.put(final_key, data, inspected.format.content_type)
+        await self._storage.delete(key)
+        recording = Recording(
+            final_key, inspected.format.content_type, inspected.duration_seconds, inspected.size
+        )
         outbox = OutboxMessage(self._ids.new_id(), job_id, self._clock.now())
         async with self._uow() as uow:
             locked = await uow.jobs.get_for_update(job_id)

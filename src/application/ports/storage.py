@@ -51,8 +51,11 @@ class ObjectStorage(Protocol):
     async def presigned_get_url(self, key: str, expires_in_seconds: int) -> PresignedUrl: ...
 
     async def presigned_put_url(
-        self, key: str, content_type: str, expires_in_seconds: int
-    ) -> PresignedUrl: ...
+        self, key: str, content_type: str, expires_in_seconds: int, *, content_length: int | None = None
+    ) -> PresignedUrl:
+        """A URL to PUT the object with. With ``content_length`` the length is signed too: the store
+        refuses a body of any other size, so a client cannot store more than it declared."""
+        ...
 
     async def ping(self) -> None:
         """Raise when the store cannot be reached."""

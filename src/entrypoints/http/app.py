@@ -17,6 +17,7 @@ from entrypoints.http.admin_queue import build_admin_queue_router
 from entrypoints.http.api_docs import SwaggerPage, build_docs_router
 from entrypoints.http.controllers.auth import AuthController
 from entrypoints.http.controllers.catalog import ActorController, ScriptController, TokenController
+from entrypoints.http.controllers.client_config import ClientConfigController
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.job_events import JobEventsController
 from entrypoints.http.controllers.jobs import JobController
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         AnalysisWebhookController,
         JobEventsController,
         MetricsController,
+        ClientConfigController,
         build_admin_queue_router(),
         build_web_router(settings),
     ]

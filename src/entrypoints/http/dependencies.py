@@ -42,6 +42,7 @@ _PROVIDED = {
     "idempotency": "idempotency",
     "saq_queue": "queue",
     "settings": "settings",
+    "pipeline": "pipeline",
 }
 DEPENDENCIES = {
     "principal": Provide(current_principal, sync_to_thread=False),

@@ -78,6 +78,15 @@ class JobPage(PageOut[JobOut]):
 
 class DirectUploadBody(msgspec.Struct, forbid_unknown_fields=True):
     content_type: Annotated[str, Meta(min_length=3, max_length=100, examples=["audio/webm"])]
+    size_bytes: Annotated[
+        int,
+        Meta(
+            gt=0,
+            le=2**40,
+            examples=[482133],
+            description="The recording's exact size: the upload URL is signed for it (413 past the kind's limit).",
+        ),
+    ]
 
 
 class UploadTarget(msgspec.Struct):

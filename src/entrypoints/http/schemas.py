@@ -10,16 +10,17 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta
 
+from application.accounts import MAX_DISPLAY_NAME_LENGTH
 from application.analysis.jobs import History
 from application.bookmarks import MyPage
 from application.catalog import MovieLineInput, ScriptInput
 from application.ports.persistence import BookmarkedItem
-from domain.accounts import User
+from domain.accounts import MAX_EMAIL_LENGTH, User
 from domain.catalog import Actor, MovieLine, PracticeItem, ReferenceAudio, ReferenceKind, ScriptDetail, Word
 from entrypoints.http.job_schemas import HistoryOut, JobOut, JobPage, StatsOut
 from entrypoints.http.pages import PageOut
 
-Email = Annotated[str, Meta(min_length=3, max_length=254, examples=["ada@example.com"])]
+Email = Annotated[str, Meta(min_length=3, max_length=MAX_EMAIL_LENGTH, examples=["ada@example.com"])]
 Password = Annotated[str, Meta(min_length=1, max_length=1024)]
 ShortText = Annotated[str, Meta(min_length=1, max_length=200)]
 Seconds = Annotated[float, Meta(ge=0, le=3600)]
@@ -28,7 +29,7 @@ Seconds = Annotated[float, Meta(ge=0, le=3600)]
 class SignUpBody(msgspec.Struct, forbid_unknown_fields=True):
     email: Email
     password: Password
-    display_name: Annotated[str, Meta(min_length=1, max_length=80)]
+    display_name: Annotated[str, Meta(min_length=1, max_length=MAX_DISPLAY_NAME_LENGTH)]
 
 
 class UserOut(msgspec.Struct):

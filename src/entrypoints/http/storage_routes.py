@@ -130,7 +130,25 @@ def _check_signature(
         raise PermissionDeniedException(
             detail=f"the URL was signed for {signed_method}, not {request.method}"
         )
+    length = query.get("length")
+    content_length: int | None = None
+    if length is not None:
+        if not (length.isascii() and length.isdigit() and len(length) <= 12):
+            raise PermissionDeniedException(detail="the URL's signed length is malformed")
+        content_length = int(length)
+        # Checked from the header before a byte is read; the server refuses a body longer than it says.
+        if request.headers.get("content-length") != length:
+            raise PermissionDeniedException(
+                detail=f"the URL was signed for a body of exactly {length} bytes (Content-Length)"
+            )
     try:
-        storage.verify(request.method, key, int(expires), signature, content_type=content_type)
+        storage.verify(
+            request.method,
+            key,
+            int(expires),
+            signature,
+            content_type=content_type,
+            content_length=content_length,
+        )
     except PresignedUrlRejectedError as error:
         raise PermissionDeniedException(detail=str(error)) from None

@@ -80,6 +80,20 @@ async def test_presigned_put_signs_the_content_type_with_sigv4(s3_storage: S3Obj
     assert presigned.headers == {"Content-Type": "audio/wav"}
 
 
+async def test_a_presigned_put_for_a_declared_size_signs_its_content_length(
+    s3_storage: S3ObjectStorage,
+) -> None:
+    """S3 checks every signed header: a body of any other length than the one declared is refused.
+    (moto's server does not check signatures, so this is proven on what S3 checks: the URL.)"""
+    presigned = await s3_storage.presigned_put_url(
+        KEY, "audio/wav", expires_in_seconds=120, content_length=4096
+    )
+
+    query = parse_qs(urlsplit(presigned.url).query)
+    assert query["X-Amz-SignedHeaders"] == ["content-length;content-type;host"]
+    assert presigned.headers == {"Content-Type": "audio/wav", "Content-Length": "4096"}
+
+
 async def test_presigned_url_carries_the_requested_lifetime(s3_storage: S3ObjectStorage) -> None:
     """moto's server does not enforce X-Amz-Expires, so expiry is proven on what S3 checks: the URL."""
     presigned = await s3_storage.presigned_get_url(KEY, expires_in_seconds=90)

@@ -28,7 +28,10 @@ from entrypoints.http.security import Caller
 
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size (1-100).")]
 Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000, description="Items to skip.")]
-Search = Annotated[str | None, QueryParameter(max_length=200, description="Case-insensitive text search.")]
+MAX_SEARCH_LENGTH = 200
+Search = Annotated[
+    str | None, QueryParameter(max_length=MAX_SEARCH_LENGTH, description="Case-insensitive text search.")
+]
 Title = Annotated[str | None, QueryParameter(max_length=200, description="Title contains.")]
 Queries = Injected[CatalogQueries]
 Administration = Injected[CatalogAdministration]

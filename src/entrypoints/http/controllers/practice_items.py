@@ -232,7 +232,9 @@ def practice_item_controllers(routes: KindRoutes, limits: BodyLimits) -> list[ty
             item_id: ItemId, data: JSONBody[DirectUploadBody],
         ) -> Response[bytes]:  # fmt: skip
             async def produce() -> tuple[int, DirectUploadOut, dict[str, str]]:
-                started = await uploads.start_direct_upload(principal, kind, item_id, data.content_type)
+                started = await uploads.start_direct_upload(
+                    principal, kind, item_id, data.content_type, data.size_bytes
+                )
                 job_out = JobOut.of(started.job)
                 upload = UploadTarget(
                     started.upload.url,
@@ -243,7 +245,7 @@ def practice_item_controllers(routes: KindRoutes, limits: BodyLimits) -> list[ty
                 out = DirectUploadOut(job=job_out, upload=upload, submit=f"/jobs/{started.job.id}/submit")
                 return 201, out, {"Location": job_out.links.self}
 
-            payload = hashlib.sha256(data.content_type.encode()).digest()
+            payload = hashlib.sha256(f"{data.content_type}\n{data.size_bytes}".encode()).digest()
             return await idempotent(request, idempotency, principal, payload, produce)
 
     class BookmarkController(Controller):

@@ -1,9 +1,30 @@
+// @ts-check
 // The HTTP API as the web client uses it: the session's bearer token, problem details as errors,
 // idempotent uploads, and a job's event stream through EventSource.
+
+/** @typedef {import("./types.js").Kind} Kind */
+/** @typedef {import("./types.js").Job} Job */
+/** @typedef {import("./types.js").StreamTicket} StreamTicket */
+/** @typedef {import("./types.js").AccessToken} AccessToken */
+/** @typedef {{title?: string, detail?: string, type?: string, errors?: {field: string, message: string}[]}} Problem */
+/** @typedef {{accessToken: string, expiresAt: number, email: string}} Session */
+/**
+ * @typedef {object} RequestOptions
+ * @property {unknown} [json] sent as a JSON body
+ * @property {Record<string, string>} [form] sent as a form
+ * @property {BodyInit} [body] sent as it is
+ * @property {Record<string, string>} [headers]
+ * @property {boolean} [auth] send the session's bearer token (default true)
+ */
+/** @typedef {{blob: Blob, filename: string}} Recording */
 
 const SESSION_KEY = "vp.session";
 
 export class ApiError extends Error {
+  /**
+   * @param {number} status
+   * @param {Problem} problem
+   */
   constructor(status, problem) {
     super(problem.detail || problem.title || `HTTP ${status}`);
     this.status = status;
@@ -13,6 +34,7 @@ export class ApiError extends Error {
 }
 
 export const session = {
+  /** @returns {Session | null} */
   get() {
     try {
       const saved = JSON.parse(localStorage.getItem(SESSION_KEY) || "null");
@@ -21,6 +43,11 @@ export const session = {
       return null;
     }
   },
+  /**
+   * @param {string} accessToken
+   * @param {number} expiresInSeconds
+   * @param {string} email
+   */
   save(accessToken, expiresInSeconds, email) {
     // Renew a minute early: a request never leaves with a token about to expire.
     const expiresAt = Date.now() + (expiresInSeconds - 60) * 1000;
@@ -33,6 +60,10 @@ export const session = {
 
 export class SignInRequired extends Error {}
 
+/**
+ * @param {Response} response
+ * @returns {Promise<Problem>}
+ */
 async function problemOf(response) {
   const type = response.headers.get("content-type") || "";
   if (type.includes("json")) {
@@ -45,7 +76,15 @@ async function problemOf(response) {
   return { title: response.statusText, detail: `The server answered ${response.status}.` };
 }
 
+/**
+ * One request; the parsed JSON answer (null for 204), or ApiError / SignInRequired.
+ * @param {string} method
+ * @param {string} path
+ * @param {RequestOptions} [options]
+ * @returns {Promise<any>}
+ */
 export async function request(method, path, { json, form, body, headers = {}, auth = true } = {}) {
+  /** @type {Record<string, string>} */
   const sent = { Accept: "application/json", ...headers };
   const current = session.get();
   if (auth && current) sent.Authorization = `Bearer ${current.accessToken}`;
@@ -66,6 +105,9 @@ export async function request(method, path, { json, form, body, headers = {}, au
   return response.json();
 }
 
+/** @typedef {(path: string, options?: RequestOptions) => Promise<any>} Method */
+
+/** @type {{get: Method, post: Method, put: Method, delete: Method}} */
 export const api = {
   get: (path, options) => request("GET", path, options),
   post: (path, options) => request("POST", path, options),
@@ -73,7 +115,12 @@ export const api = {
   delete: (path, options) => request("DELETE", path, options),
 };
 
+/**
+ * @param {string} email
+ * @param {string} password
+ */
 export async function signIn(email, password) {
+  /** @type {AccessToken} */
   const token = await request("POST", "/auth/login", {
     form: { username: email, password, grant_type: "password" },
     auth: false,
@@ -81,6 +128,11 @@ export async function signIn(email, password) {
   session.save(token.access_token, token.expires_in, email);
 }
 
+/**
+ * @param {string} displayName
+ * @param {string} email
+ * @param {string} password
+ */
 export async function signUp(displayName, email, password) {
   await request("POST", "/auth/signup", {
     json: { display_name: displayName, email, password },
@@ -99,6 +151,13 @@ const RETRY_DELAYS_MS = [500, 1500, 4000];
 
 // Upload a recording for analysis. The key is the recording's, made when it was recorded or chosen:
 // a double click, a retry after a lost answer or a reload of the same recording all name one job.
+/**
+ * @param {Kind} kind
+ * @param {string} targetId
+ * @param {Recording} recording
+ * @param {string} idempotencyKey
+ * @returns {Promise<Job>}
+ */
 export async function uploadRecording(kind, targetId, recording, idempotencyKey) {
   for (let attempt = 0; ; attempt += 1) {
     const form = new FormData();
@@ -120,9 +179,6 @@ export async function uploadRecording(kind, targetId, recording, idempotencyKey)
   }
 }
 
-export const TERMINAL_EVENTS = ["completed", "failed", "cancelled"];
-const EVENT_TYPES = ["queued", "dispatched", "started", "progress", ...TERMINAL_EVENTS];
-
 // Follow a job's events. EventSource resumes a dropped connection by itself (it sends Last-Event-ID);
 // the last id seen is also kept in sessionStorage, so a reloaded page resumes where it was. EventSource
 // cannot send an Authorization header: a stream ticket for this one job goes in the URL instead, and a
@@ -130,17 +186,35 @@ const EVENT_TYPES = ["queued", "dispatched", "started", "progress", ...TERMINAL_
 // Callbacks: onEvent(type, data) per event; onStatus("open" | "reconnecting"); onDropped() when the
 // stream was closed without a terminal event (the view checks whether the job finished meanwhile);
 // onEnd(error) once after the terminal event (error null) or when following is impossible.
-export function followJob(jobId, { onEvent, onStatus, onDropped, onEnd }) {
+// eventTypes and terminalTypes are the API's names (GET /client-config).
+/**
+ * @typedef {object} JobFollower
+ * @property {string[]} eventTypes
+ * @property {string[]} terminalTypes
+ * @property {(type: string, data: any) => void} onEvent
+ * @property {(state: "open" | "reconnecting") => void} onStatus
+ * @property {() => void} onDropped
+ * @property {(error: Error | null) => void} onEnd
+ */
+/**
+ * @param {string} jobId
+ * @param {JobFollower} follower
+ * @returns {{stop(): void}}
+ */
+export function followJob(jobId, { eventTypes, terminalTypes, onEvent, onStatus, onDropped, onEnd }) {
   const storageKey = `vp.job-events.${jobId}`;
   let lastId = Number(sessionStorage.getItem(storageKey) || 0);
+  /** @type {EventSource | null} */
   let source = null;
   let stopped = false;
   let retryDelay = 1000;
-  let retryTimer = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let retryTimer;
 
   async function open() {
     if (stopped) return;
     try {
+      /** @type {StreamTicket} */
       const ticket = await api.post(`/jobs/${jobId}/events/tickets`);
       if (stopped) return;
       source = new EventSource(`${ticket.url}&last_event_id=${lastId}`);
@@ -153,31 +227,32 @@ export function followJob(jobId, { onEvent, onStatus, onDropped, onEnd }) {
       scheduleRetry();
       return;
     }
-    source.onopen = () => {
+    const opened = source;
+    opened.onopen = () => {
       retryDelay = 1000;
       onStatus("open");
     };
-    for (const type of EVENT_TYPES) {
-      source.addEventListener(type, (message) => {
+    for (const type of eventTypes) {
+      opened.addEventListener(type, (/** @type {MessageEvent<string>} */ message) => {
         lastId = Number(message.lastEventId) || lastId;
         sessionStorage.setItem(storageKey, String(lastId));
         const data = JSON.parse(message.data);
         onEvent(type, data);
-        if (TERMINAL_EVENTS.includes(type)) {
+        if (terminalTypes.includes(type)) {
           sessionStorage.removeItem(storageKey); // a finished job is read, not followed
           stop();
           onEnd(null);
         }
       });
     }
-    source.onerror = () => {
+    opened.onerror = () => {
       if (stopped) return;
-      if (source.readyState === EventSource.CONNECTING) {
+      if (opened.readyState === EventSource.CONNECTING) {
         onStatus("reconnecting");
         return;
       }
       // CLOSED: refused (401, 204 for a job already seen to its end) or the server is unreachable.
-      source.close();
+      opened.close();
       onStatus("reconnecting");
       scheduleRetry();
       onDropped();

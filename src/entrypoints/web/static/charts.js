@@ -1,7 +1,13 @@
+// @ts-check
 // Line charts drawn as SVG: the reference and user pitch contours, and scores over time. Each chart is
 // an image with a text description; the numbers are also offered as a table for screen readers.
 
 import { h, svg } from "./dom.js";
+
+/** @typedef {import("./dom.js").Child} Child */
+/** @typedef {import("./types.js").PitchContour} PitchContour */
+/** @typedef {(value: number) => number} Scale */
+/** @typedef {number | null | undefined} Value a point of a series; null or undefined where there is none */
 
 // The drawing is as wide as the page's column (320 to 720 units), so its text stays legible on a phone.
 let WIDTH = 640;
@@ -15,6 +21,11 @@ function fitWidth() {
 
 let chartCount = 0;
 
+/**
+ * @param {number} min
+ * @param {number} max
+ * @param {number} count
+ */
 function niceTicks(min, max, count) {
   const span = max - min || 1;
   const rough = span / count;
@@ -27,12 +38,25 @@ function niceTicks(min, max, count) {
   return ticks;
 }
 
+/**
+ * @param {number} domainMin
+ * @param {number} domainMax
+ * @param {number} rangeMin
+ * @param {number} rangeMax
+ * @returns {Scale}
+ */
 function scale(domainMin, domainMax, rangeMin, rangeMax) {
   const span = domainMax - domainMin || 1;
   return (value) => rangeMin + ((value - domainMin) / span) * (rangeMax - rangeMin);
 }
 
 // One path per series; a gap (null: unvoiced, no pitch) lifts the pen.
+/**
+ * @param {number[]} xs
+ * @param {Value[]} ys
+ * @param {Scale} x
+ * @param {Scale} y
+ */
 function linePath(xs, ys, x, y) {
   let d = "";
   let drawing = false;
@@ -47,6 +71,15 @@ function linePath(xs, ys, x, y) {
   return d;
 }
 
+/**
+ * @param {Scale} x
+ * @param {Scale} y
+ * @param {number[]} xTicks
+ * @param {number[]} yTicks
+ * @param {string} xLabel
+ * @param {string} yLabel
+ * @param {(tick: number) => string} formatX
+ */
 function axes(x, y, xTicks, yTicks, xLabel, yLabel, formatX) {
   const bottom = HEIGHT - PAD.bottom;
   return svg(
@@ -69,6 +102,14 @@ function axes(x, y, xTicks, yTicks, xLabel, yLabel, formatX) {
   );
 }
 
+/**
+ * @param {string} kind
+ * @param {string} title
+ * @param {string} description
+ * @param {Child} body
+ * @param {Child} legend
+ * @param {Child} table
+ */
 function chartFrame(kind, title, description, body, legend, table) {
   chartCount += 1;
   const titleId = `chart-${chartCount}-title`;
@@ -93,10 +134,19 @@ function chartFrame(kind, title, description, body, legend, table) {
   );
 }
 
+/**
+ * @param {string} className
+ * @param {string} label
+ */
 function legendItem(className, label) {
   return h("li", {}, h("span", { class: `swatch ${className}`, "aria-hidden": "true" }), label);
 }
 
+/**
+ * @param {string} caption
+ * @param {string[]} headers
+ * @param {string[][]} rows
+ */
 function dataTable(caption, headers, rows) {
   return h(
     "details",
@@ -112,10 +162,11 @@ function dataTable(caption, headers, rows) {
   );
 }
 
-const round1 = (value) => (value === null || value === undefined ? "–" : Number(value).toFixed(1));
+const round1 = (/** @type {Value} */ value) => (value === null || value === undefined ? "–" : Number(value).toFixed(1));
 
 // contour: {times, reference, user, unit}; values are semitones from each speaker's median, null where
 // there is no voiced pitch.
+/** @param {PitchContour} contour */
 export function pitchChart(contour) {
   fitWidth();
   const times = contour.times || [];
@@ -125,7 +176,7 @@ export function pitchChart(contour) {
   const end = times.length ? times[times.length - 1] : 1;
   const x = scale(times[0] || 0, end, PAD.left, WIDTH - PAD.right);
   const y = scale(low, high, HEIGHT - PAD.bottom, PAD.top);
-  const voiced = (series) => series.filter((v) => v !== null && v !== undefined).length;
+  const voiced = (/** @type {Value[]} */ series) => series.filter((v) => v !== null && v !== undefined).length;
   const description =
     `Pitch over ${end.toFixed(1)} seconds, in ${contour.unit || "semitones"}: the actor's line has ` +
     `${voiced(contour.reference)} voiced points, yours ${voiced(contour.user)}. Where the two lines ` +
@@ -150,7 +201,8 @@ export function pitchChart(contour) {
   return chartFrame("pitch-chart", "Pitch: the actor and you", description, body, legend, table);
 }
 
-// points: [{at: Date, overall: number, label: string}], oldest first.
+// Oldest first.
+/** @param {{at: Date, overall: number, label: string}[]} points */
 export function historyChart(points) {
   fitWidth();
   const first = points[0].at.getTime();
@@ -162,7 +214,7 @@ export function historyChart(points) {
   const y = scale(0, 100, HEIGHT - PAD.bottom, PAD.top);
   const indexes = points.map((_, i) => i);
   const labelEvery = Math.max(1, Math.ceil(points.length / 6));
-  const shortDate = (i) =>
+  const shortDate = (/** @type {number} */ i) =>
     points[i].at.toLocaleDateString(undefined, { month: "short", day: "numeric" });
   const xTicks = indexes.filter((i) => i % labelEvery === 0);
   const best = Math.max(...points.map((p) => p.overall));

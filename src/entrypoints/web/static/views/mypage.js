@@ -1,0 +1,104 @@
+// @ts-check
+// #/me: counts, scores over time, recent recordings and bookmarks.
+
+import { api } from "../api.js";
+import { historyChart } from "../charts.js";
+import { formatDate, h } from "../dom.js";
+import { itemName, requireSignIn, title } from "../ui.js";
+
+/** @typedef {import("../router.js").Show} Show */
+/** @typedef {import("../types.js").Job} Job */
+/** @typedef {import("../types.js").Kind} Kind */
+/** @typedef {import("../types.js").MyPage} MyPage */
+
+// What each job practised: the line or the script's title (one request per distinct line or script).
+/**
+ * @param {Job[]} jobs
+ * @returns {Promise<Map<string, string>>}
+ */
+async function targetNames(jobs) {
+  /** @type {Map<string, Kind>} */
+  const targets = new Map(jobs.flatMap((job) => (job.target_id ? [[job.target_id, job.kind]] : [])));
+  /** @type {Map<string, string>} */
+  const names = new Map();
+  await Promise.all(
+    [...targets].map(async ([id, kind]) => {
+      try {
+        names.set(id, itemName(kind, await api.get(`/${kind}s/${id}`, { auth: false })));
+      } catch {
+        /* deleted from the catalog since: a generic label */
+      }
+    }),
+  );
+  return names;
+}
+
+/**
+ * @param {Job} job
+ * @param {Map<string, string>} names
+ */
+function jobLabel(job, names) {
+  return (job.target_id && names.get(job.target_id)) || (job.kind === "token" ? "A line" : "A script");
+}
+
+/** @param {number | null} value */
+const average = (value) => (value === null ? "–" : value.toFixed(1));
+
+/** @param {Show} show */
+export async function myPageView(show) {
+  if (!requireSignIn()) return;
+  /** @type {[MyPage, import("../types.js").Page<Job>]} */
+  const [page, completed] = await Promise.all([api.get("/mypage"), api.get("/jobs?status=completed&limit=100")]);
+  const names = await targetNames([...page.history.recent.items, ...completed.items]);
+  const stats = page.history.stats;
+  const points = completed.items
+    .flatMap((job) => (job.result ? [{ at: new Date(job.created_at), overall: job.result.overall, label: jobLabel(job, names) }] : []))
+    .reverse();
+  const statList = h(
+    "dl",
+    { class: "stats" },
+    h("div", {}, h("dt", {}, "Recordings"), h("dd", {}, String(stats.count))),
+    h("div", {}, h("dt", {}, "Analysed"), h("dd", {}, String(stats.completed))),
+    h("div", {}, h("dt", {}, "Average"), h("dd", {}, average(stats.average_overall))),
+    h("div", {}, h("dt", {}, "Best"), h("dd", {}, average(stats.best_overall))),
+  );
+  const recent = page.history.recent.items.map((job) =>
+    h(
+      "li",
+      {},
+      h("a", { href: `#/jobs/${job.id}` }, jobLabel(job, names)),
+      ` · ${formatDate(job.created_at)}`,
+      " — ",
+      job.result ? `${job.result.overall.toFixed(1)} / 100` : job.status,
+    ),
+  );
+  const bookmarks = page.bookmarks.map((b) =>
+    h(
+      "li",
+      {},
+      h("a", { href: `#/${b.kind}s/${b.target_id}` }, b.token ? `“${b.token.text}” — ${b.token.actor.name}` : b.script ? b.script.title : b.kind),
+    ),
+  );
+  show(
+    title(`Hello, ${page.profile.display_name}`),
+    statList,
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "history-heading" },
+      h("h2", { id: "history-heading" }, "Progress"),
+      points.length ? historyChart(points) : h("p", { class: "muted" }, "Your scores appear here once a recording has been analysed."),
+    ),
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "recent-heading" },
+      h("h2", { id: "recent-heading" }, "Recent recordings"),
+      recent.length ? h("ul", { class: "plain-list" }, recent) : h("p", { class: "muted" }, "None yet: pick a line to practise."),
+    ),
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "bookmarks-heading" },
+      h("h2", { id: "bookmarks-heading" }, "Bookmarks"),
+      bookmarks.length ? h("ul", { class: "plain-list" }, bookmarks) : h("p", { class: "muted" }, "Bookmark lines and scripts to find them here."),
+    ),
+  );
+}
