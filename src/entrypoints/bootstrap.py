@@ -39,6 +39,7 @@ from application.analysis.webhooks import AnalysisWebhooks
 from application.bookmarks import Bookmarks
 from application.catalog import CatalogAdministration, CatalogQueries
 from application.operations import PipelineStatistics
+from application.ports.analysis import JobEventPublisher
 from application.ports.idempotency import IdempotencyStore
 from application.ports.persistence import UnitOfWork
 from application.ports.storage import ObjectStorage
@@ -116,10 +117,11 @@ class Container:
     housekeeping: Housekeeping
     pipeline_statistics: PipelineStatistics
     rate_limiter: RedisRateLimiter
+    publisher: JobEventPublisher
     session_factory: async_sessionmaker[AsyncSession] = field(repr=False)
 
     def unit_of_work(self) -> UnitOfWork:
-        return SqlaUnitOfWork(self.session_factory)
+        return SqlaUnitOfWork(self.session_factory, self.publisher)
 
     async def close(self) -> None:
         """Release every resource; one failing (say, Redis already gone) does not keep the rest open."""
@@ -151,15 +153,16 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
         settings.secret_key, clock, timedelta(seconds=settings.access_token_ttl_seconds)
     )
 
-    def uow() -> UnitOfWork:
-        return SqlaUnitOfWork(session_factory)
-
     reference_limits = AudioLimits(
         max_bytes=settings.reference_max_bytes, max_seconds=settings.reference_max_seconds
     )
     pipeline = pipeline_settings(settings)
     event_fanout = RedisEventFanout(redis)
     publisher = RedisJobEventPublisher(event_fanout)
+
+    def uow() -> UnitOfWork:
+        return SqlaUnitOfWork(session_factory, publisher)
+
     queue = build_queue(settings.redis_url, settings.queue_name)
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(settings.analysis_dispatch_timeout_seconds, connect=3.0),
@@ -173,7 +176,7 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
     )
     idempotency = SqlaIdempotencyStore(session_factory)
     inspector = PyAvAudioInspector()
-    jobs = UserJobs(uow, publisher, RedisJobEventFeed(event_fanout), clock)
+    jobs = UserJobs(uow, RedisJobEventFeed(event_fanout), clock)
     return Container(
         settings=settings,
         engine=engine,
@@ -193,19 +196,18 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
         queue=queue,
         http=http,
         idempotency=idempotency,
-        uploads=RecordingUploads(
-            uow, storage, inspector, SaqRelayQueue(queue), publisher, clock, ids, pipeline
-        ),
+        uploads=RecordingUploads(uow, storage, inspector, SaqRelayQueue(queue), clock, ids, pipeline),
         jobs=jobs,
         stream_tickets=JobStreamTickets(
             jobs, JwtStreamTickets(settings.secret_key, clock, STREAM_TICKET_LIFETIME)
         ),
-        webhooks=AnalysisWebhooks(uow, publisher, clock),
+        webhooks=AnalysisWebhooks(uow, clock),
         webhook_verifier=WebhookVerifier(list(settings.analysis_webhook_secrets)),
-        relay=OutboxRelay(uow, storage, dispatcher, publisher, clock, pipeline),
-        housekeeping=Housekeeping(uow, storage, idempotency, publisher, clock, pipeline),
+        relay=OutboxRelay(uow, storage, dispatcher, clock, pipeline),
+        housekeeping=Housekeeping(uow, storage, idempotency, clock, pipeline),
         pipeline_statistics=PipelineStatistics(uow, clock),
         rate_limiter=RedisRateLimiter(redis),
+        publisher=publisher,
         session_factory=session_factory,
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,8 +14,8 @@ import pytest
 from entrypoints.bootstrap import Container, build_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
-
-TEST_BASE_URL = "http://testserver.local"
+from tests.support.api_client import TEST_BASE_URL, SignUp, log_in
+from tests.support.recordings import spoken, tone
 
 
 @pytest.fixture
@@ -54,9 +54,6 @@ async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
         yield test_client
 
 
-SignUp = Callable[..., Awaitable[dict[str, str]]]
-
-
 @pytest.fixture
 def sign_up(client: httpx.AsyncClient) -> SignUp:
     """Sign up and log in a user; returns the Authorization header."""
@@ -73,12 +70,6 @@ def sign_up(client: httpx.AsyncClient) -> SignUp:
     return create
 
 
-async def log_in(client: httpx.AsyncClient, email: str, password: str) -> dict[str, str]:
-    response = await client.post("/auth/login", data={"username": email, "password": password})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
 @pytest.fixture
 async def admin_headers(client: httpx.AsyncClient, container: Container) -> dict[str, str]:
     from application.accounts import SignUpRequest
@@ -87,17 +78,6 @@ async def admin_headers(client: httpx.AsyncClient, container: Container) -> dict
         SignUpRequest(email="admin@example.com", password="admin password 123", display_name="Admin")
     )
     return await log_in(client, "admin@example.com", "admin password 123")
-
-
-def tone(seconds: float, fmt: str = "wav", frequency: float = 220.0) -> bytes:
-    """A synthetic recording of ``seconds`` in an upload container (see tests/support/encoding.py)."""
-    import numpy as np
-
-    from tests.support.encoding import encode_audio
-
-    rate = 16000
-    t = np.arange(int(seconds * rate)) / rate
-    return encode_audio((0.3 * np.sin(2 * np.pi * frequency * t)).astype(np.float32), rate, fmt)
 
 
 @pytest.fixture
@@ -113,19 +93,6 @@ async def reference_token(client: httpx.AsyncClient, admin_headers: dict[str, st
     )
     assert uploaded.status_code == 200, uploaded.text
     return token
-
-
-def spoken(text: str, fmt: str = "wav") -> tuple[bytes, list[dict[str, Any]]]:
-    """``text`` spoken by espeak-ng, encoded in ``fmt``, with its word timings as the API takes them."""
-    from tests.support.encoding import encode_audio
-    from tests.support.speech import synthesize
-
-    speech = synthesize(text)
-    words = [
-        {"index": i, "text": w.text, "start": round(w.start, 3), "end": round(w.end, 3)}
-        for i, w in enumerate(speech.words)
-    ]
-    return encode_audio(speech.samples, speech.sample_rate, fmt), words
 
 
 @pytest.fixture

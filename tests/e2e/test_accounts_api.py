@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.e2e.conftest import SignUp
+from tests.support.api_client import SignUp
 
 PROBLEM = "application/problem+json"
 

@@ -13,7 +13,8 @@ from sqlalchemy import text
 from domain.accounts import Principal, Role
 from entrypoints.bootstrap import Container
 from entrypoints.http.admin_queue import SESSION_COOKIE, QueueSessions
-from tests.e2e.conftest import SignUp, tone
+from tests.support.api_client import SignUp
+from tests.support.recordings import tone
 
 PAGE = "/admin/queue/"
 

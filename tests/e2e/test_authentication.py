@@ -11,7 +11,7 @@ from litestar.handlers import HTTPRouteHandler
 from entrypoints.http.app import create_app
 from entrypoints.http.security import bearer_token
 from entrypoints.settings import Settings
-from tests.e2e.conftest import SignUp
+from tests.support.api_client import SignUp
 
 FORGED = {"Authorization": "Bearer not-a-token"}
 

@@ -11,7 +11,7 @@ import httpx
 
 from entrypoints.http.controllers.practice_items import MULTIPART_OVERHEAD_BYTES
 from entrypoints.settings import Settings
-from tests.e2e.conftest import SignUp
+from tests.support.api_client import SignUp
 
 CHUNK = 64 * 1024
 MULTIPART = {"Content-Type": "multipart/form-data; boundary=xyz"}

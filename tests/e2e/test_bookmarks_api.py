@@ -6,7 +6,7 @@ from uuid import uuid4
 
 import httpx
 
-from tests.e2e.conftest import SignUp
+from tests.support.api_client import SignUp
 
 
 async def test_bookmarks_appear_on_mypage_with_their_targets(

@@ -12,7 +12,7 @@ import numpy as np
 from sqlalchemy import event
 
 from entrypoints.bootstrap import Container
-from tests.e2e.conftest import SignUp
+from tests.support.api_client import SignUp
 from tests.support.encoding import encode_audio
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import SignUp
+from tests.support.api_client import SignUp
 
 
 def _is_validation_problem(response: httpx.Response) -> bool:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
@@ -34,8 +34,10 @@ from domain.catalog import ReferenceKind
 from entrypoints.bootstrap import Container
 from entrypoints.http.controllers.job_events import RECONNECT_DELAY_MS, SHUTTING_DOWN
 from entrypoints.settings import Settings
-from tests.e2e.conftest import SignUp
+from tests.support.api_client import SignUp
+from tests.support.full_system import free_port
 from tests.support.processes import ServiceProcess, api_process
+from tests.support.recordings import tone
 
 WAIT = 10.0
 DEFAULT_HEARTBEAT_SECONDS = 15.0
@@ -407,12 +409,6 @@ async def test_only_the_jobs_owner_gets_a_stream_ticket(
 # --- real API processes: live events, heartbeats, disconnects -------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _stop(process: ServiceProcess) -> None:
     process.terminate()
     try:
@@ -441,7 +437,7 @@ def api_servers(
     """Base URLs of three API processes: 'a' and 'b' with the default heartbeat, 'quick' with 1 s."""
     logs, storage = tmp_path_factory.mktemp("api-logs"), tmp_path_factory.mktemp("storage")
     heartbeats = {"a": DEFAULT_HEARTBEAT_SECONDS, "b": DEFAULT_HEARTBEAT_SECONDS, "quick": 1.0}
-    ports = {name: _free_port() for name in heartbeats}
+    ports = {name: free_port() for name in heartbeats}
     processes = {
         name: api_process(
             _api_environment(database_url, redis_url, storage, heartbeat), logs / name, ports[name]
@@ -461,7 +457,7 @@ def api_servers(
 @pytest.fixture
 def stoppable_api(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[tuple[str, ServiceProcess]]:
     """An API process of this test's own, for the test to stop."""
-    port = _free_port()
+    port = free_port()
     environment = _api_environment(database_url, redis_url, tmp_path / "storage", DEFAULT_HEARTBEAT_SECONDS)
     process = api_process(environment, tmp_path / "logs", port)
     try:
@@ -508,6 +504,39 @@ async def test_a_live_stream_replays_history_then_receives_events_published_by_a
         ("1", "queued"),
         ("2", "progress"),
     ]
+
+
+async def test_a_direct_uploads_stream_receives_queued_live_within_a_second_of_submit(
+    api_servers: dict[str, str],
+    client: httpx.AsyncClient,
+    owner: tuple[dict[str, str], UUID],
+    reference_token: dict[str, Any],
+    redis: Redis,
+) -> None:
+    recording = tone(1.0)
+    started = await client.post(
+        f"/tokens/{reference_token['id']}/uploads",
+        json={"content_type": "audio/wav", "size_bytes": len(recording)},
+        headers=owner[0],
+    )
+    assert started.status_code == 201, started.text
+    job_id, upload = UUID(started.json()["job"]["id"]), started.json()["upload"]
+    put = await client.put(
+        upload["url"].removeprefix("http://testserver.local"), content=recording, headers=upload["headers"]
+    )
+    assert put.status_code in (200, 204), put.text
+
+    async with open_stream(api_servers["a"], f"/jobs/{job_id}/events", owner[0]) as stream:
+        opening = await stream.next_message()
+        await _until_subscribers(redis, job_id, 1)
+        # The heartbeat (15 s) is far off: only a live publish reaches the stream within a second.
+        submitted = await client.post(f"/jobs/{job_id}/submit", headers=owner[0])
+        queued = await stream.next_event(within=1.0)
+
+    assert (opening or {}).get("") == "keep-alive"
+    assert submitted.status_code == 202, submitted.text
+    assert queued is not None
+    assert (queued["id"], queued["event"]) == ("1", "queued")
 
 
 async def test_clients_on_two_api_processes_both_receive_a_live_event(

@@ -11,8 +11,9 @@ import pytest
 
 from entrypoints.bootstrap import Container
 from entrypoints.http.app import create_app
-from tests.e2e.conftest import TEST_BASE_URL, SignUp, tone
+from tests.support.api_client import TEST_BASE_URL, SignUp
 from tests.support.prometheus import Scrape
+from tests.support.recordings import tone
 
 LATENCY = "voicepractice_http_request_duration_seconds_count"
 METRICS_TOKEN = "m" * 40

@@ -19,7 +19,7 @@ from entrypoints.http.problems import UNHANDLED_ERROR_HANDLERS, problem_details_
 from entrypoints.http.rate_limits import limit_uploads
 from entrypoints.http.security import BearerAuthentication
 from entrypoints.settings import Rate, Settings
-from tests.e2e.conftest import TEST_BASE_URL, SignUp
+from tests.support.api_client import TEST_BASE_URL, SignUp
 from tests.support.prometheus import Scrape
 
 DEAD_REDIS_URL = "redis://127.0.0.1:1/0"

@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from entrypoints.settings import Settings
-from tests.e2e.conftest import SignUp, tone
+from tests.support.api_client import SignUp
+from tests.support.recordings import tone
 
 # Each refusal below would be a 202 under the defaults (10 MiB, 30 s, at least 0.3 s).
 LIMITS_ENV = {

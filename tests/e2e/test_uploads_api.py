@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import text
 
 from entrypoints.bootstrap import Container
-from tests.e2e.conftest import SignUp, tone
+from tests.support.api_client import SignUp
+from tests.support.recordings import tone
 
 
 async def _counts(container: Container) -> tuple[int, int, int]:
@@ -176,16 +177,17 @@ async def test_a_request_still_in_flight_under_the_key_is_409(
 ) -> None:
     me = {**(await sign_up()), "Idempotency-Key": "slow-take"}
     url = f"/tokens/{reference_token['id']}/upload-audio"
-    release = asyncio.Event()
+    entered, release = asyncio.Event(), asyncio.Event()
     original = container.uploads.upload
 
     async def slow_upload(*args: Any, **kwargs: Any) -> Any:
+        entered.set()  # the key was claimed before the use case runs
         await release.wait()
         return await original(*args, **kwargs)
 
     container.uploads.upload = slow_upload  # type: ignore[method-assign]
     first = asyncio.create_task(client.post(url, files={"file": ("a.wav", tone(1.0))}, headers=me))
-    await asyncio.sleep(0.2)
+    await asyncio.wait_for(entered.wait(), timeout=10)
     second = await client.post(url, files={"file": ("a.wav", tone(1.0))}, headers=me)
     release.set()
     assert second.status_code == 409

@@ -24,7 +24,8 @@ from domain.catalog import ReferenceKind
 from entrypoints.bootstrap import Container, build_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import DEV_WEBHOOK_SECRET, Settings
-from tests.e2e.conftest import SignUp, tone
+from tests.support.api_client import SignUp
+from tests.support.recordings import tone
 
 RESULT = {
     "overall": 72.5,

@@ -94,8 +94,16 @@ def _event_from_row(row: JobEventRow) -> JobEvent:
 
 
 class SqlaJobRepository:
+    """Remembers the jobs it added or saved (``seen``): the unit of work stores and publishes their
+    new events when it commits."""
+
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self.seen: list[Job] = []
+
+    def _remember(self, job: Job) -> None:
+        if all(job is not other for other in self.seen):
+            self.seen.append(job)
 
     async def add(self, job: Job) -> None:
         row = JobRow(
@@ -108,7 +116,7 @@ class SqlaJobRepository:
         _write_job(job, row)
         self._session.add(row)
         await self._session.flush()
-        await self._append_events(job)
+        self._remember(job)
 
     async def get(self, job_id: UUID) -> Job | None:
         row = await self._session.get(JobRow, job_id)
@@ -137,7 +145,7 @@ class SqlaJobRepository:
                     for w in job.result.words
                 ],
             )  # fmt: skip
-        await self._append_events(job)
+        self._remember(job)
 
     async def _with_words(self, row: JobRow) -> Job:
         words: list[WordResult] = []
@@ -197,24 +205,6 @@ class SqlaJobRepository:
         )
         return {(ReferenceKind(kind), JobStatus(status)): int(count) for kind, status, count in rows}
 
-    async def _append_events(self, job: Job) -> None:
-        if not job.pending_events:
-            return
-        await self._session.execute(
-            insert(JobEventRow),
-            [
-                {
-                    "job_id": e.job_id,
-                    "sequence": e.sequence,
-                    "type": e.type.value,
-                    "data": e.data,
-                    "created_at": e.created_at,
-                }
-                for e in job.pending_events
-            ],
-        )
-        job.pending_events.clear()
-
 
 class SqlaJobEventRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -228,6 +218,23 @@ class SqlaJobEventRepository:
             .limit(limit)
         )
         return [_event_from_row(r) for r in rows]
+
+    async def append(self, events: list[JobEvent]) -> None:
+        if not events:
+            return
+        await self._session.execute(
+            insert(JobEventRow),
+            [
+                {
+                    "job_id": e.job_id,
+                    "sequence": e.sequence,
+                    "type": e.type.value,
+                    "data": e.data,
+                    "created_at": e.created_at,
+                }
+                for e in events
+            ],
+        )
 
 
 def _message_from_row(row: OutboxRow) -> OutboxMessage:

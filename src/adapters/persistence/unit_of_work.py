@@ -1,4 +1,5 @@
-"""The SQLAlchemy unit of work: one session, one transaction, explicit commit."""
+"""The SQLAlchemy unit of work: one session, one transaction, explicit commit; the new events of the
+jobs it saved are stored in that transaction and published after it."""
 
 from __future__ import annotations
 
@@ -20,12 +21,17 @@ from adapters.persistence.repositories import (
     SqlaPracticeItemRepository,
     SqlaUserRepository,
 )
+from application.analysis.live_events import commit_and_publish
+from application.ports.analysis import JobEventPublisher
 from domain.errors import ConflictError
 
 
 class SqlaUnitOfWork:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], publisher: JobEventPublisher
+    ) -> None:
         self._session_factory = session_factory
+        self._publisher = publisher
 
     async def __aenter__(self) -> Self:
         self.session = self._session_factory()
@@ -54,6 +60,8 @@ class SqlaUnitOfWork:
 
     async def commit(self) -> None:
         try:
-            await self.session.commit()
+            await commit_and_publish(
+                self.jobs.seen, self.job_events.append, self.session.commit, self._publisher
+            )
         except IntegrityError as error:
             raise ConflictError("the change conflicts with existing data") from error

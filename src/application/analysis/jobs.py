@@ -8,13 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from uuid import UUID
 
-from application.analysis.live_events import announce
-from application.ports.analysis import (
-    JobEventFeed,
-    JobEventPublisher,
-    JobEventSubscription,
-    LiveEventsUnavailableError,
-)
+from application.ports.analysis import JobEventFeed, JobEventSubscription, LiveEventsUnavailableError
 from application.ports.persistence import JobFilter, JobStats, Page, PageRequest, UnitOfWorkFactory
 from application.ports.security import AccessToken, StreamTickets
 from application.ports.system import Clock
@@ -39,13 +33,11 @@ class UserJobs:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
-        publisher: JobEventPublisher,
         feed: JobEventFeed,
         clock: Clock,
         live_down_poll_seconds: float = LIVE_DOWN_POLL_SECONDS,
     ) -> None:
         self._uow = uow
-        self._publisher = publisher
         self._feed = feed
         self._clock = clock
         self._poll_seconds = live_down_poll_seconds
@@ -73,10 +65,8 @@ class UserJobs:
             if job is None or job.user_id != principal.user_id:
                 raise NotFoundError("job", job_id)
             job.cancel(self._clock.now())
-            events = list(job.pending_events)
             await uow.jobs.save(job)
             await uow.commit()
-        await announce(self._publisher, events)
         return job
 
     async def events(

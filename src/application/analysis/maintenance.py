@@ -7,15 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from application.analysis.live_events import announce
 from application.analysis.settings import PipelineSettings
 from application.analysis.uploads import job_id_of_key, recording_key
-from application.ports.analysis import JobEventPublisher
 from application.ports.idempotency import IdempotencyStore
 from application.ports.persistence import UnitOfWorkFactory
 from application.ports.storage import ObjectStorage
 from application.ports.system import Clock
-from domain.analysis.jobs import FailureCode, JobEvent, JobStatus
+from domain.analysis.jobs import FailureCode, JobStatus
 
 logger = logging.getLogger(__name__)
 ORPHAN_PAGE_SIZE = 1000  # S3 lists at most 1,000 keys a page
@@ -43,14 +41,12 @@ class Housekeeping:
         uow: UnitOfWorkFactory,
         storage: ObjectStorage,
         idempotency: IdempotencyStore,
-        publisher: JobEventPublisher,
         clock: Clock,
         settings: PipelineSettings,
     ) -> None:
         self._uow = uow
         self._storage = storage
         self._idempotency = idempotency
-        self._publisher = publisher
         self._clock = clock
         self._settings = settings
 
@@ -62,7 +58,6 @@ class Housekeeping:
             overdue = await uow.jobs.overdue(now, limit)
         failed = 0
         for job_id in overdue:
-            events: list[JobEvent] = []
             async with self._uow() as uow:
                 job = await uow.jobs.get_for_update(job_id)
                 if job is None or not job.is_overdue(now):
@@ -70,13 +65,11 @@ class Housekeeping:
                 expired = job.status is JobStatus.AWAITING_UPLOAD
                 code, reason = _EXPIRED if expired else _TIMED_OUT
                 if job.fail(code, reason, now):
-                    events = list(job.pending_events)
                     await uow.jobs.save(job)
                     await uow.commit()
                     failed += 1
             if expired:
                 await self._storage.delete(recording_key(job_id))
-            await announce(self._publisher, events)
         return failed
 
     async def remove_orphaned_recordings(self, page_size: int = ORPHAN_PAGE_SIZE) -> int:

@@ -8,18 +8,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
-from application.analysis.live_events import announce
 from application.analysis.settings import PipelineSettings
 from application.ports.analysis import (
     AnalysisDispatcher,
     AnalysisRequest,
     DispatchError,
-    JobEventPublisher,
 )
 from application.ports.persistence import UnitOfWorkFactory
 from application.ports.storage import ObjectStorage
 from application.ports.system import Clock
-from domain.analysis.jobs import FailureCode, Job, JobEvent
+from domain.analysis.jobs import FailureCode, Job
 from domain.analysis.outbox import OutboxMessage
 from domain.catalog import PracticeItem
 
@@ -53,7 +51,6 @@ class OutboxRelay:
         uow: UnitOfWorkFactory,
         storage: ObjectStorage,
         dispatcher: AnalysisDispatcher,
-        publisher: JobEventPublisher,
         clock: Clock,
         settings: PipelineSettings,
         concurrency: int = DEFAULT_CONCURRENCY,
@@ -61,7 +58,6 @@ class OutboxRelay:
         self._uow = uow
         self._storage = storage
         self._dispatcher = dispatcher
-        self._publisher = publisher
         self._clock = clock
         self._settings = settings
         self._slots = asyncio.Semaphore(concurrency)
@@ -163,7 +159,6 @@ class OutboxRelay:
         )
 
     async def _finish(self, message: OutboxMessage, outcome: str) -> None:
-        events: list[JobEvent] = []
         now = self._clock.now()
         async with self._uow() as uow:
             stored = await uow.outbox.get_for_update(message.id)
@@ -178,16 +173,13 @@ class OutboxRelay:
                     job.mark_dispatched(now, self._settings.deadline(job.kind))
                 else:
                     job.fail(FailureCode.REFERENCE_REMOVED, REFERENCE_REMOVED_REASON, now)
-                events = list(job.pending_events)
                 await uow.jobs.save(job)
             await uow.commit()
-        await announce(self._publisher, events)
 
     async def _handle_failure(self, message: OutboxMessage, error: DispatchError) -> RelayOutcome:
         now = self._clock.now()
         policy = self._settings.retry
         give_up = not error.retryable or policy.exhausted(message.attempts)
-        events: list[JobEvent] = []
         async with self._uow() as uow:
             stored = await uow.outbox.get_for_update(message.id)
             if stored is None or stored.sent_at is not None:
@@ -201,14 +193,12 @@ class OutboxRelay:
                         FailureCode.DISPATCH_EXHAUSTED if error.retryable else FailureCode.DISPATCH_REJECTED
                     )
                     if job.fail(code, _user_reason(error, message.attempts), now):
-                        events = list(job.pending_events)
                         await uow.jobs.save(job)
             else:
                 delay: timedelta = policy.delay(message.attempts, error.retry_after)
                 stored.next_attempt_at = now + delay
             await uow.outbox.save(stored)
             await uow.commit()
-        await announce(self._publisher, events)
         level = logging.WARNING if give_up else logging.INFO
         logger.log(
             level,

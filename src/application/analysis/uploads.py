@@ -7,16 +7,15 @@ import logging
 from dataclasses import dataclass
 from uuid import UUID
 
-from application.analysis.live_events import announce
 from application.analysis.settings import PipelineSettings
 from application.catalog import load_item
-from application.ports.analysis import JobEventPublisher, RelayQueue
+from application.ports.analysis import RelayQueue
 from application.ports.audio import AudioInspector, InspectedAudio
 from application.ports.persistence import UnitOfWork, UnitOfWorkFactory
 from application.ports.storage import ObjectStorage, PresignedUrl
 from application.ports.system import Clock, IdGenerator
 from domain.accounts import Principal
-from domain.analysis.jobs import Job, JobEvent, JobStatus, Recording
+from domain.analysis.jobs import Job, JobStatus, Recording
 from domain.analysis.outbox import OutboxMessage
 from domain.audio import AudioFormat, AudioRejectedError, AudioTooLargeError
 from domain.catalog import ReferenceKind
@@ -53,7 +52,6 @@ class RecordingUploads:
         storage: ObjectStorage,
         inspector: AudioInspector,
         queue: RelayQueue,
-        publisher: JobEventPublisher,
         clock: Clock,
         ids: IdGenerator,
         settings: PipelineSettings,
@@ -62,7 +60,6 @@ class RecordingUploads:
         self._storage = storage
         self._inspector = inspector
         self._queue = queue
-        self._publisher = publisher
         self._clock = clock
         self._ids = ids
         self._settings = settings
@@ -81,7 +78,7 @@ class RecordingUploads:
         except BaseException:
             await self._storage.delete(key)
             raise
-        await self._after_commit(job, outbox_id)
+        await self._enqueue_relay(outbox_id)
         return job
 
     async def start_direct_upload(
@@ -164,7 +161,7 @@ class RecordingUploads:
             await uow.jobs.save(locked)
             await uow.outbox.add(outbox)
             await uow.commit()
-        await self._after_commit(locked, outbox.id)
+        await self._enqueue_relay(outbox.id)
         return locked
 
     async def _inspect(self, kind: ReferenceKind, data: bytes) -> InspectedAudio:
@@ -184,16 +181,13 @@ class RecordingUploads:
             await uow.commit()
         return job, outbox.id
 
-    async def _after_commit(self, job: Job, outbox_id: UUID) -> None:
-        events: list[JobEvent] = list(job.pending_events)
-        job.pending_events.clear()
+    async def _enqueue_relay(self, outbox_id: UUID) -> None:
         try:
             await self._queue.enqueue_relay(outbox_id)
         except Exception:
             logger.warning(
                 "relay enqueue failed; the sweep will relay outbox row %s", outbox_id, exc_info=True
             )
-        await announce(self._publisher, events)
 
 
 async def _require_reference(uow: UnitOfWork, kind: ReferenceKind, item_id: UUID) -> None:

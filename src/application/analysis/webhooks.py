@@ -8,8 +8,6 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from application.analysis.live_events import announce
-from application.ports.analysis import JobEventPublisher
 from application.ports.persistence import UnitOfWorkFactory
 from application.ports.system import Clock
 from domain.analysis.jobs import FailureCode, Job, JobEvent
@@ -59,9 +57,8 @@ class WebhookDelivery:
 
 
 class AnalysisWebhooks:
-    def __init__(self, uow: UnitOfWorkFactory, publisher: JobEventPublisher, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow = uow
-        self._publisher = publisher
         self._clock = clock
 
     async def receive(self, delivery: WebhookDelivery) -> WebhookOutcome:
@@ -76,14 +73,10 @@ class AnalysisWebhooks:
                 logger.warning("webhook %s names unknown job %s", delivery.webhook_id, delivery.job_id)
                 return WebhookOutcome.UNKNOWN_JOB
             event = _apply(job, delivery.event, now)
-            events = list(job.pending_events)
             if event is not None:
                 await uow.jobs.save(job)
             await uow.commit()
-        if event is None:
-            return WebhookOutcome.IGNORED
-        await announce(self._publisher, events)
-        return WebhookOutcome.APPLIED
+        return WebhookOutcome.IGNORED if event is None else WebhookOutcome.APPLIED
 
 
 def _apply(job: Job, event: AnalysisEvent, now: datetime) -> JobEvent | None:

@@ -120,7 +120,7 @@ class OutboxBacklog:
 
 class JobRepository(Protocol):
     async def add(self, job: Job) -> None:
-        """Insert the job and append its pending events."""
+        """Insert the job; the unit of work stores and publishes its new events when it commits."""
         ...
 
     async def get(self, job_id: UUID) -> Job | None: ...
@@ -130,7 +130,7 @@ class JobRepository(Protocol):
         ...
 
     async def save(self, job: Job) -> None:
-        """Write the job's state and append its pending events."""
+        """Write the job's state; the unit of work stores and publishes its new events when it commits."""
         ...
 
     async def list_for_user(self, user_id: UUID, filters: JobFilter, page: PageRequest) -> Page[Job]: ...
@@ -174,7 +174,11 @@ class InboxRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    """One transaction. Leaving the block without ``commit()`` rolls back."""
+    """One transaction. Leaving the block without ``commit()`` rolls back.
+
+    Job events leave here and nowhere else: ``commit()`` stores the new events of the jobs added or
+    saved in the transaction, commits, then publishes them to live streams (a publish that fails is
+    logged; streams catch up from the stored events)."""
 
     @property
     def users(self) -> UserRepository: ...

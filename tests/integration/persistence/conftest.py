@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from adapters.persistence.unit_of_work import SqlaUnitOfWork
+from tests.support.pipeline_fakes import RecordingPublisher
 
 UnitOfWorkFactory = Callable[[], SqlaUnitOfWork]
 
@@ -20,5 +21,12 @@ async def session_factory(clean_database: str) -> AsyncIterator[async_sessionmak
 
 
 @pytest.fixture
-def unit_of_work(session_factory: async_sessionmaker[AsyncSession]) -> UnitOfWorkFactory:
-    return lambda: SqlaUnitOfWork(session_factory)
+def publisher() -> RecordingPublisher:
+    return RecordingPublisher()
+
+
+@pytest.fixture
+def unit_of_work(
+    session_factory: async_sessionmaker[AsyncSession], publisher: RecordingPublisher
+) -> UnitOfWorkFactory:
+    return lambda: SqlaUnitOfWork(session_factory, publisher)

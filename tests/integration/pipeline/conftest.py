@@ -5,56 +5,26 @@ Containers come from the real composition root with the analysis server URLs poi
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
-import numpy as np
 import pytest
 from uuid_utils.compat import uuid7
 
 from application.accounts import SignUpRequest
-from application.analysis.uploads import recording_key
 from application.catalog import ActorInput, MovieLineInput
 from domain.accounts import Principal, Role
-from domain.analysis.jobs import EventType, Job, JobStatus, Recording
 from domain.analysis.outbox import OutboxMessage
-from domain.audio import AudioFormat
 from domain.catalog import ReferenceKind
 from entrypoints.bootstrap import Container, build_container
 from entrypoints.settings import Settings
-from tests.support.encoding import encode_audio
+from tests.support.pipeline import Catalog, QueuedJob, QueueJob, token_job
+from tests.support.recordings import tone
 from tests.support.stub_analysis_server import StubAnalysisServer
-
-
-def tone_wav(seconds: float = 1.0) -> bytes:
-    rate = 16_000
-    t = np.arange(int(seconds * rate)) / rate
-    return encode_audio((0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), rate, "wav")
-
-
-def unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], within: float, interval: float = 0.1, what: str = "condition"
-) -> float:
-    """Poll until ``check`` holds; return the seconds it took, fail after ``within`` seconds."""
-    started = time.monotonic()
-    while not await check():
-        if time.monotonic() - started > within:
-            pytest.fail(f"{what} did not hold within {within} s")
-        await asyncio.sleep(interval)
-    return time.monotonic() - started
 
 
 @pytest.fixture(scope="session")
@@ -106,12 +76,6 @@ async def container(make_container: Callable[..., Awaitable[Container]]) -> Cont
     return await make_container()
 
 
-@dataclass(frozen=True, slots=True)
-class Catalog:
-    user: Principal
-    token_id: UUID
-
-
 @pytest.fixture
 async def catalog(container: Container) -> Catalog:
     """A user and a token with reference audio, so jobs can be created and relayed."""
@@ -125,29 +89,8 @@ async def catalog(container: Container) -> Catalog:
     token = await container.catalog_admin.create_item(
         admin, MovieLineInput(actor_id=actor.id, movie_title="Film", text="Hello there")
     )
-    await container.catalog_admin.upload_reference_audio(admin, ReferenceKind.TOKEN, token.id, tone_wav())
+    await container.catalog_admin.upload_reference_audio(admin, ReferenceKind.TOKEN, token.id, tone(1.0))
     return Catalog(user=Principal(user_id=user.id, role=Role.USER), token_id=token.id)
-
-
-@dataclass(frozen=True, slots=True)
-class QueuedJob:
-    job_id: UUID
-    outbox_id: UUID
-
-
-QueueJob = Callable[..., Awaitable[QueuedJob]]
-
-
-def token_job(catalog: Catalog, now: datetime, job_id: UUID | None = None) -> Job:
-    """A queued job on the catalog's token, its recording under the key the upload would use."""
-    job_id = job_id or uuid7()
-    recording = Recording(recording_key(job_id, AudioFormat.WAV), "audio/wav", 1.0, 32_044)
-    return Job.create(
-        job_id, catalog.user.user_id, ReferenceKind.TOKEN, catalog.token_id, now, recording, deadline=HOUR
-    )
-
-
-HOUR = timedelta(hours=1)
 
 
 @pytest.fixture
@@ -165,31 +108,3 @@ def queue_job(container: Container, catalog: Catalog) -> QueueJob:
         return QueuedJob(job.id, message.id)
 
     return queue
-
-
-async def load_job(container: Container, job_id: UUID) -> Job:
-    async with container.unit_of_work() as uow:
-        job = await uow.jobs.get(job_id)
-    assert job is not None
-    return job
-
-
-async def load_message(container: Container, outbox_id: UUID) -> OutboxMessage:
-    async with container.unit_of_work() as uow:
-        message = await uow.outbox.get(outbox_id)
-    assert message is not None
-    return message
-
-
-async def dispatch_counts(container: Container, job_ids: list[UUID]) -> dict[UUID, int]:
-    """How many ``dispatched`` events each job's history holds: 1 means it was applied exactly once."""
-    counts: dict[UUID, int] = {}
-    async with container.unit_of_work() as uow:
-        for job_id in job_ids:
-            events = await uow.job_events.list_after(job_id, 0)
-            counts[job_id] = sum(1 for event in events if event.type is EventType.DISPATCHED)
-    return counts
-
-
-async def statuses(container: Container, job_ids: list[UUID]) -> dict[UUID, JobStatus]:
-    return {job_id: (await load_job(container, job_id)).status for job_id in job_ids}

@@ -18,7 +18,8 @@ from domain.audio import AudioFormat
 from domain.catalog import ReferenceKind
 from entrypoints.bootstrap import Container
 from shared_kernel.webhooks import DEFAULT_TOLERANCE_SECONDS
-from tests.integration.pipeline.conftest import Catalog, QueueJob, load_job, token_job, tone_wav
+from tests.support.pipeline import Catalog, QueueJob, load_job, token_job
+from tests.support.recordings import tone
 
 
 def uuid7_at(moment: datetime) -> UUID:
@@ -61,7 +62,7 @@ async def test_a_job_before_its_deadline_is_left_running(container: Container, c
 
 async def _store_recording(container: Container, job_id: UUID) -> str:
     key = recording_key(job_id, AudioFormat.WAV)
-    await container.storage.put(key, tone_wav(0.5), "audio/wav")
+    await container.storage.put(key, tone(0.5), "audio/wav")
     return key
 
 
@@ -187,7 +188,7 @@ async def test_an_expired_direct_upload_loses_its_object(container: Container, c
     job_id = await _job_in(
         container, catalog, JobStatus.AWAITING_UPLOAD, datetime.now(UTC) - timedelta(days=1)
     )
-    await container.storage.put(recording_key(job_id), tone_wav(0.5), "audio/wav")
+    await container.storage.put(recording_key(job_id), tone(0.5), "audio/wav")
 
     await container.housekeeping.fail_overdue_jobs()
 

@@ -12,7 +12,7 @@ from uuid_utils.compat import uuid7
 from adapters.analysis.http_dispatcher import HttpAnalysisDispatcher
 from application.ports.analysis import AnalysisRequest, DispatchError
 from domain.catalog import ReferenceKind
-from tests.integration.pipeline.conftest import unused_port
+from tests.support.full_system import free_port
 from tests.support.stub_analysis_server import StubAnalysisServer
 
 CLIENT_TIMEOUT_SECONDS = 0.5
@@ -104,7 +104,7 @@ async def test_a_server_slower_than_the_timeout_is_retryable(
 
 
 async def test_a_refused_connection_is_retryable(client: httpx.AsyncClient) -> None:
-    nowhere = f"http://127.0.0.1:{unused_port()}"
+    nowhere = f"http://127.0.0.1:{free_port()}"
     dispatcher = HttpAnalysisDispatcher(client, nowhere, nowhere)
 
     error = await _failure(dispatcher)

@@ -7,20 +7,14 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from application.analysis.relay import DEFAULT_CONCURRENCY, REFERENCE_REMOVED_REASON
 from domain.accounts import Principal, Role
 from domain.analysis.jobs import FailureCode, JobStatus
 from domain.catalog import ReferenceKind
 from entrypoints.bootstrap import Container
-from tests.integration.pipeline.conftest import (
-    Catalog,
-    QueueJob,
-    eventually,
-    load_job,
-    load_message,
-)
+from tests.support.pipeline import Catalog, QueueJob, eventually, load_job, load_message
 from tests.support.stub_analysis_server import StubAnalysisServer
 
 
@@ -112,6 +106,16 @@ async def test_a_rejected_row_is_settled_and_never_sent_again(
     assert stub.deliveries(queued.job_id) == 1
 
 
+async def _due_now(container: Container, outbox_id: UUID) -> None:
+    """Bring the row's next attempt forward: the backoff itself is unit-tested on a fake clock."""
+    async with container.unit_of_work() as uow:
+        message = await uow.outbox.get_for_update(outbox_id)
+        assert message is not None
+        message.next_attempt_at = datetime.now(UTC)
+        await uow.outbox.save(message)
+        await uow.commit()
+
+
 async def test_the_job_fails_as_dispatch_exhausted_after_the_last_attempt(
     make_container: Callable[..., Awaitable[Container]], queue_job: QueueJob, stub: StubAnalysisServer
 ) -> None:
@@ -119,12 +123,12 @@ async def test_the_job_fails_as_dispatch_exhausted_after_the_last_attempt(
     queued = await queue_job()
     stub.answer(503)
 
-    async def job_failed() -> bool:
-        await container.relay.sweep()
-        return (await load_job(container, queued.job_id)).status is JobStatus.FAILED
+    outcomes = []
+    for _ in range(3):
+        outcomes += [o.outcome for o in await container.relay.sweep()]
+        await _due_now(container, queued.outbox_id)
 
-    await eventually(job_failed, within=10, what="failing the job")
-
+    assert outcomes == ["retry", "retry", "failed"]
     job = await load_job(container, queued.job_id)
     assert job.failure_code == FailureCode.DISPATCH_EXHAUSTED.value
     assert "after 3 attempts" in (job.failure_reason or "")
@@ -148,17 +152,16 @@ async def test_a_row_leased_by_a_crashed_relay_is_left_alone_until_its_lease_end
 async def test_a_row_leased_by_a_crashed_relay_is_retried_once_its_lease_ends(
     container: Container, queue_job: QueueJob, stub: StubAnalysisServer
 ) -> None:
-    queued = await queue_job()
-    async with container.unit_of_work() as uow:
-        assert await uow.outbox.claim(queued.outbox_id, datetime.now(UTC), timedelta(seconds=1))
+    claimed_at = datetime.now(UTC) - timedelta(seconds=31)
+    queued = await queue_job(created_at=claimed_at)
+    async with container.unit_of_work() as uow:  # a relay that died 31 s ago, holding a 30 s lease
+        assert await uow.outbox.claim(queued.outbox_id, claimed_at, timedelta(seconds=30))
         await uow.commit()
 
-    async def relayed() -> bool:
-        return any(o.outcome == "sent" for o in await container.relay.sweep())
+    outcome = await container.relay.relay(queued.outbox_id)
 
-    waited = await eventually(relayed, within=5, interval=0.1, what="relaying after the lease")
-
-    assert waited >= 0.8
+    assert outcome.outcome == "sent"
+    assert (await load_message(container, queued.outbox_id)).attempts == 2
     assert (await load_job(container, queued.job_id)).status is JobStatus.DISPATCHED
 
 

@@ -18,17 +18,10 @@ from domain.analysis.jobs import FailureCode, JobStatus
 from domain.catalog import ReferenceKind
 from entrypoints.bootstrap import Container
 from entrypoints.settings import Settings
-from tests.integration.pipeline.conftest import (
-    Catalog,
-    dispatch_counts,
-    eventually,
-    load_job,
-    statuses,
-    token_job,
-    tone_wav,
-    unused_port,
-)
+from tests.support.full_system import free_port
+from tests.support.pipeline import Catalog, dispatch_counts, eventually, load_job, statuses, token_job
 from tests.support.processes import ServiceProcess, api_process, worker_process
+from tests.support.recordings import tone
 from tests.support.stub_analysis_server import StubAnalysisServer
 
 pytestmark = pytest.mark.slow
@@ -85,7 +78,7 @@ Upload = Callable[[], Awaitable[UUID]]
 
 @pytest.fixture
 def upload(container: Container, catalog: Catalog) -> Upload:
-    wav = tone_wav()
+    wav = tone(1.0)
 
     async def send() -> UUID:
         job = await container.uploads.upload(catalog.user, ReferenceKind.TOKEN, catalog.token_id, wav)
@@ -179,7 +172,7 @@ async def test_jobs_queued_while_the_analysis_server_is_down_complete_after_it_r
     tmp_path: Path,
     processes: list[ServiceProcess],
 ) -> None:
-    port = unused_port()
+    port = free_port()
     env = {**process_env, "ANALYSIS_CALLBACK_URL": f"http://127.0.0.1:{port}/webhooks/analysis"}
     api, worker = api_process(env, tmp_path / "logs", port), worker_process(env, tmp_path / "logs")
     processes.extend([api, worker])
@@ -203,7 +196,7 @@ async def test_uploads_succeed_without_redis_and_the_sweep_relays_them(
     worker: ServiceProcess,
 ) -> None:
     api = await make_container(redis_url=DEAD_REDIS_URL)
-    wav = tone_wav()
+    wav = tone(1.0)
     job_ids = [
         (await api.uploads.upload(catalog.user, ReferenceKind.TOKEN, catalog.token_id, wav)).id
         for _ in range(5)

@@ -94,6 +94,7 @@ async def test_every_try_carries_a_signature_the_api_accepts() -> None:
     await _sender(receiver, Waits()).deliver(CALLBACK, NOTIFICATION)
     verifier = WebhookVerifier([DEV_WEBHOOK_SECRET])
 
+    assert len(receiver.requests) == 2
     for request in receiver.requests:
         verifier.verify(request.content, dict(request.headers))
 
@@ -135,6 +136,7 @@ async def test_a_connection_failure_is_retried() -> None:
         return httpx.Response(200)
 
     assert await _sender(flaky, Waits()).deliver(CALLBACK, NOTIFICATION)
+    assert len(tries) == 2
 
 
 @pytest.mark.parametrize("status", [400, 404, 422])
@@ -151,13 +153,17 @@ async def test_an_unauthorised_webhook_is_retried_as_the_secret_may_be_rotating(
     receiver = Receiver(401)
 
     assert await _sender(receiver, Waits()).deliver(CALLBACK, NOTIFICATION)
+    assert len(receiver.requests) == 2
 
 
 async def test_delivery_is_given_up_after_the_time_bound() -> None:
     waits = Waits()
     policy = WebhookRetryPolicy(first_delay_seconds=1.0, max_delay_seconds=4.0, give_up_after_seconds=20.0)
 
-    delivered = await _sender(Receiver(*[503] * 100), waits, policy).deliver(CALLBACK, NOTIFICATION)
+    receiver = Receiver(*[503] * 100)
+
+    delivered = await _sender(receiver, waits, policy).deliver(CALLBACK, NOTIFICATION)
 
     assert not delivered
-    assert sum(waits.seconds) <= 20.0
+    assert 1 < len(receiver.requests) < 100
+    assert 16.0 < sum(waits.seconds) <= 20.0

@@ -12,6 +12,16 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 from uuid import UUID
 
+from tests.support.pipeline_fakes import (
+    InMemoryInbox,
+    InMemoryJobEvents,
+    InMemoryJobs,
+    InMemoryOutbox,
+    PipelineTables,
+    RecordingPublisher,
+)
+
+from application.analysis.live_events import commit_and_publish
 from application.ports.audio import InspectedAudio
 from application.ports.persistence import (
     ActorFilter,
@@ -33,12 +43,18 @@ T = TypeVar("T")
 
 
 class FixedClock:
-    def __init__(self, start: datetime | None = None) -> None:
+    """Moves ``tick`` per reading (1 ms, so times differ) and as far as a test ``advance``s it."""
+
+    def __init__(self, start: datetime | None = None, tick: timedelta = timedelta(milliseconds=1)) -> None:
         self.current = start or datetime(2026, 1, 1, tzinfo=UTC)
+        self._tick = tick
 
     def now(self) -> datetime:
-        self.current += timedelta(milliseconds=1)
+        self.current += self._tick
         return self.current
+
+    def advance(self, delta: timedelta) -> None:
+        self.current += delta
 
 
 class SequentialIds:
@@ -83,6 +99,7 @@ class Tables:
     actors: dict[UUID, Actor] = field(default_factory=dict)
     items: dict[UUID, PracticeItem] = field(default_factory=dict)
     bookmarks: dict[tuple[UUID, UUID], Bookmark] = field(default_factory=dict)
+    pipeline: PipelineTables = field(default_factory=PipelineTables)
 
 
 def _page(items: list[T], page: PageRequest) -> Page[T]:
@@ -192,7 +209,8 @@ class InMemoryBookmarks:
 
 
 class FakeUnitOfWork:
-    """Works on a copy of the tables; ``commit`` publishes the copy, leaving without it discards it."""
+    """Works on a copy of the tables; ``commit`` makes the copy the database's, with the new events of
+    the jobs it saved, then publishes those events. Leaving without it discards the copy."""
 
     def __init__(self, database: FakeDatabase) -> None:
         self._database = database
@@ -204,6 +222,10 @@ class FakeUnitOfWork:
         self.actors = InMemoryActors(self._working)
         self.items = InMemoryPracticeItems(self._working)
         self.bookmarks = InMemoryBookmarks(self._working)
+        self.jobs = InMemoryJobs(self._working.pipeline)
+        self.job_events = InMemoryJobEvents(self._working.pipeline)
+        self.outbox = InMemoryOutbox(self._working.pipeline)
+        self.inbox = InMemoryInbox(self._working.pipeline)
         return self
 
     async def __aexit__(
@@ -215,6 +237,14 @@ class FakeUnitOfWork:
         if self._database.fail_next_commit:
             self._database.fail_next_commit = False
             raise ConflictError("injected commit failure")
+        await commit_and_publish(
+            self.jobs.seen,
+            self.job_events.append,
+            self._make_working_tables_the_database,
+            self._database.publisher,
+        )
+
+    async def _make_working_tables_the_database(self) -> None:
         self._database.tables = self._working
         self._database.commits += 1
         self.committed = True
@@ -225,6 +255,7 @@ class FakeDatabase:
         self.tables = Tables()
         self.commits = 0
         self.fail_next_commit = False
+        self.publisher = RecordingPublisher()
 
     def __call__(self) -> FakeUnitOfWork:
         return FakeUnitOfWork(self)
@@ -261,8 +292,13 @@ class InMemoryStorage:
     async def presigned_get_url(self, key: str, expires_in_seconds: int) -> PresignedUrl:
         return PresignedUrl(f"memory://{key}?get", "GET", datetime.now(UTC), {})
 
-    async def presigned_put_url(self, key: str, content_type: str, expires_in_seconds: int) -> PresignedUrl:
-        return PresignedUrl(f"memory://{key}?put", "PUT", datetime.now(UTC), {"Content-Type": content_type})
+    async def presigned_put_url(
+        self, key: str, content_type: str, expires_in_seconds: int, *, content_length: int | None = None
+    ) -> PresignedUrl:
+        headers = {"Content-Type": content_type}
+        if content_length is not None:
+            headers["Content-Length"] = str(content_length)
+        return PresignedUrl(f"memory://{key}?put", "PUT", datetime.now(UTC), headers)
 
     async def ping(self) -> None:
         return None

@@ -102,11 +102,6 @@ class FakeFeed:
         return self.subscriptions[-1]
 
 
-class NoPublisher:
-    async def publish(self, events: list[JobEvent]) -> None:
-        return None
-
-
 class FixedClock:
     def now(self) -> datetime:
         return NOW
@@ -126,7 +121,7 @@ def world() -> World:
     job = Job(uuid4(), OWNER.user_id, ReferenceKind.TOKEN, uuid4(), JobStatus.QUEUED, NOW, NOW)
     store.jobs[job.id] = job
     store.record(job, EventType.QUEUED)
-    jobs = UserJobs(store, NoPublisher(), feed, FixedClock(), live_down_poll_seconds=POLL)  # type: ignore[arg-type]
+    jobs = UserJobs(store, feed, FixedClock(), live_down_poll_seconds=POLL)  # type: ignore[arg-type]
     return World(store, feed, jobs, job)
 
 

@@ -1,0 +1,273 @@
+"""OutboxRelay on fakes: lease, retry schedule, final failure, skipped rows and the events it leaves."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from tests.support.pipeline_fakes import ScriptedDispatcher
+from tests.unit.application.pipeline_world import NOW, SETTINGS, World
+
+from application.analysis.relay import OutboxRelay
+from application.ports.analysis import AnalysisRequest, DispatchError
+from domain.analysis.jobs import EventType, FailureCode, JobStatus
+from domain.catalog import ReferenceKind
+
+UNAVAILABLE = DispatchError("503 from the analysis server", retryable=True)
+REFUSED = DispatchError("422 from the analysis server", retryable=False)
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def relay_for(world: World, dispatcher: ScriptedDispatcher) -> OutboxRelay:
+    return OutboxRelay(world.database, world.storage, dispatcher, world.clock, world.settings)
+
+
+async def test_a_relayed_row_sends_one_request_and_marks_the_job_dispatched_with_its_deadline(
+    world: World,
+) -> None:
+    job_id, message_id = await world.queue_job()
+    dispatcher = ScriptedDispatcher()
+
+    outcome = await relay_for(world, dispatcher).relay(message_id)
+
+    assert outcome.outcome == "sent"
+    [request] = dispatcher.requests
+    assert (request.job_id, request.kind, request.text) == (job_id, ReferenceKind.TOKEN, "Hello there")
+    assert request.callback_url == SETTINGS.callback_url
+    assert request.deadline == NOW + SETTINGS.token_deadline
+    assert request.recording_url.startswith(f"memory://recordings/{job_id}.wav")
+    assert world.message(message_id).sent_at == NOW
+    assert world.job(job_id).status is JobStatus.DISPATCHED
+    assert world.job(job_id).deadline_at == NOW + SETTINGS.token_deadline
+
+
+async def test_a_script_job_sends_the_scripts_words_features_and_its_own_deadline(world: World) -> None:
+    _, message_id = await world.queue_job(world.add_script(), kind=ReferenceKind.SCRIPT)
+    dispatcher = ScriptedDispatcher()
+
+    await relay_for(world, dispatcher).relay(message_id)
+
+    [request] = dispatcher.requests
+    assert (request.kind, request.text, request.feature_config_version) == (
+        ReferenceKind.SCRIPT,
+        "hello world",
+        "f/1",
+    )
+    assert request.words == [
+        {"index": 0, "text": "hello", "start": 0.0, "end": 0.4, "reference_features": {"mfcc": [[1.0]]}},
+        {"index": 1, "text": "world", "start": 0.5, "end": 0.9, "reference_features": None},
+    ]
+    assert request.deadline == NOW + SETTINGS.script_deadline
+
+
+async def test_the_dispatched_event_is_stored_and_published_after_the_queued_one(world: World) -> None:
+    job_id, message_id = await world.queue_job()
+
+    await relay_for(world, ScriptedDispatcher()).relay(message_id)
+
+    assert world.stored_events(job_id) == [EventType.QUEUED, EventType.DISPATCHED]
+    assert world.published(job_id) == [EventType.QUEUED, EventType.DISPATCHED]
+
+
+async def test_a_sent_row_is_not_relayed_again(world: World) -> None:
+    _, message_id = await world.queue_job()
+    dispatcher = ScriptedDispatcher()
+    relay = relay_for(world, dispatcher)
+    await relay.relay(message_id)
+
+    world.clock.advance(timedelta(hours=1))
+    again = await relay.relay(message_id)
+
+    assert again.outcome == "not_claimed"
+    assert len(dispatcher.requests) == 1
+
+
+async def test_a_leased_row_is_claimed_again_only_when_its_lease_ends(world: World) -> None:
+    """A worker that claimed the row and died leaves it leased; another relay waits out the lease."""
+    _, message_id = await world.queue_job()
+    async with world.database() as uow:
+        assert await uow.outbox.claim(message_id, NOW, SETTINGS.relay_lease) is not None
+        await uow.commit()
+    relay = relay_for(world, ScriptedDispatcher())
+
+    world.clock.advance(SETTINGS.relay_lease - timedelta(seconds=1))
+    during = await relay.relay(message_id)
+    world.clock.advance(timedelta(seconds=1))
+    after = await relay.relay(message_id)
+
+    assert (during.outcome, after.outcome) == ("not_claimed", "sent")
+    assert world.message(message_id).attempts == 2
+
+
+async def test_a_retryable_failure_backs_off_exponentially_with_jitter(world: World) -> None:
+    job_id, message_id = await world.queue_job()
+    relay = relay_for(world, ScriptedDispatcher(UNAVAILABLE, UNAVAILABLE))
+    delays: list[timedelta] = []
+
+    for _ in range(2):
+        [outcome] = await relay.sweep()
+        assert outcome.outcome == "retry"
+        due = world.message(message_id).next_attempt_at
+        assert due is not None
+        delays.append(due - world.clock.now())
+        world.clock.advance(delays[-1])
+    [last] = await relay.sweep()
+
+    base = SETTINGS.retry.base_delay
+    assert base / 2 <= delays[0] <= base
+    assert base <= delays[1] <= base * 2
+    assert last.outcome == "sent"
+    assert world.message(message_id).attempts == 3
+    assert world.job(job_id).status is JobStatus.DISPATCHED
+
+
+async def test_a_row_waiting_for_its_retry_is_not_swept_early(world: World) -> None:
+    _, message_id = await world.queue_job()
+    relay = relay_for(world, ScriptedDispatcher(UNAVAILABLE))
+    await relay.sweep()
+    due = world.message(message_id).next_attempt_at
+    assert due is not None
+
+    world.clock.advance(due - NOW - timedelta(milliseconds=1))
+
+    assert await relay.sweep() == []
+
+
+async def test_a_retryable_failure_keeps_the_job_queued_and_publishes_nothing(world: World) -> None:
+    job_id, message_id = await world.queue_job()
+
+    await relay_for(world, ScriptedDispatcher(UNAVAILABLE)).relay(message_id)
+
+    assert world.job(job_id).status is JobStatus.QUEUED
+    assert world.message(message_id).last_error == UNAVAILABLE.reason
+    assert world.message(message_id).sent_at is None
+    assert world.published(job_id) == [EventType.QUEUED]
+
+
+async def test_a_retry_after_longer_than_the_backoff_is_honoured(world: World) -> None:
+    _, message_id = await world.queue_job()
+    busy = DispatchError("429", retryable=True, retry_after=timedelta(seconds=20))
+
+    await relay_for(world, ScriptedDispatcher(busy)).relay(message_id)
+
+    assert world.message(message_id).next_attempt_at == NOW + timedelta(seconds=20)
+
+
+def test_the_backoff_never_exceeds_the_maximum_delay() -> None:
+    policy = SETTINGS.retry
+    assert all(policy.delay(attempt) <= policy.max_delay for attempt in range(1, 20))
+
+
+async def test_the_last_allowed_attempt_failing_fails_the_job_as_exhausted(world: World) -> None:
+    job_id, message_id = await world.queue_job()
+    dispatcher = ScriptedDispatcher(*[UNAVAILABLE] * SETTINGS.retry.max_attempts)
+    relay = relay_for(world, dispatcher)
+
+    outcomes = []
+    for _ in range(SETTINGS.retry.max_attempts):
+        outcomes += [o.outcome for o in await relay.sweep()]
+        world.clock.advance(SETTINGS.retry.max_delay)
+
+    assert outcomes == ["retry", "retry", "failed"]
+    assert len(dispatcher.requests) == SETTINGS.retry.max_attempts
+    job = world.job(job_id)
+    assert (job.status, job.failure_code) == (JobStatus.FAILED, FailureCode.DISPATCH_EXHAUSTED.value)
+    assert "after 3 attempts" in (job.failure_reason or "")
+    assert world.message(message_id).sent_at is not None
+    assert world.published(job_id) == [EventType.QUEUED, EventType.FAILED]
+    assert await relay.sweep() == []
+
+
+async def test_a_refused_request_fails_the_job_at_once(world: World) -> None:
+    job_id, message_id = await world.queue_job()
+
+    outcome = await relay_for(world, ScriptedDispatcher(REFUSED)).relay(message_id)
+
+    assert outcome.outcome == "failed"
+    assert world.job(job_id).failure_code == FailureCode.DISPATCH_REJECTED.value
+    assert world.message(message_id).attempts == 1
+    assert world.published(job_id) == [EventType.QUEUED, EventType.FAILED]
+
+
+async def test_a_job_cancelled_before_its_relay_is_skipped_without_a_request(world: World) -> None:
+    job_id, message_id = await world.queue_job()
+    await world.change_job(job_id, lambda job: job.cancel(NOW))
+    dispatcher = ScriptedDispatcher()
+
+    outcome = await relay_for(world, dispatcher).relay(message_id)
+
+    assert outcome.outcome == "skipped"
+    assert dispatcher.requests == []
+    assert world.message(message_id).sent_at == NOW
+    assert world.message(message_id).last_error == "job no longer needs analysis"
+    assert world.job(job_id).status is JobStatus.CANCELLED
+
+
+async def test_a_target_without_reference_audio_is_skipped(world: World) -> None:
+    _, message_id = await world.queue_job(world.add_token(reference=False))
+    dispatcher = ScriptedDispatcher()
+
+    outcome = await relay_for(world, dispatcher).relay(message_id)
+
+    assert (outcome.outcome, dispatcher.requests) == ("skipped", [])
+
+
+async def test_the_sweep_relays_every_due_row_and_leaves_the_others(world: World) -> None:
+    due = [await world.queue_job() for _ in range(2)]
+    _, later = await world.queue_job(due=NOW + timedelta(minutes=1))
+
+    outcomes = await relay_for(world, ScriptedDispatcher()).sweep()
+
+    assert sorted(o.message_id for o in outcomes) == sorted(message_id for _, message_id in due)
+    assert {o.outcome for o in outcomes} == {"sent"}
+    assert world.message(later).attempts == 0
+
+
+class SettledMeanwhile:
+    """A relay whose lease ran out while it waited: another relay settles the row during the request."""
+
+    def __init__(self, world: World, outcome: DispatchError | None) -> None:
+        self._world, self._outcome = world, outcome
+
+    async def dispatch(self, request: AnalysisRequest) -> None:
+        async with self._world.database() as uow:
+            for message in self._world.tables.outbox.values():
+                settled = await uow.outbox.get_for_update(message.id)
+                assert settled is not None
+                settled.sent_at = NOW
+                await uow.outbox.save(settled)
+            await uow.commit()
+        if self._outcome is not None:
+            raise self._outcome
+
+
+@pytest.mark.parametrize("answer", [None, UNAVAILABLE, REFUSED])
+async def test_a_row_settled_by_another_relay_meanwhile_is_left_as_it_is(
+    world: World, answer: DispatchError | None
+) -> None:
+    job_id, message_id = await world.queue_job()
+
+    await OutboxRelay(
+        world.database, world.storage, SettledMeanwhile(world, answer), world.clock, SETTINGS
+    ).relay(message_id)
+
+    assert world.job(job_id).status is JobStatus.QUEUED
+    assert world.message(message_id).last_error is None
+    assert world.published(job_id) == [EventType.QUEUED]
+
+
+async def test_a_job_reported_started_before_the_send_was_recorded_still_gets_its_deadline(
+    world: World,
+) -> None:
+    job_id, message_id = await world.queue_job()
+    await world.change_job(job_id, lambda job: job.start(NOW))
+
+    await relay_for(world, ScriptedDispatcher()).relay(message_id)
+
+    job = world.job(job_id)
+    assert (job.status, job.deadline_at) == (JobStatus.PROCESSING, NOW + SETTINGS.token_deadline)
+    assert world.stored_events(job_id) == [EventType.QUEUED, EventType.STARTED]

@@ -1,0 +1,196 @@
+"""RecordingUploads on fakes: the job, its outbox row and its queued event commit together, the
+queued event reaches live streams, and a rejected or failed upload leaves nothing behind."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import pytest
+from tests.support.pipeline_fakes import RecordingRelayQueue
+from tests.unit.application.fakes import FakeInspector
+from tests.unit.application.pipeline_world import OWNER, World
+
+from application.analysis.uploads import RecordingUploads, recording_key
+from domain.accounts import Principal, Role
+from domain.analysis.jobs import EventType, JobStatus
+from domain.audio import AudioFormat, AudioTooLargeError, AudioTooLongError
+from domain.catalog import ReferenceKind
+from domain.errors import ConflictError, InvalidInputError, NotFoundError
+
+TAKE = b"wav:1.5"
+TOO_LONG = b"wav:600"
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+@pytest.fixture
+def queue() -> RecordingRelayQueue:
+    return RecordingRelayQueue()
+
+
+@pytest.fixture
+def uploads(world: World, queue: RecordingRelayQueue) -> RecordingUploads:
+    return RecordingUploads(
+        world.database, world.storage, FakeInspector(), queue, world.clock, world.ids, world.settings
+    )
+
+
+async def test_an_upload_stores_the_recording_and_queues_the_job_with_its_outbox_row(
+    world: World, uploads: RecordingUploads, queue: RecordingRelayQueue
+) -> None:
+    job = await uploads.upload(OWNER, ReferenceKind.TOKEN, world.add_token(), TAKE)
+
+    assert job.status is JobStatus.QUEUED
+    assert list(world.storage.objects) == [recording_key(job.id, AudioFormat.WAV)]
+    [message] = world.tables.outbox.values()
+    assert message.job_id == job.id
+    assert queue.enqueued == [message.id]
+    assert world.stored_events(job.id) == [EventType.QUEUED]
+    assert world.published(job.id) == [EventType.QUEUED]
+
+
+async def test_a_lost_relay_enqueue_still_answers_with_the_job_and_leaves_the_row_for_the_sweep(
+    world: World, uploads: RecordingUploads, queue: RecordingRelayQueue
+) -> None:
+    queue.fail = True
+
+    job = await uploads.upload(OWNER, ReferenceKind.TOKEN, world.add_token(), TAKE)
+
+    [message] = world.tables.outbox.values()
+    assert (message.job_id, message.sent_at) == (job.id, None)
+
+
+async def test_a_failed_commit_deletes_the_stored_recording_and_publishes_nothing(
+    world: World, uploads: RecordingUploads, queue: RecordingRelayQueue
+) -> None:
+    token_id = world.add_token()
+    world.database.fail_next_commit = True
+
+    with pytest.raises(ConflictError):
+        await uploads.upload(OWNER, ReferenceKind.TOKEN, token_id, TAKE)
+
+    assert world.storage.objects == {}
+    assert (world.tables.jobs, world.publisher.events, queue.enqueued) == ({}, [], [])
+
+
+async def test_an_unknown_target_is_not_found_and_nothing_is_stored(
+    world: World, uploads: RecordingUploads
+) -> None:
+    with pytest.raises(NotFoundError):
+        await uploads.upload(OWNER, ReferenceKind.TOKEN, UUID(int=404), TAKE)
+    assert world.storage.objects == {}
+
+
+async def test_a_target_without_reference_audio_cannot_be_analysed(
+    world: World, uploads: RecordingUploads
+) -> None:
+    with pytest.raises(ConflictError):
+        await uploads.upload(OWNER, ReferenceKind.TOKEN, world.add_token(reference=False), TAKE)
+    assert world.tables.jobs == {}
+
+
+async def test_a_recording_over_the_limit_is_rejected_before_anything_is_stored(
+    world: World, uploads: RecordingUploads
+) -> None:
+    with pytest.raises(AudioTooLongError):
+        await uploads.upload(OWNER, ReferenceKind.TOKEN, world.add_token(), TOO_LONG)
+    assert (world.storage.objects, world.tables.jobs) == ({}, {})
+
+
+async def test_a_direct_upload_waits_for_its_recording_without_events_or_outbox_row(
+    world: World, uploads: RecordingUploads
+) -> None:
+    started = await uploads.start_direct_upload(
+        OWNER, ReferenceKind.TOKEN, world.add_token(), "audio/ogg", len(TAKE)
+    )
+
+    assert started.job.status is JobStatus.AWAITING_UPLOAD
+    assert started.upload.method == "PUT"
+    assert started.upload.url.startswith(f"memory://{recording_key(started.job.id)}")
+    assert (world.tables.outbox, world.publisher.events) == ({}, [])
+
+
+async def test_a_direct_upload_must_be_audio(world: World, uploads: RecordingUploads) -> None:
+    with pytest.raises(InvalidInputError):
+        await uploads.start_direct_upload(
+            OWNER, ReferenceKind.TOKEN, world.add_token(), "application/pdf", len(TAKE)
+        )
+
+
+async def _waiting_job(world: World, uploads: RecordingUploads, recording: bytes | None = TAKE) -> UUID:
+    started = await uploads.start_direct_upload(
+        OWNER, ReferenceKind.TOKEN, world.add_token(), "audio/wav", len(TAKE)
+    )
+    if recording is not None:
+        await world.storage.put(recording_key(started.job.id), recording, "audio/wav")
+    return started.job.id
+
+
+async def test_submitting_a_direct_upload_queues_it_and_publishes_queued_live(
+    world: World, uploads: RecordingUploads, queue: RecordingRelayQueue
+) -> None:
+    job_id = await _waiting_job(world, uploads)
+
+    job = await uploads.submit(OWNER, job_id)
+
+    assert job.status is JobStatus.QUEUED
+    [message] = world.tables.outbox.values()
+    assert queue.enqueued == [message.id]
+    assert world.stored_events(job_id) == [EventType.QUEUED]
+    assert world.published(job_id) == [EventType.QUEUED]
+
+
+async def test_submitting_before_the_recording_was_put_is_a_conflict(
+    world: World, uploads: RecordingUploads
+) -> None:
+    job_id = await _waiting_job(world, uploads, recording=None)
+
+    with pytest.raises(ConflictError, match="nothing was uploaded"):
+        await uploads.submit(OWNER, job_id)
+    assert world.job(job_id).status is JobStatus.AWAITING_UPLOAD
+
+
+async def test_a_rejected_direct_upload_is_deleted_and_the_job_may_be_submitted_again(
+    world: World, uploads: RecordingUploads
+) -> None:
+    job_id = await _waiting_job(world, uploads, recording=TOO_LONG)
+
+    with pytest.raises(AudioTooLongError):
+        await uploads.submit(OWNER, job_id)
+    assert world.storage.objects == {}
+    assert world.job(job_id).status is JobStatus.AWAITING_UPLOAD
+
+    await world.storage.put(recording_key(job_id), TAKE, "audio/wav")
+    assert (await uploads.submit(OWNER, job_id)).status is JobStatus.QUEUED
+
+
+async def test_a_stored_object_over_the_byte_limit_is_refused_unread_and_deleted(
+    world: World, uploads: RecordingUploads
+) -> None:
+    job_id = await _waiting_job(world, uploads, recording=None)
+    oversized = b"wav:1" + bytes(world.settings.token_limits.max_bytes)
+    await world.storage.put(recording_key(job_id), oversized, "audio/wav")
+
+    with pytest.raises(AudioTooLargeError):
+        await uploads.submit(OWNER, job_id)
+    assert world.storage.objects == {}
+
+
+async def test_a_job_is_submitted_only_once(world: World, uploads: RecordingUploads) -> None:
+    job_id = await _waiting_job(world, uploads)
+    await uploads.submit(OWNER, job_id)
+
+    with pytest.raises(ConflictError):
+        await uploads.submit(OWNER, job_id)
+    assert len(world.tables.outbox) == 1
+
+
+async def test_another_users_job_cannot_be_submitted(world: World, uploads: RecordingUploads) -> None:
+    job_id = await _waiting_job(world, uploads)
+
+    with pytest.raises(NotFoundError):
+        await uploads.submit(Principal(UUID(int=7), Role.USER), job_id)
+    assert world.job(job_id).status is JobStatus.AWAITING_UPLOAD
