@@ -195,7 +195,7 @@ class Settings(ProgramSettings):
     analysis_relay_lease_seconds: Annotated[float, Meta(gt=0)] = variable(
         "ANALYSIS_RELAY_LEASE_SECONDS",
         "how long a claimed outbox row is leased before another relay may retry it "
-        "(longer than the dispatch timeout, or a slow dispatch is sent twice)",
+        "(longer than the dispatch timeout); a whole dispatch, request to answer, is given up at 80 % of it",
         default=30.0,
     )
     token_deadline_seconds: Annotated[int, Meta(gt=0)] = variable(

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Annotated
 from uuid import UUID
 
@@ -183,8 +183,7 @@ async def remove_orphaned_recordings(ctx: WorkerContext) -> int:
 
 
 async def prune(ctx: WorkerContext) -> dict[str, int]:
-    outbox_rows, idempotency_keys = await _container(ctx).housekeeping.prune()
-    return {"outbox_rows": outbox_rows, "idempotency_keys": idempotency_keys}
+    return asdict(await _container(ctx).housekeeping.prune())
 
 
 def build_worker(container: Container, options: WorkerSettings) -> Worker[WorkerContext]:

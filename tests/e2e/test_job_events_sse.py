@@ -11,7 +11,7 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -68,7 +68,15 @@ async def _queued_job(container: Container, user_id: UUID, token_id: UUID) -> UU
     """A job whose recording is stored: its history starts with the queued event (sequence 1)."""
     job_id = uuid4()
     recording = Recording(f"recordings/{job_id}.wav", "audio/wav", 1.5, 48_000)
-    job = Job.create(job_id, user_id, ReferenceKind.TOKEN, token_id, datetime.now(UTC), recording)
+    job = Job.create(
+        job_id,
+        user_id,
+        ReferenceKind.TOKEN,
+        token_id,
+        datetime.now(UTC),
+        recording,
+        deadline=timedelta(hours=1),
+    )
     async with container.unit_of_work() as uow:
         await uow.jobs.add(job)
         await uow.commit()

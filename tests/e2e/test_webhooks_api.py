@@ -7,14 +7,20 @@ import json
 import time
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 from standardwebhooks.webhooks import Webhook
+from uuid_utils.compat import uuid7
 
+from domain.analysis.jobs import Job, Recording
+from domain.catalog import ReferenceKind
 from entrypoints.bootstrap import Container, build_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import DEV_WEBHOOK_SECRET, Settings
@@ -262,3 +268,82 @@ async def test_a_webhook_for_an_unknown_job_is_acknowledged(client: httpx.AsyncC
     response = await _deliver(client, *signed("started", {"job_id": str(uuid.uuid4())}))
     assert response.status_code == 200
     assert response.json() == {"status": "unknown_job"}
+
+
+def _exactly(length: int, alphabet: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[str]:
+    return st.text(
+        st.characters(codec="utf-8") if alphabet is None else alphabet, min_size=length, max_size=length
+    )
+
+
+_WEBHOOK_IDS = _exactly(256, st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="."))
+_SCORE_LIMITS = st.sampled_from([0.0, 100.0])
+_WORD_AT_LIMITS = st.fixed_dictionaries(
+    {
+        "index": st.just(100_000),
+        "text": _exactly(100),
+        "score": _SCORE_LIMITS,
+        "status": st.sampled_from(["ok", "mispronounced", "omitted"]),
+        "start": st.just(0.0),
+        "end": st.floats(min_value=0, max_value=1e300),
+    }
+)
+_EVENTS_AT_LIMITS = st.one_of(
+    st.tuples(st.just("started"), st.just({})),
+    st.tuples(
+        st.just("progress"),
+        st.fixed_dictionaries({"percent": st.sampled_from([0, 100]), "stage": _exactly(32)}),
+    ),
+    st.tuples(
+        st.just("completed"),
+        st.fixed_dictionaries(
+            {
+                "result": st.fixed_dictionaries(
+                    {
+                        "overall": _SCORE_LIMITS,
+                        "scores": st.dictionaries(_exactly(64), _SCORE_LIMITS, min_size=1, max_size=5),
+                        "words": st.lists(_WORD_AT_LIMITS, min_size=1, max_size=3),
+                    }
+                )
+            }
+        ),
+    ),
+    st.tuples(st.just("failed"), st.fixed_dictionaries({"code": _exactly(64), "message": _exactly(1000)})),
+)
+
+
+@hypothesis_settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(webhook_id=_WEBHOOK_IDS, event=_EVENTS_AT_LIMITS)
+async def test_every_webhook_field_at_its_documented_limit_is_never_a_server_error(
+    client: httpx.AsyncClient,
+    container: Container,
+    reference_token: dict[str, Any],
+    webhook_id: str,
+    event: tuple[str, dict[str, Any]],
+) -> None:
+    """docs/analysis-protocol.md's limits: codes of 64, stages of 32, messages of 1000 characters..."""
+    async with container.unit_of_work() as uow:
+        user = await uow.users.get_by_email("admin@example.com")
+        assert user is not None
+        job_id = uuid7()
+        recording = Recording(f"recordings/{job_id}.wav", "audio/wav", 1.0, 32_044)
+        job = Job.create(
+            job_id,
+            user.id,
+            ReferenceKind.TOKEN,
+            uuid.UUID(reference_token["id"]),
+            datetime.now(UTC),
+            recording,
+            deadline=timedelta(hours=1),
+        )
+        await uow.jobs.add(job)
+        await uow.commit()
+    name, fields = event
+
+    response = await _deliver(client, *signed(name, {"job_id": str(job.id), **fields}, msg_id=webhook_id))
+
+    assert response.status_code < 500, response.text

@@ -7,13 +7,18 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import pytest
+from uuid_utils.compat import uuid7
 
+from application.analysis.uploads import recording_key
 from domain.accounts import Principal
-from domain.analysis.jobs import EventType, Job, JobStatus
+from domain.analysis.jobs import EventType, Job, JobStatus, Recording
 from domain.analysis.outbox import OutboxMessage
+from domain.audio import AudioFormat
+from domain.catalog import ReferenceKind
 from entrypoints.bootstrap import Container
 
 
@@ -42,6 +47,21 @@ class QueuedJob:
 
 
 QueueJob = Callable[..., Awaitable[QueuedJob]]
+
+
+def token_job(catalog: Catalog, now: datetime, job_id: UUID | None = None) -> Job:
+    """A queued job on the catalog's token, its recording under the key the upload would use."""
+    job_id = job_id or uuid7()
+    recording = Recording(recording_key(job_id, AudioFormat.WAV), "audio/wav", 1.0, 32_044)
+    return Job.create(
+        job_id,
+        catalog.user.user_id,
+        ReferenceKind.TOKEN,
+        catalog.token_id,
+        now,
+        recording,
+        deadline=timedelta(hours=1),
+    )
 
 
 async def load_job(container: Container, job_id: UUID) -> Job:

@@ -92,9 +92,7 @@ class InMemoryJobs:
         due = [
             j
             for j in self._t.jobs.values()
-            if j.status in {JobStatus.QUEUED, JobStatus.DISPATCHED, JobStatus.PROCESSING}
-            and j.deadline_at is not None
-            and j.deadline_at <= now
+            if not j.status.is_terminal and j.deadline_at is not None and j.deadline_at <= now
         ]
         return [j.id for j in sorted(due, key=lambda j: j.deadline_at or now)[:limit]]
 
@@ -190,6 +188,14 @@ class InMemoryInbox:
             return False
         self._t.inbox[webhook_id] = InboxEntry(job_id, event_type, received_at)
         return True
+
+    async def prune(self, received_before: datetime) -> int:
+        old = [
+            webhook_id for webhook_id, entry in self._t.inbox.items() if entry.received_at < received_before
+        ]
+        for webhook_id in old:
+            del self._t.inbox[webhook_id]
+        return len(old)
 
 
 class RecordingPublisher:

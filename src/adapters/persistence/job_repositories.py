@@ -17,7 +17,7 @@ from domain.analysis.outbox import OutboxMessage
 from domain.analysis.results import AnalysisResult, WordResult, WordStatus
 from domain.catalog import ReferenceKind
 
-LIVE_STATUSES = ("queued", "dispatched", "processing")
+LIVE_STATUSES = ("awaiting_upload", "queued", "dispatched", "processing")
 
 
 def result_to_json(result: AnalysisResult) -> dict[str, Any]:
@@ -337,3 +337,9 @@ class SqlaInboxRepository:
             .returning(WebhookInboxRow.webhook_id)
         )
         return inserted is not None
+
+    async def prune(self, received_before: datetime) -> int:
+        result = await self._session.execute(
+            delete(WebhookInboxRow).where(WebhookInboxRow.received_at < received_before)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

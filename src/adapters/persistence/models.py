@@ -13,6 +13,9 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+# "analysis_failed:" (16 characters) and an analysis server's code (up to 64, docs/analysis-protocol.md).
+FAILURE_CODE_LENGTH = 80
+
 
 def trigram_index(name: str, column: str) -> Index:
     """A GIN trigram index, so that substring search (ILIKE '%term%') on the column uses an index."""
@@ -151,7 +154,7 @@ class JobRow(UUIDv7AuditBase):
     recording_size: Mapped[int | None] = mapped_column(Integer, default=None)
     progress: Mapped[int] = mapped_column(Integer, default=0)
     stage: Mapped[str | None] = mapped_column(String(32), default=None)
-    failure_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    failure_code: Mapped[str | None] = mapped_column(String(FAILURE_CODE_LENGTH), default=None)
     failure_reason: Mapped[str | None] = mapped_column(Text, default=None)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
     overall_score: Mapped[float | None] = mapped_column(Float, default=None)
@@ -170,7 +173,7 @@ class JobRow(UUIDv7AuditBase):
         Index(
             "ix_jobs_deadline_live",
             "deadline_at",
-            postgresql_where=sql_text("status IN ('queued', 'dispatched', 'processing')"),
+            postgresql_where=sql_text("status IN ('awaiting_upload', 'queued', 'dispatched', 'processing')"),
         ),
     )
 

@@ -81,6 +81,12 @@ class LocalObjectStorage:
     async def list_keys(self, prefix: str) -> list[str]:
         return await asyncio.to_thread(self._list_keys, prefix)
 
+    async def key_pages(self, prefix: str, page_size: int) -> AsyncIterator[list[str]]:
+        # Directory entries are read in one go (a development store); callers still get bounded pages.
+        keys = await self.list_keys(prefix)
+        for start in range(0, len(keys), page_size):
+            yield keys[start : start + page_size]
+
     async def open_stream(
         self, key: str, byte_range: Callable[[int], tuple[int, int]] | None = None
     ) -> tuple[StoredObject, AsyncIterator[bytes]]:

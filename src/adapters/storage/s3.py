@@ -167,19 +167,8 @@ class S3ObjectStorage:
             await self._require_client().delete_object(Bucket=self.bucket, Key=key)
 
     async def list_keys(self, prefix: str) -> list[str]:
-        paginator = self._require_client().get_paginator("list_objects_v2")
-        pages = aiter(
-            paginator.paginate(
-                Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": self._config.list_page_size}
-            )
-        )
-        keys: list[str] = []
-        while True:
-            async with self._bounded("list"):  # a page at a time: a large bucket takes many
-                page = await anext(pages, None)
-            if page is None:
-                return sorted(keys)
-            keys.extend(item["Key"] for item in page.get("Contents", ()))
+        pages = self.key_pages(prefix, self._config.list_page_size)
+        return sorted([key async for page in pages for key in page])
 
     @asynccontextmanager
     async def _bounded(self, operation: str) -> AsyncIterator[None]:
@@ -194,6 +183,19 @@ class S3ObjectStorage:
             if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
                 raise StorageUnavailableError(f"S3 {operation} on {self.bucket!r}: {error}") from error
             raise
+
+    async def key_pages(self, prefix: str, page_size: int) -> AsyncIterator[list[str]]:
+        paginator = self._require_client().get_paginator("list_objects_v2")
+        pages = aiter(
+            paginator.paginate(Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size})
+        )
+        while True:
+            async with self._bounded("list"):  # a page at a time: a large bucket takes many
+                page = await anext(pages, None)
+            if page is None:
+                return
+            if keys := [item["Key"] for item in page.get("Contents", ())]:
+                yield keys
 
     async def presigned_get_url(self, key: str, expires_in_seconds: int) -> PresignedUrl:
         return await self._presign("get_object", "GET", key, expires_in_seconds, content_type=None)

@@ -22,12 +22,20 @@ from domain.analysis.outbox import OutboxMessage
 from domain.catalog import PracticeItem
 
 logger = logging.getLogger(__name__)
+DEFAULT_CONCURRENCY = 16  # dispatches in flight per relay (per worker process)
+REFERENCE_REMOVED_REASON = (
+    "The line or script you recorded was removed before it could be analysed. Please choose another one."
+)
+
+
+class _ReferenceRemovedError(Exception):
+    """The job's token or script, or its reference audio, is gone: it can never be analysed."""
 
 
 @dataclass(frozen=True, slots=True)
 class RelayOutcome:
     message_id: UUID
-    outcome: str  # sent | retry | failed | skipped | not_claimed
+    outcome: str  # sent | retry | failed | skipped (settled without a request) | not_claimed
 
 
 class OutboxRelay:
@@ -45,7 +53,7 @@ class OutboxRelay:
         dispatcher: AnalysisDispatcher,
         clock: Clock,
         settings: PipelineSettings,
-        concurrency: int = 16,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         self._uow = uow
         self._storage = storage
@@ -54,33 +62,61 @@ class OutboxRelay:
         self._settings = settings
         self._slots = asyncio.Semaphore(concurrency)
 
+    # A claim counts an attempt and starts the row's lease, so a row is claimed only once it holds a
+    # concurrency slot: waiting for one neither uses up attempts nor lets the lease run out.
+
     async def relay(self, message_id: UUID) -> RelayOutcome:
-        async with self._uow() as uow:
-            message = await uow.outbox.claim(message_id, self._clock.now(), self._settings.relay_lease)
-            await uow.commit()
-        if message is None:
-            return RelayOutcome(message_id, "not_claimed")
-        return await self._deliver(message)
+        async with self._slots:
+            async with self._uow() as uow:
+                message = await uow.outbox.claim(message_id, self._clock.now(), self._settings.relay_lease)
+                await uow.commit()
+            if message is None:
+                return RelayOutcome(message_id, "not_claimed")
+            return await self._deliver(message)
 
     async def sweep(self, batch_size: int = 100) -> list[RelayOutcome]:
-        """Relay every due row the fast path missed (Redis down, worker killed, retries due)."""
-        async with self._uow() as uow:
-            messages = await uow.outbox.claim_due(self._clock.now(), self._settings.relay_lease, batch_size)
-            await uow.commit()
-        return list(await asyncio.gather(*(self._deliver(message) for message in messages)))
+        """Relay due rows the fast path missed (Redis down, worker killed, retries due), as many as
+        there are free slots; the rest wait, unclaimed, for the next sweep."""
+        held = 0
+        while held < batch_size and not self._slots.locked():
+            await self._slots.acquire()  # returns at once: a slot is free
+            held += 1
+        messages: list[OutboxMessage] = []
+        try:
+            if held:
+                async with self._uow() as uow:
+                    messages = await uow.outbox.claim_due(self._clock.now(), self._settings.relay_lease, held)
+                    await uow.commit()
+        finally:
+            for _ in range(held - len(messages)):
+                self._slots.release()
+        return list(await asyncio.gather(*(self._deliver_and_release(message) for message in messages)))
+
+    async def _deliver_and_release(self, message: OutboxMessage) -> RelayOutcome:
+        try:
+            return await self._deliver(message)
+        finally:
+            self._slots.release()
 
     async def _deliver(self, message: OutboxMessage) -> RelayOutcome:
-        async with self._slots:
-            request = await self._build_request(message)
-            if request is None:
-                await self._finish(message, outcome="skipped")
-                return RelayOutcome(message.id, "skipped")
-            try:
-                await self._dispatcher.dispatch(request)
-            except DispatchError as error:
-                return await self._handle_failure(message, error)
-            await self._finish(message, outcome="sent")
-            return RelayOutcome(message.id, "sent")
+        """Build and send the request within the dispatch budget, which ends before the lease does."""
+        budget = self._settings.dispatch_budget.total_seconds()
+        try:
+            async with asyncio.timeout(budget):
+                request = await self._build_request(message)
+                if request is not None:
+                    await self._dispatcher.dispatch(request)
+        except _ReferenceRemovedError:
+            await self._finish(message, outcome="removed")
+            return RelayOutcome(message.id, "skipped")
+        except DispatchError as error:
+            return await self._handle_failure(message, error)
+        except TimeoutError:
+            late = DispatchError(f"no answer within the dispatch budget of {budget:g} s", retryable=True)
+            return await self._handle_failure(message, late)
+        outcome = "sent" if request is not None else "skipped"
+        await self._finish(message, outcome=outcome)
+        return RelayOutcome(message.id, outcome)
 
     async def _build_request(self, message: OutboxMessage) -> AnalysisRequest | None:
         async with self._uow() as uow:
@@ -89,7 +125,7 @@ class OutboxRelay:
                 return None
             item = await uow.items.get(job.item_id) if job.item_id else None
         if item is None or item.reference_audio is None:
-            return None
+            raise _ReferenceRemovedError
         return await self._request(job, item)
 
     async def _request(self, job: Job, item: PracticeItem) -> AnalysisRequest:
@@ -129,13 +165,15 @@ class OutboxRelay:
             if stored is None or stored.sent_at is not None:
                 return
             stored.sent_at = now
-            stored.last_error = None if outcome == "sent" else "job no longer needs analysis"
+            stored.last_error = _SETTLED_ERRORS[outcome]
             await uow.outbox.save(stored)
-            if outcome == "sent":
-                job = await uow.jobs.get_for_update(message.job_id)
-                if job is not None:
+            job = await uow.jobs.get_for_update(message.job_id) if outcome != "skipped" else None
+            if job is not None:
+                if outcome == "sent":
                     job.mark_dispatched(now, self._settings.deadline(job.kind))
-                    await uow.jobs.save(job)
+                else:
+                    job.fail(FailureCode.REFERENCE_REMOVED, REFERENCE_REMOVED_REASON, now)
+                await uow.jobs.save(job)
             await uow.commit()
 
     async def _handle_failure(self, message: OutboxMessage, error: DispatchError) -> RelayOutcome:
@@ -170,6 +208,13 @@ class OutboxRelay:
             error.reason,
         )
         return RelayOutcome(message.id, "failed" if give_up else "retry")
+
+
+_SETTLED_ERRORS: dict[str, str | None] = {
+    "sent": None,
+    "skipped": "job no longer needs analysis",
+    "removed": "the job's practice item or its reference audio was removed",
+}
 
 
 def _user_reason(error: DispatchError, attempts: int) -> str:

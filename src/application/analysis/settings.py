@@ -19,13 +19,31 @@ class PipelineSettings:
     direct_upload_ttl: timedelta = timedelta(minutes=15)
     token_deadline: timedelta = timedelta(minutes=2)
     script_deadline: timedelta = timedelta(minutes=10)
+    # A queued job not dispatched by then (the analysis servers refusing or unreachable for that
+    # long, or no worker running) fails as timed out; an upload not submitted by then expires.
+    queue_deadline: timedelta = timedelta(hours=1)
+    upload_submit_grace: timedelta = timedelta(minutes=5)
     relay_lease: timedelta = timedelta(seconds=30)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     outbox_retention: timedelta = timedelta(days=7)
+    # Past the 5-minute signature tolerance and the reference server's 10-minute retry window, a
+    # delivery of an id recorded this long ago is refused as stale before the inbox is asked.
+    webhook_inbox_retention: timedelta = timedelta(hours=1)
     orphan_grace: timedelta = timedelta(hours=1)
 
     def limits(self, kind: ReferenceKind) -> AudioLimits:
         return {ReferenceKind.TOKEN: self.token_limits, ReferenceKind.SCRIPT: self.script_limits}[kind]
+
+    @property
+    def upload_deadline(self) -> timedelta:
+        """How long a direct upload may wait: the PUT URL's lifetime and a little to submit."""
+        return self.direct_upload_ttl + self.upload_submit_grace
+
+    @property
+    def dispatch_budget(self) -> timedelta:
+        """The whole of one dispatch, request to answer (httpx's timeouts are per phase). The rest of
+        the lease records the outcome before another relay may claim the row."""
+        return self.relay_lease * 0.8
 
     def deadline(self, kind: ReferenceKind) -> timedelta:
         return {ReferenceKind.TOKEN: self.token_deadline, ReferenceKind.SCRIPT: self.script_deadline}[kind]

@@ -99,7 +99,15 @@ class RecordingUploads:
         if size_bytes > limits.max_bytes:
             raise AudioTooLargeError(limits.max_bytes, size_bytes)
         now = self._clock.now()
-        job = Job.create(self._ids.new_id(), principal.user_id, kind, item_id, now, recording=None)
+        job = Job.create(
+            self._ids.new_id(),
+            principal.user_id,
+            kind,
+            item_id,
+            now,
+            recording=None,
+            deadline=self._settings.upload_deadline,
+        )
         async with self._uow() as uow:
             await _require_reference(uow, kind, item_id)
             await uow.jobs.add(job)
@@ -149,7 +157,7 @@ class RecordingUploads:
             locked = await uow.jobs.get_for_update(job_id)
             if locked is None:
                 raise NotFoundError("job", job_id)
-            locked.attach_recording(recording, self._clock.now())
+            locked.attach_recording(recording, self._clock.now(), self._settings.queue_deadline)
             await uow.jobs.save(locked)
             await uow.outbox.add(outbox)
             await uow.commit()
@@ -163,7 +171,9 @@ class RecordingUploads:
         self, principal: Principal, kind: ReferenceKind, item_id: UUID, job_id: UUID, recording: Recording
     ) -> tuple[Job, UUID]:
         now = self._clock.now()
-        job = Job.create(job_id, principal.user_id, kind, item_id, now, recording)
+        job = Job.create(
+            job_id, principal.user_id, kind, item_id, now, recording, deadline=self._settings.queue_deadline
+        )
         outbox = OutboxMessage(self._ids.new_id(), job_id, now)
         async with self._uow() as uow:
             await uow.jobs.add(job)

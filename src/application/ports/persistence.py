@@ -170,6 +170,8 @@ class InboxRepository(Protocol):
         """Remember a webhook delivery; False when this webhook-id was seen before."""
         ...
 
+    async def prune(self, received_before: datetime) -> int: ...
+
 
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without ``commit()`` rolls back.

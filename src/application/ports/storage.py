@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -42,6 +43,10 @@ class ObjectStorage(Protocol):
         ...
 
     async def list_keys(self, prefix: str) -> list[str]: ...
+
+    def key_pages(self, prefix: str, page_size: int) -> AsyncIterator[list[str]]:
+        """The keys under ``prefix``, at most ``page_size`` at a time, for stores too big to list at once."""
+        ...
 
     async def presigned_get_url(self, key: str, expires_in_seconds: int) -> PresignedUrl: ...
 

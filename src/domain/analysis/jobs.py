@@ -1,8 +1,9 @@
 """The analysis job and its state machine.
 
 queued -> dispatched -> processing -> completed | failed, and cancelled from any live state. A job
-created for a direct upload starts in awaiting_upload. Terminal states never change: a late or
-repeated report about a finished job is acknowledged and ignored (the methods return None).
+created for a direct upload starts in awaiting_upload. Every live state has a deadline, by which the
+job leaves it or fails. Terminal states never change: a late or repeated report about a finished job
+is acknowledged and ignored (the methods return None).
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class FailureCode(StrEnum):
     DISPATCH_REJECTED = "dispatch_rejected"
     DISPATCH_EXHAUSTED = "dispatch_exhausted"
     TIMED_OUT = "timed_out"
+    UPLOAD_EXPIRED = "upload_expired"
+    REFERENCE_REMOVED = "reference_removed"
     ANALYSIS_FAILED = "analysis_failed"
 
 
@@ -107,30 +110,36 @@ class Job:
         item_id: UUID,
         now: datetime,
         recording: Recording | None,
+        *,
+        deadline: timedelta,
     ) -> Job:
-        """A job with its recording is queued at once; without one it waits for a direct upload."""
+        """A job with its recording is queued at once; without one it waits for a direct upload.
+        Either way it must move on within ``deadline``."""
         status = JobStatus.QUEUED if recording else JobStatus.AWAITING_UPLOAD
         job = cls(job_id, user_id, kind, item_id, status, now, now, recording=recording)
+        job.deadline_at = now + deadline
         if recording is not None:
             job._record(EventType.QUEUED, now, {"status": job.status.value, "progress": 0, "stage": "queued"})
         return job
 
-    def attach_recording(self, recording: Recording, now: datetime) -> JobEvent:
+    def attach_recording(self, recording: Recording, now: datetime, deadline: timedelta) -> JobEvent:
         if self.status is not JobStatus.AWAITING_UPLOAD:
             raise ConflictError(f"the job is {self.status.value}; it was submitted already")
         self.recording = recording
         self.status = JobStatus.QUEUED
         self.stage = "queued"
+        self.deadline_at = now + deadline
         return self._record(
             EventType.QUEUED, now, {"status": self.status.value, "progress": 0, "stage": "queued"}
         )
 
     def mark_dispatched(self, now: datetime, deadline: timedelta) -> JobEvent | None:
         """Record the send. A server may report ``started`` before the relay records it; the job
-        still gets its deadline then, so it cannot hang forever."""
-        if self.status is JobStatus.PROCESSING and self.deadline_at is None:
-            self.deadline_at = now + deadline
-            self.updated_at = now
+        then gets the analysis deadline if it is sooner than the one it was queued with."""
+        if self.status is JobStatus.PROCESSING:
+            if self.deadline_at is None or now + deadline < self.deadline_at:
+                self.deadline_at = now + deadline
+                self.updated_at = now
             return None
         if self.status is not JobStatus.QUEUED:
             return None

@@ -19,6 +19,7 @@ from tests.integration.persistence.test_repositories import (
 )
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
 RECORDING = Recording("recordings/x.wav", "audio/wav", 1.0, 100)
 
 
@@ -35,7 +36,7 @@ async def store_jobs(unit_of_work: UnitOfWorkFactory, *jobs: tuple[ReferenceKind
     await store_items(unit_of_work, script)
     targets = {ReferenceKind.TOKEN: await store_token(unit_of_work), ReferenceKind.SCRIPT: script.id}
     created = [
-        Job.create(uuid4(), user.id, kind, targets[kind], NOW, RECORDING if recorded else None)
+        Job.create(uuid4(), user.id, kind, targets[kind], NOW, RECORDING if recorded else None, deadline=HOUR)
         for kind, recorded in jobs
     ]
     async with unit_of_work() as uow:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
@@ -234,7 +234,9 @@ async def test_deleting_an_item_drops_its_bookmarks_and_keeps_its_jobs_without_i
     user = a_user(f"{uuid4().hex[:8]}@example.com")
     await store_user(unit_of_work, user)
     token_id = await store_token(unit_of_work)
-    job = Job.create(uuid4(), user.id, ReferenceKind.TOKEN, token_id, datetime.now(UTC), None)
+    job = Job.create(
+        uuid4(), user.id, ReferenceKind.TOKEN, token_id, datetime.now(UTC), None, deadline=timedelta(hours=1)
+    )
     async with unit_of_work() as uow:
         await uow.bookmarks.add(Bookmark(user.id, token_id, datetime.now(UTC)))
         await uow.jobs.add(job)

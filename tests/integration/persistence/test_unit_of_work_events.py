@@ -16,13 +16,16 @@ from tests.integration.persistence.test_repositories import a_user, store_token,
 from tests.support.pipeline_fakes import RecordingPublisher
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
 RECORDING = Recording("recordings/x.wav", "audio/wav", 1.0, 100)
 
 
 async def a_queued_job(unit_of_work: UnitOfWorkFactory) -> Job:
     user = a_user(f"{uuid4().hex[:8]}@example.com")
     await store_user(unit_of_work, user)
-    return Job.create(uuid4(), user.id, ReferenceKind.TOKEN, await store_token(unit_of_work), NOW, RECORDING)
+    return Job.create(
+        uuid4(), user.id, ReferenceKind.TOKEN, await store_token(unit_of_work), NOW, RECORDING, deadline=HOUR
+    )
 
 
 async def add(unit_of_work: UnitOfWorkFactory, job: Job) -> None:
@@ -85,7 +88,9 @@ async def test_a_transaction_that_fails_publishes_nothing(
     job = await a_queued_job(unit_of_work)
     await add(unit_of_work, job)
     assert job.item_id is not None
-    twin = Job.create(job.id, job.user_id, job.kind, job.item_id, NOW, RECORDING)  # breaks the key
+    twin = Job.create(
+        job.id, job.user_id, job.kind, job.item_id, NOW, RECORDING, deadline=HOUR
+    )  # breaks the key
 
     with pytest.raises(ConflictError):
         await add(unit_of_work, twin)

@@ -16,16 +16,13 @@ import pytest
 from uuid_utils.compat import uuid7
 
 from application.accounts import SignUpRequest
-from application.analysis.uploads import recording_key
 from application.catalog import ActorInput, MovieLineInput
 from domain.accounts import Principal, Role
-from domain.analysis.jobs import Job, Recording
 from domain.analysis.outbox import OutboxMessage
-from domain.audio import AudioFormat
 from domain.catalog import ReferenceKind
 from entrypoints.bootstrap import Container, build_container
 from entrypoints.settings import Settings
-from tests.support.pipeline import Catalog, QueuedJob, QueueJob
+from tests.support.pipeline import Catalog, QueuedJob, QueueJob, token_job
 from tests.support.recordings import tone
 from tests.support.stub_analysis_server import StubAnalysisServer
 
@@ -102,14 +99,12 @@ def queue_job(container: Container, catalog: Catalog) -> QueueJob:
 
     async def queue(job_id: UUID | None = None, created_at: datetime | None = None) -> QueuedJob:
         now = created_at or datetime.now(UTC)
-        job_id = job_id or uuid7()
-        recording = Recording(recording_key(job_id, AudioFormat.WAV), "audio/wav", 1.0, 32_044)
-        job = Job.create(job_id, catalog.user.user_id, ReferenceKind.TOKEN, catalog.token_id, now, recording)
-        message = OutboxMessage(uuid7(), job_id, now)
+        job = token_job(catalog, now, job_id)
+        message = OutboxMessage(uuid7(), job.id, now)
         async with container.unit_of_work() as uow:
             await uow.jobs.add(job)
             await uow.outbox.add(message)
             await uow.commit()
-        return QueuedJob(job_id, message.id)
+        return QueuedJob(job.id, message.id)
 
     return queue

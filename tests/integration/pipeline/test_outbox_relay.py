@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
+from application.analysis.relay import DEFAULT_CONCURRENCY, REFERENCE_REMOVED_REASON
+from domain.accounts import Principal, Role
 from domain.analysis.jobs import FailureCode, JobStatus
+from domain.catalog import ReferenceKind
 from entrypoints.bootstrap import Container
-from tests.support.pipeline import QueueJob, load_job, load_message
+from tests.support.pipeline import Catalog, QueueJob, eventually, load_job, load_message
 from tests.support.stub_analysis_server import StubAnalysisServer
 
 
@@ -174,3 +179,76 @@ async def test_concurrent_sweeps_of_two_workers_never_send_a_row_twice(
     await asyncio.gather(*(sweep_until_done(w) for w in workers for _ in range(3)))
 
     assert stub.delivery_counts() == {str(q.job_id): 1 for q in queued}
+
+
+async def test_a_job_whose_token_was_deleted_before_dispatch_fails_with_a_readable_reason(
+    container: Container, catalog: Catalog, queue_job: QueueJob, stub: StubAnalysisServer
+) -> None:
+    queued = await queue_job()
+    await container.catalog_admin.delete_item(
+        Principal(uuid4(), Role.ADMIN), ReferenceKind.TOKEN, catalog.token_id
+    )
+
+    outcome = await container.relay.relay(queued.outbox_id)
+
+    job = await load_job(container, queued.job_id)
+    assert (outcome.outcome, job.status, job.failure_code, job.failure_reason) == (
+        "skipped",
+        JobStatus.FAILED,
+        FailureCode.REFERENCE_REMOVED.value,
+        REFERENCE_REMOVED_REASON,
+    )
+    assert (await load_message(container, queued.outbox_id)).sent_at is not None
+    assert stub.deliveries(queued.job_id) == 0
+
+
+async def test_a_sweep_claims_no_row_while_every_dispatch_slot_is_busy(
+    container: Container, queue_job: QueueJob, stub: StubAnalysisServer
+) -> None:
+    busy = [await queue_job() for _ in range(DEFAULT_CONCURRENCY)]
+    waiting = await queue_job()
+    stub.respond_after(1.5)
+    in_flight = [asyncio.create_task(container.relay.relay(queued.outbox_id)) for queued in busy]
+
+    async def every_slot_sending() -> bool:
+        return len(stub.requests) == DEFAULT_CONCURRENCY
+
+    await eventually(every_slot_sending, within=10, what="every slot sending")
+    outcomes = await container.relay.sweep()
+
+    # A claim counts an attempt and starts the lease: a row that would only wait for a slot stays unclaimed.
+    assert (outcomes, (await load_message(container, waiting.outbox_id)).attempts) == ([], 0)
+    assert {outcome.outcome for outcome in await asyncio.gather(*in_flight)} == {"sent"}
+
+
+async def test_a_server_answering_byte_by_byte_is_given_up_before_the_lease_ends(
+    make_container: Callable[..., Awaitable[Container]], queue_job: QueueJob
+) -> None:
+    # Every byte comes well within httpx's per-phase timeouts; the whole answer takes about 9 s.
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):  # the relay hangs up when its budget ends
+            await reader.readuntil(b"\r\n\r\n")
+            for byte in b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n":
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(0.2)
+        writer.close()
+
+    server = await asyncio.start_server(trickle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    lease = 3.0
+    container = await make_container(
+        analysis_token_server_url=f"http://127.0.0.1:{port}", analysis_relay_lease_seconds=lease
+    )
+    queued = await queue_job()
+    started = time.monotonic()
+    try:
+        outcome = await container.relay.relay(queued.outbox_id)
+    finally:
+        server.close()
+    took = time.monotonic() - started
+
+    message = await load_message(container, queued.outbox_id)
+    assert (outcome.outcome, message.attempts, message.sent_at) == ("retry", 1, None)
+    assert took < lease
+    assert "dispatch budget" in (message.last_error or "")

@@ -13,16 +13,13 @@ from uuid import UUID
 
 import pytest
 from sqlalchemy import text
-from uuid_utils.compat import uuid7
 
-from application.analysis.uploads import recording_key
-from domain.analysis.jobs import FailureCode, Job, JobStatus, Recording
-from domain.audio import AudioFormat
+from domain.analysis.jobs import FailureCode, JobStatus
 from domain.catalog import ReferenceKind
 from entrypoints.bootstrap import Container
 from entrypoints.settings import Settings
 from tests.support.full_system import free_port
-from tests.support.pipeline import Catalog, dispatch_counts, eventually, load_job, statuses
+from tests.support.pipeline import Catalog, dispatch_counts, eventually, load_job, statuses, token_job
 from tests.support.processes import ServiceProcess, api_process, worker_process
 from tests.support.recordings import tone
 from tests.support.stub_analysis_server import StubAnalysisServer
@@ -230,9 +227,8 @@ async def test_the_worker_fails_overdue_jobs_on_its_schedule(
     container: Container, catalog: Catalog, worker: ServiceProcess
 ) -> None:
     now = datetime.now(UTC)
-    job_id = uuid7()
-    recording = Recording(recording_key(job_id, AudioFormat.WAV), "audio/wav", 1.0, 32_044)
-    job = Job.create(job_id, catalog.user.user_id, ReferenceKind.TOKEN, catalog.token_id, now, recording)
+    job = token_job(catalog, now)
+    job_id = job.id
     job.mark_dispatched(now, timedelta(seconds=-1))
     async with container.unit_of_work() as uow:
         await uow.jobs.add(job)

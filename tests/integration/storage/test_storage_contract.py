@@ -154,3 +154,14 @@ async def test_presigned_url_lifetimes_outside_the_sigv4_range_are_rejected(
 
 async def test_ping_succeeds_when_the_store_is_reachable(store: StoreUnderTest) -> None:
     await store.storage.ping()
+
+
+async def test_key_pages_yield_every_key_under_a_prefix_in_bounded_pages(store: StoreUnderTest) -> None:
+    keys = [f"recordings/{index:02}.wav" for index in range(5)]
+    for key in [*keys, "references/x.wav"]:
+        await store.storage.put(key, b"x", "audio/wav")
+
+    pages = [page async for page in store.storage.key_pages("recordings/", 2)]
+
+    assert all(1 <= len(page) <= 2 for page in pages)
+    assert sorted(key for page in pages for key in page) == keys

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -283,6 +283,11 @@ class InMemoryStorage:
 
     async def list_keys(self, prefix: str) -> list[str]:
         return sorted(k for k in self.objects if k.startswith(prefix))
+
+    async def key_pages(self, prefix: str, page_size: int) -> AsyncIterator[list[str]]:
+        keys = await self.list_keys(prefix)
+        for start in range(0, len(keys), page_size):
+            yield keys[start : start + page_size]
 
     async def presigned_get_url(self, key: str, expires_in_seconds: int) -> PresignedUrl:
         return PresignedUrl(f"memory://{key}?get", "GET", datetime.now(UTC), {})

@@ -72,7 +72,15 @@ class World:
         """A queued job and its outbox row, committed together as an upload does; (job id, outbox id)."""
         job_id = self.ids.new_id()
         recording = Recording(f"recordings/{job_id}.wav", "audio/wav", 1.0, 100)
-        job = Job.create(job_id, OWNER.user_id, kind, item_id or self.add_token(), NOW, recording)
+        job = Job.create(
+            job_id,
+            OWNER.user_id,
+            kind,
+            item_id or self.add_token(),
+            NOW,
+            recording,
+            deadline=timedelta(hours=1),
+        )
         message = OutboxMessage(self.ids.new_id(), job_id, NOW, next_attempt_at=due)
         async with self.database() as uow:
             await uow.jobs.add(job)

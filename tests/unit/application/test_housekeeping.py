@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from tests.support.pipeline_fakes import PruningIdempotencyStore
 from tests.unit.application.pipeline_world import NOW, SETTINGS, World
 
-from application.analysis.maintenance import TIMED_OUT_REASON, Housekeeping, uuid7_time
+from application.analysis.maintenance import TIMED_OUT_REASON, Housekeeping, Pruned, uuid7_time
 from domain.analysis.jobs import EventType, FailureCode, JobStatus
 from domain.analysis.results import AnalysisResult
 
@@ -111,7 +111,20 @@ async def test_pruning_drops_relayed_rows_past_retention_and_expired_keys(
     world.message(recent).sent_at = world.clock.now()
     world.clock.advance(timedelta(seconds=1))
 
-    assert await housekeeping.prune() == (1, 2)
+    assert await housekeeping.prune() == Pruned(outbox_rows=1, webhook_ids=0, idempotency_keys=2)
 
     assert set(world.tables.outbox) == {recent, unsent}
     assert idempotency.pruned_at == [world.clock.now()]
+
+
+async def test_pruning_forgets_webhook_ids_received_before_the_inbox_retention(
+    world: World, housekeeping: Housekeeping
+) -> None:
+    async with world.database() as uow:
+        await uow.inbox.record("msg_old", uuid4(), "analysis.started", NOW)
+        await uow.inbox.record("msg_new", uuid4(), "analysis.started", NOW + timedelta(minutes=10))
+        await uow.commit()
+    world.clock.advance(SETTINGS.webhook_inbox_retention + timedelta(minutes=1))
+
+    assert (await housekeeping.prune()).webhook_ids == 1
+    assert set(world.tables.inbox) == {"msg_new"}

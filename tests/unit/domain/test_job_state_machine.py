@@ -17,7 +17,13 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 def _job() -> Job:
     return Job.create(
-        uuid4(), uuid4(), ReferenceKind.TOKEN, uuid4(), NOW, Recording("k", "audio/wav", 1.0, 10)
+        uuid4(),
+        uuid4(),
+        ReferenceKind.TOKEN,
+        uuid4(),
+        NOW,
+        Recording("k", "audio/wav", 1.0, 10),
+        deadline=timedelta(hours=1),
     )
 
 
