@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 from uuid import UUID
@@ -35,6 +36,7 @@ from domain.catalog import (
     require_text,
 )
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
+from domain.wording import check_words_cover_text
 
 MAX_NAME_LENGTH = 200
 MAX_BIO_LENGTH = 4000
@@ -144,6 +146,12 @@ async def load_item(uow: UnitOfWork, kind: ReferenceKind, item_id: UUID) -> Prac
     return item
 
 
+def check_words_of_text(text: str, words: Sequence[Word]) -> None:
+    """Given words must be the text's words, in order (domain.wording's rule); none may be given."""
+    if words:
+        check_words_cover_text(text, [word.text for word in words])
+
+
 class CatalogAdministration:
     """Admin-only writes. Every method checks the caller's role first."""
 
@@ -197,9 +205,11 @@ class CatalogAdministration:
             await uow.commit()
 
     async def create_item(self, principal: Principal, data: ItemInput) -> PracticeItem:
+        """A new item; words, when given, must be exactly the text's words in order (422 otherwise)."""
         principal.require_admin()
         check_word_timings(data.words)
         text = require_text("text", data.text, data.max_text_length)
+        check_words_of_text(text, data.words)
         async with self._uow() as uow:
             detail = await data.detail(uow)
             item = PracticeItem(self._ids.new_id(), detail, text, self._clock.now(), list(data.words))
@@ -214,6 +224,7 @@ class CatalogAdministration:
             item = await load_item(uow, data.kind, item_id)
             check_word_timings(data.words)
             item.text = require_text("text", data.text, data.max_text_length)
+            check_words_of_text(item.text, data.words)
             item.detail = await data.detail(uow)
         item.words = list(data.words)
         if item.reference_audio is not None and item.takes_word_features:

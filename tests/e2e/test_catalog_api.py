@@ -223,3 +223,30 @@ async def test_script_reference_upload_gives_each_word_versioned_features(
         features = word["reference_features"]
         assert features["version"] == script["feature_config_version"]
         assert len(features["mfcc"]) == len(features["energy_db"]) > 0
+
+
+async def test_words_that_do_not_cover_the_text_are_a_422_naming_the_first_mismatch(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    """The demo catalog once had lines whose words skipped "not" and "the" (espeak merged them)."""
+    words = [
+        {"index": 0, "text": "We", "start": 0.0, "end": 0.2},
+        {"index": 1, "text": "do", "start": 0.2, "end": 0.4},
+        {"index": 2, "text": "get", "start": 0.4, "end": 0.6},
+    ]
+    body = {"title": "Choice", "text": "We do not get", "words": words}
+    refused = await client.post("/scripts", json=body, headers=admin_headers)
+
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "words[2].text"
+    fixed = [
+        *words[:2],
+        {"index": 2, "text": "not", "start": 0.4, "end": 0.5},
+        {**words[2], "index": 3, "start": 0.5},
+    ]
+    created = await client.post("/scripts", json={**body, "words": fixed}, headers=admin_headers)
+    assert created.status_code == 201, created.text
+    replaced = await client.put(
+        f"/scripts/{created.json()['id']}", json={**body, "text": "We do get it"}, headers=admin_headers
+    )
+    assert replaced.status_code == 422
