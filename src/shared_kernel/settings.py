@@ -138,9 +138,11 @@ def _parse(spec: Variable, hint: Any, raw: str) -> Any:
 
 
 def _path(kind: type, value: Any) -> Any:
+    """msgspec's ``dec_hook``: builds the one type msgspec does not (``Path``). For any other type it
+    raises NotImplementedError, msgspec's documented signal for "unsupported type" (a validation error)."""
     if kind is Path and isinstance(value, str):
         return Path(value)
-    raise NotImplementedError
+    raise NotImplementedError(f"no conversion to {kind!r}")
 
 
 def variables(cls: type) -> Iterator[tuple[Variable, str]]:
