@@ -5,4 +5,4 @@ import sys
 # redis-py imports OpenTelemetry's metrics SDK as it loads whenever the SDK is installed (it is, for
 # tracing), to offer client metrics this service never turns on; that import alone cost every program
 # 0.1-0.5 s of its start. Marked absent, redis goes without. Tracing needs only the tracing SDK.
-sys.modules.setdefault("opentelemetry.sdk.metrics", None)
+sys.modules.setdefault("opentelemetry.sdk.metrics", None)  # type: ignore[arg-type]  # None: "not importable"
