@@ -4,6 +4,7 @@ dispatcher, relay queue and idempotency store. They satisfy the Protocols withou
 from __future__ import annotations
 
 import copy
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -112,6 +113,11 @@ class InMemoryJobEvents:
 
     async def list_after(self, job_id: UUID, after_sequence: int, limit: int = 1000) -> list[JobEvent]:
         return [e for e in self._t.events_of(job_id) if e.sequence > after_sequence][:limit]
+
+    async def last_sequences(self, job_ids: Collection[UUID]) -> dict[UUID, int]:
+        return {
+            job_id: max((e.sequence for e in self._t.events_of(job_id)), default=0) for job_id in job_ids
+        }
 
     async def append(self, events: list[JobEvent]) -> None:
         stored = {(e.job_id, e.sequence) for e in self._t.events}

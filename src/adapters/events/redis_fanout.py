@@ -69,9 +69,9 @@ class LocalSubscriber:
 class RedisEventFanout:
     """This process's share of Redis pub/sub: channels subscribed while a local subscriber wants them.
 
-    Leaving is synchronous, so it completes in a cancelled task (a disconnected client); Redis is told
-    in the background, in batches. A lock orders SUBSCRIBE and UNSUBSCRIBE of one channel as the
-    registry saw them, so a job re-joined right after its last subscriber left stays subscribed.
+    Leaving is synchronous, so it completes in a cancelled task (a disconnected client). Redis is told
+    by one background task, in batches: UNSUBSCRIBE for the channels left, then one SUBSCRIBE for all
+    the channels joined meanwhile.
     """
 
     def __init__(self, redis: Redis, backlog: int = SUBSCRIBER_BACKLOG) -> None:
@@ -80,8 +80,10 @@ class RedisEventFanout:
         self._local: dict[str, set[LocalSubscriber]] = {}
         self._in_redis: set[str] = set()
         self._idle: set[str] = set()
-        self._went_idle = asyncio.Event()
-        self._redis_subscriptions = asyncio.Lock()
+        # Channels waiting for the next SUBSCRIBE, and whoever waits for it.
+        self._joining: dict[str, asyncio.Future[None]] = {}
+        self._changed = asyncio.Event()
+        self._starting = asyncio.Lock()
         self._pubsub: PubSub | None = None
         self._tasks: list[asyncio.Task[None]] = []
         # Cleared from a failed read until redis-py has reconnected (and subscribed again).
@@ -112,15 +114,22 @@ class RedisEventFanout:
             await self._redis.publish(channel, payload)
 
     async def join(self, channel: str) -> LocalSubscriber:
+        """A subscriber of ``channel``, once Redis has been asked to send it this channel's messages.
+
+        Channels wanted by streams opening at the same time go to Redis in one SUBSCRIBE: one at a
+        time, thousands of streams opening together queued behind each other for seconds.
+        """
         subscriber = LocalSubscriber(self._backlog)
         self._local.setdefault(channel, set()).add(subscriber)
         try:
             if channel not in self._in_redis:
-                async with self._redis_subscriptions:
-                    if channel not in self._in_redis:
-                        pubsub = await self._started()
-                        await pubsub.subscribe(channel)
-                        self._in_redis.add(channel)
+                await self._started()
+                joined = self._joining.get(channel)
+                if joined is None:
+                    joined = self._joining[channel] = asyncio.get_running_loop().create_future()
+                    self._changed.set()
+                # Shielded: one stream giving up must not fail the others waiting for the same batch.
+                await asyncio.shield(joined)
         except BaseException:
             self.leave(subscriber, channel)
             raise
@@ -134,28 +143,34 @@ class RedisEventFanout:
         if not members:
             del self._local[channel]
             self._idle.add(channel)
-            self._went_idle.set()
+            self._changed.set()
 
     async def close(self) -> None:
         for task in self._tasks:
             await _stop(task)
         self._tasks = []
+        for joined in self._joining.values():
+            joined.cancel()
+        self._joining.clear()
         if self._pubsub is not None:
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
             self._pubsub = None
         self._in_redis.clear()
 
     async def _started(self) -> PubSub:
-        """The pub/sub connection and its tasks, started by the first subscription (under the lock)."""
-        if self._pubsub is None:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-            await pubsub.connect()  # type: ignore[no-untyped-call]  # unannotated in redis-py
-            self._pubsub = pubsub
-            self._tasks = [
-                asyncio.create_task(self._read(pubsub), name="job-events-reader"),
-                asyncio.create_task(self._unsubscribe_idle(pubsub), name="job-events-unsubscriber"),
-            ]
-        return self._pubsub
+        """The pub/sub connection and its tasks, started by the first subscription."""
+        if self._pubsub is not None:
+            return self._pubsub
+        async with self._starting:
+            if self._pubsub is None:
+                pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                await pubsub.connect()  # type: ignore[no-untyped-call]  # unannotated in redis-py
+                self._pubsub = pubsub
+                self._tasks = [
+                    asyncio.create_task(self._read(pubsub), name="job-events-reader"),
+                    asyncio.create_task(self._subscriptions(pubsub), name="job-events-subscriptions"),
+                ]
+            return self._pubsub
 
     async def _read(self, pubsub: PubSub) -> None:
         """Dispatch every message to the channel's local subscribers; carry on once Redis is back.
@@ -181,26 +196,50 @@ class RedisEventFanout:
             for subscriber in self._local.get(name, ()):
                 subscriber.put(message["data"])
 
-    async def _unsubscribe_idle(self, pubsub: PubSub) -> None:
+    async def _subscriptions(self, pubsub: PubSub) -> None:
+        """Tell Redis, in batches and in the order the registry saw them, which channels this process
+        left and which it joined. One task sends both, so a job re-joined right after its last
+        subscriber left ends up subscribed."""
         while True:
-            await self._went_idle.wait()
-            self._went_idle.clear()
-            async with self._redis_subscriptions:
-                idle = {channel for channel in self._idle if channel not in self._local}
-                self._idle.clear()
-                if not idle:
-                    continue
-                self._in_redis -= idle
-                try:
-                    await pubsub.unsubscribe(*idle)
-                except Exception:
-                    logger.warning(
-                        "unsubscribing %d idle channels failed; retrying", len(idle), exc_info=True
-                    )
-                    self._idle |= idle
+            await self._changed.wait()
+            self._changed.clear()
+            await self._unsubscribe_idle(pubsub)
+            await self._subscribe_joining(pubsub)
             if self._idle:
                 await asyncio.sleep(UNSUBSCRIBE_RETRY_SECONDS)
-                self._went_idle.set()
+                self._changed.set()
+
+    async def _unsubscribe_idle(self, pubsub: PubSub) -> None:
+        idle = {channel for channel in self._idle if channel not in self._local}
+        self._idle.clear()
+        idle &= self._in_redis
+        if not idle:
+            return
+        self._in_redis -= idle
+        try:
+            await pubsub.unsubscribe(*idle)
+        except Exception:
+            logger.warning("unsubscribing %d idle channels failed; retrying", len(idle), exc_info=True)
+            self._idle |= idle
+
+    async def _subscribe_joining(self, pubsub: PubSub) -> None:
+        joining, self._joining = self._joining, {}
+        # A channel whose streams all left while waiting is not worth subscribing.
+        wanted = [channel for channel in joining if channel in self._local]
+        try:
+            if wanted:
+                async with asyncio.timeout(JOIN_TIMEOUT_SECONDS):
+                    await pubsub.subscribe(*wanted)
+                self._in_redis.update(wanted)
+        except Exception as error:
+            for joined in joining.values():
+                if not joined.done():
+                    joined.set_exception(error)
+                    joined.exception()  # retrieved, so a batch whose streams all left logs nothing
+            return
+        for joined in joining.values():
+            if not joined.done():
+                joined.set_result(None)
 
 
 async def _stop(task: asyncio.Task[None]) -> None:

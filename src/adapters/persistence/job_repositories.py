@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -218,6 +219,12 @@ class SqlaJobEventRepository:
             .limit(limit)
         )
         return [_event_from_row(r) for r in rows]
+
+    async def last_sequences(self, job_ids: Collection[UUID]) -> dict[UUID, int]:
+        rows = await self._session.execute(
+            select(JobRow.id, JobRow.last_sequence).where(JobRow.id.in_(list(job_ids)))
+        )
+        return {job_id: sequence for job_id, sequence in rows.tuples()}
 
     async def append(self, events: list[JobEvent]) -> None:
         if not events:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -145,6 +145,10 @@ class JobRepository(Protocol):
 
 class JobEventRepository(Protocol):
     async def list_after(self, job_id: UUID, after_sequence: int, limit: int = 1000) -> list[JobEvent]: ...
+
+    async def last_sequences(self, job_ids: Collection[UUID]) -> dict[UUID, int]:
+        """The sequence of each job's newest event (0: none yet), in one query; unknown ids are left out."""
+        ...
 
 
 class OutboxRepository(Protocol):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -62,6 +62,11 @@ class FakeUnitOfWork:
     async def list_after(self, job_id: UUID, after_sequence: int) -> list[JobEvent]:
         self._store.event_queries += 1
         return [e for e in self._store.events if e.job_id == job_id and e.sequence > after_sequence]
+
+    async def last_sequences(self, job_ids: Collection[UUID]) -> dict[UUID, int]:
+        self._store.event_queries += 1
+        return {job_id: max((e.sequence for e in self._store.events if e.job_id == job_id), default=0)
+                for job_id in job_ids}
 
 
 class FakeSubscription:
