@@ -220,7 +220,9 @@ async def _seed(container: Container, clients: int) -> tuple[str, list[UUID]]:
             for _ in range(min(500, clients - start)):
                 job_id = uuid4()
                 recording = Recording(f"recordings/{job_id}.wav", "audio/wav", 1.0, 32_000)
-                job = Job.create(job_id, user.id, ReferenceKind.TOKEN, token.id, now, recording, deadline=DEADLINE)
+                job = Job.create(
+                    job_id, user.id, ReferenceKind.TOKEN, token.id, now, recording, deadline=DEADLINE
+                )
                 await uow.jobs.add(job)
                 job_ids.append(job_id)
             await uow.commit()

@@ -115,9 +115,7 @@ class InMemoryJobEvents:
         return [e for e in self._t.events_of(job_id) if e.sequence > after_sequence][:limit]
 
     async def last_sequences(self, job_ids: Collection[UUID]) -> dict[UUID, int]:
-        return {
-            job_id: max((e.sequence for e in self._t.events_of(job_id)), default=0) for job_id in job_ids
-        }
+        return {job_id: max((e.sequence for e in self._t.events_of(job_id)), default=0) for job_id in job_ids}
 
     async def append(self, events: list[JobEvent]) -> None:
         stored = {(e.job_id, e.sequence) for e in self._t.events}

@@ -224,7 +224,7 @@ class SqlaJobEventRepository:
         rows = await self._session.execute(
             select(JobRow.id, JobRow.last_sequence).where(JobRow.id.in_(list(job_ids)))
         )
-        return {job_id: sequence for job_id, sequence in rows.tuples()}
+        return {row.id: row.last_sequence for row in rows}
 
     async def append(self, events: list[JobEvent]) -> None:
         if not events:

@@ -10,7 +10,7 @@ import pytest
 
 from application.ports.persistence import ActorFilter, MovieLineFilter, PageRequest, ScriptFilter
 from domain.accounts import Role, User
-from domain.analysis.jobs import Job
+from domain.analysis.jobs import Job, Recording
 from domain.bookmarks import Bookmark
 from domain.catalog import Actor, MovieLine, PracticeItem, ReferenceKind, ScriptDetail, Word
 from domain.errors import ConflictError
@@ -271,3 +271,33 @@ async def test_search_takes_like_wildcards_literally(
     async with unit_of_work() as uow:
         page = await uow.actors.list(ActorFilter(search=search), PageRequest())
     assert [actor.name for actor in page.items] == expected
+
+
+async def test_last_sequences_reads_many_jobs_newest_event_in_one_call(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    user = a_user(f"{uuid4().hex[:8]}@example.com")
+    await store_user(unit_of_work, user)
+    token_id = await store_token(unit_of_work)
+    now = datetime.now(UTC)
+    recording = Recording("recordings/a.wav", "audio/wav", 1.0, 32_000)
+    queued = Job.create(
+        uuid4(), user.id, ReferenceKind.TOKEN, token_id, now, recording, deadline=timedelta(hours=1)
+    )
+    waiting = Job.create(
+        uuid4(), user.id, ReferenceKind.TOKEN, token_id, now, None, deadline=timedelta(hours=1)
+    )
+    progressed = queued.report_progress(50, "features", now)
+    assert progressed is not None
+    async with unit_of_work() as uow:
+        await uow.jobs.add(queued)
+        await uow.jobs.add(waiting)
+        await uow.commit()
+    async with unit_of_work() as uow:
+        await uow.jobs.save(queued)
+        await uow.commit()
+
+    async with unit_of_work() as uow:
+        sequences = await uow.job_events.last_sequences([queued.id, waiting.id, uuid4()])
+
+    assert sequences == {queued.id: 2, waiting.id: 0}

@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from application.analysis.jobs import UserJobs
+from application.analysis.jobs import LastSequences, UserJobs
 from application.ports.analysis import LiveEventsUnavailableError
 from domain.accounts import Principal, Role
 from domain.analysis.jobs import EventType, Job, JobEvent, JobStatus
@@ -65,8 +65,10 @@ class FakeUnitOfWork:
 
     async def last_sequences(self, job_ids: Collection[UUID]) -> dict[UUID, int]:
         self._store.event_queries += 1
-        return {job_id: max((e.sequence for e in self._store.events if e.job_id == job_id), default=0)
-                for job_id in job_ids}
+        return {
+            job_id: max((e.sequence for e in self._store.events if e.job_id == job_id), default=0)
+            for job_id in job_ids
+        }
 
 
 class FakeSubscription:
@@ -285,3 +287,30 @@ async def test_a_polling_stream_keeps_alive_and_goes_live_again_once_the_channel
     _publish(world, world.store.record(world.job, EventType.PROGRESS))
 
     assert await _take(stream, 1) == [2]
+
+
+async def test_the_quiet_checks_of_many_streams_share_one_query() -> None:
+    store = Store()
+    job_ids = [uuid4() for _ in range(50)]
+    for index, job_id in enumerate(job_ids):
+        store.events.extend(
+            JobEvent(job_id, sequence, EventType.PROGRESS, {}, NOW) for sequence in range(1, index + 1)
+        )
+    last_sequences = LastSequences(store)  # type: ignore[arg-type]
+
+    answers = await asyncio.gather(*(last_sequences.of(job_id) for job_id in job_ids))
+
+    assert answers == list(range(50))
+    assert store.event_queries == 1
+
+
+async def test_a_failed_batched_check_fails_every_stream_waiting_for_it() -> None:
+    class Down(Store):
+        def __call__(self) -> FakeUnitOfWork:
+            raise ConnectionRefusedError("postgres is down")
+
+    last_sequences = LastSequences(Down())  # type: ignore[arg-type]
+
+    answers = await asyncio.gather(*(last_sequences.of(uuid4()) for _ in range(3)), return_exceptions=True)
+
+    assert all(isinstance(answer, ConnectionRefusedError) for answer in answers)
