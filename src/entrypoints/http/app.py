@@ -21,6 +21,7 @@ from entrypoints.http.controllers.client_config import ClientConfigController
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.job_events import JobEventsController
 from entrypoints.http.controllers.jobs import JobController
+from entrypoints.http.controllers.multipart_uploads import MultipartUploadController
 from entrypoints.http.controllers.my_page import MyPageController
 from entrypoints.http.controllers.practice_items import practice_item_routes
 from entrypoints.http.controllers.webhooks import AnalysisWebhookController
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         *practice_item_routes(settings),
         MyPageController,
         JobController,
+        MultipartUploadController,
         AnalysisWebhookController,
         JobEventsController,
         MetricsController,
