@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("job_id", sa.Uuid(), nullable=False),
         sa.Column("storage_upload_id", sa.String(length=1024), nullable=False),
         sa.Column("key", sa.String(length=512), nullable=False),
-        sa.Column("content_type", sa.String(length=64), nullable=False),
+        sa.Column("content_type", sa.String(length=100), nullable=False),
         sa.Column("total_bytes", sa.BigInteger(), nullable=False),
         sa.Column("part_bytes", sa.BigInteger(), nullable=False),
         sa.Column("created_at", advanced_alchemy.types.DateTimeUTC(timezone=True), nullable=False),

@@ -265,7 +265,7 @@ class MultipartUploadRow(DefaultBase):
     job_id: Mapped[UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
     storage_upload_id: Mapped[str] = mapped_column(String(1024))
     key: Mapped[str] = mapped_column(String(512))
-    content_type: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(100))  # as long as the request may declare
     total_bytes: Mapped[int] = mapped_column(BigInteger)
     part_bytes: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))

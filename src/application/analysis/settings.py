@@ -25,6 +25,8 @@ class PipelineSettings:
     upload_submit_grace: timedelta = timedelta(minutes=5)
     # A resumable upload survives lost connections for this long (part URLs are re-issued on request).
     multipart_upload_deadline: timedelta = timedelta(hours=2)
+    # Clients upload recordings above this size resumably, in parts (GET /client-config tells them).
+    resumable_upload_above_bytes: int = 5 * 1024 * 1024
     relay_lease: timedelta = timedelta(seconds=30)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     outbox_retention: timedelta = timedelta(days=7)
