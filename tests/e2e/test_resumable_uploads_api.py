@@ -120,6 +120,14 @@ async def start(
     )
 
 
+async def storage_upload_id(container: Container, job_id: str) -> str:
+    async with container.engine.connect() as connection:
+        upload_id = await connection.scalar(
+            text("SELECT storage_upload_id FROM multipart_uploads WHERE job_id = :id"), {"id": job_id}
+        )
+    return str(upload_id)
+
+
 async def stored_keys(container: Container) -> list[str]:
     return await container.storage.list_keys("recordings/")
 
@@ -272,10 +280,8 @@ async def test_an_upload_never_completed_expires_and_its_parts_are_removed(
     upload = (await start(client, me, reference_script["id"], 2 * PART)).json()
     assert (await parts.put(upload["to_send"][0], chunk(recording, 1))).status_code in (200, 204)
     job_id = upload["job"]["id"]
+    upload_id = await storage_upload_id(container, job_id)
     async with container.engine.begin() as connection:
-        upload_id = await connection.scalar(
-            text("SELECT storage_upload_id FROM multipart_uploads WHERE job_id = :id"), {"id": job_id}
-        )
         await connection.execute(
             text("UPDATE jobs SET deadline_at = now() - interval '1 second' WHERE id = :id"), {"id": job_id}
         )
@@ -290,3 +296,24 @@ async def test_an_upload_never_completed_expires_and_its_parts_are_removed(
     async with container.engine.connect() as connection:
         assert await connection.scalar(text("SELECT count(*) FROM multipart_uploads")) == 0
     assert (await client.get(upload["links"]["self"], headers=me)).status_code == 404
+
+
+async def test_a_cancelled_upload_cannot_be_completed_and_its_parts_are_removed(
+    client: httpx.AsyncClient, sign_up: SignUp, reference_script: dict[str, Any], parts: Parts,
+    container: Container, recording: bytes,
+) -> None:  # fmt: skip
+    me = await sign_up()
+    upload = (await start(client, me, reference_script["id"], PART)).json()
+    assert (await parts.put(upload["to_send"][0], chunk(recording, 1))).status_code in (200, 204)
+    job_id = upload["job"]["id"]
+
+    upload_id = await storage_upload_id(container, job_id)
+
+    assert (await client.post(f"/jobs/{job_id}/cancel", headers=me)).status_code == 200
+    refused = await client.post(upload["links"]["complete"], headers=me)
+    assert await container.resumable_uploads.remove_finished() == 1
+
+    assert (refused.status_code, refused.json()["type"]) == (409, "/problems/conflict")
+    with pytest.raises(MultipartUploadNotFoundError):
+        await container.storage.list_parts(f"recordings/{job_id}.upload", upload_id)
+    assert await stored_keys(container) == []
