@@ -220,6 +220,9 @@ export async function uploadRecordingResumably(kind, targetId, recording, idempo
         await withRetries(() => request("POST", links.complete));
         break;
       } catch (error) {
+        // A completion whose answer was lost and that was sent again finds the upload completed already.
+        const done = error instanceof ApiError && error.status === 409 && (await request("GET", links.self)).completed_at;
+        if (done) break;
         if (!(error instanceof ApiError && error.type.endsWith("upload-incomplete")) || round >= PART_ROUNDS) throw error;
       }
     } else if (round >= PART_ROUNDS) {

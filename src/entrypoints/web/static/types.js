@@ -99,6 +99,7 @@
  * @typedef {object} MultipartUpload
  * @property {Job} job
  * @property {number} part_size_bytes
+ * @property {string | null} completed_at
  * @property {PartUpload[]} to_send
  * @property {{self: string, complete: string, submit: string}} links
  */
