@@ -114,7 +114,7 @@ async def start(
     client: httpx.AsyncClient, me: dict[str, str], script_id: str, size: int, part_size: int = PART
 ) -> httpx.Response:
     return await client.post(
-        f"/scripts/{script_id}/multipart-uploads",
+        f"/v1/scripts/{script_id}/multipart-uploads",
         json={"content_type": "audio/wav", "size_bytes": size, "part_size_bytes": part_size},
         headers=me,
     )
@@ -289,7 +289,7 @@ async def test_an_upload_never_completed_expires_and_its_parts_are_removed(
     assert await container.housekeeping.fail_overdue_jobs() == 1
     assert await container.resumable_uploads.remove_finished() == 1
 
-    job = (await client.get(f"/jobs/{job_id}", headers=me)).json()
+    job = (await client.get(f"/v1/jobs/{job_id}", headers=me)).json()
     assert (job["status"], job["failure"]["code"]) == ("failed", "upload_expired")
     with pytest.raises(MultipartUploadNotFoundError):
         await container.storage.list_parts(f"recordings/{job_id}.upload", upload_id)
@@ -309,7 +309,7 @@ async def test_a_cancelled_upload_cannot_be_completed_and_its_parts_are_removed(
 
     upload_id = await storage_upload_id(container, job_id)
 
-    assert (await client.post(f"/jobs/{job_id}/cancel", headers=me)).status_code == 200
+    assert (await client.post(f"/v1/jobs/{job_id}/cancel", headers=me)).status_code == 200
     refused = await client.post(upload["links"]["complete"], headers=me)
     assert await container.resumable_uploads.remove_finished() == 1
 

@@ -11,6 +11,7 @@ from msgspec import Meta
 from application.analysis.resumable import PartTarget, ResumableUpload
 from domain.analysis.multipart import DEFAULT_PART_BYTES, MAX_PART_BYTES, MIN_PART_BYTES
 from entrypoints.http.job_schemas import DirectUploadBody, JobOut, UploadTarget
+from entrypoints.http.versioning import API_V1
 
 
 class MultipartUploadBody(DirectUploadBody, forbid_unknown_fields=True):
@@ -63,7 +64,7 @@ class MultipartUploadOut(msgspec.Struct):
 
     @classmethod
     def of(cls, state: ResumableUpload) -> MultipartUploadOut:
-        upload, base = state.upload, f"/jobs/{state.job.id}"
+        upload, base = state.upload, f"{API_V1}/jobs/{state.job.id}"
         return cls(
             job=JobOut.of(state.job),
             content_type=upload.content_type,

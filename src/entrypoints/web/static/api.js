@@ -121,7 +121,7 @@ export const api = {
  */
 export async function signIn(email, password) {
   /** @type {AccessToken} */
-  const token = await request("POST", "/auth/login", {
+  const token = await request("POST", "/v1/auth/login", {
     form: { username: email, password, grant_type: "password" },
     auth: false,
   });
@@ -134,7 +134,7 @@ export async function signIn(email, password) {
  * @param {string} password
  */
 export async function signUp(displayName, email, password) {
-  await request("POST", "/auth/signup", {
+  await request("POST", "/v1/auth/signup", {
     json: { display_name: displayName, email, password },
     auth: false,
   });
@@ -162,7 +162,7 @@ export async function uploadRecording(kind, targetId, recording, idempotencyKey)
   return withRetries(() => {
     const form = new FormData();
     form.append("file", recording.blob, recording.filename);
-    return request("POST", `/${kind}s/${targetId}/upload-audio`, {
+    return request("POST", `/v1/${kind}s/${targetId}/upload-audio`, {
       body: form,
       headers: { "Idempotency-Key": idempotencyKey },
     });
@@ -206,7 +206,7 @@ export async function uploadRecordingResumably(kind, targetId, recording, idempo
   const { blob } = recording;
   /** @type {import("./types.js").MultipartUpload} */
   let state = await withRetries(() =>
-    request("POST", `/${kind}s/${targetId}/multipart-uploads`, {
+    request("POST", `/v1/${kind}s/${targetId}/multipart-uploads`, {
       json: { content_type: blob.type || "audio/webm", size_bytes: blob.size, part_size_bytes: partBytes },
       headers: { "Idempotency-Key": idempotencyKey },
     }),
@@ -292,7 +292,7 @@ export function followJob(jobId, { eventTypes, terminalTypes, onEvent, onStatus,
     if (stopped) return;
     try {
       /** @type {StreamTicket} */
-      const ticket = await api.post(`/jobs/${jobId}/events/tickets`);
+      const ticket = await api.post(`/v1/jobs/${jobId}/events/tickets`);
       if (stopped) return;
       source = new EventSource(`${ticket.url}&last_event_id=${lastId}`);
     } catch (error) {
