@@ -77,7 +77,7 @@ class HttpAudioFetcher:
             attempt += 1
 
     def _pause(self, attempt: int) -> float:
-        ceiling = min(self._max_pause, self._first_pause * 2 ** (attempt - 1))
+        ceiling: float = min(self._max_pause, self._first_pause * 2.0 ** (attempt - 1))
         return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 -- jitter, not secrecy
 
     async def _get(self, url: str, max_bytes: int) -> bytes:
