@@ -1,6 +1,7 @@
-"""The analysis path riding out outages, under the whole system with S3 storage (moto) whose presigned
-URLs reach it through a proxy the test can cut: the analysis servers unreachable (the job's stream shows
-`retrying` events, then completes once a server is up), storage failing exactly while the analysis
+"""The analysis path riding out outages, under the whole system with S3 storage (moto). The worker reaches
+the analysis server, and the analysis server storage (presigned URLs are signed for it), through proxies
+the test cuts (every connection reset): the analysis server unreachable (the job's stream shows
+`retrying` events, then completes once it is reachable), storage failing exactly while the analysis
 server downloads (retried with backoff: the job completes), and storage staying down (the job fails as
 `analysis_failed:download_failed` once the server's retry budget is spent)."""
 
@@ -18,7 +19,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from adapters.persistence import migrations
-from tests.support.full_system import TERMINAL_EVENTS, SseEvent, System, sse_events
+from tests.support.full_system import TERMINAL_EVENTS, SseEvent, System, free_port, sse_events
 from tests.support.redis_server import private_redis
 from tests.support.tcp_proxy import TcpProxy, tcp_proxy
 
@@ -52,14 +53,21 @@ def storage_proxy(moto_endpoint: str) -> Iterator[TcpProxy]:
 
 
 @pytest.fixture(scope="module")
+def analysis_proxy() -> Iterator[TcpProxy]:
+    """What the worker dispatches through; it forwards to the system's analysis server."""
+    port = free_port()
+    with tcp_proxy(port) as proxy:
+        yield proxy
+
+
+@pytest.fixture(scope="module")
 def system(
     empty_database_factory: Callable[[], str],
     moto_endpoint: str,
     storage_proxy: TcpProxy,
+    analysis_proxy: TcpProxy,
     tmp_path_factory: Any,
 ) -> Iterator[System]:
-    """API and worker started; the analysis server's port refuses connections until the first test
-    starts it."""
     database_url = empty_database_factory()
     migrations.upgrade(database_url)
     workdir: Path = tmp_path_factory.mktemp("analysis-outages")
@@ -68,6 +76,8 @@ def system(
             database_url,
             redis_server.url,
             workdir,
+            ANALYSIS_TOKEN_SERVER_URL=analysis_proxy.url,
+            ANALYSIS_SCRIPT_SERVER_URL=analysis_proxy.url,
             STORAGE_BACKEND="s3",
             S3_BUCKET=BUCKET,
             S3_ENDPOINT_URL=moto_endpoint,
@@ -76,11 +86,10 @@ def system(
             AWS_SECRET_ACCESS_KEY="testing",
             ANALYSIS_SERVER_CONCURRENCY="1",
             ANALYSIS_SERVER_DOWNLOAD_RETRY_SECONDS=str(DOWNLOAD_RETRY_SECONDS),
-            # Room for the tries made while the analysis server starts (the default 8 take a minute).
-            ANALYSIS_DISPATCH_MAX_ATTEMPTS="12",
         )
+        running.analysis_port = analysis_proxy.target_port
         try:
-            running.start(analysis_server=False)
+            running.start()
             yield running
         finally:
             running.stop()
@@ -97,31 +106,34 @@ def _stream(system: System, user: dict[str, str], job_id: str) -> Iterator[SseEv
         yield from sse_events(answer.iter_lines())
 
 
-def test_the_stream_shows_retrying_while_no_analysis_server_answers_then_completes(
-    system: System, practice: tuple[str, dict[str, str], bytes]
+def test_the_stream_shows_retrying_while_the_analysis_server_is_unreachable_then_completes(
+    system: System, practice: tuple[str, dict[str, str], bytes], analysis_proxy: TcpProxy
 ) -> None:
     token_id, user, audio = practice
-    job_id = system.upload(user, "tokens", token_id, audio, "take.wav")
-
-    events: list[SseEvent] = []
-    for event in _stream(system, user, job_id):
-        events.append(event)
-        if event.event == "retrying" and event.data["attempt"] == 1:
-            system.start_analysis_server()  # the stream waits meanwhile; the tries go on
-        if event.event in TERMINAL_EVENTS:
-            break
+    analysis_proxy.cut()
+    try:
+        job_id = system.upload(user, "tokens", token_id, audio, "take.wav")
+        events: list[SseEvent] = []
+        for event in _stream(system, user, job_id):
+            events.append(event)
+            if event.event == "retrying" and event.data["attempt"] == 2:
+                analysis_proxy.restore()
+            if event.event in TERMINAL_EVENTS:
+                break
+    finally:
+        analysis_proxy.restore()
 
     types = [event.event for event in events]
     assert types[-1] == "completed", f"{types}\n{system.logs()}"
     retrying = [event for event in events if event.event == "retrying"]
-    assert retrying, types
+    assert len(retrying) >= 2, types
     assert [event.data["attempt"] for event in retrying] == list(range(1, len(retrying) + 1))
     for event in retrying:
         assert event.data["status"] == "queued"
         assert event.data["reason"] == "unreachable"
         assert event.data["retry_in_seconds"] > 0
         assert datetime.fromisoformat(event.data["next_attempt_at"]).tzinfo is not None
-        assert str(system.analysis_port) not in str(event.data), "no internal addresses on a user's stream"
+        assert str(analysis_proxy.port) not in str(event.data), "no internal addresses on a user's stream"
     assert types.index("retrying") < types.index("dispatched")
     assert [event.id for event in events] == [str(n) for n in range(1, len(events) + 1)], "no gap"
 

@@ -113,23 +113,16 @@ class System:
         }
         return system
 
-    def start(self, timeout: float = 120.0, *, analysis_server: bool = True) -> None:
-        """Start the three processes side by side and wait until each is ready; without
-        ``analysis_server`` its port refuses connections until ``start_analysis_server``."""
+    def start(self, timeout: float = 120.0) -> None:
+        """Start the three processes side by side and wait until each is ready."""
         self.processes = [
             api_process(self.env, self.log_dir, self.api_port),
             worker_process(self.env, self.log_dir),
+            analysis_server_process(self.env, self.log_dir, self.analysis_port),
         ]
-        if analysis_server:
-            self.processes.append(analysis_server_process(self.env, self.log_dir, self.analysis_port))
         with ThreadPoolExecutor(len(self.processes)) as pool:
             for started in [pool.submit(process.start, timeout) for process in self.processes]:
                 started.result()
-
-    def start_analysis_server(self, timeout: float = 120.0) -> None:
-        analysis = analysis_server_process(self.env, self.log_dir, self.analysis_port)
-        self.processes.append(analysis)
-        analysis.start(timeout)
 
     def stop(self) -> None:
         for process in self.processes:

@@ -18,6 +18,7 @@ class TcpProxy:
     and reset at once (counted in ``refused``), which a client sees as the endpoint failing."""
 
     def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
         self._target = ("127.0.0.1", target_port)
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
