@@ -101,7 +101,9 @@ def practice(system: System) -> tuple[str, dict[str, str], bytes]:
 
 
 def _stream(system: System, user: dict[str, str], job_id: str) -> Iterator[SseEvent]:
-    with httpx.stream("GET", f"{system.api_url}/jobs/{job_id}/events", headers=user, timeout=90.0) as answer:
+    with httpx.stream(
+        "GET", f"{system.api_url}/v1/jobs/{job_id}/events", headers=user, timeout=90.0
+    ) as answer:
         assert answer.status_code == 200, answer.read().decode(errors="replace")
         yield from sse_events(answer.iter_lines())
 

@@ -75,7 +75,7 @@ class OpenStream:
 
     def _read(self) -> None:
         headers = {**self.user, "Last-Event-ID": str(self.last_event_id)}
-        url = f"{self.system.api_url}/jobs/{self.job_id}/events"
+        url = f"{self.system.api_url}/v1/jobs/{self.job_id}/events"
         try:
             with httpx.stream("GET", url, headers=headers, timeout=90.0) as answer:
                 assert answer.status_code == 200, answer.read().decode(errors="replace")

@@ -216,7 +216,7 @@ async def test_an_upload_failing_with_the_database_frees_its_key_once_the_databa
     """Postgres going away mid-request fails the upload (503) and the release of its key alike; the key
     is freed in the background when the database answers again, so the client's retry is not a 409."""
     me = {**(await sign_up()), "Idempotency-Key": "outage-take"}
-    url = f"/tokens/{reference_token['id']}/upload-audio"
+    url = f"/v1/tokens/{reference_token['id']}/upload-audio"
     original_upload, original_release = container.uploads.upload, container.idempotency.release
     releases: list[str] = []
 
