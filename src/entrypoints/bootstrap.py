@@ -5,6 +5,7 @@ The HTTP app, the worker and the CLI all start from ``build_container``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from adapters.analysis.http_dispatcher import HttpAnalysisDispatcher
 from adapters.audio.decoding import PyAvAudioInspector
 from adapters.audio.reference_features import VoiceReferenceFeatures
+from adapters.cache.redis_catalog_pages import RedisCatalogPages
 from adapters.events.redis_fanout import RedisEventFanout, RedisJobEventFeed, RedisJobEventPublisher
 from adapters.persistence.idempotency import SqlaIdempotencyStore
 from adapters.persistence.unit_of_work import SqlaUnitOfWork
@@ -125,6 +127,7 @@ class Container:
     pipeline_statistics: PipelineStatistics
     rate_limiter: RedisRateLimiter
     publisher: JobEventPublisher
+    catalog_pages: RedisCatalogPages
     session_factory: async_sessionmaker[AsyncSession] = field(repr=False)
 
     def unit_of_work(self) -> UnitOfWork:
@@ -184,6 +187,9 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
     idempotency = SqlaIdempotencyStore(session_factory)
     inspector = PyAvAudioInspector()
     jobs = UserJobs(uow, RedisJobEventFeed(event_fanout), clock)
+    catalog_pages = RedisCatalogPages(
+        redis, catalog_cache_namespace(settings), settings.catalog_cache_seconds
+    )
     return Container(
         settings=settings,
         engine=engine,
@@ -194,7 +200,7 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
         profiles=Profiles(uow),
         catalog_queries=CatalogQueries(uow, storage),
         catalog_admin=CatalogAdministration(
-            uow, storage, inspector, reference_limits, clock, ids, VoiceReferenceFeatures()
+            uow, storage, inspector, reference_limits, clock, ids, VoiceReferenceFeatures(), catalog_pages
         ),
         bookmarks=Bookmarks(uow, clock),
         readiness=Readiness([PostgresProbe(engine), RedisProbe(redis), StorageProbe(storage)]),
@@ -215,8 +221,16 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
         pipeline_statistics=PipelineStatistics(uow, clock),
         rate_limiter=RedisRateLimiter(redis),
         publisher=publisher,
+        catalog_pages=catalog_pages,
         session_factory=session_factory,
     )
+
+
+def catalog_cache_namespace(settings: Settings) -> str:
+    """Instances share cached pages when they share the database (and the queue name that separates
+    deployments on one Redis); another database's catalog is never served."""
+    database = hashlib.blake2b(settings.database_url.encode(), digest_size=6).hexdigest()
+    return f"{settings.queue_name}:{database}"
 
 
 def pipeline_settings(settings: Settings) -> PipelineSettings:

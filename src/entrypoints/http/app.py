@@ -15,6 +15,7 @@ from adapters.storage.local import LocalObjectStorage
 from entrypoints.bootstrap import Container, build_container, build_local_storage
 from entrypoints.http.admin_queue import build_admin_queue_router
 from entrypoints.http.api_docs import SwaggerPage, build_docs_router
+from entrypoints.http.catalog_cache import catalog_cache_middleware
 from entrypoints.http.controllers.auth import AuthController
 from entrypoints.http.controllers.catalog import ActorController, ScriptController, TokenController
 from entrypoints.http.controllers.client_config import ClientConfigController
@@ -127,7 +128,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         dependencies={**DEPENDENCIES, **METRICS},
         exception_handlers=UNHANDLED_ERROR_HANDLERS,
         plugins=[problem_details_plugin()],
-        middleware=[request_context_middleware, nul_text_guard_middleware, BearerAuthentication],
+        middleware=[
+            request_context_middleware,
+            nul_text_guard_middleware,
+            # Before authentication: public catalog reads answer alike for everyone.
+            catalog_cache_middleware,
+            BearerAuthentication,
+        ],
         cors_config=CORSConfig(
             allow_origins=origins,
             allow_credentials=settings.cors_allow_credentials and "*" not in origins,
