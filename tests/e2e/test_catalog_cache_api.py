@@ -20,7 +20,7 @@ DEAD_REDIS_URL = "redis://127.0.0.1:1/0"
 
 
 async def _actor(client: httpx.AsyncClient, admin: dict[str, str], name: str) -> dict[str, Any]:
-    created = await client.post("/actors", json={"name": name}, headers=admin)
+    created = await client.post("/v1/actors", json={"name": name}, headers=admin)
     assert created.status_code == 201, created.text
     body: dict[str, Any] = created.json()
     return body
@@ -29,7 +29,7 @@ async def _actor(client: httpx.AsyncClient, admin: dict[str, str], name: str) ->
 async def test_a_catalog_page_has_a_strong_etag_and_answers_304_to_it(
     client: httpx.AsyncClient, reference_token: dict[str, Any]
 ) -> None:
-    for path in ("/tokens?limit=20", f"/tokens/{reference_token['id']}", "/actors", "/scripts"):
+    for path in ("/v1/tokens?limit=20", f"/v1/tokens/{reference_token['id']}", "/actors", "/scripts"):
         first = await client.get(path)
         etag = first.headers["etag"]
         assert first.status_code == 200
@@ -51,22 +51,22 @@ async def test_a_write_changes_what_the_next_read_answers_and_its_etag(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
     actor = await _actor(client, admin_headers, "Before")
-    page = await client.get("/actors")
-    one = await client.get(f"/actors/{actor['id']}")
+    page = await client.get("/v1/actors")
+    one = await client.get(f"/v1/actors/{actor['id']}")
 
-    renamed = await client.put(f"/actors/{actor['id']}", json={"name": "After"}, headers=admin_headers)
+    renamed = await client.put(f"/v1/actors/{actor['id']}", json={"name": "After"}, headers=admin_headers)
     assert renamed.status_code == 200
 
-    page_after = await client.get("/actors", headers={"If-None-Match": page.headers["etag"]})
-    one_after = await client.get(f"/actors/{actor['id']}", headers={"If-None-Match": one.headers["etag"]})
+    page_after = await client.get("/v1/actors", headers={"If-None-Match": page.headers["etag"]})
+    one_after = await client.get(f"/v1/actors/{actor['id']}", headers={"If-None-Match": one.headers["etag"]})
     assert page_after.status_code == 200
     assert [a["name"] for a in page_after.json()["items"]] == ["After"]
     assert one_after.json()["name"] == "After"
     assert one_after.headers["etag"] != one.headers["etag"]
 
-    assert (await client.delete(f"/actors/{actor['id']}", headers=admin_headers)).status_code == 204
-    assert (await client.get(f"/actors/{actor['id']}")).status_code == 404
-    assert (await client.get("/actors")).json()["items"] == []
+    assert (await client.delete(f"/v1/actors/{actor['id']}", headers=admin_headers)).status_code == 204
+    assert (await client.get(f"/v1/actors/{actor['id']}")).status_code == 404
+    assert (await client.get("/v1/actors")).json()["items"] == []
 
 
 async def test_reference_audio_changes_the_cached_token(
@@ -74,26 +74,26 @@ async def test_reference_audio_changes_the_cached_token(
 ) -> None:
     actor = await _actor(client, admin_headers, "Voice")
     body = {"actor_id": actor["id"], "movie_title": "Film", "text": "Hello there"}
-    token = (await client.post("/tokens", json=body, headers=admin_headers)).json()
-    assert (await client.get(f"/tokens/{token['id']}")).json()["reference_audio"] is None
+    token = (await client.post("/v1/tokens", json=body, headers=admin_headers)).json()
+    assert (await client.get(f"/v1/tokens/{token['id']}")).json()["reference_audio"] is None
 
     uploaded = await client.put(
-        f"/tokens/{token['id']}/reference-audio",
+        f"/v1/tokens/{token['id']}/reference-audio",
         files={"file": ("ref.wav", tone(1.0))},
         headers=admin_headers,
     )
     assert uploaded.status_code == 200
 
-    assert (await client.get(f"/tokens/{token['id']}")).json()["reference_audio"] is not None
+    assert (await client.get(f"/v1/tokens/{token['id']}")).json()["reference_audio"] is not None
 
 
 async def test_the_page_is_cached_in_redis_as_bytes(
     client: httpx.AsyncClient, container: Container, admin_headers: dict[str, str]
 ) -> None:
     await _actor(client, admin_headers, "Cached")
-    served = await client.get("/actors?limit=5")
+    served = await client.get("/v1/actors?limit=5")
 
-    cached = await container.catalog_pages.lookup("/actors?limit=5")
+    cached = await container.catalog_pages.lookup("/v1/actors?limit=5")
     assert cached.page is not None
     assert cached.page.body == served.content
     assert cached.page.etag == served.headers["etag"]
@@ -111,14 +111,14 @@ async def test_catalog_reads_and_writes_work_while_redis_is_down(
 ) -> None:
     transport = httpx.ASGITransport(app=create_app(container=redis_down))
     async with httpx.AsyncClient(transport=transport, base_url=TEST_BASE_URL) as down:
-        assert (await down.get("/actors")).json()["items"] == []
-        created = await down.post("/actors", json={"name": "Offline"}, headers=admin_headers)
+        assert (await down.get("/v1/actors")).json()["items"] == []
+        created = await down.post("/v1/actors", json={"name": "Offline"}, headers=admin_headers)
         assert created.status_code == 201
-        listed = await down.get("/actors")
+        listed = await down.get("/v1/actors")
         assert listed.status_code == 200
         assert [a["name"] for a in listed.json()["items"]] == ["Offline"]
         assert (
-            await down.get("/actors", headers={"If-None-Match": listed.headers["etag"]})
+            await down.get("/v1/actors", headers={"If-None-Match": listed.headers["etag"]})
         ).status_code == 304
 
 
@@ -128,20 +128,41 @@ async def test_a_finished_job_is_cacheable_and_answers_304(
     me = await sign_up()
     job = (
         await client.post(
-            f"/tokens/{reference_token['id']}/upload-audio", files={"file": ("a.wav", tone(1.0))}, headers=me
+            f"/v1/tokens/{reference_token['id']}/upload-audio",
+            files={"file": ("a.wav", tone(1.0))},
+            headers=me,
         )
     ).json()
-    running = await client.get(f"/jobs/{job['id']}", headers=me)
+    running = await client.get(f"/v1/jobs/{job['id']}", headers=me)
     assert running.headers["cache-control"] == "private, no-cache"
-    cancelled = await client.post(f"/jobs/{job['id']}/cancel", headers=me)
+    cancelled = await client.post(f"/v1/jobs/{job['id']}/cancel", headers=me)
     assert cancelled.status_code == 200
 
-    finished = await client.get(f"/jobs/{job['id']}", headers=me)
+    finished = await client.get(f"/v1/jobs/{job['id']}", headers=me)
     assert finished.json()["status"] == "cancelled"
     assert finished.headers["cache-control"] == "private, max-age=86400"
     assert finished.headers["etag"] != running.headers["etag"]
-    again = await client.get(f"/jobs/{job['id']}", headers={**me, "If-None-Match": finished.headers["etag"]})
+    again = await client.get(
+        f"/v1/jobs/{job['id']}", headers={**me, "If-None-Match": finished.headers["etag"]}
+    )
     assert again.status_code == 304
     assert again.content == b""
-    stale = await client.get(f"/jobs/{job['id']}", headers={**me, "If-None-Match": running.headers["etag"]})
+    stale = await client.get(
+        f"/v1/jobs/{job['id']}", headers={**me, "If-None-Match": running.headers["etag"]}
+    )
     assert stale.status_code == 200
+
+
+async def test_a_cached_deprecated_path_keeps_its_deprecation_headers(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    await _actor(client, admin_headers, "Old path")
+    first = await client.get("/actors")
+    cached = await client.get("/actors")
+    not_modified = await client.get("/actors", headers={"If-None-Match": first.headers["etag"]})
+
+    for answer in (first, cached, not_modified):
+        assert answer.headers["deprecation"]
+        assert "/v1/actors" in answer.headers["link"]
+    assert "deprecation" not in (await client.get("/v1/actors")).headers
+    assert cached.content == first.content

@@ -57,7 +57,7 @@ def instances(
             httpx.Client(base_url=f"http://127.0.0.1:{ports[0]}", timeout=30.0) as writer,
             httpx.Client(base_url=f"http://127.0.0.1:{ports[1]}", timeout=30.0) as reader,
         ):
-            login = writer.post("/auth/login", data={"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+            login = writer.post("/v1/auth/login", data={"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
             assert login.status_code == 200, login.text
             writer.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
             yield Instances(writer, reader)
@@ -68,27 +68,29 @@ def instances(
 
 def test_a_write_through_one_instance_is_read_at_once_through_the_other(instances: Instances) -> None:
     writer, reader = instances.writer, instances.reader
-    before = reader.get("/actors")  # cached by the reader's process (and shared through Redis)
+    before = reader.get("/v1/actors")  # cached by the reader's process (and shared through Redis)
     assert before.json()["items"] == []
 
-    actor = writer.post("/actors", json={"name": "Ada"}).json()
-    listed = reader.get("/actors", headers={"If-None-Match": before.headers["etag"]})
+    actor = writer.post("/v1/actors", json={"name": "Ada"}).json()
+    listed = reader.get("/v1/actors", headers={"If-None-Match": before.headers["etag"]})
     assert listed.status_code == 200
     assert [a["name"] for a in listed.json()["items"]] == ["Ada"]
 
-    assert reader.get(f"/actors/{actor['id']}").json()["name"] == "Ada"
-    assert writer.put(f"/actors/{actor['id']}", json={"name": "Grace"}).status_code == 200
-    assert reader.get(f"/actors/{actor['id']}").json()["name"] == "Grace"
+    assert reader.get(f"/v1/actors/{actor['id']}").json()["name"] == "Ada"
+    assert writer.put(f"/v1/actors/{actor['id']}", json={"name": "Grace"}).status_code == 200
+    assert reader.get(f"/v1/actors/{actor['id']}").json()["name"] == "Grace"
 
-    token = writer.post("/tokens", json={"actor_id": actor["id"], "movie_title": "Film", "text": "Hi there"})
+    token = writer.post(
+        "/v1/tokens", json={"actor_id": actor["id"], "movie_title": "Film", "text": "Hi there"}
+    )
     token_id = token.json()["id"]
-    assert [t["id"] for t in reader.get("/tokens?limit=20").json()["items"]] == [token_id]
-    assert reader.get(f"/tokens/{token_id}").json()["reference_audio"] is None
+    assert [t["id"] for t in reader.get("/v1/tokens?limit=20").json()["items"]] == [token_id]
+    assert reader.get(f"/v1/tokens/{token_id}").json()["reference_audio"] is None
 
-    uploaded = writer.put(f"/tokens/{token_id}/reference-audio", files={"file": ("ref.wav", tone(1.0))})
+    uploaded = writer.put(f"/v1/tokens/{token_id}/reference-audio", files={"file": ("ref.wav", tone(1.0))})
     assert uploaded.status_code == 200, uploaded.text
-    assert reader.get(f"/tokens/{token_id}").json()["reference_audio"] is not None
+    assert reader.get(f"/v1/tokens/{token_id}").json()["reference_audio"] is not None
 
-    assert writer.delete(f"/tokens/{token_id}").status_code == 204
-    assert reader.get(f"/tokens/{token_id}").status_code == 404
-    assert reader.get("/tokens?limit=20").json()["items"] == []
+    assert writer.delete(f"/v1/tokens/{token_id}").status_code == 204
+    assert reader.get(f"/v1/tokens/{token_id}").status_code == 404
+    assert reader.get("/v1/tokens?limit=20").json()["items"] == []

@@ -11,6 +11,7 @@ stays visible for at most the entries' time to live.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ _CACHE_FAILURES = (RedisError, OSError, TimeoutError)
 @dataclass(frozen=True, slots=True)
 class CachedPage:
     etag: str
+    headers: tuple[tuple[str, str], ...]  # the response's own headers (deprecation notices and the like)
     body: bytes
 
 
@@ -65,15 +67,17 @@ class RedisCatalogPages:
             return UNAVAILABLE
         if not isinstance(stored, bytes):
             return Lookup(generation, None)
-        stored_generation, etag, body = stored.split(b"\n", 2)
+        stored_generation, etag, headers, body = stored.split(b"\n", 3)
         if stored_generation != generation:
             return Lookup(generation, None)
-        return Lookup(generation, CachedPage(etag.decode(), body))
+        pairs = tuple((name, value) for name, value in json.loads(headers))
+        return Lookup(generation, CachedPage(etag.decode(), pairs, body))
 
     async def store(self, key: str, generation: bytes, page: CachedPage) -> None:
         if self._bypassed():
             return
-        value = b"\n".join((generation, page.etag.encode(), page.body))
+        headers = json.dumps(page.headers).encode()  # JSON escapes newlines: one line
+        value = b"\n".join((generation, page.etag.encode(), headers, page.body))
         try:
             async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
                 await self._redis.set(self._prefix + key, value, px=self._ttl_ms)

@@ -21,7 +21,10 @@ from entrypoints.http.conditional import etag_matches, strong_etag
 # A collection, or one member by id; the deprecated unversioned paths and /v1 alike.
 CACHED_PATHS = re.compile(r"^(?:/v1)?/(?:actors|tokens|scripts)/?(?:[0-9a-fA-F-]{36}/?)?$")
 CATALOG_CACHE_CONTROL = b"public, no-cache"
-JSON = b"application/json"
+# Set by send_cached itself; any other header of the handler's answer is kept with the page.
+_OWN_HEADERS = frozenset({"content-length", "etag", "cache-control"})
+# Describe a body a 304 does not have.
+_BODY_HEADERS = frozenset({"content-type", "content-length"})
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -31,16 +34,19 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def send_cached(
-    send: Send, etag: str, body: bytes, if_none_match: str | None, cache_control: bytes
-) -> None:
-    """The cached answer, or 304 when the client holds it already."""
-    not_modified = etag_matches(if_none_match, etag)
-    headers = [(b"etag", etag.encode()), (b"cache-control", cache_control)]
+async def send_cached(send: Send, page: CachedPage, if_none_match: str | None) -> None:
+    """The cached answer, or 304 (with the same headers, less the body's) when the client has it."""
+    not_modified = etag_matches(if_none_match, page.etag)
+    headers = [
+        (name.encode("latin-1"), value.encode("latin-1"))
+        for name, value in page.headers
+        if not (not_modified and name in _BODY_HEADERS)
+    ]
+    headers += [(b"etag", page.etag.encode()), (b"cache-control", CATALOG_CACHE_CONTROL)]
     if not not_modified:
-        headers += [(b"content-type", JSON), (b"content-length", str(len(body)).encode())]
+        headers.append((b"content-length", str(len(page.body)).encode()))
     await send({"type": "http.response.start", "status": 304 if not_modified else 200, "headers": headers})
-    await send({"type": "http.response.body", "body": b"" if not_modified else body, "more_body": False})
+    await send({"type": "http.response.body", "body": b"" if not_modified else page.body, "more_body": False})
 
 
 def catalog_cache_middleware(app: ASGIApp) -> ASGIApp:
@@ -57,23 +63,26 @@ def catalog_cache_middleware(app: ASGIApp) -> ASGIApp:
         if_none_match = _header(scope, b"if-none-match")
         found = await pages.lookup(key)
         if found.page is not None:
-            await send_cached(send, found.page.etag, found.page.body, if_none_match, CATALOG_CACHE_CONTROL)
+            await send_cached(send, found.page, if_none_match)
             return
         answer = await _answer_of(app, scope, receive, send)
         if answer is None:
             return
-        page = CachedPage(strong_etag(answer), answer)
+        headers, body = answer
+        page = CachedPage(strong_etag(body), headers, body)
         if found.generation is not None:
             await pages.store(key, found.generation, page)
-        await send_cached(send, page.etag, page.body, if_none_match, CATALOG_CACHE_CONTROL)
+        await send_cached(send, page, if_none_match)
 
     return middleware
 
 
-async def _answer_of(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> bytes | None:
-    """The handler's 200 JSON body, held back to be cached; any other answer goes to the client as is
-    (and None is returned)."""
-    start: Message | None = None
+async def _answer_of(
+    app: ASGIApp, scope: Scope, receive: Receive, send: Send
+) -> tuple[tuple[tuple[str, str], ...], bytes] | None:
+    """The handler's 200 JSON answer (its headers and body), held back to be cached; any other answer
+    goes to the client as is (and None is returned)."""
+    start: MutableScopeHeaders | None = None
     chunks: list[bytes] = []
     passed_through = False
 
@@ -83,9 +92,9 @@ async def _answer_of(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -
             await send(message)
             return
         if message["type"] == "http.response.start":
-            content_type = MutableScopeHeaders.from_message(message).get("content-type", "")
-            if message["status"] == 200 and content_type.startswith("application/json"):
-                start = message
+            headers = MutableScopeHeaders.from_message(message)
+            if message["status"] == 200 and headers.get("content-type", "").startswith("application/json"):
+                start = headers
                 return
             passed_through = True
             await send(message)
@@ -96,4 +105,6 @@ async def _answer_of(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -
     await app(scope, receive, hold)
     if passed_through or start is None:
         return None
-    return b"".join(chunks)
+    raw = ((name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in start.headers)
+    headers = tuple((name, value) for name, value in raw if name not in _OWN_HEADERS)
+    return headers, b"".join(chunks)
