@@ -66,8 +66,6 @@ SERVER_URL = os.environ.get("DATABASE_URL", "postgresql+asyncpg://postgres@127.0
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 PASSWORD = "bench password 123"
 CONNECT_TIMEOUT_SECONDS = 300
-# Longer than any run, so the housekeeping never fails a bench job as overdue.
-DEADLINE = timedelta(hours=6)
 RESULT = AnalysisResult(overall=75.0, scores={"pronunciation": 70.0, "intonation": 80.0})
 
 
@@ -221,7 +219,13 @@ async def _seed(container: Container, clients: int) -> tuple[str, list[UUID]]:
                 job_id = uuid4()
                 recording = Recording(f"recordings/{job_id}.wav", "audio/wav", 1.0, 32_000)
                 job = Job.create(
-                    job_id, user.id, ReferenceKind.TOKEN, token.id, now, recording, deadline=DEADLINE
+                    job_id,
+                    user.id,
+                    ReferenceKind.TOKEN,
+                    token.id,
+                    now,
+                    recording,
+                    deadline=timedelta(hours=1),
                 )
                 await uow.jobs.add(job)
                 job_ids.append(job_id)
