@@ -73,6 +73,16 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     )
 
 
+def raise_open_files_limit() -> None:
+    """Lift the soft limit on open files to the hard one: every SSE stream holds a socket, and the usual
+    soft limit (1,024) would refuse connections long before the process runs out of anything else."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard and hard != resource.RLIM_INFINITY:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def uvicorn_proxy_options(settings: Settings) -> dict[str, Any]:
     """Forwarded headers only from the proxies named in TRUSTED_PROXIES. Believed from anyone, they let a
     client choose the address its log-in and sign-up limits are counted against."""
