@@ -30,6 +30,7 @@ from adapters.storage.local import LocalObjectStorage
 from adapters.storage.s3 import S3ObjectStorage, S3StorageConfig
 from adapters.system import SystemClock, Uuid7Generator
 from application.accounts import Authentication, Profiles, Registration
+from application.analysis.feed import UserFeed
 from application.analysis.jobs import JobStreamTickets, UserJobs
 from application.analysis.maintenance import Housekeeping
 from application.analysis.relay import OutboxRelay
@@ -115,6 +116,7 @@ class Container:
     uploads: RecordingUploads
     jobs: UserJobs
     stream_tickets: JobStreamTickets
+    feed: UserFeed
     webhooks: AnalysisWebhooks
     webhook_verifier: WebhookVerifier
     relay: OutboxRelay
@@ -180,7 +182,9 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
     )
     idempotency = SqlaIdempotencyStore(session_factory)
     inspector = PyAvAudioInspector()
-    jobs = UserJobs(uow, RedisJobEventFeed(event_fanout), clock)
+    live_events = RedisJobEventFeed(event_fanout)
+    jobs = UserJobs(uow, live_events, clock)
+    stream_tickets = JwtStreamTickets(settings.secret_key, clock, STREAM_TICKET_LIFETIME)
     return Container(
         settings=settings,
         engine=engine,
@@ -202,9 +206,8 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
         idempotency=idempotency,
         uploads=RecordingUploads(uow, storage, inspector, SaqRelayQueue(queue), clock, ids, pipeline),
         jobs=jobs,
-        stream_tickets=JobStreamTickets(
-            jobs, JwtStreamTickets(settings.secret_key, clock, STREAM_TICKET_LIFETIME)
-        ),
+        stream_tickets=JobStreamTickets(jobs, stream_tickets),
+        feed=UserFeed(uow, live_events, stream_tickets),
         webhooks=AnalysisWebhooks(uow, clock),
         webhook_verifier=WebhookVerifier(list(settings.analysis_webhook_secrets)),
         relay=OutboxRelay(uow, storage, dispatcher, clock, pipeline),

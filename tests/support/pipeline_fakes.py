@@ -4,7 +4,7 @@ dispatcher, relay queue and idempotency store. They satisfy the Protocols withou
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -113,11 +113,22 @@ class InMemoryJobEvents:
     async def list_after(self, job_id: UUID, after_sequence: int, limit: int = 1000) -> list[JobEvent]:
         return [e for e in self._t.events_of(job_id) if e.sequence > after_sequence][:limit]
 
-    async def append(self, events: list[JobEvent]) -> None:
+    async def list_for_user_after(self, user_id: UUID, after: int, limit: int = 1000) -> list[JobEvent]:
+        mine = [e for e in self._t.events if e.user_id == user_id and (e.feed_sequence or 0) > after]
+        return sorted(mine, key=lambda e: e.feed_sequence or 0)[:limit]
+
+    async def append(self, events: list[JobEvent]) -> list[JobEvent]:
         stored = {(e.job_id, e.sequence) for e in self._t.events}
         if any((e.job_id, e.sequence) in stored for e in events):
             raise ConflictError("duplicate event sequence")
-        self._t.events.extend(events)
+        numbered = []
+        for event in events:
+            place = 1 + max(
+                (e.feed_sequence or 0 for e in self._t.events if e.user_id == event.user_id), default=0
+            )
+            numbered.append(replace(event, feed_sequence=place))
+            self._t.events.append(numbered[-1])
+        return numbered
 
 
 class InMemoryOutbox:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -10,7 +11,14 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.persistence.models import JobEventRow, JobRow, JobWordResultRow, OutboxRow, WebhookInboxRow
+from adapters.persistence.models import (
+    JobEventRow,
+    JobRow,
+    JobWordResultRow,
+    OutboxRow,
+    UserEventCounterRow,
+    WebhookInboxRow,
+)
 from application.ports.persistence import JobFilter, JobStats, OutboxBacklog, Page, PageRequest
 from domain.analysis.jobs import EventType, Job, JobEvent, JobStatus, Recording
 from domain.analysis.outbox import OutboxMessage
@@ -90,7 +98,15 @@ def _write_job(job: Job, row: JobRow) -> None:
 
 
 def _event_from_row(row: JobEventRow) -> JobEvent:
-    return JobEvent(row.job_id, row.sequence, EventType(row.type), row.data, row.created_at)
+    return JobEvent(
+        row.job_id,
+        row.sequence,
+        EventType(row.type),
+        row.data,
+        row.created_at,
+        row.user_id,
+        row.feed_sequence,
+    )
 
 
 class SqlaJobRepository:
@@ -219,9 +235,19 @@ class SqlaJobEventRepository:
         )
         return [_event_from_row(r) for r in rows]
 
-    async def append(self, events: list[JobEvent]) -> None:
+    async def list_for_user_after(self, user_id: UUID, after: int, limit: int = 1000) -> list[JobEvent]:
+        rows = await self._session.scalars(
+            select(JobEventRow)
+            .where(JobEventRow.user_id == user_id, JobEventRow.feed_sequence > after)
+            .order_by(JobEventRow.feed_sequence)
+            .limit(limit)
+        )
+        return [_event_from_row(r) for r in rows]
+
+    async def append(self, events: list[JobEvent]) -> list[JobEvent]:
         if not events:
-            return
+            return []
+        stored = await self._numbered(events)
         await self._session.execute(
             insert(JobEventRow),
             [
@@ -231,10 +257,40 @@ class SqlaJobEventRepository:
                     "type": e.type.value,
                     "data": e.data,
                     "created_at": e.created_at,
+                    "user_id": e.user_id,
+                    "feed_sequence": e.feed_sequence,
                 }
-                for e in events
+                for e in stored
             ],
         )
+        return stored
+
+    async def _numbered(self, events: list[JobEvent]) -> list[JobEvent]:
+        """The events with their places in their owners' feeds, taken from each owner's counter in one
+        statement. The counter rows stay locked until the commit, so a user's places become visible in
+        order; they are taken in user id order so two transactions cannot deadlock on them."""
+        owned: list[tuple[UUID, JobEvent]] = []
+        for event in events:
+            if event.user_id is None:
+                raise ValueError(f"event {event.sequence} of job {event.job_id} has no owner")
+            owned.append((event.user_id, event))
+        owners: dict[UUID, int] = {}
+        for user_id, _ in owned:
+            owners[user_id] = owners.get(user_id, 0) + 1
+        counters = insert(UserEventCounterRow).values(
+            [{"user_id": user_id, "last_sequence": count} for user_id, count in sorted(owners.items())]
+        )
+        statement = counters.on_conflict_do_update(
+            index_elements=[UserEventCounterRow.user_id],
+            set_={"last_sequence": UserEventCounterRow.last_sequence + counters.excluded.last_sequence},
+        ).returning(UserEventCounterRow.user_id, UserEventCounterRow.last_sequence)
+        last = {user_id: int(top) for user_id, top in await self._session.execute(statement)}
+        next_place = {user_id: last[user_id] - count + 1 for user_id, count in owners.items()}
+        numbered = []
+        for user_id, event in owned:
+            numbered.append(replace(event, feed_sequence=next_place[user_id]))
+            next_place[user_id] += 1
+        return numbered
 
 
 def _message_from_row(row: OutboxRow) -> OutboxMessage:

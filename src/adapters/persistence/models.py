@@ -8,7 +8,17 @@ from uuid import UUID
 
 from advanced_alchemy.base import DefaultBase, UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -179,7 +189,8 @@ class JobRow(UUIDv7AuditBase):
 
 
 class JobEventRow(DefaultBase):
-    """Append-only history of a job; (job_id, sequence) is the SSE event id's source."""
+    """Append-only history of a job; (job_id, sequence) is the SSE event id's source, and
+    (user_id, feed_sequence) the cursor of its owner's feed."""
 
     __tablename__ = "job_events"
 
@@ -188,6 +199,19 @@ class JobEventRow(DefaultBase):
     type: Mapped[str] = mapped_column(String(24))
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    user_id: Mapped[UUID] = mapped_column()
+    feed_sequence: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_job_events_user_id_feed_sequence", "user_id", "feed_sequence", unique=True),)
+
+
+class UserEventCounterRow(DefaultBase):
+    """The last feed_sequence given to a user's events; its row lock orders them by commit."""
+
+    __tablename__ = "user_event_counters"
+
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    last_sequence: Mapped[int] = mapped_column(BigInteger)
 
 
 class OutboxRow(UUIDv7AuditBase):

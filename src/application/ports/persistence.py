@@ -146,6 +146,10 @@ class JobRepository(Protocol):
 class JobEventRepository(Protocol):
     async def list_after(self, job_id: UUID, after_sequence: int, limit: int = 1000) -> list[JobEvent]: ...
 
+    async def list_for_user_after(self, user_id: UUID, after: int, limit: int = 1000) -> list[JobEvent]:
+        """The user's events (of all their jobs) whose ``feed_sequence`` is past ``after``, in order."""
+        ...
+
 
 class OutboxRepository(Protocol):
     async def add(self, message: OutboxMessage) -> None: ...

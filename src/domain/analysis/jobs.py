@@ -65,13 +65,18 @@ class FailureCode(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class JobEvent:
-    """One step of a job's history; ``sequence`` is monotonic per job and is the SSE event id."""
+    """One step of a job's history; ``sequence`` is monotonic per job and is the SSE event id.
+
+    ``user_id`` is the job's owner; ``feed_sequence`` the event's place in that user's feed (1, 2, ...
+    across all of their jobs, in commit order), given when the event is stored, None before."""
 
     job_id: UUID
     sequence: int
     type: EventType
     data: dict[str, Any]
     created_at: datetime
+    user_id: UUID | None = None
+    feed_sequence: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +210,6 @@ class Job:
     def _record(self, event_type: EventType, now: datetime, data: dict[str, Any]) -> JobEvent:
         self.last_sequence += 1
         self.updated_at = now
-        event = JobEvent(self.id, self.last_sequence, event_type, data, now)
+        event = JobEvent(self.id, self.last_sequence, event_type, data, now, self.user_id)
         self.pending_events.append(event)
         return event

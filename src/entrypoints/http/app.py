@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
+from litestar.handlers import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
 
@@ -21,6 +22,7 @@ from entrypoints.http.controllers.client_config import ClientConfigController
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.job_events import JobEventsController
 from entrypoints.http.controllers.jobs import JobController
+from entrypoints.http.controllers.live_feed import LiveFeedController, notifications
 from entrypoints.http.controllers.my_page import MyPageController
 from entrypoints.http.controllers.practice_items import practice_item_routes
 from entrypoints.http.controllers.webhooks import AnalysisWebhookController
@@ -99,7 +101,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             shutdown.trigger()
             shutdown.uninstall()
 
-    routes: list[type | Router] = [
+    routes: list[type | Router | BaseRouteHandler] = [
         HealthController,
         AuthController,
         ActorController,
@@ -110,6 +112,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         JobController,
         AnalysisWebhookController,
         JobEventsController,
+        LiveFeedController,
+        notifications,
         MetricsController,
         ClientConfigController,
         build_admin_queue_router(),

@@ -36,6 +36,7 @@ _PROVIDED = {
     "uploads": "uploads",
     "jobs": "jobs",
     "stream_tickets": "stream_tickets",
+    "feed": "feed",
     "webhooks": "webhooks",
     "webhook_verifier": "webhook_verifier",
     "pipeline_statistics": "pipeline_statistics",
