@@ -19,6 +19,8 @@ from uuid import UUID
 import httpx
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -45,6 +47,7 @@ def feed_servers(
     extra = {
         "a": {},
         "b": {},
+        "slow": {"FEED_SEND_QUEUE": "4", "FEED_SEND_TIMEOUT_SECONDS": "0.5"},
         "brief": {"ACCESS_TOKEN_TTL_SECONDS": "2", "SSE_HEARTBEAT_SECONDS": "1"},
     }
     ports = {name: free_port() for name in extra}
@@ -83,7 +86,11 @@ async def _socket(
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
         sock.connect(("127.0.0.1", int(base_url.rsplit(":", 1)[1])))
     async with connect(
-        _ws_url(base_url, **query), additional_headers=headers or {}, sock=sock, open_timeout=WAIT
+        _ws_url(base_url, **query),
+        additional_headers=headers or {},
+        sock=sock,
+        open_timeout=WAIT,
+        compression=None if receive_buffer is not None else "deflate",
     ) as ws:
         yield ws
 
@@ -196,6 +203,65 @@ async def test_the_sse_feed_resumes_after_last_event_id_with_the_same_cursors(
                     break
 
     assert ids == ["2", "3", "4"]
+
+
+async def test_a_client_that_stops_reading_is_closed_with_4408(
+    feed_servers: dict[str, str],
+    client: httpx.AsyncClient,
+    container: Container,
+    sign_up: SignUp,
+    admin_headers: dict[str, str],
+    engine: AsyncEngine,
+) -> None:
+    token_id = await _token_id(client, admin_headers)
+    headers, user = await _user(client, sign_up)
+    job_id = await _queued_job(container, user, token_id)
+    stored = 3000
+    async with engine.begin() as connection:  # a history to replay of 12 MB, more than sockets buffer
+        await connection.execute(
+            text(
+                "INSERT INTO job_events (job_id, sequence, type, data, created_at, user_id, feed_sequence) "
+                "SELECT :job, n, 'progress', jsonb_build_object('stage', repeat('x', 4000)), now(), :user, n "
+                "FROM generate_series(2, :last) AS n"
+            ),
+            {"job": job_id, "user": user, "last": stored},
+        )
+        await connection.execute(
+            text("UPDATE user_event_counters SET last_sequence = :last WHERE user_id = :user"),
+            {"user": user, "last": stored},
+        )
+    before = await _closes(feed_servers["slow"], "4408")
+
+    # Uncompressed, so the bytes on the wire are what the server sends (deflate would shrink the
+    # repetitive test data a hundredfold), and a small receive buffer: the client stops reading.
+    async with _socket(feed_servers["slow"], headers, receive_buffer=4096) as ws:
+        async with asyncio.timeout(WAIT * 3):
+            while True:  # until the server has given up on this client
+                if await _closes(feed_servers["slow"], "4408") > before:
+                    break
+                await asyncio.sleep(0.1)
+        received = 0
+        code = None
+        async with asyncio.timeout(WAIT * 3):
+            try:
+                while True:
+                    await ws.recv()
+                    received += 1
+            except ConnectionClosed as closed:
+                code = closed.rcvd.code if closed.rcvd is not None else None
+
+    assert code == 4408
+    assert received < stored
+
+
+async def _closes(base_url: str, code: str) -> float:
+    """How many feeds the process closed with ``code`` (its metrics)."""
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        response = await http.get("/metrics")
+    for line in response.text.splitlines():
+        if line.startswith(f'voicepractice_feed_closes_total{{code="{code}"}}'):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
 @pytest.mark.parametrize("ticket", ["garbage", "a.b.c", "x" * 5000])
