@@ -152,7 +152,7 @@ async def test_two_users_each_follow_their_three_jobs_across_processes_and_resum
             await _deliver(container, job_id, Started())
         # Produced by process 'b', received on process 'a'.
         cancelled = await httpx.AsyncClient(base_url=feed_servers["b"]).post(
-            f"/jobs/{alice_jobs[0]}/cancel", headers=alice_headers
+            f"/v1/jobs/{alice_jobs[0]}/cancel", headers=alice_headers
         )
         assert cancelled.status_code == 200, cancelled.text
         alice_first = await _events(alice_ws, 7)
@@ -280,7 +280,7 @@ async def test_no_credential_or_a_job_streams_ticket_closes_with_4401_and_a_feed
     token_id = await _token_id(client, admin_headers)
     headers, user = await _user(client, sign_up)
     job_id = await _queued_job(container, user, token_id)
-    job_ticket = (await client.post(f"/jobs/{job_id}/events/tickets", headers=headers)).json()["ticket"]
+    job_ticket = (await client.post(f"/v1/jobs/{job_id}/events/tickets", headers=headers)).json()["ticket"]
     feed_ticket = (await client.post("/v1/events/tickets", headers=headers)).json()["ticket"]
 
     async with _socket(feed_servers["a"]) as anonymous:
@@ -316,7 +316,7 @@ async def test_an_access_token_that_expires_closes_the_socket_with_4401(
 async def test_the_sse_feed_is_in_the_openapi_document_and_describes_the_websocket(
     client: httpx.AsyncClient,
 ) -> None:
-    schema = (await client.get("/schema/openapi.json")).json()
+    schema = (await client.get("/v1/openapi.json")).json()
 
     operation = schema["paths"]["/v1/events"]["get"]
     assert "/v1/notifications" in operation["description"]

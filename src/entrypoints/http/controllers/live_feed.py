@@ -26,10 +26,12 @@ from entrypoints.http.controllers.job_events import MIN_HEARTBEAT_SECONDS, close
 from entrypoints.http.dependencies import Injected
 from entrypoints.http.metrics import ApiMetrics, Metrics
 from entrypoints.http.security import SIGN_IN, Caller, bearer_token, signed_in
+from entrypoints.http.versioning import API_V1
 from entrypoints.settings import Settings
 
-FEED_PATH = "/v1/events"
-NOTIFICATIONS_PATH = "/v1/notifications"
+# Mounted under /v1 (entrypoints.http.app.api_routers); the tickets' URLs name the full paths.
+FEED_PATH = "/events"
+NOTIFICATIONS_PATH = "/notifications"
 # Cursors are feed sequences (Postgres bigint) today; clients must treat them as opaque strings.
 MAX_CURSOR = 2**63 - 1
 MAX_TICKET_LENGTH = 4096
@@ -147,8 +149,8 @@ class LiveFeedController(Controller):
         return FeedTicketOut(
             issued.token,
             issued.expires_in_seconds,
-            f"{FEED_PATH}?ticket={issued.token}",
-            f"{NOTIFICATIONS_PATH}?ticket={issued.token}",
+            f"{API_V1}{FEED_PATH}?ticket={issued.token}",
+            f"{API_V1}{NOTIFICATIONS_PATH}?ticket={issued.token}",
         )
 
     @get(
