@@ -322,3 +322,23 @@ async def test_the_sse_feed_is_in_the_openapi_document_and_describes_the_websock
     assert "/v1/notifications" in operation["description"]
     assert "4408" in operation["description"]
     assert "/v1/events/tickets" in schema["paths"]
+
+
+async def test_cursor_now_starts_the_feed_at_the_present(
+    feed_servers: dict[str, str],
+    client: httpx.AsyncClient,
+    container: Container,
+    sign_up: SignUp,
+    admin_headers: dict[str, str],
+    redis: Redis,
+) -> None:
+    token_id = await _token_id(client, admin_headers)
+    headers, user = await _user(client, sign_up)
+    await _queued_job(container, user, token_id)  # place 1: history, not news
+
+    async with _socket(feed_servers["b"], headers, cursor="now") as ws:
+        await _until_user_subscribers(redis, user, 1)
+        later = await _queued_job(container, user, token_id)
+        [news] = await _events(ws, 1)
+
+    assert (news["cursor"], news["data"]["job_id"]) == ("2", str(later))

@@ -117,6 +117,9 @@ class InMemoryJobEvents:
         mine = [e for e in self._t.events if e.user_id == user_id and (e.feed_sequence or 0) > after]
         return sorted(mine, key=lambda e: e.feed_sequence or 0)[:limit]
 
+    async def last_feed_sequence(self, user_id: UUID) -> int:
+        return max((e.feed_sequence or 0 for e in self._t.events if e.user_id == user_id), default=0)
+
     async def append(self, events: list[JobEvent]) -> list[JobEvent]:
         stored = {(e.job_id, e.sequence) for e in self._t.events}
         if any((e.job_id, e.sequence) in stored for e in events):

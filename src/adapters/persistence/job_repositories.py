@@ -244,6 +244,12 @@ class SqlaJobEventRepository:
         )
         return [_event_from_row(r) for r in rows]
 
+    async def last_feed_sequence(self, user_id: UUID) -> int:
+        last = await self._session.scalar(
+            select(UserEventCounterRow.last_sequence).where(UserEventCounterRow.user_id == user_id)
+        )
+        return int(last or 0)
+
     async def append(self, events: list[JobEvent]) -> list[JobEvent]:
         if not events:
             return []

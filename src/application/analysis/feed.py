@@ -37,12 +37,26 @@ class UserFeed:
         self._poll_seconds = live_down_poll_seconds
 
     def events(
-        self, principal: Principal, after: int, heartbeat_seconds: float
+        self, principal: Principal, after: int | None, heartbeat_seconds: float
     ) -> AsyncIterator[JobEvent | None]:
-        """The caller's events placed after ``after``: persisted ones, then live ones, never ending.
-        Yields None at once when there is nothing to replay and after every quiet ``heartbeat_seconds``.
+        """The caller's events placed after ``after`` (None: after their newest event, from now on):
+        persisted ones, then live ones, never ending. Yields None at once when there is nothing to
+        replay and after every quiet ``heartbeat_seconds``.
         """
-        user_id = principal.user_id
+        if after is None:
+            return self._from_now(principal, heartbeat_seconds)
+        return self._follow(principal.user_id, after, heartbeat_seconds)
+
+    async def _from_now(
+        self, principal: Principal, heartbeat_seconds: float
+    ) -> AsyncIterator[JobEvent | None]:
+        # Read before following subscribes: what commits in between is past it and so caught up.
+        async with self._uow() as uow:
+            newest = await uow.job_events.last_feed_sequence(principal.user_id)
+        async for item in self._follow(principal.user_id, newest, heartbeat_seconds):
+            yield item
+
+    def _follow(self, user_id: UUID, after: int, heartbeat_seconds: float) -> AsyncIterator[JobEvent | None]:
         followed = Followed(
             name=f"the feed of user {user_id}",
             subscribe=lambda: self._feed.subscribe_user(user_id),

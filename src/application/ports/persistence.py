@@ -150,6 +150,10 @@ class JobEventRepository(Protocol):
         """The user's events (of all their jobs) whose ``feed_sequence`` is past ``after``, in order."""
         ...
 
+    async def last_feed_sequence(self, user_id: UUID) -> int:
+        """The place of the user's newest event in their feed; 0 before their first."""
+        ...
+
 
 class OutboxRepository(Protocol):
     async def add(self, message: OutboxMessage) -> None: ...

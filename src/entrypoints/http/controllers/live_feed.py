@@ -35,6 +35,8 @@ NOTIFICATIONS_PATH = "/notifications"
 # Cursors are feed sequences (Postgres bigint) today; clients must treat them as opaque strings.
 MAX_CURSOR = 2**63 - 1
 MAX_TICKET_LENGTH = 4096
+# The cursor that starts a feed at the present: only events committed from now on.
+CURSOR_NOW = "now"
 # WebSocket close codes (docs/live.md).
 CLOSE_BAD_CURSOR = 4400
 CLOSE_UNAUTHORIZED = 4401
@@ -57,8 +59,9 @@ completed, failed, cancelled) and `data` = JSON of the event's fields plus `job_
 place in its job) and `cursor`. Reconnecting with the last cursor in `Last-Event-ID` (an EventSource
 does that by itself) or the `cursor` query parameter (the header wins) replays exactly the events
 committed after it from Postgres, then live ones follow: no gaps, no repeats. Without a cursor the feed
-starts with the caller's whole history. The stream never ends by itself; a `: keep-alive` comment comes
-when it opens with nothing to replay and after every quiet period (15 s by default).
+starts with the caller's whole history; with `cursor=now` at the present (only new events). The stream
+never ends by itself; a `: keep-alive` comment comes when it opens with nothing to replay and after
+every quiet period (15 s by default).
 
 Authenticate with `Authorization: Bearer <access token>`, or with the `ticket` query parameter from
 `POST /v1/events/tickets` (an hour, this feed only). A refused credential is 401.
@@ -82,17 +85,19 @@ class FeedTicketOut(msgspec.Struct):
     notifications_url: str
 
 
-def parse_cursor(header: str | None, query: str | None) -> int:
-    """The feed position to resume after (0: from the start); the header wins, as an EventSource sends
-    its newest id there while keeping its URL."""
+def parse_cursor(header: str | None, query: str | None) -> int | None:
+    """The feed position to resume after (0: from the start; None for ``now``: after the newest event);
+    the header wins, as an EventSource sends its newest id there while keeping its URL."""
     for field, raw in (("Last-Event-ID", header), ("cursor", query)):
         if raw is None or not raw.strip():
             continue
         value = raw.strip()
+        if value == CURSOR_NOW:
+            return None
         if not (value.isascii() and value.isdecimal() and len(value) <= len(str(MAX_CURSOR))) or (
             int(value) > MAX_CURSOR
         ):
-            message = "must be a cursor this feed sent"
+            message = f"must be a cursor this feed sent, or {CURSOR_NOW!r}"
             raise ValidationException(
                 detail=f"{field}: {message}",
                 extra=[
