@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 
 from application.ports.analysis import LiveEventsUnavailableError
 from domain.analysis.jobs import EventType, JobEvent
+from shared_kernel import tracing
 
 CHANNEL_PREFIX = "job:"
 USER_CHANNEL_PREFIX = "user:"
@@ -269,10 +270,12 @@ class RedisJobEventPublisher:
     async def publish(self, events: list[JobEvent]) -> None:
         """On the job's channel, then on its owner's (once the event has its place in their feed)."""
         for event in events:
-            payload = encode_event(event)
-            await self._fanout.publish(job_channel(event.job_id), payload)
-            if event.user_id is not None and event.feed_sequence is not None:
-                await self._fanout.publish(user_channel(event.user_id), payload)
+            attributes = {"job.id": str(event.job_id), "event.type": event.type.value}
+            with tracing.span("events.publish", kind="producer", attributes=attributes):
+                payload = encode_event(event)
+                await self._fanout.publish(job_channel(event.job_id), payload)
+                if event.user_id is not None and event.feed_sequence is not None:
+                    await self._fanout.publish(user_channel(event.user_id), payload)
 
 
 class RedisJobEventSubscription:

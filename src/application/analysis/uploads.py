@@ -20,6 +20,7 @@ from domain.analysis.outbox import OutboxMessage
 from domain.audio import AudioFormat, AudioRejectedError, AudioTooLargeError
 from domain.catalog import ReferenceKind
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
+from shared_kernel import tracing
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +153,9 @@ class RecordingUploads:
         recording = Recording(
             final_key, inspected.format.content_type, inspected.duration_seconds, inspected.size
         )
-        outbox = OutboxMessage(self._ids.new_id(), job_id, self._clock.now())
+        outbox = OutboxMessage(
+            self._ids.new_id(), job_id, self._clock.now(), traceparent=tracing.current_traceparent()
+        )
         async with self._uow() as uow:
             locked = await uow.jobs.get_for_update(job_id)
             if locked is None:
@@ -174,7 +177,7 @@ class RecordingUploads:
         job = Job.create(
             job_id, principal.user_id, kind, item_id, now, recording, deadline=self._settings.queue_deadline
         )
-        outbox = OutboxMessage(self._ids.new_id(), job_id, now)
+        outbox = OutboxMessage(self._ids.new_id(), job_id, now, traceparent=tracing.current_traceparent())
         async with self._uow() as uow:
             await uow.jobs.add(job)
             await uow.outbox.add(outbox)
