@@ -80,6 +80,7 @@ bench: setup  ## Benchmarks; figures are printed next to a baseline measured in 
 	$(RUN) python -m bench.voice_bench
 	$(RUN) python -m bench.pipeline_bench
 	$(RUN) python -m bench.sse_bench
+	$(RUN) python -m bench.feed_bench
 	$(RUN) python -m bench.analysis_bench
 
 # Not part of `make test`: it downloads about 40 MB of human recordings (cached in var/evaluation/cache)
