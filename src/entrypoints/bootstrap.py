@@ -5,6 +5,7 @@ The HTTP app, the worker and the CLI all start from ``build_container``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from adapters.analysis.http_dispatcher import HttpAnalysisDispatcher
 from adapters.audio.decoding import PyAvAudioInspector
 from adapters.audio.reference_features import VoiceReferenceFeatures
+from adapters.cache.redis_catalog_pages import RedisCatalogPages
 from adapters.events.redis_fanout import RedisEventFanout, RedisJobEventFeed, RedisJobEventPublisher
 from adapters.persistence.idempotency import SqlaIdempotencyStore
 from adapters.persistence.unit_of_work import SqlaUnitOfWork
@@ -27,13 +29,13 @@ from adapters.ratelimit.redis_gcra import RedisRateLimiter
 from adapters.security.passwords import Argon2PasswordHasher
 from adapters.security.tokens import JwtAccessTokenIssuer, JwtStreamTickets
 from adapters.storage.local import LocalObjectStorage
-from adapters.storage.s3 import S3ObjectStorage, S3StorageConfig
 from adapters.system import SystemClock, Uuid7Generator
 from application.accounts import Authentication, Profiles, Registration
 from application.analysis.feed import UserFeed
 from application.analysis.jobs import JobStreamTickets, UserJobs
 from application.analysis.maintenance import Housekeeping
 from application.analysis.relay import OutboxRelay
+from application.analysis.resumable import ResumableUploads
 from application.analysis.settings import PipelineSettings
 from application.analysis.uploads import RecordingUploads
 from application.analysis.webhooks import AnalysisWebhooks
@@ -43,7 +45,7 @@ from application.operations import PipelineStatistics
 from application.ports.analysis import JobEventPublisher
 from application.ports.idempotency import IdempotencyStore
 from application.ports.persistence import UnitOfWork
-from application.ports.storage import ObjectStorage
+from application.ports.storage import MultipartStorage
 from application.readiness import Readiness
 from domain.analysis.outbox import RetryPolicy
 from domain.audio import AudioLimits
@@ -77,8 +79,12 @@ def build_local_storage(settings: Settings) -> LocalObjectStorage:
     )
 
 
-async def build_storage(settings: Settings) -> ObjectStorage:
+async def build_storage(settings: Settings) -> MultipartStorage:
     if settings.storage_backend == "s3":
+        # aioboto3 (botocore, aiohttp) is imported only by processes that use S3: it is a third of an
+        # API's start-up on local storage otherwise.
+        from adapters.storage.s3 import S3ObjectStorage, S3StorageConfig
+
         s3 = S3ObjectStorage(
             S3StorageConfig(
                 bucket=settings.s3.bucket,
@@ -100,7 +106,7 @@ class Container:
     settings: Settings
     engine: AsyncEngine
     redis: Redis
-    storage: ObjectStorage
+    storage: MultipartStorage
     registration: Registration
     authentication: Authentication
     profiles: Profiles
@@ -114,6 +120,7 @@ class Container:
     http: httpx.AsyncClient
     idempotency: IdempotencyStore
     uploads: RecordingUploads
+    resumable_uploads: ResumableUploads
     jobs: UserJobs
     stream_tickets: JobStreamTickets
     feed: UserFeed
@@ -124,6 +131,7 @@ class Container:
     pipeline_statistics: PipelineStatistics
     rate_limiter: RedisRateLimiter
     publisher: JobEventPublisher
+    catalog_pages: RedisCatalogPages
     session_factory: async_sessionmaker[AsyncSession] = field(repr=False)
 
     def unit_of_work(self) -> UnitOfWork:
@@ -148,7 +156,7 @@ class Container:
                 logger.warning("closing a resource failed", exc_info=True)
 
 
-async def build_container(settings: Settings, storage: ObjectStorage | None = None) -> Container:
+async def build_container(settings: Settings, storage: MultipartStorage | None = None) -> Container:
     engine = create_engine(settings)
     session_factory = async_sessionmaker(engine, expire_on_commit=False)
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
@@ -185,6 +193,9 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
     live_events = RedisJobEventFeed(event_fanout)
     jobs = UserJobs(uow, live_events, clock)
     stream_tickets = JwtStreamTickets(settings.secret_key, clock, STREAM_TICKET_LIFETIME)
+    catalog_pages = RedisCatalogPages(
+        redis, catalog_cache_namespace(settings), settings.catalog_cache_seconds
+    )
     return Container(
         settings=settings,
         engine=engine,
@@ -195,7 +206,7 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
         profiles=Profiles(uow),
         catalog_queries=CatalogQueries(uow, storage),
         catalog_admin=CatalogAdministration(
-            uow, storage, inspector, reference_limits, clock, ids, VoiceReferenceFeatures()
+            uow, storage, inspector, reference_limits, clock, ids, VoiceReferenceFeatures(), catalog_pages
         ),
         bookmarks=Bookmarks(uow, clock),
         readiness=Readiness([PostgresProbe(engine), RedisProbe(redis), StorageProbe(storage)]),
@@ -205,6 +216,7 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
         http=http,
         idempotency=idempotency,
         uploads=RecordingUploads(uow, storage, inspector, SaqRelayQueue(queue), clock, ids, pipeline),
+        resumable_uploads=ResumableUploads(uow, storage, clock, ids, pipeline),
         jobs=jobs,
         stream_tickets=JobStreamTickets(jobs, stream_tickets),
         feed=UserFeed(uow, live_events, stream_tickets),
@@ -215,8 +227,16 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
         pipeline_statistics=PipelineStatistics(uow, clock),
         rate_limiter=RedisRateLimiter(redis),
         publisher=publisher,
+        catalog_pages=catalog_pages,
         session_factory=session_factory,
     )
+
+
+def catalog_cache_namespace(settings: Settings) -> str:
+    """Instances share cached pages when they share the database (and the queue name that separates
+    deployments on one Redis); another database's catalog is never served."""
+    database = hashlib.blake2b(settings.database_url.encode(), digest_size=6).hexdigest()
+    return f"{settings.queue_name}:{database}"
 
 
 def pipeline_settings(settings: Settings) -> PipelineSettings:
