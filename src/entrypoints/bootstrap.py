@@ -180,6 +180,8 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
     )
     idempotency = SqlaIdempotencyStore(session_factory)
     inspector = PyAvAudioInspector()
+    # One feature configuration for reference features and for the version jobs record (analysis reuse).
+    features = VoiceReferenceFeatures()
     jobs = UserJobs(uow, RedisJobEventFeed(event_fanout), clock)
     return Container(
         settings=settings,
@@ -190,9 +192,7 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
         authentication=Authentication(uow, hasher, access_tokens),
         profiles=Profiles(uow),
         catalog_queries=CatalogQueries(uow, storage),
-        catalog_admin=CatalogAdministration(
-            uow, storage, inspector, reference_limits, clock, ids, VoiceReferenceFeatures()
-        ),
+        catalog_admin=CatalogAdministration(uow, storage, inspector, reference_limits, clock, ids, features),
         bookmarks=Bookmarks(uow, clock),
         readiness=Readiness([PostgresProbe(engine), RedisProbe(redis), StorageProbe(storage)]),
         pipeline=pipeline,
@@ -200,7 +200,9 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
         queue=queue,
         http=http,
         idempotency=idempotency,
-        uploads=RecordingUploads(uow, storage, inspector, SaqRelayQueue(queue), clock, ids, pipeline),
+        uploads=RecordingUploads(
+            uow, storage, inspector, SaqRelayQueue(queue), clock, ids, pipeline, features.version
+        ),
         jobs=jobs,
         stream_tickets=JobStreamTickets(
             jobs, JwtStreamTickets(settings.secret_key, clock, STREAM_TICKET_LIFETIME)
