@@ -28,6 +28,7 @@ from domain.analysis.outbox import OutboxMessage
 from domain.audio import AudioFormat, AudioRejectedError, AudioTooLargeError
 from domain.catalog import ReferenceKind
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
+from shared_kernel import tracing
 
 logger = logging.getLogger(__name__)
 
@@ -217,7 +218,9 @@ class RecordingUploads:
             await uow.jobs.save(job)
             logger.info("job %s reuses the result of job %s", job.id, job.reused_from)
             return None
-        outbox = OutboxMessage(self._ids.new_id(), job.id, self._clock.now())
+        outbox = OutboxMessage(
+            self._ids.new_id(), job.id, self._clock.now(), traceparent=tracing.current_traceparent()
+        )
         await uow.outbox.add(outbox)
         return outbox.id
 
