@@ -2,7 +2,7 @@
 the job whose result it reused
 
 Revision ID: 0006
-Revises: 0008
+Revises: 0007
 Create Date: 2026-12-06 05:10:00+00:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -46,6 +46,16 @@ def job_id_of_key(key: str) -> UUID | None:
         return None
 
 
+def require_audio_content_type(content_type: str) -> None:
+    """What a direct upload declares it will store: audio, or a container browsers record audio in."""
+    if not content_type.startswith("audio/") and content_type not in {
+        "video/webm",
+        "video/mp4",
+        "video/3gpp",
+    }:
+        raise InvalidInputError("content_type", "must be an audio media type such as audio/webm")
+
+
 @dataclass(frozen=True, slots=True)
 class DirectUpload:
     job: Job
@@ -83,7 +93,7 @@ class RecordingUploads:
         one's result, see the module doc); answer at once with the job."""
         inspected = await self._inspect(kind, data)
         async with self._uow() as uow:
-            await _require_reference(uow, kind, item_id)
+            await require_reference(uow, kind, item_id)
             inputs = await self._inputs(uow, kind, item_id, data)
         job_id = self._ids.new_id()
         key = recording_key(job_id, inspected.format)
@@ -114,12 +124,7 @@ class RecordingUploads:
         The URL is signed for exactly ``size_bytes``, which must be within the kind's limit: the store
         refuses any other body, so nobody stores more through it than an upload may hold.
         """
-        if not content_type.startswith("audio/") and content_type not in {
-            "video/webm",
-            "video/mp4",
-            "video/3gpp",
-        }:
-            raise InvalidInputError("content_type", "must be an audio media type such as audio/webm")
+        require_audio_content_type(content_type)
         limits = self._settings.limits(kind)
         if size_bytes > limits.max_bytes:
             raise AudioTooLargeError(limits.max_bytes, size_bytes)
@@ -134,7 +139,7 @@ class RecordingUploads:
             deadline=self._settings.upload_deadline,
         )
         async with self._uow() as uow:
-            await _require_reference(uow, kind, item_id)
+            await require_reference(uow, kind, item_id)
             await uow.jobs.add(job)
             await uow.commit()
         ttl = int(self._settings.direct_upload_ttl.total_seconds())
@@ -233,6 +238,6 @@ class RecordingUploads:
             )
 
 
-async def _require_reference(uow: UnitOfWork, kind: ReferenceKind, item_id: UUID) -> None:
+async def require_reference(uow: UnitOfWork, kind: ReferenceKind, item_id: UUID) -> None:
     if (await load_item(uow, kind, item_id)).reference_audio is None:
         raise ConflictError(f"the {kind.value} has no reference audio yet, so it cannot be analysed")
