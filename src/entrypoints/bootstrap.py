@@ -190,6 +190,8 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
     )
     idempotency = SqlaIdempotencyStore(session_factory)
     inspector = PyAvAudioInspector()
+    # One feature configuration for reference features and for the version jobs record (analysis reuse).
+    features = VoiceReferenceFeatures()
     live_events = RedisJobEventFeed(event_fanout)
     jobs = UserJobs(uow, live_events, clock)
     stream_tickets = JwtStreamTickets(settings.secret_key, clock, STREAM_TICKET_LIFETIME)
@@ -206,7 +208,7 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         profiles=Profiles(uow),
         catalog_queries=CatalogQueries(uow, storage),
         catalog_admin=CatalogAdministration(
-            uow, storage, inspector, reference_limits, clock, ids, VoiceReferenceFeatures(), catalog_pages
+            uow, storage, inspector, reference_limits, clock, ids, features, catalog_pages
         ),
         bookmarks=Bookmarks(uow, clock),
         readiness=Readiness([PostgresProbe(engine), RedisProbe(redis), StorageProbe(storage)]),
@@ -215,7 +217,9 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         queue=queue,
         http=http,
         idempotency=idempotency,
-        uploads=RecordingUploads(uow, storage, inspector, SaqRelayQueue(queue), clock, ids, pipeline),
+        uploads=RecordingUploads(
+            uow, storage, inspector, SaqRelayQueue(queue), clock, ids, pipeline, features.version
+        ),
         resumable_uploads=ResumableUploads(uow, storage, clock, ids, pipeline),
         jobs=jobs,
         stream_tickets=JobStreamTickets(jobs, stream_tickets),
