@@ -5,10 +5,12 @@ The HTTP app, the worker and the CLI all start from ``build_container``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 import httpx
 from redis.asyncio import Redis
@@ -17,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from adapters.analysis.http_dispatcher import HttpAnalysisDispatcher
 from adapters.audio.decoding import PyAvAudioInspector
-from adapters.audio.reference_features import VoiceReferenceFeatures
+from adapters.audio.reference_processing import ReferenceAudioProcessor
 from adapters.events.redis_fanout import RedisEventFanout, RedisJobEventFeed, RedisJobEventPublisher
 from adapters.persistence.idempotency import SqlaIdempotencyStore
 from adapters.persistence.unit_of_work import SqlaUnitOfWork
@@ -122,6 +124,7 @@ class Container:
     pipeline_statistics: PipelineStatistics
     rate_limiter: RedisRateLimiter
     publisher: JobEventPublisher
+    reference_audio: ReferenceAudioProcessor
     session_factory: async_sessionmaker[AsyncSession] = field(repr=False)
 
     def unit_of_work(self) -> UnitOfWork:
@@ -135,6 +138,7 @@ class Container:
             self.queue.disconnect,
             self.redis.aclose,
             self.engine.dispose,
+            partial(asyncio.to_thread, self.reference_audio.close),
         ]
         close_storage = getattr(self.storage, "close", None)
         if close_storage is not None:
@@ -181,6 +185,7 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
     idempotency = SqlaIdempotencyStore(session_factory)
     inspector = PyAvAudioInspector()
     jobs = UserJobs(uow, RedisJobEventFeed(event_fanout), clock)
+    reference_audio = ReferenceAudioProcessor()
     return Container(
         settings=settings,
         engine=engine,
@@ -191,7 +196,7 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
         profiles=Profiles(uow),
         catalog_queries=CatalogQueries(uow, storage),
         catalog_admin=CatalogAdministration(
-            uow, storage, inspector, reference_limits, clock, ids, VoiceReferenceFeatures()
+            uow, storage, inspector, reference_limits, clock, ids, reference_audio, reference_audio
         ),
         bookmarks=Bookmarks(uow, clock),
         readiness=Readiness([PostgresProbe(engine), RedisProbe(redis), StorageProbe(storage)]),
@@ -212,6 +217,7 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
         pipeline_statistics=PipelineStatistics(uow, clock),
         rate_limiter=RedisRateLimiter(redis),
         publisher=publisher,
+        reference_audio=reference_audio,
         session_factory=session_factory,
     )
 

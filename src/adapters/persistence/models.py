@@ -8,7 +8,18 @@ from uuid import UUID
 
 from advanced_alchemy.base import DefaultBase, UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -56,6 +67,7 @@ class PracticeItemRow(ReferenceAudioColumns, UUIDv7AuditBase):
     kind: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
     feature_config_version: Mapped[str | None] = mapped_column(String(32), default=None)
+    words_aligned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     words: Mapped[list[WordRow]] = relationship(
         lazy="raise", order_by="WordRow.index", cascade="all, delete-orphan", passive_deletes=True
