@@ -170,7 +170,7 @@ async def test_reference_audio_upload_then_playback_through_a_signed_url(
     assert uploaded.json()["content_type"] == "audio/wav"
     assert abs(uploaded.json()["duration_seconds"] - speech.duration) < 0.05
     # No word timings were given: forced alignment timed every word, "not" too (espeak merges it).
-    words = (await client.get(f"/tokens/{token['id']}")).json()["words"]
+    words = (await client.get(f"/v1/tokens/{token['id']}")).json()["words"]
     assert [word["text"] for word in words] == ["We", "do", "not", "get", "to", "choose"]
     for word, spoken in zip(words, speech.words, strict=True):
         assert abs(word["start"] - spoken.start) < 0.12
