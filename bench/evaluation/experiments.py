@@ -414,12 +414,24 @@ def phone_level(
         },
         "pocketsphinx_cpu_seconds_per_audio_second": round(cpu / audio_seconds, 3) if audio_seconds else None,
     }
-    for kind in ("cut", "replaced"):
-        if targets[kind]:
-            figures[f"altered_word_auc ({kind} word)"] = {
-                method: round(word_flag_auc(scores, targets[kind]), 3)
-                for method, scores in badness[kind].items()
-            }
+    aucs = {
+        kind: {
+            method: round(word_flag_auc(scores, targets[kind]), 3) for method, scores in badness[kind].items()
+        }
+        for kind in ("cut", "replaced")
+        if targets[kind]
+    }
+    for kind, by_method in aucs.items():
+        figures[f"altered_word_auc ({kind} word)"] = by_method
+    better = bool(aucs) and all(
+        max(by_method[method] for method in methods[1:]) > by_method[methods[0]]
+        for by_method in aucs.values()
+    )
+    figures["verdict"] = (
+        "pocketsphinx GOP flags altered words better than DTW: worth reporting per-phone scores"
+        if better
+        else "pocketsphinx GOP does not flag altered words better than DTW: the comparison keeps DTW"
+    )
     return figures
 
 
