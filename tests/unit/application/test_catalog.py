@@ -246,3 +246,14 @@ async def test_aligned_timings_are_computed_again_for_new_audio_and_new_text(
     stored = database.tables.items[token.id]
     assert stored.words == given
     assert not stored.words_aligned
+
+
+async def test_an_item_without_reference_audio_has_nothing_to_align(
+    admin: CatalogAdministration, database: FakeDatabase, aligner: FakeAligner
+) -> None:
+    script = await admin.create_item(ADMIN, ScriptInput("Title", "Some text"))
+    await admin.update_item(ADMIN, script.id, ScriptInput("Title", "Other text"))
+    stored = database.tables.items[script.id]
+    assert stored.words == []
+    assert not stored.words_aligned
+    assert aligner.aligned == []
