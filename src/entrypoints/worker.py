@@ -22,8 +22,10 @@ from adapters.outages import unavailable_dependency
 from adapters.queue.saq_relay import RELAY_FUNCTION
 from application.analysis.maintenance import Housekeeping
 from application.analysis.relay import OutboxRelay
+from application.analysis.resumable import ResumableUploads
 from entrypoints.bootstrap import Container, build_container
 from entrypoints.logging import configure_logging
+from entrypoints.observability import start_tracing_if_on
 from entrypoints.settings import Settings
 from entrypoints.worker_metrics import WorkerMetrics, WorkerMetricsServer
 from shared_kernel.settings import load, variable
@@ -37,6 +39,7 @@ OVERDUE_BATCH_SIZE = 100
 # Rows are leased when claimed; a batch larger than the relay's parallelism would queue behind it and
 # could outlive its lease while waiting.
 SWEEP_BATCH_SIZE = 16
+WORKER_SERVICE_NAME = "voice-practice-worker"
 # SAQ's housekeeping loops sleep this long between rounds, and a stopping worker waits for them.
 UPKEEP_SECONDS = 5
 # Failing rounds (Postgres down) are retried after the interval doubled per failure, up to this.
@@ -151,12 +154,17 @@ def outbox_sweep(
     return sweep
 
 
-def overdue_check(housekeeping: Housekeeping, batch_size: int = OVERDUE_BATCH_SIZE) -> Step:
+def overdue_check(
+    housekeeping: Housekeeping, resumable: ResumableUploads, batch_size: int = OVERDUE_BATCH_SIZE
+) -> Step:
+    """Fail the jobs past their deadline, then abort the multipart uploads of jobs that ended."""
+
     async def check() -> bool:
         failed = await housekeeping.fail_overdue_jobs(batch_size)
         if failed:
             logger.info("overdue jobs failed", count=failed)
-        return failed >= batch_size
+        removed = await resumable.remove_finished(batch_size)
+        return failed >= batch_size or removed >= batch_size
 
     return check
 
@@ -206,7 +214,10 @@ def build_worker(container: Container, options: WorkerSettings) -> Worker[Worker
                 stopping,
             ),
             PeriodicTask(
-                "overdue-jobs", overdue_check(container.housekeeping), OVERDUE_CHECK_SECONDS, stopping
+                "overdue-jobs",
+                overdue_check(container.housekeeping, container.resumable_uploads),
+                OVERDUE_CHECK_SECONDS,
+                stopping,
             ),
         ]
         for task in periodic:
@@ -251,4 +262,5 @@ async def run_worker(settings: Settings, options: WorkerSettings) -> None:
 def start_worker(settings: Settings, options: WorkerSettings) -> None:
     """The ``voicepractice worker`` process: structured logs, then the worker until it is stopped."""
     configure_logging(settings.log_level, settings.log_format)
+    start_tracing_if_on(settings.tracing, WORKER_SERVICE_NAME)
     asyncio.run(run_worker(settings, options))

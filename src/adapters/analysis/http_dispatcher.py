@@ -6,7 +6,9 @@ import httpx
 import msgspec
 
 from application.ports.analysis import AnalysisRequest, DispatchError
+from domain.analysis.jobs import RetryReason
 from domain.catalog import ReferenceKind
+from shared_kernel import tracing
 from shared_kernel.analysis_protocol import ANALYSES_PATH, AnalysisRequestBody, AudioSourceBody, WordBody
 from shared_kernel.retry_after import parse_retry_after
 
@@ -46,18 +48,26 @@ class HttpAnalysisDispatcher:
         if self._auth_token:
             headers["Authorization"] = f"Bearer {self._auth_token}"
         url = self._urls[request.kind] + ANALYSES_PATH
+        tracing.inject(headers)  # the analysis server continues the dispatch's trace
         try:
             response = await self._client.post(url, content=request_body(request), headers=headers)
         except httpx.TimeoutException as error:
-            raise DispatchError(f"timed out: {type(error).__name__}", retryable=True) from error
+            raise DispatchError(
+                f"timed out: {type(error).__name__}", retryable=True, cause=RetryReason.TIMED_OUT
+            ) from error
         except httpx.TransportError as error:
-            raise DispatchError(f"connection failed: {type(error).__name__}", retryable=True) from error
+            raise DispatchError(
+                f"connection failed: {type(error).__name__}", retryable=True, cause=RetryReason.UNREACHABLE
+            ) from error
         status = response.status_code
         if 200 <= status < 300:
             return
         detail = f"analysis server answered {status}: {response.text[:200]}"
         if status in {408, 425, 429} or status >= 500:
             raise DispatchError(
-                detail, retryable=True, retry_after=parse_retry_after(response.headers.get("retry-after"))
+                detail,
+                retryable=True,
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+                cause=RetryReason.BUSY if status in {429, 503} else RetryReason.SERVER_ERROR,
             )
         raise DispatchError(detail, retryable=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -13,6 +13,10 @@ from application.ports.idempotency import KeyClaim, KeyState, StoredResponse
 
 IN_FLIGHT = "in_flight"
 COMPLETED = "completed"
+# A claim still in flight after this long belongs to a request that can no longer finish: its process
+# died, or its release failed with the database and was given up. A request's own work (storage calls
+# bounded to 8 s, a transaction) ends well within it, so a live request is never overtaken.
+IN_FLIGHT_LEASE = timedelta(seconds=60)
 
 
 class SqlaIdempotencyStore:
@@ -21,12 +25,18 @@ class SqlaIdempotencyStore:
 
     async def claim(self, scope: str, key: str, fingerprint: str, now: datetime, ttl: timedelta) -> KeyClaim:
         async with self._sessions() as session, session.begin():
-            # An expired key is as good as unused.
+            # An expired key is as good as unused, and so is a claim whose request is long gone.
             await session.execute(
                 delete(IdempotencyKeyRow).where(
                     IdempotencyKeyRow.scope == scope,
                     IdempotencyKeyRow.key == key,
-                    IdempotencyKeyRow.expires_at <= now,
+                    or_(
+                        IdempotencyKeyRow.expires_at <= now,
+                        and_(
+                            IdempotencyKeyRow.state == IN_FLIGHT,
+                            IdempotencyKeyRow.created_at <= now - IN_FLIGHT_LEASE,
+                        ),
+                    ),
                 )
             )
             claimed = await session.scalar(

@@ -17,9 +17,10 @@ from application.ports.analysis import (
 from application.ports.persistence import UnitOfWorkFactory
 from application.ports.storage import ObjectStorage
 from application.ports.system import Clock
-from domain.analysis.jobs import FailureCode, Job
+from domain.analysis.jobs import FailureCode, Job, RetryReason
 from domain.analysis.outbox import OutboxMessage
 from domain.catalog import PracticeItem
+from shared_kernel import tracing
 
 logger = logging.getLogger(__name__)
 DEFAULT_CONCURRENCY = 16  # dispatches in flight per relay (per worker process)
@@ -99,6 +100,20 @@ class OutboxRelay:
             self._slots.release()
 
     async def _deliver(self, message: OutboxMessage) -> RelayOutcome:
+        """Dispatch the row within the upload's trace: the time since the row was written (retries
+        included) as one span, then the dispatch."""
+        attributes: tracing.Attributes = {"job.id": str(message.job_id), "outbox.attempt": message.attempts}
+        tracing.record(
+            "outbox.wait",
+            parent=message.traceparent,
+            start=message.created_at,
+            end=self._clock.now(),
+            attributes=attributes,
+        )
+        with tracing.span("analysis.dispatch", parent=message.traceparent, attributes=attributes):
+            return await self._dispatch(message)
+
+    async def _dispatch(self, message: OutboxMessage) -> RelayOutcome:
         """Build and send the request within the dispatch budget, which ends before the lease does."""
         budget = self._settings.dispatch_budget.total_seconds()
         try:
@@ -112,7 +127,11 @@ class OutboxRelay:
         except DispatchError as error:
             return await self._handle_failure(message, error)
         except TimeoutError:
-            late = DispatchError(f"no answer within the dispatch budget of {budget:g} s", retryable=True)
+            late = DispatchError(
+                f"no answer within the dispatch budget of {budget:g} s",
+                retryable=True,
+                cause=RetryReason.TIMED_OUT,
+            )
             return await self._handle_failure(message, late)
         outcome = "sent" if request is not None else "skipped"
         await self._finish(message, outcome=outcome)
@@ -197,6 +216,12 @@ class OutboxRelay:
             else:
                 delay: timedelta = policy.delay(message.attempts, error.retry_after)
                 stored.next_attempt_at = now + delay
+                # The job stays queued; its stream shows why it waits and when the next try is.
+                job = await uow.jobs.get_for_update(message.job_id)
+                if job is not None and job.note_retry(
+                    message.attempts, error.cause, stored.next_attempt_at, now
+                ):
+                    await uow.jobs.save(job)
             await uow.outbox.save(stored)
             await uow.commit()
         level = logging.WARNING if give_up else logging.INFO

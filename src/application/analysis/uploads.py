@@ -20,6 +20,7 @@ from domain.analysis.outbox import OutboxMessage
 from domain.audio import AudioFormat, AudioRejectedError, AudioTooLargeError
 from domain.catalog import ReferenceKind
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
+from shared_kernel import tracing
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,16 @@ def job_id_of_key(key: str) -> UUID | None:
         return UUID(name)
     except ValueError:
         return None
+
+
+def require_audio_content_type(content_type: str) -> None:
+    """What a direct upload declares it will store: audio, or a container browsers record audio in."""
+    if not content_type.startswith("audio/") and content_type not in {
+        "video/webm",
+        "video/mp4",
+        "video/3gpp",
+    }:
+        raise InvalidInputError("content_type", "must be an audio media type such as audio/webm")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +79,7 @@ class RecordingUploads:
         """Validate the recording, store it and queue its analysis; answer at once with the job."""
         inspected = await self._inspect(kind, data)
         async with self._uow() as uow:
-            await _require_reference(uow, kind, item_id)
+            await require_reference(uow, kind, item_id)
         job_id = self._ids.new_id()
         key = recording_key(job_id, inspected.format)
         await self._storage.put(key, data, inspected.format.content_type)
@@ -89,12 +100,7 @@ class RecordingUploads:
         The URL is signed for exactly ``size_bytes``, which must be within the kind's limit: the store
         refuses any other body, so nobody stores more through it than an upload may hold.
         """
-        if not content_type.startswith("audio/") and content_type not in {
-            "video/webm",
-            "video/mp4",
-            "video/3gpp",
-        }:
-            raise InvalidInputError("content_type", "must be an audio media type such as audio/webm")
+        require_audio_content_type(content_type)
         limits = self._settings.limits(kind)
         if size_bytes > limits.max_bytes:
             raise AudioTooLargeError(limits.max_bytes, size_bytes)
@@ -109,7 +115,7 @@ class RecordingUploads:
             deadline=self._settings.upload_deadline,
         )
         async with self._uow() as uow:
-            await _require_reference(uow, kind, item_id)
+            await require_reference(uow, kind, item_id)
             await uow.jobs.add(job)
             await uow.commit()
         ttl = int(self._settings.direct_upload_ttl.total_seconds())
@@ -152,7 +158,9 @@ class RecordingUploads:
         recording = Recording(
             final_key, inspected.format.content_type, inspected.duration_seconds, inspected.size
         )
-        outbox = OutboxMessage(self._ids.new_id(), job_id, self._clock.now())
+        outbox = OutboxMessage(
+            self._ids.new_id(), job_id, self._clock.now(), traceparent=tracing.current_traceparent()
+        )
         async with self._uow() as uow:
             locked = await uow.jobs.get_for_update(job_id)
             if locked is None:
@@ -174,7 +182,7 @@ class RecordingUploads:
         job = Job.create(
             job_id, principal.user_id, kind, item_id, now, recording, deadline=self._settings.queue_deadline
         )
-        outbox = OutboxMessage(self._ids.new_id(), job_id, now)
+        outbox = OutboxMessage(self._ids.new_id(), job_id, now, traceparent=tracing.current_traceparent())
         async with self._uow() as uow:
             await uow.jobs.add(job)
             await uow.outbox.add(outbox)
@@ -190,6 +198,6 @@ class RecordingUploads:
             )
 
 
-async def _require_reference(uow: UnitOfWork, kind: ReferenceKind, item_id: UUID) -> None:
+async def require_reference(uow: UnitOfWork, kind: ReferenceKind, item_id: UUID) -> None:
     if (await load_item(uow, kind, item_id)).reference_audio is None:
         raise ConflictError(f"the {kind.value} has no reference audio yet, so it cannot be analysed")

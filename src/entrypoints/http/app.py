@@ -22,6 +22,7 @@ from entrypoints.http.controllers.client_config import ClientConfigController
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.job_events import JobEventsController, SeedJobEventsController
 from entrypoints.http.controllers.jobs import JobController
+from entrypoints.http.controllers.multipart_uploads import MultipartUploadController
 from entrypoints.http.controllers.my_page import MyPageController
 from entrypoints.http.controllers.practice_items import practice_item_routes
 from entrypoints.http.controllers.webhooks import AnalysisWebhookController
@@ -35,6 +36,7 @@ from entrypoints.http.storage_routes import build_local_storage_router
 from entrypoints.http.text_guard import nul_text_guard_middleware
 from entrypoints.http.versioning import API_V1, DEPRECATION_HEADERS, deprecation_middleware
 from entrypoints.logging import configure_logging
+from entrypoints.observability import start_tracing_if_on
 from entrypoints.settings import Settings
 from entrypoints.web.routes import build_web_router
 
@@ -44,6 +46,8 @@ get it analysed against the reference audio. This document describes version 1, 
 (docs/api-versioning.md). Errors are RFC 9457 problem details; the `type` of each
 problem is stable and documented in docs/problems.md.
 """
+
+API_SERVICE_NAME = "voice-practice-api"
 
 
 def _openapi() -> OpenAPIConfig:
@@ -84,6 +88,7 @@ def public_api(settings: Settings, *, deprecated: bool = False) -> list[Controll
         *practice_item_routes(settings),
         MyPageController,
         JobController,
+        MultipartUploadController,
         SeedJobEventsController if deprecated else JobEventsController,
         ClientConfigController,
     ]
@@ -107,6 +112,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     """Build the app; with ``container`` given (tests) it is used as is and not closed by the app."""
     settings = settings or (container.settings if container else Settings.from_env())
     configure_logging(settings.log_level, settings.log_format)
+    tracing_middleware = start_tracing_if_on(settings.tracing, API_SERVICE_NAME)
     local_storage: LocalObjectStorage | None = None
     if container is not None and isinstance(container.storage, LocalObjectStorage):
         local_storage = container.storage
@@ -157,7 +163,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         dependencies={**DEPENDENCIES, **METRICS},
         exception_handlers=UNHANDLED_ERROR_HANDLERS,
         plugins=[problem_details_plugin()],
-        middleware=[request_context_middleware, nul_text_guard_middleware, BearerAuthentication],
+        middleware=[
+            *tracing_middleware,
+            request_context_middleware,
+            nul_text_guard_middleware,
+            BearerAuthentication,
+        ],
         cors_config=CORSConfig(
             allow_origins=origins,
             allow_credentials=settings.cors_allow_credentials and "*" not in origins,
