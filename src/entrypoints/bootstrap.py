@@ -6,6 +6,7 @@ The HTTP app, the worker and the CLI all start from ``build_container``.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from adapters.analysis.http_dispatcher import HttpAnalysisDispatcher
 from adapters.audio.decoding import PyAvAudioInspector
+from adapters.audio.reference_features import VoiceReferenceFeatures
 from adapters.audio.reference_processing import ReferenceAudioProcessor
+from adapters.cache.redis_catalog_pages import RedisCatalogPages
 from adapters.events.redis_fanout import RedisEventFanout, RedisJobEventFeed, RedisJobEventPublisher
 from adapters.persistence.idempotency import SqlaIdempotencyStore
 from adapters.persistence.unit_of_work import SqlaUnitOfWork
@@ -29,7 +32,6 @@ from adapters.ratelimit.redis_gcra import RedisRateLimiter
 from adapters.security.passwords import Argon2PasswordHasher
 from adapters.security.tokens import JwtAccessTokenIssuer, JwtStreamTickets
 from adapters.storage.local import LocalObjectStorage
-from adapters.storage.s3 import S3ObjectStorage, S3StorageConfig
 from adapters.system import SystemClock, Uuid7Generator
 from application.accounts import Authentication, Profiles, Registration
 from application.analysis.jobs import JobStreamTickets, UserJobs
@@ -81,6 +83,10 @@ def build_local_storage(settings: Settings) -> LocalObjectStorage:
 
 async def build_storage(settings: Settings) -> MultipartStorage:
     if settings.storage_backend == "s3":
+        # aioboto3 (botocore, aiohttp) is imported only by processes that use S3: it is a third of an
+        # API's start-up on local storage otherwise.
+        from adapters.storage.s3 import S3ObjectStorage, S3StorageConfig
+
         s3 = S3ObjectStorage(
             S3StorageConfig(
                 bucket=settings.s3.bucket,
@@ -126,6 +132,7 @@ class Container:
     pipeline_statistics: PipelineStatistics
     rate_limiter: RedisRateLimiter
     publisher: JobEventPublisher
+    catalog_pages: RedisCatalogPages
     reference_audio: ReferenceAudioProcessor
     session_factory: async_sessionmaker[AsyncSession] = field(repr=False)
 
@@ -186,8 +193,14 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
     )
     idempotency = SqlaIdempotencyStore(session_factory)
     inspector = PyAvAudioInspector()
+    # One feature configuration for reference features and for the version jobs record (analysis reuse).
+    features = VoiceReferenceFeatures()
     jobs = UserJobs(uow, RedisJobEventFeed(event_fanout), clock)
+    # The catalog's reference features and forced alignment run in a child process (started on first use).
     reference_audio = ReferenceAudioProcessor()
+    catalog_pages = RedisCatalogPages(
+        redis, catalog_cache_namespace(settings), settings.catalog_cache_seconds
+    )
     return Container(
         settings=settings,
         engine=engine,
@@ -198,7 +211,15 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         profiles=Profiles(uow),
         catalog_queries=CatalogQueries(uow, storage),
         catalog_admin=CatalogAdministration(
-            uow, storage, inspector, reference_limits, clock, ids, reference_audio, reference_audio
+            uow,
+            storage,
+            inspector,
+            reference_limits,
+            clock,
+            ids,
+            reference_audio,
+            reference_audio,
+            catalog_pages,
         ),
         bookmarks=Bookmarks(uow, clock),
         readiness=Readiness([PostgresProbe(engine), RedisProbe(redis), StorageProbe(storage)]),
@@ -207,7 +228,9 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         queue=queue,
         http=http,
         idempotency=idempotency,
-        uploads=RecordingUploads(uow, storage, inspector, SaqRelayQueue(queue), clock, ids, pipeline),
+        uploads=RecordingUploads(
+            uow, storage, inspector, SaqRelayQueue(queue), clock, ids, pipeline, features.version
+        ),
         resumable_uploads=ResumableUploads(uow, storage, clock, ids, pipeline),
         jobs=jobs,
         stream_tickets=JobStreamTickets(
@@ -220,9 +243,17 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         pipeline_statistics=PipelineStatistics(uow, clock),
         rate_limiter=RedisRateLimiter(redis),
         publisher=publisher,
+        catalog_pages=catalog_pages,
         reference_audio=reference_audio,
         session_factory=session_factory,
     )
+
+
+def catalog_cache_namespace(settings: Settings) -> str:
+    """Instances share cached pages when they share the database (and the queue name that separates
+    deployments on one Redis); another database's catalog is never served."""
+    database = hashlib.blake2b(settings.database_url.encode(), digest_size=6).hexdigest()
+    return f"{settings.queue_name}:{database}"
 
 
 def pipeline_settings(settings: Settings) -> PipelineSettings:

@@ -63,7 +63,7 @@ def test_an_upload_answers_within_a_second_while_redis_is_paused_and_is_analysed
         control.execute_command("CLIENT", "PAUSE", PAUSE_MILLISECONDS, "ALL")
     started = time.monotonic()
     answer = httpx.post(
-        f"{system.api_url}/tokens/{token_id}/upload-audio",
+        f"{system.api_url}/v1/tokens/{token_id}/upload-audio",
         files={"file": ("take.wav", audio)},
         headers=user,
         timeout=PAUSE_MILLISECONDS / 1000 * 2,
