@@ -1,7 +1,7 @@
 """aligned word timings: whether an item's word timings were computed by forced alignment, not given
 
 Revision ID: 0013
-Revises: 0007
+Revises: 0006
 Create Date: 2026-12-06 05:10:00+00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | None = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
