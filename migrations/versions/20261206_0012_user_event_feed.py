@@ -1,7 +1,7 @@
 """user event feed: each job event's owner and its place in that user's feed, a per-user counter
 
 Revision ID: 0012
-Revises: 0006
+Revises: 0013
 Create Date: 2026-12-06 05:00:00+00:00
 
 A user's live feed (GET /v1/notifications, GET /v1/events) resumes from a cursor: the event's
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0006"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
