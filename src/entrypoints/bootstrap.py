@@ -5,11 +5,13 @@ The HTTP app, the worker and the CLI all start from ``build_container``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 import httpx
 from redis.asyncio import Redis
@@ -19,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from adapters.analysis.http_dispatcher import HttpAnalysisDispatcher
 from adapters.audio.decoding import PyAvAudioInspector
 from adapters.audio.reference_features import VoiceReferenceFeatures
+from adapters.audio.reference_processing import ReferenceAudioProcessor
 from adapters.cache.redis_catalog_pages import RedisCatalogPages
 from adapters.events.redis_fanout import RedisEventFanout, RedisJobEventFeed, RedisJobEventPublisher
 from adapters.persistence.idempotency import SqlaIdempotencyStore
@@ -31,6 +34,7 @@ from adapters.security.tokens import JwtAccessTokenIssuer, JwtStreamTickets
 from adapters.storage.local import LocalObjectStorage
 from adapters.system import SystemClock, Uuid7Generator
 from application.accounts import Authentication, Profiles, Registration
+from application.analysis.feed import UserFeed
 from application.analysis.jobs import JobStreamTickets, UserJobs
 from application.analysis.maintenance import Housekeeping
 from application.analysis.relay import OutboxRelay
@@ -122,6 +126,7 @@ class Container:
     resumable_uploads: ResumableUploads
     jobs: UserJobs
     stream_tickets: JobStreamTickets
+    feed: UserFeed
     webhooks: AnalysisWebhooks
     webhook_verifier: WebhookVerifier
     relay: OutboxRelay
@@ -130,6 +135,7 @@ class Container:
     rate_limiter: RedisRateLimiter
     publisher: JobEventPublisher
     catalog_pages: RedisCatalogPages
+    reference_audio: ReferenceAudioProcessor
     session_factory: async_sessionmaker[AsyncSession] = field(repr=False)
 
     def unit_of_work(self) -> UnitOfWork:
@@ -143,6 +149,7 @@ class Container:
             self.queue.disconnect,
             self.redis.aclose,
             self.engine.dispose,
+            partial(asyncio.to_thread, self.reference_audio.close),
         ]
         close_storage = getattr(self.storage, "close", None)
         if close_storage is not None:
@@ -188,7 +195,13 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
     )
     idempotency = SqlaIdempotencyStore(session_factory)
     inspector = PyAvAudioInspector()
-    jobs = UserJobs(uow, RedisJobEventFeed(event_fanout), clock)
+    # One feature configuration for reference features and for the version jobs record (analysis reuse).
+    features = VoiceReferenceFeatures()
+    live_events = RedisJobEventFeed(event_fanout)
+    jobs = UserJobs(uow, live_events, clock)
+    stream_tickets = JwtStreamTickets(settings.secret_key, clock, STREAM_TICKET_LIFETIME)
+    # The catalog's reference features and forced alignment run in a child process (started on first use).
+    reference_audio = ReferenceAudioProcessor()
     catalog_pages = RedisCatalogPages(
         redis, catalog_cache_namespace(settings), settings.catalog_cache_seconds
     )
@@ -202,7 +215,15 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         profiles=Profiles(uow),
         catalog_queries=CatalogQueries(uow, storage),
         catalog_admin=CatalogAdministration(
-            uow, storage, inspector, reference_limits, clock, ids, VoiceReferenceFeatures(), catalog_pages
+            uow,
+            storage,
+            inspector,
+            reference_limits,
+            clock,
+            ids,
+            reference_audio,
+            reference_audio,
+            catalog_pages,
         ),
         bookmarks=Bookmarks(uow, clock),
         readiness=Readiness([PostgresProbe(engine), RedisProbe(redis), StorageProbe(storage)]),
@@ -211,12 +232,13 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         queue=queue,
         http=http,
         idempotency=idempotency,
-        uploads=RecordingUploads(uow, storage, inspector, SaqRelayQueue(queue), clock, ids, pipeline),
+        uploads=RecordingUploads(
+            uow, storage, inspector, SaqRelayQueue(queue), clock, ids, pipeline, features.version
+        ),
         resumable_uploads=ResumableUploads(uow, storage, clock, ids, pipeline),
         jobs=jobs,
-        stream_tickets=JobStreamTickets(
-            jobs, JwtStreamTickets(settings.secret_key, clock, STREAM_TICKET_LIFETIME)
-        ),
+        stream_tickets=JobStreamTickets(jobs, stream_tickets),
+        feed=UserFeed(uow, live_events, stream_tickets),
         webhooks=AnalysisWebhooks(uow, clock),
         webhook_verifier=WebhookVerifier(list(settings.analysis_webhook_secrets)),
         relay=OutboxRelay(uow, storage, dispatcher, clock, pipeline),
@@ -225,6 +247,7 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         rate_limiter=RedisRateLimiter(redis),
         publisher=publisher,
         catalog_pages=catalog_pages,
+        reference_audio=reference_audio,
         session_factory=session_factory,
     )
 

@@ -209,7 +209,20 @@ class Settings(ProgramSettings):
         default=600,
     )
     sse_heartbeat_seconds: Annotated[float, Meta(gt=0)] = variable(
-        "SSE_HEARTBEAT_SECONDS", "keep-alive comment interval on job event streams", default=15.0
+        "SSE_HEARTBEAT_SECONDS",
+        "keep-alive interval on job event streams and on the live feed (`/v1/events`, `/v1/notifications`)",
+        default=15.0,
+    )
+    feed_send_queue: Annotated[int, Meta(ge=1, le=100_000)] = variable(
+        "FEED_SEND_QUEUE",
+        "messages a live-feed connection may have waiting to be sent; a client that lets it stay full "
+        "for `FEED_SEND_TIMEOUT_SECONDS` is disconnected (WebSocket close code 4408)",
+        default=256,
+    )
+    feed_send_timeout_seconds: Annotated[float, Meta(gt=0)] = variable(
+        "FEED_SEND_TIMEOUT_SECONDS",
+        "how long a live-feed connection's full send queue may wait for the client before it is dropped",
+        default=10.0,
     )
     metrics_token: str | None = variable(
         "METRICS_TOKEN",

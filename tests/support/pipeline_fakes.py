@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
 from application.ports.analysis import AnalysisRequest, DispatchError
 from application.ports.idempotency import KeyClaim, StoredResponse
 from application.ports.persistence import JobFilter, JobStats, OutboxBacklog, Page, PageRequest
-from domain.analysis.jobs import Job, JobEvent, JobStatus
+from domain.analysis.jobs import AnalysisInputs, Job, JobEvent, JobStatus
 from domain.analysis.outbox import OutboxMessage
 from domain.catalog import ReferenceKind
 from domain.errors import ConflictError
@@ -71,6 +71,17 @@ class InMemoryJobs:
         self._t.jobs[job.id] = _stored(job)
         self._remember(job)
 
+    async def find_reusable(
+        self, user_id: UUID, kind: ReferenceKind, item_id: UUID, inputs: AnalysisInputs
+    ) -> Job | None:
+        matches = [
+            j
+            for j in self._t.jobs.values()
+            if (j.user_id, j.kind, j.item_id, j.status, j.inputs)
+            == (user_id, kind, item_id, JobStatus.COMPLETED, inputs)
+        ]
+        return copy.deepcopy(max(matches, key=lambda j: j.created_at)) if matches else None
+
     async def list_for_user(self, user_id: UUID, filters: JobFilter, page: PageRequest) -> Page[Job]:
         jobs = [
             copy.deepcopy(j)
@@ -117,11 +128,25 @@ class InMemoryJobEvents:
     async def last_sequences(self, job_ids: Collection[UUID]) -> dict[UUID, int]:
         return {job_id: max((e.sequence for e in self._t.events_of(job_id)), default=0) for job_id in job_ids}
 
-    async def append(self, events: list[JobEvent]) -> None:
+    async def list_for_user_after(self, user_id: UUID, after: int, limit: int = 1000) -> list[JobEvent]:
+        mine = [e for e in self._t.events if e.user_id == user_id and (e.feed_sequence or 0) > after]
+        return sorted(mine, key=lambda e: e.feed_sequence or 0)[:limit]
+
+    async def last_feed_sequence(self, user_id: UUID) -> int:
+        return max((e.feed_sequence or 0 for e in self._t.events if e.user_id == user_id), default=0)
+
+    async def append(self, events: list[JobEvent]) -> list[JobEvent]:
         stored = {(e.job_id, e.sequence) for e in self._t.events}
         if any((e.job_id, e.sequence) in stored for e in events):
             raise ConflictError("duplicate event sequence")
-        self._t.events.extend(events)
+        numbered = []
+        for event in events:
+            place = 1 + max(
+                (e.feed_sequence or 0 for e in self._t.events if e.user_id == event.user_id), default=0
+            )
+            numbered.append(replace(event, feed_sequence=place))
+            self._t.events.append(numbered[-1])
+        return numbered
 
 
 class InMemoryOutbox:

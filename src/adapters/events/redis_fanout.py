@@ -1,6 +1,7 @@
 """Live job events over Redis pub/sub, fanned out to this process's SSE streams with redis-py's public API.
 
-One channel per job (``job:<id>``). A process holds one pub/sub connection and one reader task, opened
+One channel per job (``job:<id>``) and one per user (``user:<id>``, every event of their jobs, for
+their feed). A process holds one pub/sub connection and one reader task, opened
 at its first subscription; the reader hands each message to the local subscribers of its channel. A
 subscriber costs a bounded queue and a set entry, no task. History and catch-up stay in Postgres.
 """
@@ -23,6 +24,7 @@ from domain.analysis.jobs import EventType, JobEvent
 from shared_kernel import tracing
 
 CHANNEL_PREFIX = "job:"
+USER_CHANNEL_PREFIX = "user:"
 # A slow SSE client must not grow memory without bound: its oldest live events are dropped, and it
 # catches up from Postgres.
 SUBSCRIBER_BACKLOG = 1000
@@ -40,6 +42,10 @@ logger = logging.getLogger(__name__)
 
 def job_channel(job_id: UUID) -> str:
     return f"{CHANNEL_PREFIX}{job_id}"
+
+
+def user_channel(user_id: UUID) -> str:
+    return f"{USER_CHANNEL_PREFIX}{user_id}"
 
 
 class LocalSubscriber:
@@ -258,6 +264,8 @@ class _WireEvent(msgspec.Struct, frozen=True):
     type: str
     data: dict[str, Any]
     created_at: datetime
+    user_id: UUID | None = None
+    feed_sequence: int | None = None
 
 
 _encoder = msgspec.json.Encoder()
@@ -266,14 +274,30 @@ _decoder = msgspec.json.Decoder(_WireEvent)
 
 def encode_event(event: JobEvent) -> bytes:
     return _encoder.encode(
-        _WireEvent(event.job_id, event.sequence, event.type.value, event.data, event.created_at)
+        _WireEvent(
+            event.job_id,
+            event.sequence,
+            event.type.value,
+            event.data,
+            event.created_at,
+            event.user_id,
+            event.feed_sequence,
+        )
     )
 
 
 def decode_event(payload: bytes) -> JobEvent | None:
     try:
         wire = _decoder.decode(payload)
-        return JobEvent(wire.job_id, wire.sequence, EventType(wire.type), wire.data, wire.created_at)
+        return JobEvent(
+            wire.job_id,
+            wire.sequence,
+            EventType(wire.type),
+            wire.data,
+            wire.created_at,
+            wire.user_id,
+            wire.feed_sequence,
+        )
     except (msgspec.DecodeError, ValueError):
         return None
 
@@ -283,10 +307,14 @@ class RedisJobEventPublisher:
         self._fanout = fanout
 
     async def publish(self, events: list[JobEvent]) -> None:
+        """On the job's channel, then on its owner's (once the event has its place in their feed)."""
         for event in events:
             attributes = {"job.id": str(event.job_id), "event.type": event.type.value}
             with tracing.span("events.publish", kind="producer", attributes=attributes):
-                await self._fanout.publish(job_channel(event.job_id), encode_event(event))
+                payload = encode_event(event)
+                await self._fanout.publish(job_channel(event.job_id), payload)
+                if event.user_id is not None and event.feed_sequence is not None:
+                    await self._fanout.publish(user_channel(event.user_id), payload)
 
 
 class RedisJobEventSubscription:
@@ -318,7 +346,12 @@ class RedisJobEventFeed:
         self._fanout = fanout
 
     async def subscribe(self, job_id: UUID) -> RedisJobEventSubscription:
-        channel = job_channel(job_id)
+        return await self._join(job_channel(job_id))
+
+    async def subscribe_user(self, user_id: UUID) -> RedisJobEventSubscription:
+        return await self._join(user_channel(user_id))
+
+    async def _join(self, channel: str) -> RedisJobEventSubscription:
         if not self._fanout.connected:
             raise LiveEventsUnavailableError("the job events channel (Redis) is down")
         try:

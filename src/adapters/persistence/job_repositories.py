@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -11,9 +12,16 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.persistence.models import JobEventRow, JobRow, JobWordResultRow, OutboxRow, WebhookInboxRow
+from adapters.persistence.models import (
+    JobEventRow,
+    JobRow,
+    JobWordResultRow,
+    OutboxRow,
+    UserEventCounterRow,
+    WebhookInboxRow,
+)
 from application.ports.persistence import JobFilter, JobStats, OutboxBacklog, Page, PageRequest
-from domain.analysis.jobs import EventType, Job, JobEvent, JobStatus, Recording
+from domain.analysis.jobs import AnalysisInputs, EventType, Job, JobEvent, JobStatus, Recording
 from domain.analysis.outbox import OutboxMessage
 from domain.analysis.results import AnalysisResult, WordResult, WordStatus
 from domain.catalog import ReferenceKind
@@ -72,6 +80,10 @@ def _job_from_row(row: JobRow, words: list[WordResult] | None = None) -> Job:
         result=result_from_json(row.result, words or []) if row.result else None,
         deadline_at=row.deadline_at,
         last_sequence=row.last_sequence,
+        inputs=AnalysisInputs(row.recording_sha256, row.reference_version, row.feature_version)
+        if row.recording_sha256 and row.reference_version and row.feature_version
+        else None,
+        reused_from=row.reused_from,
     )
 
 
@@ -88,10 +100,23 @@ def _write_job(job: Job, row: JobRow) -> None:
     row.deadline_at = job.deadline_at
     row.last_sequence = job.last_sequence
     row.updated_at = job.updated_at
+    inputs = job.inputs
+    row.recording_sha256 = inputs.recording_sha256 if inputs else None
+    row.reference_version = inputs.reference_version if inputs else None
+    row.feature_version = inputs.feature_version if inputs else None
+    row.reused_from = job.reused_from
 
 
 def _event_from_row(row: JobEventRow) -> JobEvent:
-    return JobEvent(row.job_id, row.sequence, EventType(row.type), row.data, row.created_at)
+    return JobEvent(
+        row.job_id,
+        row.sequence,
+        EventType(row.type),
+        row.data,
+        row.created_at,
+        row.user_id,
+        row.feed_sequence,
+    )
 
 
 class SqlaJobRepository:
@@ -158,6 +183,25 @@ class SqlaJobRepository:
             )
             words = [_word_from_row(w) for w in word_rows]
         return _job_from_row(row, words)
+
+    async def find_reusable(
+        self, user_id: UUID, kind: ReferenceKind, item_id: UUID, inputs: AnalysisInputs
+    ) -> Job | None:
+        row = await self._session.scalar(
+            select(JobRow)
+            .where(
+                JobRow.user_id == user_id,
+                JobRow.item_id == item_id,
+                JobRow.kind == kind.value,
+                JobRow.status == JobStatus.COMPLETED.value,
+                JobRow.recording_sha256 == inputs.recording_sha256,
+                JobRow.reference_version == inputs.reference_version,
+                JobRow.feature_version == inputs.feature_version,
+            )
+            .order_by(JobRow.created_at.desc())
+            .limit(1)
+        )
+        return await self._with_words(row) if row else None
 
     async def list_for_user(self, user_id: UUID, filters: JobFilter, page: PageRequest) -> Page[Job]:
         query = select(JobRow).where(JobRow.user_id == user_id)
@@ -226,9 +270,25 @@ class SqlaJobEventRepository:
         )
         return {row.id: row.last_sequence for row in rows}
 
-    async def append(self, events: list[JobEvent]) -> None:
+    async def list_for_user_after(self, user_id: UUID, after: int, limit: int = 1000) -> list[JobEvent]:
+        rows = await self._session.scalars(
+            select(JobEventRow)
+            .where(JobEventRow.user_id == user_id, JobEventRow.feed_sequence > after)
+            .order_by(JobEventRow.feed_sequence)
+            .limit(limit)
+        )
+        return [_event_from_row(r) for r in rows]
+
+    async def last_feed_sequence(self, user_id: UUID) -> int:
+        last = await self._session.scalar(
+            select(UserEventCounterRow.last_sequence).where(UserEventCounterRow.user_id == user_id)
+        )
+        return int(last or 0)
+
+    async def append(self, events: list[JobEvent]) -> list[JobEvent]:
         if not events:
-            return
+            return []
+        stored = await self._numbered(events)
         await self._session.execute(
             insert(JobEventRow),
             [
@@ -238,10 +298,40 @@ class SqlaJobEventRepository:
                     "type": e.type.value,
                     "data": e.data,
                     "created_at": e.created_at,
+                    "user_id": e.user_id,
+                    "feed_sequence": e.feed_sequence,
                 }
-                for e in events
+                for e in stored
             ],
         )
+        return stored
+
+    async def _numbered(self, events: list[JobEvent]) -> list[JobEvent]:
+        """The events with their places in their owners' feeds, taken from each owner's counter in one
+        statement. The counter rows stay locked until the commit, so a user's places become visible in
+        order; they are taken in user id order so two transactions cannot deadlock on them."""
+        owned: list[tuple[UUID, JobEvent]] = []
+        for event in events:
+            if event.user_id is None:
+                raise ValueError(f"event {event.sequence} of job {event.job_id} has no owner")
+            owned.append((event.user_id, event))
+        owners: dict[UUID, int] = {}
+        for user_id, _ in owned:
+            owners[user_id] = owners.get(user_id, 0) + 1
+        counters = insert(UserEventCounterRow).values(
+            [{"user_id": user_id, "last_sequence": count} for user_id, count in sorted(owners.items())]
+        )
+        statement = counters.on_conflict_do_update(
+            index_elements=[UserEventCounterRow.user_id],
+            set_={"last_sequence": UserEventCounterRow.last_sequence + counters.excluded.last_sequence},
+        ).returning(UserEventCounterRow.user_id, UserEventCounterRow.last_sequence)
+        last = {user_id: int(top) for user_id, top in await self._session.execute(statement)}
+        next_place = {user_id: last[user_id] - count + 1 for user_id, count in owners.items()}
+        numbered = []
+        for user_id, event in owned:
+            numbered.append(replace(event, feed_sequence=next_place[user_id]))
+            next_place[user_id] += 1
+        return numbered
 
 
 def _message_from_row(row: OutboxRow) -> OutboxMessage:

@@ -10,6 +10,7 @@ from advanced_alchemy.base import DefaultBase, UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    false,
 )
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -66,6 +68,7 @@ class PracticeItemRow(ReferenceAudioColumns, UUIDv7AuditBase):
     kind: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
     feature_config_version: Mapped[str | None] = mapped_column(String(32), default=None)
+    words_aligned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     words: Mapped[list[WordRow]] = relationship(
         lazy="raise", order_by="WordRow.index", cascade="all, delete-orphan", passive_deletes=True
@@ -170,6 +173,11 @@ class JobRow(UUIDv7AuditBase):
     overall_score: Mapped[float | None] = mapped_column(Float, default=None)
     deadline_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     last_sequence: Mapped[int] = mapped_column(Integer, default=0)
+    # What the result is a function of (domain.analysis.jobs.AnalysisInputs), set once the recording is in.
+    recording_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    reference_version: Mapped[str | None] = mapped_column(String(64), default=None)
+    feature_version: Mapped[str | None] = mapped_column(String(64), default=None)
+    reused_from: Mapped[UUID | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"), default=None)
 
     __table_args__ = (
         CheckConstraint("kind IN ('token', 'script')", name="kind_known"),
@@ -185,11 +193,22 @@ class JobRow(UUIDv7AuditBase):
             "deadline_at",
             postgresql_where=sql_text("status IN ('awaiting_upload', 'queued', 'dispatched', 'processing')"),
         ),
+        # Finding a completed analysis of the same bytes for the same user and item.
+        Index(
+            "ix_jobs_reusable",
+            "user_id",
+            "item_id",
+            "recording_sha256",
+            postgresql_where=sql_text("status = 'completed'"),
+        ),
+        # Deleting a job sets reused_from to null in the jobs that reused its result.
+        Index("ix_jobs_reused_from", "reused_from", postgresql_where=sql_text("reused_from IS NOT NULL")),
     )
 
 
 class JobEventRow(DefaultBase):
-    """Append-only history of a job; (job_id, sequence) is the SSE event id's source."""
+    """Append-only history of a job; (job_id, sequence) is the SSE event id's source, and
+    (user_id, feed_sequence) the cursor of its owner's feed."""
 
     __tablename__ = "job_events"
 
@@ -198,6 +217,19 @@ class JobEventRow(DefaultBase):
     type: Mapped[str] = mapped_column(String(24))
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    user_id: Mapped[UUID] = mapped_column()
+    feed_sequence: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_job_events_user_id_feed_sequence", "user_id", "feed_sequence", unique=True),)
+
+
+class UserEventCounterRow(DefaultBase):
+    """The last feed_sequence given to a user's events; its row lock orders them by commit."""
+
+    __tablename__ = "user_event_counters"
+
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    last_sequence: Mapped[int] = mapped_column(BigInteger)
 
 
 class OutboxRow(UUIDv7AuditBase):

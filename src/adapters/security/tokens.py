@@ -1,5 +1,6 @@
 """Signed tokens (HS256 JWT): access tokens carrying the user id and role, and stream tickets that let a
-client which cannot send headers (a browser's EventSource) follow one job's events."""
+client which cannot send headers (a browser's EventSource or WebSocket) follow one job's events, or the
+user's feed of all their jobs' events."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from domain.errors import AuthenticationError
 _ALGORITHM = "HS256"
 _REQUIRED = ["sub", "exp", "iat", "iss"]
 STREAM_AUDIENCE = "job-events"
+FEED_AUDIENCE = "user-events"
 
 
 class _Signer:
@@ -92,3 +94,12 @@ class JwtStreamTickets:
             return _principal(claims)
         except (jwt.PyJWTError, KeyError, ValueError, TypeError) as error:
             raise AuthenticationError("the stream ticket is invalid or expired") from error
+
+    def issue_feed(self, principal: Principal) -> AccessToken:
+        return self._signer.sign(principal, aud=FEED_AUDIENCE)
+
+    def verify_feed(self, ticket: str) -> Principal:
+        try:
+            return _principal(self._signer.claims(ticket, FEED_AUDIENCE, [*_REQUIRED, "aud"]))
+        except (jwt.PyJWTError, KeyError, ValueError, TypeError) as error:
+            raise AuthenticationError("the feed ticket is invalid or expired") from error

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from uuid import UUID
 
-from application.ports.analysis import JobEventFeed, JobEventSubscription, LiveEventsUnavailableError
+from application.analysis.following import LIVE_DOWN_POLL_SECONDS, Followed, follow
+from application.ports.analysis import JobEventFeed
 from application.ports.persistence import JobFilter, JobStats, Page, PageRequest, UnitOfWorkFactory
 from application.ports.security import AccessToken, StreamTickets
 from application.ports.system import Clock
 from domain.accounts import Principal
 from domain.analysis.jobs import Job, JobEvent
 from domain.errors import NotFoundError
-
-# How often a stream reads the database while Redis (the live channel) is down.
-LIVE_DOWN_POLL_SECONDS = 1.0
-logger = logging.getLogger(__name__)
 
 
 class LastSequences:
@@ -133,66 +128,17 @@ class UserJobs:
             return None
         return self._replay(job_id, after_sequence)
 
-    async def _follow(
+    def _follow(
         self, job_id: UUID, after_sequence: int, heartbeat_seconds: float
     ) -> AsyncIterator[JobEvent | None]:
-        """Subscribes before reading the history so nothing falls between the two.
-
-        Live events are taken in sequence and cost no query; a duplicate is dropped, and a gap or a
-        quiet spell is filled from the database, the source of truth when a live publish was lost.
-        While the live channel is down the stream polls the database (every LIVE_DOWN_POLL_SECONDS)
-        instead, and goes live again once a subscription succeeds (tried at every heartbeat).
-        """
-        subscription = await self._subscribe(job_id)
-        try:
-            last = after_sequence
-            pending = await self._news(job_id, last)
-            if not pending:
-                yield None
-            quiet = 0.0
-            while True:
-                for event in pending:
-                    last = event.sequence
-                    yield event
-                    if event.type.is_terminal:
-                        return
-                if subscription is None:
-                    await asyncio.sleep(self._poll_seconds)
-                    pending = await self._news(job_id, last)
-                    quiet = 0.0 if pending else quiet + self._poll_seconds
-                    if quiet >= heartbeat_seconds:
-                        quiet = 0.0
-                        yield None
-                        subscription = await self._subscribe(job_id)
-                    continue
-                try:
-                    live = await subscription.next(heartbeat_seconds)
-                except LiveEventsUnavailableError:
-                    await subscription.close()
-                    subscription = None
-                    pending = await self._news(job_id, last)
-                    continue
-                if live is None:
-                    pending = await self._news(job_id, last)
-                    if not pending:
-                        yield None
-                elif live.sequence == last + 1:
-                    pending = [live]
-                elif live.sequence > last + 1:
-                    pending = await self.catch_up(job_id, last)
-                else:
-                    pending = []
-        finally:
-            if subscription is not None:
-                await subscription.close()
-
-    async def _subscribe(self, job_id: UUID) -> JobEventSubscription | None:
-        """A live subscription, or None while the live channel is down (the stream polls meanwhile)."""
-        try:
-            return await self._feed.subscribe(job_id)
-        except LiveEventsUnavailableError:
-            logger.warning("live job events unavailable; following job %s from the database", job_id)
-            return None
+        followed = Followed(
+            name=f"job {job_id}",
+            subscribe=lambda: self._feed.subscribe(job_id),
+            catch_up=lambda after: self._news(job_id, after),
+            position=lambda event: event.sequence,
+            ends=lambda event: event.type.is_terminal,
+        )
+        return follow(followed, after_sequence, heartbeat_seconds, self._poll_seconds)
 
     async def _news(self, job_id: UUID, after_sequence: int) -> list[JobEvent]:
         """Persisted events after ``after_sequence``; when there are none (the common case: the stream

@@ -14,15 +14,14 @@ logger = logging.getLogger(__name__)
 
 async def commit_and_publish(
     saved: list[Job],
-    store: Callable[[list[JobEvent]], Awaitable[None]],
+    store: Callable[[list[JobEvent]], Awaitable[list[JobEvent]]],
     commit: Callable[[], Awaitable[None]],
     publisher: JobEventPublisher,
 ) -> None:
     """What a unit of work's ``commit()`` does with the jobs it added or saved: store their new events
-    in the transaction, commit it, then hand the events over and publish them. Nothing is published
-    when the commit fails."""
-    events = [event for job in saved for event in job.pending_events]
-    await store(events)
+    in the transaction (``store`` answers them with their places in their owners' feeds), commit it,
+    then hand the events over and publish them. Nothing is published when the commit fails."""
+    events = await store([event for job in saved for event in job.pending_events])
     await commit()
     for job in saved:
         job.pending_events.clear()

@@ -87,3 +87,8 @@ class JobEventFeed(Protocol):
         Raises ``LiveEventsUnavailableError`` when the live channel does not answer promptly.
         """
         ...
+
+    async def subscribe_user(self, user_id: UUID) -> JobEventSubscription:
+        """Live events of every job of one user from now on (each with its ``feed_sequence``), like
+        ``subscribe``."""
+        ...

@@ -10,7 +10,7 @@ from typing import Generic, Protocol, Self, TypeVar
 from uuid import UUID
 
 from domain.accounts import User
-from domain.analysis.jobs import Job, JobEvent, JobStatus
+from domain.analysis.jobs import AnalysisInputs, Job, JobEvent, JobStatus
 from domain.analysis.multipart import MultipartUpload
 from domain.analysis.outbox import OutboxMessage
 from domain.bookmarks import Bookmark
@@ -134,6 +134,12 @@ class JobRepository(Protocol):
         """Write the job's state; the unit of work stores and publishes its new events when it commits."""
         ...
 
+    async def find_reusable(
+        self, user_id: UUID, kind: ReferenceKind, item_id: UUID, inputs: AnalysisInputs
+    ) -> Job | None:
+        """The user's latest completed job of this item analysed from exactly these inputs, if any."""
+        ...
+
     async def list_for_user(self, user_id: UUID, filters: JobFilter, page: PageRequest) -> Page[Job]: ...
     async def stats_for_user(self, user_id: UUID) -> JobStats: ...
     async def overdue(self, now: datetime, limit: int) -> list[UUID]: ...
@@ -149,6 +155,14 @@ class JobEventRepository(Protocol):
 
     async def last_sequences(self, job_ids: Collection[UUID]) -> dict[UUID, int]:
         """The sequence of each job's newest event (0: none yet), in one query; unknown ids are left out."""
+        ...
+
+    async def list_for_user_after(self, user_id: UUID, after: int, limit: int = 1000) -> list[JobEvent]:
+        """The user's events (of all their jobs) whose ``feed_sequence`` is past ``after``, in order."""
+        ...
+
+    async def last_feed_sequence(self, user_id: UUID) -> int:
+        """The place of the user's newest event in their feed; 0 before their first."""
         ...
 
 

@@ -32,10 +32,19 @@ class AccessTokenIssuer(Protocol):
 
 
 class StreamTickets(Protocol):
-    """Short-lived credentials naming one job, for clients that can put a credential only in a URL."""
+    """Short-lived credentials naming one job (or the user's feed of all their jobs), for clients that can
+    put a credential only in a URL."""
 
     def issue(self, principal: Principal, job_id: UUID) -> AccessToken: ...
 
     def verify(self, ticket: str, job_id: UUID) -> Principal:
         """Raise ``AuthenticationError`` unless the ticket is genuine, unexpired and for ``job_id``."""
+        ...
+
+    def issue_feed(self, principal: Principal) -> AccessToken:
+        """A ticket that opens the principal's own feed of all their jobs' events, and nothing else."""
+        ...
+
+    def verify_feed(self, ticket: str) -> Principal:
+        """Raise ``AuthenticationError`` unless the ticket is a genuine, unexpired feed ticket."""
         ...

@@ -23,6 +23,7 @@ from entrypoints.http.controllers.client_config import ClientConfigController
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.job_events import JobEventsController, SeedJobEventsController
 from entrypoints.http.controllers.jobs import JobController
+from entrypoints.http.controllers.live_feed import LiveFeedController, notifications
 from entrypoints.http.controllers.multipart_uploads import MultipartUploadController
 from entrypoints.http.controllers.my_page import MyPageController
 from entrypoints.http.controllers.practice_items import practice_item_routes
@@ -70,7 +71,8 @@ def _openapi() -> OpenAPIConfig:
                     name="ticket",
                     security_scheme_in="query",
                     description=f"A job's stream ticket (POST {API_V1}/jobs/{{job_id}}/events/tickets), for "
-                    "EventSource clients; it opens that job's event stream only.",
+                    "EventSource clients; it opens that job's event stream only. The live feed takes a "
+                    f"feed ticket instead (POST {API_V1}/events/tickets).",
                 ),
             }
         ),
@@ -99,7 +101,10 @@ def api_routers(settings: Settings) -> list[Router]:
     """The public API under /v1 (with its OpenAPI document), and the same controllers at the
     unversioned paths, outside the document, answering with the deprecation headers."""
     return [
-        Router(path=API_V1, route_handlers=[*public_api(settings), openapi_v1]),
+        # The live feed is new in v1: it has no unversioned twin.
+        Router(
+            path=API_V1, route_handlers=[*public_api(settings), LiveFeedController, notifications, openapi_v1]
+        ),
         Router(
             path="/",
             route_handlers=public_api(settings, deprecated=True),

@@ -37,6 +37,7 @@ _PROVIDED = {
     "resumable_uploads": "resumable_uploads",
     "jobs": "jobs",
     "stream_tickets": "stream_tickets",
+    "feed": "feed",
     "webhooks": "webhooks",
     "webhook_verifier": "webhook_verifier",
     "pipeline_statistics": "pipeline_statistics",

@@ -133,6 +133,17 @@ class ApiMetrics:
             "Server-Sent Events streams open on this instance",
             registry=self.registry,
         )
+        self.websocket_connections = Gauge(
+            f"{PREFIX}_websocket_connections",
+            "Live-feed WebSockets (/v1/notifications) open on this instance",
+            registry=self.registry,
+        )
+        self.feed_closes = Counter(
+            f"{PREFIX}_feed_closes",
+            "Live-feed WebSockets closed by the server, by close code (4408: too slow; docs/live.md)",
+            ["code"],
+            registry=self.registry,
+        )
         self.rate_limited = Counter(
             f"{PREFIX}_rate_limited", "Requests refused with 429, by limit", ["limit"], registry=self.registry
         )
@@ -169,6 +180,17 @@ class ApiMetrics:
             yield
         finally:
             self.sse_connections.dec()
+
+    @contextmanager
+    def websocket_connection(self) -> Iterator[None]:
+        self.websocket_connections.inc()
+        try:
+            yield
+        finally:
+            self.websocket_connections.dec()
+
+    def feed_closed(self, code: int) -> None:
+        self.feed_closes.labels(str(code)).inc()
 
     async def exposition(self, load_pipeline: SnapshotLoader) -> bytes:
         await self._pipeline.refresh(load_pipeline)

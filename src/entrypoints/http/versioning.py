@@ -24,6 +24,8 @@ OPENAPI_V1_PATH = f"{API_V1}/openapi.json"
 # later, the policy's minimum (docs/api-versioning.md).
 DEPRECATED_SINCE = datetime(2026, 12, 6, tzinfo=UTC)
 SUNSET = datetime(2027, 6, 30, tzinfo=UTC)
+# Routes born in v1, with no unversioned (deprecated) twin: the user's live feed (docs/live.md).
+NEW_IN_V1 = (f"{API_V1}/events", f"{API_V1}/events/tickets", f"{API_V1}/notifications")
 # Paths outside the versioned API, by prefix ("/app/" covers "/app/..."; a path without a trailing slash
 # is also matched exactly): operations endpoints (probes and scrapes keep their URLs across versions),
 # protocol endpoints (analysis servers' webhooks, signed storage URLs: their URLs are issued by this

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -99,7 +99,10 @@ def event_message(event: JobEvent) -> ServerSentEventMessage:
 
 
 async def sse_messages(
-    events: AsyncIterator[JobEvent | None], shutting_down: asyncio.Event, metrics: ApiMetrics
+    events: AsyncIterator[JobEvent | None],
+    shutting_down: asyncio.Event,
+    metrics: ApiMetrics,
+    render: Callable[[JobEvent], ServerSentEventMessage] = event_message,
 ) -> AsyncIterator[ServerSentEventMessage]:
     """SSE messages of a job's stream; an error or a server shutdown ends the stream early, and the
     client resumes by id (on another instance, after a short, spread-out delay when shutting down; after
@@ -109,7 +112,7 @@ async def sse_messages(
         try:
             async for event in until_shutdown(events, shutting_down):
                 message = (
-                    event_message(event)
+                    render(event)
                     if event is not None
                     else ServerSentEventMessage(comment=KEEP_ALIVE, data=None)
                 )
@@ -119,9 +122,9 @@ async def sse_messages(
         except Exception as error:
             dependency = unavailable_dependency(error)
             if dependency is None:
-                logger.exception("job event stream failed")
+                logger.exception("event stream failed")
             else:
-                logger.warning("job event stream ended: dependency unavailable", dependency=dependency)
+                logger.warning("event stream ended: dependency unavailable", dependency=dependency)
                 retry = DEPENDENCY_RETRY_AFTER_SECONDS * 1000
                 yield ServerSentEventMessage(
                     comment=f"{dependency} unavailable; reconnect", data=None, retry=retry
@@ -135,7 +138,7 @@ def _shutdown_retry_ms() -> int:
     return SHUTDOWN_RETRY_MS + secrets.randbelow(SHUTDOWN_RETRY_SPREAD_MS)
 
 
-async def _close(events: AsyncIterator[JobEvent | None]) -> None:
+async def close_events(events: AsyncIterator[JobEvent | None]) -> None:
     close = getattr(events, "aclose", None)
     if close is not None:
         await close()
@@ -206,7 +209,7 @@ class JobEventsController(Controller):
             return Response(None, status_code=204)
         # Closing the stream when the response ends, however it ends, releases the live subscription.
         messages = sse_messages(events, request.app.state.shutting_down, metrics)
-        return ServerSentEvent(messages, background=BackgroundTask(_close, events))
+        return ServerSentEvent(messages, background=BackgroundTask(close_events, events))
 
 
 class SeedJobEventsController(JobEventsController):

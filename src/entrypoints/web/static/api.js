@@ -5,6 +5,7 @@
 /** @typedef {import("./types.js").Kind} Kind */
 /** @typedef {import("./types.js").Job} Job */
 /** @typedef {import("./types.js").StreamTicket} StreamTicket */
+/** @typedef {import("./types.js").FeedTicket} FeedTicket */
 /** @typedef {import("./types.js").AccessToken} AccessToken */
 /** @typedef {{title?: string, detail?: string, type?: string, errors?: {field: string, message: string}[]}} Problem */
 /** @typedef {{accessToken: string, expiresAt: number, email: string}} Session */
@@ -346,6 +347,76 @@ export function followJob(jobId, { eventTypes, terminalTypes, onEvent, onStatus,
     stopped = true;
     clearTimeout(retryTimer);
     if (source) source.close();
+  }
+
+  open();
+  return { stop };
+}
+
+// Follow every event of all the signed-in user's jobs over the live feed's WebSocket (docs/live.md).
+// A browser's WebSocket cannot send an Authorization header: a feed ticket goes in the URL. The last
+// cursor seen is kept, and every reconnection sends it, so nothing is missed or repeated; a 4401 close
+// (the ticket expired) fetches a new ticket, any other close reconnects after a growing delay. The
+// first connection asks for cursor=now: the page was just loaded, onEvent sees what happens next.
+// onEvent(type, data) per event; onStatus("open" | "reconnecting").
+/**
+ * @param {{onEvent: (type: string, data: any) => void, onStatus: (state: "open" | "reconnecting") => void}} follower
+ * @returns {{stop(): void}}
+ */
+export function followMyJobs({ onEvent, onStatus }) {
+  /** @type {string | null} */
+  let cursor = null;
+  /** @type {WebSocket | null} */
+  let socket = null;
+  let stopped = false;
+  let retryDelay = 1000;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let retryTimer;
+
+  async function open() {
+    if (stopped) return;
+    /** @type {FeedTicket} */
+    let ticket;
+    try {
+      ticket = await api.post("/v1/events/tickets");
+    } catch (error) {
+      if (error instanceof SignInRequired || (error instanceof ApiError && error.status < 500)) {
+        stop();
+        return;
+      }
+      scheduleRetry();
+      return;
+    }
+    if (stopped) return;
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const resume = `&cursor=${encodeURIComponent(cursor ?? "now")}`;
+    const opened = new WebSocket(`${scheme}//${location.host}${ticket.notifications_url}${resume}`);
+    socket = opened;
+    opened.onmessage = (/** @type {MessageEvent<string>} */ message) => {
+      const data = JSON.parse(message.data);
+      retryDelay = 1000;
+      onStatus("open");
+      if (data.type !== "event") return;
+      cursor = data.cursor;
+      onEvent(data.event, data.data);
+    };
+    opened.onclose = () => {
+      if (stopped) return;
+      onStatus("reconnecting");
+      scheduleRetry();
+    };
+  }
+
+  function scheduleRetry() {
+    if (stopped) return;
+    retryTimer = setTimeout(open, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, 15000);
+  }
+
+  function stop() {
+    stopped = true;
+    clearTimeout(retryTimer);
+    if (socket) socket.close();
   }
 
   open();

@@ -68,6 +68,8 @@
 
 /** @typedef {{url: string}} StreamTicket */
 
+/** @typedef {{ticket: string, expires_in: number, events_url: string, notifications_url: string}} FeedTicket */
+
 /** @typedef {{access_token: string, expires_in: number}} AccessToken */
 
 /** @typedef {{max_bytes: number, max_seconds: number, min_seconds: number}} RecordingLimits */

@@ -1,9 +1,10 @@
 // @ts-check
 // #/me: counts, scores over time, recent recordings and bookmarks.
 
-import { api } from "../api.js";
+import { api, followMyJobs } from "../api.js";
 import { historyChart } from "../charts.js";
 import { formatDate, h } from "../dom.js";
+import { onLeave } from "../router.js";
 import { itemName, requireSignIn, title } from "../ui.js";
 
 /** @typedef {import("../router.js").Show} Show */
@@ -65,11 +66,11 @@ export async function myPageView(show) {
   const recent = page.history.recent.items.map((job) =>
     h(
       "li",
-      {},
+      { "data-job-id": job.id },
       h("a", { href: `#/jobs/${job.id}` }, jobLabel(job, names)),
       ` · ${formatDate(job.created_at)}`,
       " — ",
-      job.result ? `${job.result.overall.toFixed(1)} / 100` : job.status,
+      h("span", { class: "job-status" }, job.result ? `${job.result.overall.toFixed(1)} / 100` : job.status),
     ),
   );
   const bookmarks = page.bookmarks.map((b) =>
@@ -101,4 +102,33 @@ export async function myPageView(show) {
       bookmarks.length ? h("ul", { class: "plain-list" }, bookmarks) : h("p", { class: "muted" }, "Bookmark lines and scripts to find them here."),
     ),
   );
+  followHistory(show);
+}
+
+// The history follows the user's live feed (docs/live.md): a listed job's status changes in place; a
+// new job or a finished one reloads the page, whose counts, scores and chart then include it.
+/** @param {Show} show */
+function followHistory(show) {
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let reload;
+  const follower = followMyJobs({
+    onEvent(type, data) {
+      const status = document.querySelector(`[data-job-id="${data.job_id}"] .job-status`);
+      const finished = ["completed", "failed", "cancelled"].includes(type);
+      if (status && !finished) {
+        status.textContent = type === "progress" && typeof data.progress === "number" ? `${data.progress}%` : type;
+        return;
+      }
+      clearTimeout(reload);
+      reload = setTimeout(() => {
+        follower.stop();
+        myPageView(show);
+      }, 300);
+    },
+    onStatus() {},
+  });
+  onLeave(() => {
+    clearTimeout(reload);
+    follower.stop();
+  });
 }
