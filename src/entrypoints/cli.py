@@ -51,8 +51,8 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=None, help="[default: $HOST or 127.0.0.1]")
 @click.option("--port", default=None, type=int, help="[default: $PORT or 8000]")
-@click.option("--workers", default=1, type=int, show_default=True)
-def serve(host: str | None, port: int | None, workers: int) -> None:
+@click.option("--workers", default=None, type=int, help="[default: $WEB_CONCURRENCY or 1]")
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the HTTP API with uvicorn."""
     settings = _settings()
     uvicorn.run(
@@ -60,7 +60,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         factory=True,
         host=host or settings.serve_host,
         port=settings.serve_port if port is None else port,
-        workers=workers,
+        workers=workers or settings.serve_workers,
         **uvicorn_proxy_options(settings),
         log_config=None,
         timeout_graceful_shutdown=20,
