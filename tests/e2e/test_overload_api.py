@@ -79,7 +79,9 @@ async def _retry_until_accepted(
     base_url: str, token_id: str, user: dict[str, str], keys: list[str], first: list[httpx.Response]
 ) -> dict[str, str]:
     """Each key's job id: refused uploads are sent again, one at a time, under the same key."""
-    jobs = {key: answer.json()["id"] for key, answer in zip(keys, first, strict=True) if answer.status_code == 202}
+    jobs = {
+        key: answer.json()["id"] for key, answer in zip(keys, first, strict=True) if answer.status_code == 202
+    }
     async with httpx.AsyncClient(base_url=base_url, timeout=60.0) as client:
         for key in keys:
             for _ in range(RETRY_ROUNDS):

@@ -67,13 +67,13 @@ class RecordingUploads:
     async def upload(self, principal: Principal, kind: ReferenceKind, item_id: UUID, data: bytes) -> Job:
         """Validate the recording, store it and queue its analysis; answer at once with the job."""
         inspected = await self._inspect(kind, data)
-        async with self._uow() as uow:
-            await _require_reference(uow, kind, item_id)
         job_id = self._ids.new_id()
         key = recording_key(job_id, inspected.format)
         await self._storage.put(key, data, inspected.format.content_type)
         recording = Recording(key, inspected.format.content_type, inspected.duration_seconds, inspected.size)
         try:
+            # The reference check shares the job's transaction (one connection and commit per upload, not
+            # two); an upload for a missing item costs a stored object, deleted right here.
             job, outbox_id = await self._create_queued_job(principal, kind, item_id, job_id, recording)
         except BaseException:
             await self._storage.delete(key)
@@ -176,6 +176,7 @@ class RecordingUploads:
         )
         outbox = OutboxMessage(self._ids.new_id(), job_id, now)
         async with self._uow() as uow:
+            await _require_reference(uow, kind, item_id)
             await uow.jobs.add(job)
             await uow.outbox.add(outbox)
             await uow.commit()
