@@ -99,11 +99,12 @@ class Settings(ProgramSettings):
     database_pool_size: Annotated[int, Meta(ge=1)] = variable(
         "DATABASE_POOL_SIZE",
         "connections each process keeps open; (size + overflow) x processes must fit Postgres's "
-        "`max_connections`",
-        default=10,
+        "`max_connections` (as many as UPLOAD_MAX_IN_FLIGHT: an upload holds one connection at a time, "
+        "and a connection opened in overflow is closed again when returned)",
+        default=16,
     )
     database_pool_overflow: Annotated[int, Meta(ge=0)] = variable(
-        "DATABASE_POOL_OVERFLOW", "connections a process may open beyond the pool for a burst", default=5
+        "DATABASE_POOL_OVERFLOW", "connections a process may open beyond the pool for a burst", default=4
     )
     database_pool_timeout_seconds: Annotated[float, Meta(gt=0)] = variable(
         "DATABASE_POOL_TIMEOUT_SECONDS",
