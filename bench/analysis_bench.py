@@ -6,7 +6,7 @@ real processes on this machine, with local storage and a Redis database of their
 espeak-ng reference audio (WAV), a user uploads the same line in another voice (WebM/Opus), N times
 one after another, after two uploads that warm up the processes and are not counted.
 
-Each upload is timed from just before its POST to the moment its SSE stream (``GET /jobs/{id}/events``,
+Each upload is timed from just before its POST to the moment its SSE stream (``GET /v1/jobs/{id}/events``,
 opened when the POST answers, replaying what happened meanwhile) delivers the completed event. The
 timeline of every SSE event is kept, so the figures break down into: the upload request, upload answer
 to the analysis server's ``started`` (worker relay and dispatch), and ``started`` to ``completed``
@@ -141,12 +141,12 @@ def _measure(
                 cpu_before = _tree_cpu_seconds(marker)
             began = time.perf_counter()
             answer = client.post(
-                f"/tokens/{token_id}/upload-audio", files={"file": ("take.webm", take_audio)}
+                f"/v1/tokens/{token_id}/upload-audio", files={"file": ("take.webm", take_audio)}
             )
             answered = time.perf_counter()
             assert answer.status_code == 202, answer.text
             arrivals: dict[str, float] = {}
-            with client.stream("GET", f"/jobs/{answer.json()['id']}/events") as stream:
+            with client.stream("GET", f"/v1/jobs/{answer.json()['id']}/events") as stream:
                 assert stream.status_code == 200, stream.read()
                 for event in sse_events(stream.iter_lines()):
                     arrivals.setdefault(event.event, time.perf_counter())

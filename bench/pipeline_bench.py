@@ -130,19 +130,19 @@ async def prepare_catalog(api: str) -> tuple[str, dict[str, str]]:
             env=env, check=True, cwd=ROOT, capture_output=True,
         )  # fmt: skip
         admin = await login(client, "bench-admin@example.com", "bench admin password")
-        actor = (await client.post("/actors", json={"name": "Bench"}, headers=admin)).json()
+        actor = (await client.post("/v1/actors", json={"name": "Bench"}, headers=admin)).json()
         token = (
             await client.post(
-                "/tokens",
+                "/v1/tokens",
                 json={"actor_id": actor["id"], "movie_title": "Bench", "text": "bench line"},
                 headers=admin,
             )
         ).json()
         await client.put(
-            f"/tokens/{token['id']}/reference-audio", files={"file": ("r.wav", wav(2.0))}, headers=admin
+            f"/v1/tokens/{token['id']}/reference-audio", files={"file": ("r.wav", wav(2.0))}, headers=admin
         )
         await client.post(
-            "/auth/signup",
+            "/v1/auth/signup",
             json={"email": "bench@example.com", "password": "bench password", "display_name": "B"},
         )
         user = await login(client, "bench@example.com", "bench password")
@@ -150,7 +150,7 @@ async def prepare_catalog(api: str) -> tuple[str, dict[str, str]]:
 
 
 async def login(client: httpx.AsyncClient, email: str, password: str) -> dict[str, str]:
-    response = await client.post("/auth/login", data={"username": email, "password": password})
+    response = await client.post("/v1/auth/login", data={"username": email, "password": password})
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
@@ -216,7 +216,9 @@ async def main(args: argparse.Namespace) -> None:
 
             async def upload(_: int) -> int:
                 response = await client.post(
-                    f"/tokens/{token_id}/upload-audio", files={"file": ("take.wav", recording)}, headers=user
+                    f"/v1/tokens/{token_id}/upload-audio",
+                    files={"file": ("take.wav", recording)},
+                    headers=user,
                 )
                 if response.status_code == 202:
                     uploaded.append(response.json()["id"])
@@ -276,7 +278,9 @@ async def main(args: argparse.Namespace) -> None:
             for i in range(int(args.rate * args.seconds)):
                 await asyncio.sleep(max(0, started + i * interval - time.perf_counter()))
                 response = await client.post(
-                    f"/tokens/{token_id}/upload-audio", files={"file": ("take.wav", recording)}, headers=user
+                    f"/v1/tokens/{token_id}/upload-audio",
+                    files={"file": ("take.wav", recording)},
+                    headers=user,
                 )
                 sent.append(response.json()["id"])
             deadline = time.monotonic() + 30

@@ -90,7 +90,7 @@ class ClientReport:
 
 def _request(host: str, port: int, job_id: str, token: str) -> bytes:
     return (
-        f"GET /jobs/{job_id}/events HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+        f"GET /v1/jobs/{job_id}/events HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
         "Accept: text/event-stream\r\nLast-Event-ID: 1\r\nConnection: close\r\n\r\n"
     ).encode()
 

@@ -47,5 +47,5 @@ async def test_swagger_ui_renders_the_api_from_the_services_own_files(desktop_pa
     await desktop_page.goto(f"{api}/schema/swagger")
 
     await desktop_page.locator(".swagger-ui .info .title", has_text="Voice practice API").wait_for()
-    await desktop_page.locator(".opblock-summary-path", has_text="/auth/login").first.wait_for()
+    await desktop_page.locator(".opblock-summary-path", has_text="/v1/auth/login").first.wait_for()
     assert (violations, elsewhere) == ([], [])

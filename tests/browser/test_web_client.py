@@ -137,7 +137,7 @@ async def access_token(page: Page) -> dict[str, str]:
 
 
 def _user_jobs(system: System, headers: dict[str, str]) -> list[dict[str, Any]]:
-    answer = httpx.get(f"{system.api_url}/jobs", headers=headers, timeout=10.0)
+    answer = httpx.get(f"{system.api_url}/v1/jobs", headers=headers, timeout=10.0)
     assert answer.status_code == 200, answer.text
     items: list[dict[str, Any]] = answer.json()["items"]
     return items
@@ -506,7 +506,7 @@ async def test_a_view_still_loading_when_the_user_moves_on_does_not_paint_over_t
         answered.set()
 
     await sign_up(page, system, "impatient@example.com")
-    await page.route("**/jobs/*", slow_job)
+    await page.route("**/v1/jobs/*", slow_job)
     await page.goto(f"{system.api_url}/#/jobs/{'0' * 8}-0000-7000-8000-{'0' * 12}")
     await page.get_by_role("navigation", name="Main").get_by_role("link", name="Scripts").click()
     await expect(page.get_by_role("heading", level=1, name="Scripts to read")).to_be_visible()
@@ -527,7 +527,7 @@ async def test_the_page_takes_its_limits_from_the_apis_client_config(page: Page,
         config["recording_limits"]["token"]["max_seconds"] = 2
         await route.fulfill(response=response, json=config)
 
-    await page.route("**/client-config", smaller_limits)
+    await page.route("**/v1/client-config", smaller_limits)
     await page.goto(f"{system.api_url}/#/signin")
     new_password = page.get_by_role("form", name="New here? Create an account").get_by_label("Password")
     await expect(new_password).to_have_attribute("minlength", "12")

@@ -62,7 +62,7 @@ def sign_up(client: httpx.AsyncClient) -> SignUp:
     async def create(email: str | None = None, password: str = "correct horse battery") -> dict[str, str]:
         email = email or f"user{next(counter)}@example.com"
         response = await client.post(
-            "/auth/signup", json={"email": email, "password": password, "display_name": "Test User"}
+            "/v1/auth/signup", json={"email": email, "password": password, "display_name": "Test User"}
         )
         assert response.status_code == 201, response.text
         return await log_in(client, email, password)
@@ -83,11 +83,11 @@ async def admin_headers(client: httpx.AsyncClient, container: Container) -> dict
 @pytest.fixture
 async def reference_token(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> dict[str, Any]:
     """A token whose reference audio is uploaded, ready to be practised."""
-    actor = (await client.post("/actors", json={"name": "Ref Actor"}, headers=admin_headers)).json()
+    actor = (await client.post("/v1/actors", json={"name": "Ref Actor"}, headers=admin_headers)).json()
     body = {"actor_id": actor["id"], "movie_title": "Ref Movie", "text": "Hello there"}
-    token = (await client.post("/tokens", json=body, headers=admin_headers)).json()
+    token = (await client.post("/v1/tokens", json=body, headers=admin_headers)).json()
     uploaded = await client.put(
-        f"/tokens/{token['id']}/reference-audio",
+        f"/v1/tokens/{token['id']}/reference-audio",
         files={"file": ("ref.wav", tone(1.0))},
         headers=admin_headers,
     )
@@ -100,9 +100,11 @@ async def reference_script(client: httpx.AsyncClient, admin_headers: dict[str, s
     """A script whose spoken reference audio is uploaded, so its words carry reference features."""
     audio, words = spoken("hello world")
     body = {"title": "Ref", "text": "hello world", "words": words}
-    script = (await client.post("/scripts", json=body, headers=admin_headers)).json()
+    script = (await client.post("/v1/scripts", json=body, headers=admin_headers)).json()
     uploaded = await client.put(
-        f"/scripts/{script['id']}/reference-audio", files={"file": ("ref.wav", audio)}, headers=admin_headers
+        f"/v1/scripts/{script['id']}/reference-audio",
+        files={"file": ("ref.wav", audio)},
+        headers=admin_headers,
     )
     assert uploaded.status_code == 200, uploaded.text
     return script

@@ -96,7 +96,7 @@ async def test_a_sign_up_flood_neither_stalls_health_nor_gets_past_the_limit(api
             answers = await asyncio.gather(
                 *(
                     client.post(
-                        "/auth/signup",
+                        "/v1/auth/signup",
                         json={
                             "email": f"flood-{run}-{n}@example.com",
                             "password": "correct horse battery",
@@ -127,7 +127,7 @@ async def test_forged_forwarded_addresses_do_not_escape_the_log_in_limit(api: st
         codes = [
             (
                 await client.post(
-                    "/auth/login",
+                    "/v1/auth/login",
                     data={"username": f"nobody{n}@example.com", "password": "guess"},
                     headers={"X-Forwarded-For": f"203.0.113.{n + 1}", "X-Real-IP": f"203.0.113.{n + 1}"},
                 )

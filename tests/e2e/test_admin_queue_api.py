@@ -76,7 +76,7 @@ async def test_the_upload_relay_job_can_be_inspected(
     container: Container,
 ) -> None:
     uploaded = await client.post(
-        f"/tokens/{reference_token['id']}/upload-audio",
+        f"/v1/tokens/{reference_token['id']}/upload-audio",
         files={"file": ("take.wav", tone(1.0))},
         headers=await sign_up(),
     )
@@ -94,7 +94,7 @@ async def test_the_pipeline_figures_count_jobs_by_kind_and_status(
     client: httpx.AsyncClient, admin_headers: dict[str, str], sign_up: SignUp, reference_token: dict[str, Any]
 ) -> None:
     await client.post(
-        f"/tokens/{reference_token['id']}/upload-audio",
+        f"/v1/tokens/{reference_token['id']}/upload-audio",
         files={"file": ("take.wav", tone(1.0))},
         headers=await sign_up(),
     )

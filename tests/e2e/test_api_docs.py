@@ -58,13 +58,13 @@ async def test_the_page_starts_swagger_ui_on_the_openapi_document(client: httpx.
     page = await client.get("/schema/swagger")
     starter = await client.get("/schema/assets/api-docs.js")
 
-    assert 'data-spec-url="/schema/openapi.json"' in page.text
+    assert 'data-spec-url="/v1/openapi.json"' in page.text
     assert "SwaggerUIBundle(" in starter.text
-    assert (await client.get("/schema/openapi.json")).json()["info"]["title"] == "Voice practice API"
+    assert (await client.get("/v1/openapi.json")).json()["info"]["title"] == "Voice practice API"
 
 
 async def test_the_packaged_swagger_ui_is_a_version_that_reads_openapi_3_1(client: httpx.AsyncClient) -> None:
-    document = (await client.get("/schema/openapi.json")).json()
+    document = (await client.get("/v1/openapi.json")).json()
     bundle = (await client.get("/schema/assets/swagger-ui-bundle.js")).text
 
     assert document["openapi"].startswith("3.1")

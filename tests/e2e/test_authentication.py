@@ -33,31 +33,31 @@ def test_only_a_bearer_scheme_with_a_token_counts(header: str, token: str | None
 async def test_the_signed_in_user_reaches_the_handler(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     headers = await sign_up(email="me@example.com")
 
-    me = await client.get("/auth/me", headers=headers)
+    me = await client.get("/v1/auth/me", headers=headers)
 
     assert (me.status_code, me.json()["email"]) == (200, "me@example.com")
 
 
 async def test_a_protected_route_without_a_token_is_401(client: httpx.AsyncClient) -> None:
-    response = await client.get("/jobs")
+    response = await client.get("/v1/jobs")
 
     assert (response.status_code, response.headers["www-authenticate"]) == (401, "Bearer")
 
 
 async def test_a_forged_token_is_401_on_a_protected_route(client: httpx.AsyncClient) -> None:
-    response = await client.get("/mypage", headers=FORGED)
+    response = await client.get("/v1/mypage", headers=FORGED)
 
     assert response.json()["type"] == "/problems/unauthenticated"
 
 
 async def test_a_forged_token_does_not_lock_a_public_route(client: httpx.AsyncClient) -> None:
-    response = await client.get("/tokens", headers=FORGED)
+    response = await client.get("/v1/tokens", headers=FORGED)
 
     assert response.status_code == 200
 
 
 async def test_a_forged_token_is_401_before_the_upload_rate_limit_counts(client: httpx.AsyncClient) -> None:
-    response = await client.post("/jobs/00000000-0000-0000-0000-000000000000/submit", headers=FORGED)
+    response = await client.post("/v1/jobs/00000000-0000-0000-0000-000000000000/submit", headers=FORGED)
 
     assert response.status_code == 401
 

@@ -42,7 +42,7 @@ async def test_a_users_large_reference_audio_is_refused_before_it_is_read(
 ) -> None:
     body = CountedBody(60 * 1024 * 1024)
     answer = await _send(
-        client, "PUT", f"/tokens/{reference_token['id']}/reference-audio", body, **await sign_up()
+        client, "PUT", f"/v1/tokens/{reference_token['id']}/reference-audio", body, **await sign_up()
     )
 
     assert (answer.status_code, answer.json()["type"]) == (403, "/problems/forbidden")
@@ -53,7 +53,7 @@ async def test_an_anonymous_upload_is_refused_before_it_is_read(
     client: httpx.AsyncClient, reference_token: dict[str, Any]
 ) -> None:
     body = CountedBody(5 * 1024 * 1024)
-    answer = await _send(client, "POST", f"/tokens/{reference_token['id']}/upload-audio", body)
+    answer = await _send(client, "POST", f"/v1/tokens/{reference_token['id']}/upload-audio", body)
 
     assert (answer.status_code, answer.json()["type"]) == (401, "/problems/unauthenticated")
     assert body.sent <= CHUNK
@@ -64,7 +64,7 @@ async def test_an_upload_larger_than_the_kinds_limit_is_refused_before_it_is_rea
 ) -> None:
     body = CountedBody(settings.token_max_bytes + MULTIPART_OVERHEAD_BYTES + 1)
     answer = await _send(
-        client, "POST", f"/tokens/{reference_token['id']}/upload-audio", body, **await sign_up()
+        client, "POST", f"/v1/tokens/{reference_token['id']}/upload-audio", body, **await sign_up()
     )
 
     assert answer.status_code == 413
@@ -79,7 +79,7 @@ async def test_a_reference_audio_larger_than_its_limit_is_refused_before_it_is_r
 ) -> None:
     body = CountedBody(settings.reference_max_bytes + MULTIPART_OVERHEAD_BYTES + 1)
     answer = await _send(
-        client, "PUT", f"/tokens/{reference_token['id']}/reference-audio", body, **admin_headers
+        client, "PUT", f"/v1/tokens/{reference_token['id']}/reference-audio", body, **admin_headers
     )
 
     assert answer.status_code == 413

@@ -19,7 +19,7 @@ from tests.support.encoding import encode_audio
 async def _actor(
     client: httpx.AsyncClient, admin: dict[str, str], name: str = "Meryl Streep"
 ) -> dict[str, Any]:
-    response = await client.post("/actors", json={"name": name, "bio": "Actor"}, headers=admin)
+    response = await client.post("/v1/actors", json={"name": name, "bio": "Actor"}, headers=admin)
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -32,7 +32,7 @@ async def _token(
     movie: str = "Film",
 ) -> dict[str, Any]:
     body = {"actor_id": actor_id, "movie_title": movie, "movie_year": 1999, "text": text}
-    response = await client.post("/tokens", json=body, headers=admin)
+    response = await client.post("/v1/tokens", json=body, headers=admin)
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -58,10 +58,10 @@ def count_queries(container: Container) -> Iterator[list[str]]:
 
 
 async def test_writes_need_a_token_and_the_admin_role(client: httpx.AsyncClient, sign_up: SignUp) -> None:
-    anonymous = await client.post("/actors", json={"name": "X"})
+    anonymous = await client.post("/v1/actors", json={"name": "X"})
     assert anonymous.status_code == 401
     user = await sign_up()
-    forbidden = await client.post("/actors", json={"name": "X"}, headers=user)
+    forbidden = await client.post("/v1/actors", json={"name": "X"}, headers=user)
     assert forbidden.status_code == 403
     assert forbidden.json()["type"] == "/problems/forbidden"
 
@@ -71,7 +71,7 @@ async def test_token_detail_embeds_its_actor(
 ) -> None:
     actor = await _actor(client, admin_headers)
     token = await _token(client, admin_headers, actor["id"])
-    detail = await client.get(f"/tokens/{token['id']}")
+    detail = await client.get(f"/v1/tokens/{token['id']}")
     assert detail.status_code == 200
     assert detail.json()["actor"] == actor
     assert detail.json()["movie_year"] == 1999
@@ -86,17 +86,17 @@ async def test_token_list_paginates_filters_and_searches(
         await _token(client, admin_headers, first["id"], text=f"Line number {i}", movie="Alpha 100%")
     await _token(client, admin_headers, second["id"], text="You talking to me?", movie="Taxi Driver")
 
-    page = (await client.get("/tokens", params={"limit": 2, "offset": 1})).json()
+    page = (await client.get("/v1/tokens", params={"limit": 2, "offset": 1})).json()
     assert (page["total"], page["limit"], page["offset"], len(page["items"])) == (6, 2, 1, 2)
-    by_actor = (await client.get("/tokens", params={"actor_id": second["id"]})).json()
+    by_actor = (await client.get("/v1/tokens", params={"actor_id": second["id"]})).json()
     assert [t["text"] for t in by_actor["items"]] == ["You talking to me?"]
-    by_movie = (await client.get("/tokens", params={"movie": "taxi"})).json()
+    by_movie = (await client.get("/v1/tokens", params={"movie": "taxi"})).json()
     assert by_movie["total"] == 1
-    literal_percent = (await client.get("/tokens", params={"movie": "100%"})).json()
+    literal_percent = (await client.get("/v1/tokens", params={"movie": "100%"})).json()
     assert literal_percent["total"] == 5
-    wildcard_is_literal = (await client.get("/tokens", params={"q": "_"})).json()
+    wildcard_is_literal = (await client.get("/v1/tokens", params={"q": "_"})).json()
     assert wildcard_is_literal["total"] == 0
-    searched = (await client.get("/tokens", params={"q": "TALKING"})).json()
+    searched = (await client.get("/v1/tokens", params={"q": "TALKING"})).json()
     assert searched["items"][0]["actor"]["name"] == "Second Actor"
 
 
@@ -107,11 +107,11 @@ async def test_a_page_of_twenty_tokens_costs_a_constant_number_of_queries(
     for i in range(2):
         await _token(client, admin_headers, actors[i % 4]["id"], text=f"Line {i}")
     with count_queries(container) as small_page:
-        assert len((await client.get("/tokens", params={"limit": 20})).json()["items"]) == 2
+        assert len((await client.get("/v1/tokens", params={"limit": 20})).json()["items"]) == 2
     for i in range(2, 25):
         await _token(client, admin_headers, actors[i % 4]["id"], text=f"Line {i}")
     with count_queries(container) as full_page:
-        assert len((await client.get("/tokens", params={"limit": 20})).json()["items"]) == 20
+        assert len((await client.get("/v1/tokens", params={"limit": 20})).json()["items"]) == 20
     assert len(full_page) == len(small_page) <= 3
 
 
@@ -123,36 +123,36 @@ async def test_script_filters_by_title_and_validates_words(
         {"index": 1, "text": "be", "start": 0.25, "end": 0.5},
     ]
     created = await client.post(
-        "/scripts", json={"title": "Hamlet", "text": "To be", "words": words}, headers=admin_headers
+        "/v1/scripts", json={"title": "Hamlet", "text": "To be", "words": words}, headers=admin_headers
     )
     assert created.status_code == 201
     await client.post(
-        "/scripts", json={"title": "Macbeth", "text": "Out, damned spot"}, headers=admin_headers
+        "/v1/scripts", json={"title": "Macbeth", "text": "Out, damned spot"}, headers=admin_headers
     )
-    listed = (await client.get("/scripts", params={"title": "ham"})).json()
+    listed = (await client.get("/v1/scripts", params={"title": "ham"})).json()
     assert [s["title"] for s in listed["items"]] == ["Hamlet"]
-    detail = (await client.get(f"/scripts/{created.json()['id']}")).json()
+    detail = (await client.get(f"/v1/scripts/{created.json()['id']}")).json()
     assert [w["text"] for w in detail["words"]] == ["To", "be"]
 
     backwards = [{**words[0], "start": 0.3, "end": 0.2}]
     bad = await client.post(
-        "/scripts", json={"title": "X", "text": "Y", "words": backwards}, headers=admin_headers
+        "/v1/scripts", json={"title": "X", "text": "Y", "words": backwards}, headers=admin_headers
     )
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "words[0].end"
 
 
 async def test_unknown_ids_are_404_and_malformed_ids_never_500(client: httpx.AsyncClient) -> None:
-    for path in (f"/tokens/{uuid4()}", f"/scripts/{uuid4()}", f"/actors/{uuid4()}"):
+    for path in (f"/v1/tokens/{uuid4()}", f"/v1/scripts/{uuid4()}", f"/v1/actors/{uuid4()}"):
         response = await client.get(path)
         assert response.status_code == 404
         assert response.json()["type"] == "/problems/not-found"
     for path in (
-        "/tokens/not-a-uuid",
-        "/tokens?limit=0",
-        "/tokens?limit=abc",
-        "/tokens?offset=-1",
-        "/tokens?actor_id=x",
+        "/v1/tokens/not-a-uuid",
+        "/v1/tokens?limit=0",
+        "/v1/tokens?limit=abc",
+        "/v1/tokens?offset=-1",
+        "/v1/tokens?actor_id=x",
     ):
         response = await client.get(path)
         assert 400 <= response.status_code < 500, (path, response.status_code)
@@ -166,7 +166,7 @@ async def test_reference_audio_upload_then_playback_through_a_signed_url(
     token = await _token(client, admin_headers, actor["id"])
     wav = _tone_wav(1.5)
     uploaded = await client.put(
-        f"/tokens/{token['id']}/reference-audio",
+        f"/v1/tokens/{token['id']}/reference-audio",
         files={"file": ("line.bin", wav, "application/octet-stream")},
         headers=admin_headers,
     )
@@ -174,7 +174,7 @@ async def test_reference_audio_upload_then_playback_through_a_signed_url(
     assert uploaded.json()["content_type"] == "audio/wav"
     assert abs(uploaded.json()["duration_seconds"] - 1.5) < 0.05
 
-    redirect = await client.get(f"/tokens/{token['id']}/reference-audio", follow_redirects=False)
+    redirect = await client.get(f"/v1/tokens/{token['id']}/reference-audio", follow_redirects=False)
     assert redirect.status_code == 307
     location = redirect.headers["location"]
     played = await client.get(location.removeprefix("http://testserver.local"))
@@ -190,14 +190,14 @@ async def test_reference_upload_of_a_non_audio_file_is_415_and_changes_nothing(
     actor = await _actor(client, admin_headers)
     token = await _token(client, admin_headers, actor["id"])
     rejected = await client.put(
-        f"/tokens/{token['id']}/reference-audio",
+        f"/v1/tokens/{token['id']}/reference-audio",
         files={"file": ("fake.wav", b"<html>definitely not audio</html>", "audio/wav")},
         headers=admin_headers,
     )
     assert rejected.status_code == 415
-    assert (await client.get(f"/tokens/{token['id']}")).json()["reference_audio"] is None
+    assert (await client.get(f"/v1/tokens/{token['id']}")).json()["reference_audio"] is None
     no_field = await client.put(
-        f"/tokens/{token['id']}/reference-audio",
+        f"/v1/tokens/{token['id']}/reference-audio",
         files={"other": ("x", b"1", "audio/wav")},
         headers=admin_headers,
     )
@@ -209,15 +209,15 @@ async def test_deleting_an_actor_with_tokens_is_409(
 ) -> None:
     actor = await _actor(client, admin_headers)
     token = await _token(client, admin_headers, actor["id"])
-    assert (await client.delete(f"/actors/{actor['id']}", headers=admin_headers)).status_code == 409
-    assert (await client.delete(f"/tokens/{token['id']}", headers=admin_headers)).status_code == 204
-    assert (await client.delete(f"/actors/{actor['id']}", headers=admin_headers)).status_code == 204
+    assert (await client.delete(f"/v1/actors/{actor['id']}", headers=admin_headers)).status_code == 409
+    assert (await client.delete(f"/v1/tokens/{token['id']}", headers=admin_headers)).status_code == 204
+    assert (await client.delete(f"/v1/actors/{actor['id']}", headers=admin_headers)).status_code == 204
 
 
 async def test_script_reference_upload_gives_each_word_versioned_features(
     client: httpx.AsyncClient, reference_script: dict[str, Any]
 ) -> None:
-    script = (await client.get(f"/scripts/{reference_script['id']}")).json()
+    script = (await client.get(f"/v1/scripts/{reference_script['id']}")).json()
     assert script["feature_config_version"].startswith("voice-features/")
     for word in script["words"]:
         features = word["reference_features"]
@@ -235,7 +235,7 @@ async def test_words_that_do_not_cover_the_text_are_a_422_naming_the_first_misma
         {"index": 2, "text": "get", "start": 0.4, "end": 0.6},
     ]
     body = {"title": "Choice", "text": "We do not get", "words": words}
-    refused = await client.post("/scripts", json=body, headers=admin_headers)
+    refused = await client.post("/v1/scripts", json=body, headers=admin_headers)
 
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["field"] == "words[2].text"
@@ -244,9 +244,9 @@ async def test_words_that_do_not_cover_the_text_are_a_422_naming_the_first_misma
         {"index": 2, "text": "not", "start": 0.4, "end": 0.5},
         {**words[2], "index": 3, "start": 0.5},
     ]
-    created = await client.post("/scripts", json={**body, "words": fixed}, headers=admin_headers)
+    created = await client.post("/v1/scripts", json={**body, "words": fixed}, headers=admin_headers)
     assert created.status_code == 201, created.text
     replaced = await client.put(
-        f"/scripts/{created.json()['id']}", json={**body, "text": "We do get it"}, headers=admin_headers
+        f"/v1/scripts/{created.json()['id']}", json={**body, "text": "We do get it"}, headers=admin_headers
     )
     assert replaced.status_code == 422

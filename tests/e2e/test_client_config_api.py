@@ -21,7 +21,7 @@ async def container(settings: Settings) -> AsyncIterator[Container]:
 
 
 async def test_anyone_reads_the_recording_limits_the_server_enforces(client: httpx.AsyncClient) -> None:
-    response = await client.get("/client-config")
+    response = await client.get("/v1/client-config")
 
     assert response.status_code == 200
     limits = response.json()["recording_limits"]
@@ -34,7 +34,7 @@ async def test_anyone_reads_the_recording_limits_the_server_enforces(client: htt
 async def test_the_config_names_stages_aspects_and_formats_and_bounds_typed_text(
     client: httpx.AsyncClient,
 ) -> None:
-    config = (await client.get("/client-config")).json()
+    config = (await client.get("/v1/client-config")).json()
 
     assert config["progress_stages"][0] == "queued"
     assert config["progress_stages"][-1] == "scoring"
@@ -57,19 +57,19 @@ async def test_the_config_names_stages_aspects_and_formats_and_bounds_typed_text
 async def test_a_display_name_one_longer_than_the_advertised_limit_is_refused(
     client: httpx.AsyncClient,
 ) -> None:
-    longest = (await client.get("/client-config")).json()["text_limits"]["display_name_max"]
+    longest = (await client.get("/v1/client-config")).json()["text_limits"]["display_name_max"]
     body = {"email": "limits@example.com", "password": "correct horse battery"}
 
-    too_long = await client.post("/auth/signup", json={**body, "display_name": "x" * (longest + 1)})
-    fits = await client.post("/auth/signup", json={**body, "display_name": "x" * longest})
+    too_long = await client.post("/v1/auth/signup", json={**body, "display_name": "x" * (longest + 1)})
+    fits = await client.post("/v1/auth/signup", json={**body, "display_name": "x" * longest})
 
     assert too_long.status_code == 400
     assert fits.status_code == 201
 
 
 async def test_the_config_is_described_in_the_openapi(client: httpx.AsyncClient) -> None:
-    schema = (await client.get("/schema/openapi.json")).json()
+    schema = (await client.get("/v1/openapi.json")).json()
 
-    operation = schema["paths"]["/client-config"]["get"]
+    operation = schema["paths"]["/v1/client-config"]["get"]
     assert "security" not in operation or operation["security"] == []
     assert {"ClientConfigOut", "RecordingLimitsOut", "TextLimitsOut"} <= set(schema["components"]["schemas"])

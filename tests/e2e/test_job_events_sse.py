@@ -50,16 +50,16 @@ FINISHED_JOB_EVENTS = ["queued", "started", "progress", "completed"]
 
 async def _user(client: httpx.AsyncClient, sign_up: SignUp) -> tuple[dict[str, str], UUID]:
     headers = await sign_up()
-    me = await client.get("/auth/me", headers=headers)
+    me = await client.get("/v1/auth/me", headers=headers)
     assert me.status_code == 200, me.text
     return headers, UUID(me.json()["id"])
 
 
 async def _token_id(client: httpx.AsyncClient, admin: dict[str, str]) -> UUID:
-    actor = await client.post("/actors", json={"name": "Meryl Streep"}, headers=admin)
+    actor = await client.post("/v1/actors", json={"name": "Meryl Streep"}, headers=admin)
     assert actor.status_code == 201, actor.text
     body = {"actor_id": actor.json()["id"], "movie_title": "Film", "movie_year": 1999, "text": "Hello there"}
-    token = await client.post("/tokens", json=body, headers=admin)
+    token = await client.post("/v1/tokens", json=body, headers=admin)
     assert token.status_code == 201, token.text
     return UUID(token.json()["id"])
 
@@ -179,7 +179,7 @@ async def open_stream(base_url: str, path: str, headers: dict[str, str]) -> Asyn
 async def test_a_finished_jobs_stream_replays_every_event_in_order_and_closes(
     client: httpx.AsyncClient, owner: tuple[dict[str, str], UUID], finished_job: UUID
 ) -> None:
-    response = await client.get(f"/jobs/{finished_job}/events", headers=owner[0])
+    response = await client.get(f"/v1/jobs/{finished_job}/events", headers=owner[0])
 
     events = _events(parse_sse(response.text))
     assert [(e["id"], e["event"]) for e in events] == [
@@ -190,7 +190,7 @@ async def test_a_finished_jobs_stream_replays_every_event_in_order_and_closes(
 async def test_an_events_data_is_json_of_its_fields_with_job_id_and_sequence(
     client: httpx.AsyncClient, owner: tuple[dict[str, str], UUID], finished_job: UUID
 ) -> None:
-    response = await client.get(f"/jobs/{finished_job}/events", headers=owner[0])
+    response = await client.get(f"/v1/jobs/{finished_job}/events", headers=owner[0])
 
     progress = next(e for e in _events(parse_sse(response.text)) if e["event"] == "progress")
     assert json.loads(progress["data"]) == {
@@ -205,7 +205,7 @@ async def test_an_events_data_is_json_of_its_fields_with_job_id_and_sequence(
 async def test_the_first_message_carries_a_retry_hint(
     client: httpx.AsyncClient, owner: tuple[dict[str, str], UUID], finished_job: UUID
 ) -> None:
-    response = await client.get(f"/jobs/{finished_job}/events", headers=owner[0])
+    response = await client.get(f"/v1/jobs/{finished_job}/events", headers=owner[0])
 
     messages = parse_sse(response.text)
     assert int(messages[0]["retry"]) > 0
@@ -215,7 +215,7 @@ async def test_the_first_message_carries_a_retry_hint(
 async def test_the_stream_is_neither_cached_nor_buffered_by_proxies(
     client: httpx.AsyncClient, owner: tuple[dict[str, str], UUID], finished_job: UUID
 ) -> None:
-    response = await client.get(f"/jobs/{finished_job}/events", headers=owner[0])
+    response = await client.get(f"/v1/jobs/{finished_job}/events", headers=owner[0])
 
     assert response.headers["content-type"].startswith("text/event-stream")
     assert response.headers["cache-control"] == "no-cache"
@@ -225,7 +225,7 @@ async def test_the_stream_is_neither_cached_nor_buffered_by_proxies(
 async def test_last_event_id_resumes_with_exactly_the_missed_events(
     client: httpx.AsyncClient, owner: tuple[dict[str, str], UUID], finished_job: UUID
 ) -> None:
-    response = await client.get(f"/jobs/{finished_job}/events", headers={**owner[0], "Last-Event-ID": "2"})
+    response = await client.get(f"/v1/jobs/{finished_job}/events", headers={**owner[0], "Last-Event-ID": "2"})
 
     assert [e["id"] for e in _events(parse_sse(response.text))] == ["3", "4"]
 
@@ -233,7 +233,7 @@ async def test_last_event_id_resumes_with_exactly_the_missed_events(
 async def test_the_last_event_id_query_parameter_resumes_like_the_header(
     client: httpx.AsyncClient, owner: tuple[dict[str, str], UUID], finished_job: UUID
 ) -> None:
-    response = await client.get(f"/jobs/{finished_job}/events?last_event_id=3", headers=owner[0])
+    response = await client.get(f"/v1/jobs/{finished_job}/events?last_event_id=3", headers=owner[0])
 
     assert [e["id"] for e in _events(parse_sse(response.text))] == ["4"]
 
@@ -243,7 +243,7 @@ async def test_the_last_event_id_header_wins_over_the_query_parameter(
 ) -> None:
     # An EventSource keeps its URL and sends the newer id in the header when it reconnects.
     response = await client.get(
-        f"/jobs/{finished_job}/events?last_event_id=1", headers={**owner[0], "Last-Event-ID": "3"}
+        f"/v1/jobs/{finished_job}/events?last_event_id=1", headers={**owner[0], "Last-Event-ID": "3"}
     )
 
     assert [e["id"] for e in _events(parse_sse(response.text))] == ["4"]
@@ -252,7 +252,7 @@ async def test_the_last_event_id_header_wins_over_the_query_parameter(
 async def test_resuming_after_a_finished_jobs_last_event_is_204_so_clients_stop_reconnecting(
     client: httpx.AsyncClient, owner: tuple[dict[str, str], UUID], finished_job: UUID
 ) -> None:
-    response = await client.get(f"/jobs/{finished_job}/events", headers={**owner[0], "Last-Event-ID": "4"})
+    response = await client.get(f"/v1/jobs/{finished_job}/events", headers={**owner[0], "Last-Event-ID": "4"})
 
     assert (response.status_code, response.content) == (204, b"")
 
@@ -260,10 +260,12 @@ async def test_resuming_after_a_finished_jobs_last_event_is_204_so_clients_stop_
 async def test_the_seed_designs_progress_route_serves_the_same_stream(
     client: httpx.AsyncClient, owner: tuple[dict[str, str], UUID], finished_job: UUID
 ) -> None:
-    canonical = await client.get(f"/jobs/{finished_job}/events", headers=owner[0])
+    canonical = await client.get(f"/v1/jobs/{finished_job}/events", headers=owner[0])
     alias = await client.get(f"/tokens/analysis-progress/{finished_job}", headers=owner[0])
 
     assert (alias.status_code, alias.text) == (200, canonical.text)
+    assert alias.headers["link"] == f'</v1/jobs/{finished_job}/events>; rel="successor-version"'
+    assert alias.headers["deprecation"].startswith("@")
 
 
 async def test_another_users_job_is_404_problem(
@@ -271,7 +273,7 @@ async def test_another_users_job_is_404_problem(
 ) -> None:
     stranger, _ = await _user(client, sign_up)
 
-    response = await client.get(f"/jobs/{finished_job}/events", headers=stranger)
+    response = await client.get(f"/v1/jobs/{finished_job}/events", headers=stranger)
 
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -280,7 +282,7 @@ async def test_another_users_job_is_404_problem(
 async def test_an_unknown_job_is_404_problem(
     client: httpx.AsyncClient, owner: tuple[dict[str, str], UUID]
 ) -> None:
-    response = await client.get(f"/tokens/analysis-progress/{uuid4()}", headers=owner[0])
+    response = await client.get(f"/v1/jobs/{uuid4()}/events", headers=owner[0])
 
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -290,7 +292,9 @@ async def test_an_unknown_job_is_404_problem(
 async def test_a_last_event_id_that_is_not_a_sequence_is_400_problem(
     client: httpx.AsyncClient, owner: tuple[dict[str, str], UUID], finished_job: UUID, bad_id: str
 ) -> None:
-    response = await client.get(f"/jobs/{finished_job}/events", headers={**owner[0], "Last-Event-ID": bad_id})
+    response = await client.get(
+        f"/v1/jobs/{finished_job}/events", headers={**owner[0], "Last-Event-ID": bad_id}
+    )
 
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -299,13 +303,13 @@ async def test_a_last_event_id_that_is_not_a_sequence_is_400_problem(
 async def test_a_bad_last_event_id_query_parameter_is_400_problem(
     client: httpx.AsyncClient, owner: tuple[dict[str, str], UUID], finished_job: UUID
 ) -> None:
-    response = await client.get(f"/jobs/{finished_job}/events?last_event_id=-3", headers=owner[0])
+    response = await client.get(f"/v1/jobs/{finished_job}/events?last_event_id=-3", headers=owner[0])
 
     assert response.status_code == 400
 
 
 async def test_the_stream_needs_sign_in(client: httpx.AsyncClient, finished_job: UUID) -> None:
-    response = await client.get(f"/jobs/{finished_job}/events")
+    response = await client.get(f"/v1/jobs/{finished_job}/events")
 
     assert response.status_code == 401
 
@@ -314,7 +318,7 @@ async def test_the_stream_needs_sign_in(client: httpx.AsyncClient, finished_job:
 
 
 async def _ticket(client: httpx.AsyncClient, headers: dict[str, str], job_id: UUID) -> dict[str, object]:
-    issued = await client.post(f"/jobs/{job_id}/events/tickets", headers=headers)
+    issued = await client.post(f"/v1/jobs/{job_id}/events/tickets", headers=headers)
     assert issued.status_code == 201, issued.text
     body: dict[str, object] = issued.json()
     return body
@@ -326,7 +330,7 @@ async def test_a_stream_ticket_opens_its_jobs_stream_without_an_authorization_he
     ticket = await _ticket(client, owner[0], finished_job)
 
     by_url = await client.get(str(ticket["url"]))
-    by_param = await client.get(f"/jobs/{finished_job}/events", params={"ticket": ticket["ticket"]})
+    by_param = await client.get(f"/v1/jobs/{finished_job}/events", params={"ticket": ticket["ticket"]})
 
     assert ticket["expires_in"] == 3600
     assert by_url.status_code == 200, by_url.text
@@ -354,7 +358,7 @@ async def test_a_stream_ticket_opens_no_other_job(
     other_job = await _finished_job(container, owner[1], token_id)
     ticket = await _ticket(client, owner[0], finished_job)
 
-    response = await client.get(f"/jobs/{other_job}/events", params={"ticket": ticket["ticket"]})
+    response = await client.get(f"/v1/jobs/{other_job}/events", params={"ticket": ticket["ticket"]})
 
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -366,10 +370,10 @@ async def test_a_stream_ticket_is_not_an_access_token(
     ticket = await _ticket(client, owner[0], finished_job)
 
     as_bearer = await client.get(
-        f"/jobs/{finished_job}", headers={"Authorization": f"Bearer {ticket['ticket']}"}
+        f"/v1/jobs/{finished_job}", headers={"Authorization": f"Bearer {ticket['ticket']}"}
     )
     access_token = owner[0]["Authorization"].removeprefix("Bearer ")
-    token_as_ticket = await client.get(f"/jobs/{finished_job}/events", params={"ticket": access_token})
+    token_as_ticket = await client.get(f"/v1/jobs/{finished_job}/events", params={"ticket": access_token})
 
     assert as_bearer.status_code == 401
     assert token_as_ticket.status_code == 401
@@ -379,7 +383,7 @@ async def test_a_stream_ticket_is_not_an_access_token(
 async def test_a_forged_or_empty_stream_ticket_is_401_problem(
     client: httpx.AsyncClient, finished_job: UUID, ticket: str
 ) -> None:
-    response = await client.get(f"/jobs/{finished_job}/events", params={"ticket": ticket})
+    response = await client.get(f"/v1/jobs/{finished_job}/events", params={"ticket": ticket})
 
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -388,7 +392,7 @@ async def test_a_forged_or_empty_stream_ticket_is_401_problem(
 async def test_an_overlong_stream_ticket_is_400_problem(
     client: httpx.AsyncClient, finished_job: UUID
 ) -> None:
-    response = await client.get(f"/jobs/{finished_job}/events", params={"ticket": "x" * 5000})
+    response = await client.get(f"/v1/jobs/{finished_job}/events", params={"ticket": "x" * 5000})
 
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -399,8 +403,8 @@ async def test_only_the_jobs_owner_gets_a_stream_ticket(
 ) -> None:
     stranger, _ = await _user(client, sign_up)
 
-    for_stranger = await client.post(f"/jobs/{finished_job}/events/tickets", headers=stranger)
-    anonymous = await client.post(f"/jobs/{finished_job}/events/tickets")
+    for_stranger = await client.post(f"/v1/jobs/{finished_job}/events/tickets", headers=stranger)
+    anonymous = await client.post(f"/v1/jobs/{finished_job}/events/tickets")
 
     assert for_stranger.status_code == 404
     assert anonymous.status_code == 401
@@ -489,7 +493,7 @@ async def test_a_live_stream_replays_history_then_receives_events_published_by_a
     live_job: UUID,
     redis: Redis,
 ) -> None:
-    async with open_stream(api_servers["a"], f"/jobs/{live_job}/events", owner[0]) as stream:
+    async with open_stream(api_servers["a"], f"/v1/jobs/{live_job}/events", owner[0]) as stream:
         replayed = await stream.next_event()
         await _until_subscribers(redis, live_job, 1)
 
@@ -515,7 +519,7 @@ async def test_a_direct_uploads_stream_receives_queued_live_within_a_second_of_s
 ) -> None:
     recording = tone(1.0)
     started = await client.post(
-        f"/tokens/{reference_token['id']}/uploads",
+        f"/v1/tokens/{reference_token['id']}/uploads",
         json={"content_type": "audio/wav", "size_bytes": len(recording)},
         headers=owner[0],
     )
@@ -526,11 +530,11 @@ async def test_a_direct_uploads_stream_receives_queued_live_within_a_second_of_s
     )
     assert put.status_code in (200, 204), put.text
 
-    async with open_stream(api_servers["a"], f"/jobs/{job_id}/events", owner[0]) as stream:
+    async with open_stream(api_servers["a"], f"/v1/jobs/{job_id}/events", owner[0]) as stream:
         opening = await stream.next_message()
         await _until_subscribers(redis, job_id, 1)
         # The heartbeat (15 s) is far off: only a live publish reaches the stream within a second.
-        submitted = await client.post(f"/jobs/{job_id}/submit", headers=owner[0])
+        submitted = await client.post(f"/v1/jobs/{job_id}/submit", headers=owner[0])
         queued = await stream.next_event(within=1.0)
 
     assert (opening or {}).get("") == "keep-alive"
@@ -546,7 +550,7 @@ async def test_clients_on_two_api_processes_both_receive_a_live_event(
     live_job: UUID,
     redis: Redis,
 ) -> None:
-    path, headers = f"/jobs/{live_job}/events", {**owner[0], "Last-Event-ID": "1"}
+    path, headers = f"/v1/jobs/{live_job}/events", {**owner[0], "Last-Event-ID": "1"}
     async with (
         open_stream(api_servers["a"], path, headers) as on_a,
         open_stream(api_servers["b"], path, headers) as on_b,
@@ -566,7 +570,7 @@ async def test_a_live_stream_closes_after_the_terminal_event(
     redis: Redis,
 ) -> None:
     headers = {**owner[0], "Last-Event-ID": "1"}
-    async with open_stream(api_servers["a"], f"/jobs/{live_job}/events", headers) as stream:
+    async with open_stream(api_servers["a"], f"/v1/jobs/{live_job}/events", headers) as stream:
         await _until_subscribers(redis, live_job, 1)
         await _deliver(container, live_job, Completed(RESULT))
         terminal = await stream.next_event()
@@ -580,7 +584,7 @@ async def test_a_quiet_stream_sends_a_keep_alive_comment_every_heartbeat(
     api_servers: dict[str, str], owner: tuple[dict[str, str], UUID], live_job: UUID
 ) -> None:
     headers = {**owner[0], "Last-Event-ID": "1"}
-    async with open_stream(api_servers["quick"], f"/jobs/{live_job}/events", headers) as stream:
+    async with open_stream(api_servers["quick"], f"/v1/jobs/{live_job}/events", headers) as stream:
         opening = await stream.next_message()
         started = asyncio.get_running_loop().time()
         heartbeat = await stream.next_message(within=5.0)
@@ -594,7 +598,7 @@ async def test_a_quiet_stream_sends_a_keep_alive_comment_every_heartbeat(
 async def test_a_client_disconnecting_releases_its_subscription(
     api_servers: dict[str, str], owner: tuple[dict[str, str], UUID], live_job: UUID, redis: Redis
 ) -> None:
-    async with open_stream(api_servers["a"], f"/jobs/{live_job}/events", owner[0]):
+    async with open_stream(api_servers["a"], f"/v1/jobs/{live_job}/events", owner[0]):
         await _until_subscribers(redis, live_job, 1)
 
     assert await _until_subscribers(redis, live_job, 0) == 0
@@ -605,7 +609,7 @@ async def test_a_stream_ends_with_a_quick_retry_hint_when_its_server_shuts_down(
 ) -> None:
     base_url, process = stoppable_api
     headers = {**owner[0], "Last-Event-ID": "1"}
-    async with open_stream(base_url, f"/jobs/{live_job}/events", headers) as stream:
+    async with open_stream(base_url, f"/v1/jobs/{live_job}/events", headers) as stream:
         await stream.next_message()
         process.terminate()
         # Well before uvicorn's graceful shutdown (20 s) would cut the stream.
@@ -635,7 +639,7 @@ async def _sse_connections(base_url: str, expected: float) -> float:
 async def test_an_open_stream_is_counted_in_the_sse_connections_gauge(
     api_servers: dict[str, str], owner: tuple[dict[str, str], UUID], live_job: UUID
 ) -> None:
-    async with open_stream(api_servers["b"], f"/jobs/{live_job}/events", owner[0]) as stream:
+    async with open_stream(api_servers["b"], f"/v1/jobs/{live_job}/events", owner[0]) as stream:
         await stream.next_message()
         counted = await _sse_connections(api_servers["b"], expected=1)
 

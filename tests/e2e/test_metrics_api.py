@@ -32,14 +32,14 @@ async def test_metrics_are_served_as_prometheus_text(client: httpx.AsyncClient) 
 
 async def test_request_latency_is_grouped_by_route_template(client: httpx.AsyncClient) -> None:
     for _ in range(2):
-        await client.get(f"/actors/{uuid4()}")
+        await client.get(f"/v1/actors/{uuid4()}")
     metrics = await scrape(client)
-    assert metrics.value(LATENCY, method="GET", route="/actors/{actor_id}", status="404") == 2
+    assert metrics.value(LATENCY, method="GET", route="/v1/actors/{actor_id}", status="404") == 2
 
 
 async def test_concrete_paths_never_become_route_labels(client: httpx.AsyncClient) -> None:
     actor_id = uuid4()
-    await client.get(f"/actors/{actor_id}")
+    await client.get(f"/v1/actors/{actor_id}")
     routes = (await scrape(client)).label_values(LATENCY, "route")
     assert not any(str(actor_id) in route for route in routes)
 
@@ -56,7 +56,9 @@ async def test_jobs_are_counted_by_kind_and_status(
 ) -> None:
     me = await sign_up()
     uploaded = await client.post(
-        f"/tokens/{reference_token['id']}/upload-audio", files={"file": ("take.wav", tone(1.0))}, headers=me
+        f"/v1/tokens/{reference_token['id']}/upload-audio",
+        files={"file": ("take.wav", tone(1.0))},
+        headers=me,
     )
     assert uploaded.status_code == 202, uploaded.text
     metrics = await scrape(client)
@@ -73,7 +75,9 @@ async def test_the_outbox_backlog_counts_rows_not_yet_relayed(
 ) -> None:
     me = await sign_up()
     await client.post(
-        f"/tokens/{reference_token['id']}/upload-audio", files={"file": ("take.wav", tone(1.0))}, headers=me
+        f"/v1/tokens/{reference_token['id']}/upload-audio",
+        files={"file": ("take.wav", tone(1.0))},
+        headers=me,
     )
     metrics = await scrape(client)
     assert metrics.value("voicepractice_outbox_unsent") == 1

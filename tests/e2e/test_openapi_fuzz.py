@@ -91,7 +91,7 @@ def fuzz_target(
 
 @pytest.fixture(scope="module")
 def api_schema(fuzz_target: FuzzTarget) -> schemathesis.BaseSchema:
-    return schemathesis.openapi.from_url(f"{fuzz_target.base_url}/schema/openapi.json")
+    return schemathesis.openapi.from_url(f"{fuzz_target.base_url}/v1/openapi.json")
 
 
 def test_no_generated_request_is_a_server_error(
@@ -133,4 +133,11 @@ def test_no_generated_request_is_a_server_error(
 def test_the_fuzzed_document_names_every_route_family(api_schema: schemathesis.BaseSchema) -> None:
     """A guard against fuzzing nothing: the schema the test parametrises over is the API's whole one."""
     paths = set(api_schema.raw_schema["paths"])
-    assert {"/auth/signup", "/auth/login", "/actors", "/tokens", "/scripts", "/jobs"} <= paths, sorted(paths)
+    assert {
+        "/v1/auth/signup",
+        "/v1/auth/login",
+        "/v1/actors",
+        "/v1/tokens",
+        "/v1/scripts",
+        "/v1/jobs",
+    } <= paths, sorted(paths)

@@ -36,15 +36,16 @@ async def test_ready_is_503_naming_the_part_that_is_down(settings: Settings) -> 
     assert "redis" in response.json()["detail"]
 
 
-async def test_openapi_lists_every_endpoint(client: httpx.AsyncClient) -> None:
-    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+async def test_openapi_lists_every_endpoint_of_v1_and_nothing_else(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/v1/openapi.json")).json()["paths"]
     expected = {
-        "/auth/signup", "/auth/login", "/auth/me", "/actors", "/actors/{actor_id}", "/tokens",
-        "/tokens/{token_id}", "/tokens/{token_id}/reference-audio", "/tokens/{token_id}/bookmark",
-        "/scripts", "/scripts/{script_id}", "/scripts/{script_id}/reference-audio",
-        "/scripts/{script_id}/bookmark", "/mypage", "/health", "/ready",
+        "/v1/auth/signup", "/v1/auth/login", "/v1/auth/me", "/v1/actors", "/v1/actors/{actor_id}",
+        "/v1/tokens", "/v1/tokens/{token_id}", "/v1/tokens/{token_id}/reference-audio",
+        "/v1/tokens/{token_id}/bookmark", "/v1/scripts", "/v1/scripts/{script_id}",
+        "/v1/scripts/{script_id}/reference-audio", "/v1/scripts/{script_id}/bookmark", "/v1/mypage",
     }  # fmt: skip
     assert expected <= set(paths)
+    assert [path for path in paths if not path.startswith("/v1/")] == []
 
 
 async def test_cors_allows_configured_origins_only(client: httpx.AsyncClient) -> None:

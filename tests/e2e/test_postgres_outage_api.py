@@ -62,13 +62,13 @@ def _requests_while_down(
         while time.monotonic() < deadline:
             answers.append(
                 client.post(
-                    f"/tokens/{token_id}/upload-audio", files={"file": ("take.wav", audio)}, headers=user
+                    f"/v1/tokens/{token_id}/upload-audio", files={"file": ("take.wav", audio)}, headers=user
                 )
             )
-            answers.append(client.get(f"/jobs/{job_id}", headers=user))
-            answers.append(client.get(f"/jobs/{job_id}/events", headers=user))
+            answers.append(client.get(f"/v1/jobs/{job_id}", headers=user))
+            answers.append(client.get(f"/v1/jobs/{job_id}/events", headers=user))
             answers.append(
-                client.post("/auth/login", data={"username": "outage@example.com", "password": "whatever"})
+                client.post("/v1/auth/login", data={"username": "outage@example.com", "password": "whatever"})
             )
             webhook = json.dumps(
                 {

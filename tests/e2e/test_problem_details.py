@@ -27,7 +27,7 @@ def assert_problem(
 
 
 async def test_a_domain_error_is_a_problem_with_its_code_as_type(client: httpx.AsyncClient) -> None:
-    response = await client.get("/auth/me", headers={"Authorization": "Bearer not-a-token"})
+    response = await client.get("/v1/auth/me", headers={"Authorization": "Bearer not-a-token"})
 
     assert_problem(response, 401, "/problems/unauthenticated", "Unauthorized")
     assert response.headers["www-authenticate"] == "Bearer"
@@ -35,7 +35,7 @@ async def test_a_domain_error_is_a_problem_with_its_code_as_type(client: httpx.A
 
 async def test_a_rule_broken_names_the_field_in_errors(client: httpx.AsyncClient) -> None:
     response = await client.post(
-        "/auth/signup", json={"email": "short@example.com", "password": "x", "display_name": "S"}
+        "/v1/auth/signup", json={"email": "short@example.com", "password": "x", "display_name": "S"}
     )
 
     assert_problem(response, 422, "/problems/invalid-input", "Unprocessable Entity", frozenset({"errors"}))
@@ -43,7 +43,7 @@ async def test_a_rule_broken_names_the_field_in_errors(client: httpx.AsyncClient
 
 
 async def test_a_schema_mismatch_lists_each_field_with_its_source(client: httpx.AsyncClient) -> None:
-    response = await client.post("/auth/signup", json={"email": "a@example.com"})
+    response = await client.post("/v1/auth/signup", json={"email": "a@example.com"})
 
     assert_problem(response, 400, "/problems/validation", "Bad Request", frozenset({"errors"}))
     assert {error["field"] for error in response.json()["errors"]} <= {"password", "display_name"}
@@ -54,7 +54,7 @@ async def test_a_schema_mismatch_lists_each_field_with_its_source(client: httpx.
     ("method", "path", "status", "type_", "title"),
     [
         ("GET", "/no-such-path", 404, "/problems/not-found", "Not Found"),
-        ("DELETE", "/auth/signup", 405, "/problems/method-not-allowed", "Method Not Allowed"),
+        ("DELETE", "/v1/auth/signup", 405, "/problems/method-not-allowed", "Method Not Allowed"),
         ("POST", "/webhooks/analysis", 400, "/problems/webhook-malformed", "Bad Request"),
     ],
     ids=["litestar-404", "litestar-405", "raised-problem"],

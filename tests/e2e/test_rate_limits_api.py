@@ -58,7 +58,9 @@ async def limited_client(limited: Container) -> AsyncIterator[httpx.AsyncClient]
 async def log_in(
     client: httpx.AsyncClient, email: str, password: str = PASSWORD, **headers: str
 ) -> httpx.Response:
-    return await client.post("/auth/login", data={"username": email, "password": password}, headers=headers)
+    return await client.post(
+        "/v1/auth/login", data={"username": email, "password": password}, headers=headers
+    )
 
 
 async def test_log_ins_within_the_account_budget_get_the_usual_answer(

@@ -83,7 +83,7 @@ async def container(settings: Settings, moto: Moto) -> AsyncIterator[Container]:
 
 
 async def _job_count(client: httpx.AsyncClient, user: dict[str, str]) -> int:
-    listed = await client.get("/jobs", headers=user)
+    listed = await client.get("/v1/jobs", headers=user)
     assert listed.status_code == 200, listed.text
     total: int = listed.json()["total"]
     return total
@@ -98,7 +98,7 @@ async def test_an_upload_while_storage_is_down_is_a_quick_503_and_creates_no_job
 
     started = time.monotonic()
     answer = await client.post(
-        f"/tokens/{reference_token['id']}/upload-audio",
+        f"/v1/tokens/{reference_token['id']}/upload-audio",
         files={"file": ("take.wav", tone(1.0))},
         headers=user,
         timeout=60.0,

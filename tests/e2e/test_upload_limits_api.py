@@ -51,7 +51,7 @@ async def test_a_token_recording_is_judged_by_the_configured_limits(
     me = await sign_up()
 
     response = await client.post(
-        f"/tokens/{reference_token['id']}/upload-audio",
+        f"/v1/tokens/{reference_token['id']}/upload-audio",
         files={"file": ("take.wav", tone(seconds))},
         headers=me,
     )

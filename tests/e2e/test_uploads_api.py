@@ -32,15 +32,15 @@ async def test_upload_answers_202_with_the_job_and_writes_job_outbox_and_first_e
 ) -> None:
     me = await sign_up()
     response = await client.post(
-        f"/tokens/{reference_token['id']}/upload-audio",
+        f"/v1/tokens/{reference_token['id']}/upload-audio",
         files={"file": ("take.webm", tone(1.0, "webm"))},
         headers=me,
     )
     assert response.status_code == 202, response.text
     job = response.json()
     assert (job["status"], job["kind"]) == ("queued", "token")
-    assert job["links"] == {"self": f"/jobs/{job['id']}", "events": f"/jobs/{job['id']}/events"}
-    assert response.headers["location"] == f"/jobs/{job['id']}"
+    assert job["links"] == {"self": f"/v1/jobs/{job['id']}", "events": f"/v1/jobs/{job['id']}/events"}
+    assert response.headers["location"] == f"/v1/jobs/{job['id']}"
     assert job["recording"]["content_type"] == "audio/webm"
     assert await _counts(container) == (1, 1, 1)
     assert await _recordings(container) == [f"recordings/{job['id']}.webm"]
@@ -71,7 +71,7 @@ async def test_rejected_uploads_leave_no_job_no_outbox_row_and_no_object(
     )
     me = await sign_up()
     response = await client.post(
-        f"/tokens/{reference_token['id']}/upload-audio",
+        f"/v1/tokens/{reference_token['id']}/upload-audio",
         files={"file": ("x.wav", data, "audio/wav")},
         headers=me,
     )
@@ -87,7 +87,7 @@ async def test_an_upload_over_the_size_limit_is_413(
     me = await sign_up()
     too_big = b"RIFF" + bytes(11 * 1024 * 1024)
     response = await client.post(
-        f"/tokens/{reference_token['id']}/upload-audio", files={"file": ("big.wav", too_big)}, headers=me
+        f"/v1/tokens/{reference_token['id']}/upload-audio", files={"file": ("big.wav", too_big)}, headers=me
     )
     assert response.status_code == 413
     assert await _counts(container) == (0, 0, 0)
@@ -96,16 +96,18 @@ async def test_an_upload_over_the_size_limit_is_413(
 async def test_uploads_need_sign_in_and_a_practisable_target(
     client: httpx.AsyncClient, sign_up: SignUp, admin_headers: dict[str, str]
 ) -> None:
-    anonymous = await client.post(f"/tokens/{uuid4()}/upload-audio", files={"file": ("x.wav", tone(1.0))})
+    anonymous = await client.post(f"/v1/tokens/{uuid4()}/upload-audio", files={"file": ("x.wav", tone(1.0))})
     assert anonymous.status_code == 401
     me = await sign_up()
     unknown = await client.post(
-        f"/tokens/{uuid4()}/upload-audio", files={"file": ("x.wav", tone(1.0))}, headers=me
+        f"/v1/tokens/{uuid4()}/upload-audio", files={"file": ("x.wav", tone(1.0))}, headers=me
     )
     assert unknown.status_code == 404
-    script = (await client.post("/scripts", json={"title": "T", "text": "t"}, headers=admin_headers)).json()
+    script = (
+        await client.post("/v1/scripts", json={"title": "T", "text": "t"}, headers=admin_headers)
+    ).json()
     no_reference = await client.post(
-        f"/scripts/{script['id']}/upload-audio", files={"file": ("x.wav", tone(1.0))}, headers=me
+        f"/v1/scripts/{script['id']}/upload-audio", files={"file": ("x.wav", tone(1.0))}, headers=me
     )
     assert no_reference.status_code == 409
 
@@ -115,7 +117,7 @@ async def test_a_token_id_under_scripts_is_not_found(
 ) -> None:
     me = await sign_up()
     response = await client.post(
-        f"/scripts/{reference_token['id']}/upload-audio", files={"file": ("x.wav", tone(1.0))}, headers=me
+        f"/v1/scripts/{reference_token['id']}/upload-audio", files={"file": ("x.wav", tone(1.0))}, headers=me
     )
     assert response.status_code == 404
     assert response.json()["type"] == "/problems/not-found"
@@ -125,12 +127,12 @@ async def test_a_job_outlives_its_deleted_token_without_a_target(
     client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any], admin_headers: dict[str, str]
 ) -> None:
     me = await sign_up()
-    url = f"/tokens/{reference_token['id']}/upload-audio"
+    url = f"/v1/tokens/{reference_token['id']}/upload-audio"
     job = (await client.post(url, files={"file": ("a.wav", tone(1.0))}, headers=me)).json()
     assert job["target_id"] == reference_token["id"]
-    deleted = await client.delete(f"/tokens/{reference_token['id']}", headers=admin_headers)
+    deleted = await client.delete(f"/v1/tokens/{reference_token['id']}", headers=admin_headers)
     assert deleted.status_code == 204
-    kept = await client.get(f"/jobs/{job['id']}", headers=me)
+    kept = await client.get(f"/v1/jobs/{job['id']}", headers=me)
     assert kept.status_code == 200
     assert (kept.json()["kind"], kept.json()["target_id"]) == ("token", None)
 
@@ -139,7 +141,7 @@ async def test_a_retry_with_the_same_idempotency_key_replays_the_first_response(
     client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any], container: Container
 ) -> None:
     me = {**(await sign_up()), "Idempotency-Key": "take-1"}
-    url = f"/tokens/{reference_token['id']}/upload-audio"
+    url = f"/v1/tokens/{reference_token['id']}/upload-audio"
     recording = tone(1.0)
     first = await client.post(url, files={"file": ("a.wav", recording)}, headers=me)
     again = await client.post(url, files={"file": ("a.wav", recording)}, headers=me)
@@ -153,7 +155,7 @@ async def test_the_same_key_with_another_payload_is_422(
     client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any]
 ) -> None:
     me = {**(await sign_up()), "Idempotency-Key": "take-2"}
-    url = f"/tokens/{reference_token['id']}/upload-audio"
+    url = f"/v1/tokens/{reference_token['id']}/upload-audio"
     assert (await client.post(url, files={"file": ("a.wav", tone(1.0))}, headers=me)).status_code == 202
     other = await client.post(url, files={"file": ("a.wav", tone(1.2))}, headers=me)
     assert other.status_code == 422
@@ -163,7 +165,7 @@ async def test_the_same_key_with_another_payload_is_422(
 async def test_idempotency_keys_are_scoped_to_the_user(
     client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any], container: Container
 ) -> None:
-    url = f"/tokens/{reference_token['id']}/upload-audio"
+    url = f"/v1/tokens/{reference_token['id']}/upload-audio"
     for _ in range(2):
         headers = {**(await sign_up()), "Idempotency-Key": "shared-key"}
         assert (
@@ -176,7 +178,7 @@ async def test_a_request_still_in_flight_under_the_key_is_409(
     client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any], container: Container
 ) -> None:
     me = {**(await sign_up()), "Idempotency-Key": "slow-take"}
-    url = f"/tokens/{reference_token['id']}/upload-audio"
+    url = f"/v1/tokens/{reference_token['id']}/upload-audio"
     entered, release = asyncio.Event(), asyncio.Event()
     original = container.uploads.upload
 
@@ -198,7 +200,7 @@ async def test_a_failed_request_frees_its_key_for_a_retry(
     client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any]
 ) -> None:
     me = {**(await sign_up()), "Idempotency-Key": "retry-me"}
-    url = f"/tokens/{reference_token['id']}/upload-audio"
+    url = f"/v1/tokens/{reference_token['id']}/upload-audio"
     assert (
         await client.post(url, files={"file": ("a.wav", b"not audio" * 20)}, headers=me)
     ).status_code == 415
@@ -213,7 +215,7 @@ async def test_direct_upload_then_submit_queues_the_job(
     me = await sign_up()
     recording = tone(1.0, "ogg")
     started = await client.post(
-        f"/scripts/{reference_script['id']}/uploads",
+        f"/v1/scripts/{reference_script['id']}/uploads",
         json={"content_type": "audio/ogg", "size_bytes": len(recording)},
         headers=me,
     )
@@ -247,7 +249,7 @@ async def test_a_rejected_direct_upload_is_deleted_and_the_job_keeps_waiting(
     not_audio = b"plain text, not audio" * 10
     body = (
         await client.post(
-            f"/tokens/{reference_token['id']}/uploads",
+            f"/v1/tokens/{reference_token['id']}/uploads",
             json={"content_type": "audio/wav", "size_bytes": len(not_audio)},
             headers=me,
         )
@@ -260,7 +262,9 @@ async def test_a_rejected_direct_upload_is_deleted_and_the_job_keeps_waiting(
     rejected = await client.post(body["submit"], headers=me)
     assert rejected.status_code == 415
     assert await _recordings(container) == []
-    assert (await client.get(f"/jobs/{body['job']['id']}", headers=me)).json()["status"] == "awaiting_upload"
+    assert (await client.get(f"/v1/jobs/{body['job']['id']}", headers=me)).json()[
+        "status"
+    ] == "awaiting_upload"
     assert (await _counts(container))[1] == 0
 
 
@@ -270,26 +274,28 @@ async def test_jobs_are_private_list_filters_and_cancel(
     me, other = await sign_up(), await sign_up()
     job = (
         await client.post(
-            f"/tokens/{reference_token['id']}/upload-audio", files={"file": ("a.wav", tone(1.0))}, headers=me
+            f"/v1/tokens/{reference_token['id']}/upload-audio",
+            files={"file": ("a.wav", tone(1.0))},
+            headers=me,
         )
     ).json()
-    assert (await client.get(f"/jobs/{job['id']}", headers=other)).status_code == 404
-    assert (await client.post(f"/jobs/{job['id']}/cancel", headers=other)).status_code == 404
-    assert (await client.get("/jobs", headers=other)).json()["total"] == 0
-    mine = (await client.get("/jobs", params={"kind": "token", "status": "queued"}, headers=me)).json()
+    assert (await client.get(f"/v1/jobs/{job['id']}", headers=other)).status_code == 404
+    assert (await client.post(f"/v1/jobs/{job['id']}/cancel", headers=other)).status_code == 404
+    assert (await client.get("/v1/jobs", headers=other)).json()["total"] == 0
+    mine = (await client.get("/v1/jobs", params={"kind": "token", "status": "queued"}, headers=me)).json()
     assert [j["id"] for j in mine["items"]] == [job["id"]]
-    assert (await client.get("/jobs", params={"status": "bogus"}, headers=me)).status_code == 400
+    assert (await client.get("/v1/jobs", params={"status": "bogus"}, headers=me)).status_code == 400
 
-    cancelled = await client.post(f"/jobs/{job['id']}/cancel", headers=me)
+    cancelled = await client.post(f"/v1/jobs/{job['id']}/cancel", headers=me)
     assert cancelled.json()["status"] == "cancelled"
-    assert (await client.post(f"/jobs/{job['id']}/cancel", headers=me)).status_code == 409
+    assert (await client.post(f"/v1/jobs/{job['id']}/cancel", headers=me)).status_code == 409
 
 
 async def _start_direct(
     client: httpx.AsyncClient, me: dict[str, str], token_id: str, size: int
 ) -> httpx.Response:
     return await client.post(
-        f"/tokens/{token_id}/uploads", json={"content_type": "audio/wav", "size_bytes": size}, headers=me
+        f"/v1/tokens/{token_id}/uploads", json={"content_type": "audio/wav", "size_bytes": size}, headers=me
     )
 
 

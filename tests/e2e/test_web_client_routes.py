@@ -109,7 +109,7 @@ async def test_nothing_outside_the_static_folder_is_served(client: httpx.AsyncCl
 
 
 async def test_the_client_is_not_part_of_the_api_description(client: httpx.AsyncClient) -> None:
-    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    paths = (await client.get("/v1/openapi.json")).json()["paths"]
 
     assert "/" not in paths
     assert not [path for path in paths if path.startswith("/app")]

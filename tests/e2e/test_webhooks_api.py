@@ -66,7 +66,7 @@ async def _job(
     client: httpx.AsyncClient, me: dict[str, str], target: dict[str, Any], kind: str = "tokens"
 ) -> str:
     response = await client.post(
-        f"/{kind}/{target['id']}/upload-audio", files={"file": ("a.wav", tone(1.0))}, headers=me
+        f"/v1/{kind}/{target['id']}/upload-audio", files={"file": ("a.wav", tone(1.0))}, headers=me
     )
     assert response.status_code == 202, response.text
     return str(response.json()["id"])
@@ -96,7 +96,7 @@ async def test_started_progress_completed_leads_to_a_stored_result(
         response = await _deliver(client, *signed(event, data))
         assert response.status_code == 200, response.text
         assert response.json() == {"status": "applied"}
-    job = (await client.get(f"/jobs/{job_id}", headers=me)).json()
+    job = (await client.get(f"/v1/jobs/{job_id}", headers=me)).json()
     assert (job["status"], job["progress"]) == ("completed", 100)
     assert job["result"]["overall"] == 72.5
     assert [(w["text"], w["status"]) for w in job["result"]["words"]] == [
@@ -104,7 +104,7 @@ async def test_started_progress_completed_leads_to_a_stored_result(
         ("world", "omitted"),
     ]
     assert job["result"]["contours"]["reference"] == [0.0, 1.0]
-    stats = (await client.get("/mypage", headers=me)).json()["history"]["stats"]
+    stats = (await client.get("/v1/mypage", headers=me)).json()["history"]["stats"]
     assert (stats["count"], stats["completed"], stats["average_overall"], stats["best_overall"]) == (
         1,
         1,
@@ -120,7 +120,7 @@ async def test_failed_event_fails_the_job_with_a_readable_reason(
     job_id = await _job(client, me, reference_token)
     data = {"job_id": job_id, "code": "no_speech", "message": "No speech was found in the recording."}
     assert (await _deliver(client, *signed("failed", data))).status_code == 200
-    job = (await client.get(f"/jobs/{job_id}", headers=me)).json()
+    job = (await client.get(f"/v1/jobs/{job_id}", headers=me)).json()
     assert job["status"] == "failed"
     assert job["failure"]["reason"] == "No speech was found in the recording."
 
@@ -152,7 +152,7 @@ async def test_terminal_states_never_change(
     )
     late_failure = await _deliver(client, *signed("failed", {"job_id": job_id, "code": "x"}))
     assert [r.json()["status"] for r in (late_progress, second_completion, late_failure)] == ["ignored"] * 3
-    job = (await client.get(f"/jobs/{job_id}", headers=me)).json()
+    job = (await client.get(f"/v1/jobs/{job_id}", headers=me)).json()
     assert (job["status"], job["result"]["overall"]) == ("completed", 72.5)
 
 
@@ -192,7 +192,7 @@ async def test_bad_deliveries_are_rejected_and_write_nothing(
     assert response.status_code == status
     assert response.headers["content-type"].startswith("application/problem+json")
     assert await _inbox_size(container) == 0
-    assert (await client.get(f"/jobs/{job_id}", headers=me)).json()["progress"] == 0
+    assert (await client.get(f"/v1/jobs/{job_id}", headers=me)).json()["progress"] == 0
 
 
 @pytest.mark.parametrize("skew_seconds", [-400, 400])

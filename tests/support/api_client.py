@@ -12,6 +12,6 @@ SignUp = Callable[..., Awaitable[dict[str, str]]]
 
 async def log_in(client: httpx.AsyncClient, email: str, password: str) -> dict[str, str]:
     """The Authorization header of a logged-in user."""
-    response = await client.post("/auth/login", data={"username": email, "password": password})
+    response = await client.post("/v1/auth/login", data={"username": email, "password": password})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}

@@ -189,16 +189,16 @@ class System:
         """A token (kind "tokens") or script ("scripts") with its reference audio; returns its id."""
         with httpx.Client(base_url=self.api_url, headers=admin, timeout=30.0) as client:
             if kind == "tokens":
-                actor = client.post("/actors", json={"name": "Reference Actor"})
+                actor = client.post("/v1/actors", json={"name": "Reference Actor"})
                 assert actor.status_code == 201, actor.text
                 body: dict[str, Any] = {"actor_id": actor.json()["id"], "movie_title": "Film", "text": text}
             else:
                 body = {"title": "Reading", "text": text}
-            created = client.post(f"/{kind}", json={**body, "words": words})
+            created = client.post(f"/v1/{kind}", json={**body, "words": words})
             assert created.status_code == 201, created.text
             reference_id: str = created.json()["id"]
             uploaded = client.put(
-                f"/{kind}/{reference_id}/reference-audio", files={"file": (filename, audio)}
+                f"/v1/{kind}/{reference_id}/reference-audio", files={"file": (filename, audio)}
             )
             assert uploaded.status_code == 200, uploaded.text
         return reference_id

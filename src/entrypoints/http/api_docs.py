@@ -1,5 +1,8 @@
 """The API docs at ``/schema``: Swagger UI from the swagger-ui-py distribution, served by the service itself.
 
+The page shows the v1 document, served at ``/v1/openapi.json`` (`openapi_v1`); Litestar's own
+``/schema/openapi.json`` serves the same document, deprecated in favour of that path.
+
 Litestar's own Swagger page loads its scripts from a CDN into this origin, whose localStorage holds the
 access token; here every script and style comes from ``/schema/assets`` and the pages carry a CSP that
 allows nothing else (no inline script either: the page starts Swagger UI from ``api-docs.js``).
@@ -12,11 +15,14 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from litestar import Request, Router
+from litestar import Request, Router, get
+from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.datastructures import CacheControlHeader
-from litestar.openapi.plugins import OpenAPIRenderPlugin
+from litestar.enums import OpenAPIMediaType
+from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin
 from litestar.static_files import create_static_files_router
 
+from entrypoints.http.versioning import OPENAPI_V1_PATH, renamed_deprecation_middleware
 from entrypoints.web.routes import SECURITY_HEADERS
 
 DOCS_PATH = "/schema"
@@ -55,7 +61,7 @@ class SwaggerPage(OpenAPIRenderPlugin):
     def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
         title = html.escape(str(openapi_schema["info"]["title"]))
         assets = DOCS_PATH + ASSETS_PATH
-        spec_url = html.escape(self.get_openapi_json_route(request))
+        spec_url = html.escape(OPENAPI_V1_PATH)
         return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -75,6 +81,13 @@ class SwaggerPage(OpenAPIRenderPlugin):
 """.encode()
 
 
+@get("/openapi.json", media_type=OpenAPIMediaType.OPENAPI_JSON, include_in_schema=False, sync_to_thread=False)
+def openapi_v1(request: Request[Any, Any, Any]) -> bytes:
+    """The OpenAPI document of v1, mounted under /v1 (it lists the /v1 routes only)."""
+    schema = request.app.plugins.get(OpenAPIPlugin).provide_openapi_schema()
+    return JsonRenderPlugin().render(request, schema)
+
+
 def _with_docs_headers(response: Any) -> Any:
     response.headers.update(DOCS_HEADERS)
     return response
@@ -90,5 +103,9 @@ def build_docs_router() -> Router:
         include_in_schema=False,
     )
     return Router(
-        path=DOCS_PATH, route_handlers=[assets], include_in_schema=False, after_request=_with_docs_headers
+        path=DOCS_PATH,
+        route_handlers=[assets],
+        include_in_schema=False,
+        after_request=_with_docs_headers,
+        middleware=[renamed_deprecation_middleware],
     )

@@ -10,16 +10,17 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
+from litestar.types import ControllerRouterHandler
 
 from adapters.storage.local import LocalObjectStorage
 from entrypoints.bootstrap import Container, build_container, build_local_storage
 from entrypoints.http.admin_queue import build_admin_queue_router
-from entrypoints.http.api_docs import SwaggerPage, build_docs_router
+from entrypoints.http.api_docs import SwaggerPage, build_docs_router, openapi_v1
 from entrypoints.http.controllers.auth import AuthController
 from entrypoints.http.controllers.catalog import ActorController, ScriptController, TokenController
 from entrypoints.http.controllers.client_config import ClientConfigController
 from entrypoints.http.controllers.health import HealthController
-from entrypoints.http.controllers.job_events import JobEventsController
+from entrypoints.http.controllers.job_events import JobEventsController, SeedJobEventsController
 from entrypoints.http.controllers.jobs import JobController
 from entrypoints.http.controllers.my_page import MyPageController
 from entrypoints.http.controllers.practice_items import practice_item_routes
@@ -32,13 +33,15 @@ from entrypoints.http.security import BearerAuthentication
 from entrypoints.http.shutdown import ShutdownSignal
 from entrypoints.http.storage_routes import build_local_storage_router
 from entrypoints.http.text_guard import nul_text_guard_middleware
+from entrypoints.http.versioning import API_V1, DEPRECATION_HEADERS, deprecation_middleware
 from entrypoints.logging import configure_logging
 from entrypoints.settings import Settings
 from entrypoints.web.routes import build_web_router
 
 API_DESCRIPTION = """\
 Voice practice: users imitate lines spoken by actors ("tokens") or read scripts, upload a recording and
-get it analysed against the reference audio. Errors are RFC 9457 problem details; the `type` of each
+get it analysed against the reference audio. This document describes version 1, under `/v1`
+(docs/api-versioning.md). Errors are RFC 9457 problem details; the `type` of each
 problem is stable and documented in docs/problems.md.
 """
 
@@ -54,20 +57,50 @@ def _openapi() -> OpenAPIConfig:
             security_schemes={
                 "BearerToken": SecurityScheme(
                     type="oauth2",
-                    description="OAuth2 password flow: POST /auth/login, then send the bearer token.",
-                    flows=OAuthFlows(password=OAuthFlow(token_url="/auth/login", scopes={})),
+                    description=f"OAuth2 password flow: POST {API_V1}/auth/login, then send the bearer token.",
+                    flows=OAuthFlows(password=OAuthFlow(token_url=f"{API_V1}/auth/login", scopes={})),
                 ),
                 "StreamTicket": SecurityScheme(
                     type="apiKey",
                     name="ticket",
                     security_scheme_in="query",
-                    description="A job's stream ticket (POST /jobs/{job_id}/events/tickets), for "
+                    description=f"A job's stream ticket (POST {API_V1}/jobs/{{job_id}}/events/tickets), for "
                     "EventSource clients; it opens that job's event stream only.",
                 ),
             }
         ),
         security=[{"BearerToken": []}],
     )
+
+
+def public_api(settings: Settings, *, deprecated: bool = False) -> list[ControllerRouterHandler]:
+    """The versioned public API's controllers, fresh for each mount; the deprecated unversioned mount
+    also serves the seed's path of the progress stream."""
+    return [
+        AuthController,
+        ActorController,
+        TokenController,
+        ScriptController,
+        *practice_item_routes(settings),
+        MyPageController,
+        JobController,
+        SeedJobEventsController if deprecated else JobEventsController,
+        ClientConfigController,
+    ]
+
+
+def api_routers(settings: Settings) -> list[Router]:
+    """The public API under /v1 (with its OpenAPI document), and the same controllers at the
+    unversioned paths, outside the document, answering with the deprecation headers."""
+    return [
+        Router(path=API_V1, route_handlers=[*public_api(settings), openapi_v1]),
+        Router(
+            path="/",
+            route_handlers=public_api(settings, deprecated=True),
+            include_in_schema=False,
+            middleware=[deprecation_middleware],
+        ),
+    ]
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> Litestar:
@@ -99,24 +132,21 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             shutdown.trigger()
             shutdown.uninstall()
 
-    routes: list[type | Router] = [
+    # Operations, protocol, web and dashboard routes: unversioned and outside the v1 document
+    # (docs/api-versioning.md).
+    unversioned: list[ControllerRouterHandler] = [
         HealthController,
-        AuthController,
-        ActorController,
-        TokenController,
-        ScriptController,
-        *practice_item_routes(settings),
-        MyPageController,
-        JobController,
         AnalysisWebhookController,
-        JobEventsController,
         MetricsController,
-        ClientConfigController,
         build_admin_queue_router(),
         build_web_router(settings),
     ]
     if local_storage is not None:
-        routes.append(build_local_storage_router(local_storage))
+        unversioned.append(build_local_storage_router(local_storage))
+    routes: list[ControllerRouterHandler] = [
+        *api_routers(settings),
+        Router(path="/", route_handlers=unversioned, include_in_schema=False),
+    ]
     origins = list(settings.cors_allowed_origins)
     # Long-lived responses (SSE) watch ``app.state.shutting_down`` to end with a retry hint.
     state: dict[str, object] = {"metrics": metrics, "shutting_down": shutdown.event}
@@ -139,7 +169,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                 "Last-Event-ID",
                 "X-Request-ID",
             ],
-            expose_headers=["X-Request-ID", "Location", "Retry-After"],
+            expose_headers=["X-Request-ID", "Location", "Retry-After", *DEPRECATION_HEADERS],
         ),
         openapi_config=_openapi(),
         lifespan=[lifespan],

@@ -14,6 +14,7 @@ from application.ports.persistence import JobStats
 from application.ports.security import AccessToken
 from domain.analysis.jobs import Job
 from entrypoints.http.pages import PageOut
+from entrypoints.http.versioning import API_V1
 
 
 class RecordingOut(msgspec.Struct):
@@ -59,7 +60,7 @@ class JobOut(msgspec.Struct):
             stage=job.stage,
             created_at=job.created_at,
             updated_at=job.updated_at,
-            links=JobLinks(self=f"/jobs/{job.id}", events=f"/jobs/{job.id}/events"),
+            links=JobLinks(self=f"{API_V1}/jobs/{job.id}", events=f"{API_V1}/jobs/{job.id}/events"),
             recording=RecordingOut(
                 job.recording.content_type, job.recording.duration_seconds, job.recording.size
             )
@@ -127,4 +128,6 @@ class StreamTicketOut(msgspec.Struct):
 
     @classmethod
     def of(cls, job_id: UUID, issued: AccessToken) -> StreamTicketOut:
-        return cls(issued.token, issued.expires_in_seconds, f"/jobs/{job_id}/events?ticket={issued.token}")
+        return cls(
+            issued.token, issued.expires_in_seconds, f"{API_V1}/jobs/{job_id}/events?ticket={issued.token}"
+        )

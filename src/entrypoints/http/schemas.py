@@ -19,6 +19,7 @@ from domain.accounts import MAX_EMAIL_LENGTH, User
 from domain.catalog import Actor, MovieLine, PracticeItem, ReferenceAudio, ReferenceKind, ScriptDetail, Word
 from entrypoints.http.job_schemas import HistoryOut, JobOut, JobPage, StatsOut
 from entrypoints.http.pages import PageOut
+from entrypoints.http.versioning import API_V1
 
 Email = Annotated[str, Meta(min_length=3, max_length=MAX_EMAIL_LENGTH, examples=["ada@example.com"])]
 Password = Annotated[str, Meta(min_length=1, max_length=1024)]
@@ -119,8 +120,8 @@ class TokenBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def item_path(item: PracticeItem) -> str:
-    """The item's public path: /tokens/{id} for a movie line, /scripts/{id} for a script."""
-    return f"/{item.kind.value}s/{item.id}"
+    """The item's public path: /v1/tokens/{id} for a movie line, /v1/scripts/{id} for a script."""
+    return f"{API_V1}/{item.kind.value}s/{item.id}"
 
 
 def _reference_audio_out(item: PracticeItem) -> ReferenceAudioOut | None:

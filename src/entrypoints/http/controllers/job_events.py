@@ -53,9 +53,23 @@ job replays its history and closes, and answers 204 (which stops an EventSource 
 the client has already seen its last event. Another user's job is 404.
 
 Authenticate with `Authorization: Bearer <access token>`, or, where headers cannot be set (a browser's
-EventSource), with the `ticket` query parameter from `POST /jobs/{job_id}/events/tickets`: it opens this
+EventSource), with the `ticket` query parameter from `POST /v1/jobs/{job_id}/events/tickets`: it opens this
 job's stream only, for an hour. A rejected ticket is 401, which stops an EventSource; ask for a new one.
 """
+
+
+STREAM_PATH = "/jobs/{job_id:uuid}/events"
+# The seed's path of the stream, served only among the deprecated unversioned routes.
+SEED_STREAM_PATH = "/tokens/analysis-progress/{job_id:uuid}"
+STREAM_ROUTE: dict[str, Any] = {
+    "summary": "Follow a job's progress (Server-Sent Events)",
+    "description": STREAM_DESCRIPTION,
+    "media_type": "text/event-stream",
+    "security": [{"BearerToken": []}, {"StreamTicket": []}],
+    "responses": {
+        204: ResponseSpec(data_container=None, description="Finished; nothing after Last-Event-ID")
+    },
+}
 
 
 def parse_event_id(header: str | None, query: str | None) -> int:
@@ -155,16 +169,7 @@ class JobEventsController(Controller):
         issued = await stream_tickets.issue(principal, job_id)
         return StreamTicketOut.of(job_id, issued)
 
-    @get(
-        ["/jobs/{job_id:uuid}/events", "/tokens/analysis-progress/{job_id:uuid}"],
-        summary="Follow a job's progress (Server-Sent Events)",
-        description=STREAM_DESCRIPTION,
-        media_type="text/event-stream",
-        security=[{"BearerToken": []}, {"StreamTicket": []}],
-        responses={
-            204: ResponseSpec(data_container=None, description="Finished; nothing after Last-Event-ID")
-        },
-    )
+    @get(STREAM_PATH, **STREAM_ROUTE)
     async def job_events(
         self,
         request: Request[Any, Any, Any],
@@ -184,7 +189,7 @@ class JobEventsController(Controller):
         ticket: Annotated[
             str | None,
             QueryParameter(
-                description="A stream ticket for this job (POST /jobs/{job_id}/events/tickets), for "
+                description="A stream ticket for this job (POST /v1/jobs/{job_id}/events/tickets), for "
                 "clients that cannot send an Authorization header.",
                 max_length=4096,
             ),
@@ -199,3 +204,9 @@ class JobEventsController(Controller):
         # Closing the stream when the response ends, however it ends, releases the live subscription.
         messages = sse_messages(events, request.app.state.shutting_down, metrics)
         return ServerSentEvent(messages, background=BackgroundTask(_close, events))
+
+
+class SeedJobEventsController(JobEventsController):
+    """The same routes plus the seed's path of the stream, for the deprecated unversioned mount."""
+
+    job_events = get([STREAM_PATH, SEED_STREAM_PATH], **STREAM_ROUTE)(JobEventsController.job_events.fn)

@@ -38,6 +38,7 @@ from entrypoints.http.job_schemas import DirectUploadBody, DirectUploadOut, JobO
 from entrypoints.http.rate_limits import limit_uploads
 from entrypoints.http.schemas import ReferenceAudioOut, ScriptBody, ScriptOut, TokenBody, TokenOut
 from entrypoints.http.security import SIGN_IN, Caller, signed_in
+from entrypoints.http.versioning import API_V1
 from entrypoints.settings import Settings
 
 # Room for the multipart envelope (boundaries, part headers, a long file name) around a file of the
@@ -191,7 +192,9 @@ def practice_item_controllers(
                 principal, kind, item_id, await data.file.read()
             )
             return ReferenceAudioOut(
-                audio.content_type, audio.duration_seconds, f"/{kind.value}s/{item_id}/reference-audio"
+                audio.content_type,
+                audio.duration_seconds,
+                f"{API_V1}/{kind.value}s/{item_id}/reference-audio",
             )
 
     class RecordingController(Controller):
@@ -247,7 +250,9 @@ def practice_item_controllers(
                     started.upload.headers,
                     started.upload.expires_at,
                 )
-                out = DirectUploadOut(job=job_out, upload=upload, submit=f"/jobs/{started.job.id}/submit")
+                out = DirectUploadOut(
+                    job=job_out, upload=upload, submit=f"{API_V1}/jobs/{started.job.id}/submit"
+                )
                 return 201, out, {"Location": job_out.links.self}
 
             payload = hashlib.sha256(f"{data.content_type}\n{data.size_bytes}".encode()).digest()

@@ -121,7 +121,7 @@ export const api = {
  */
 export async function signIn(email, password) {
   /** @type {AccessToken} */
-  const token = await request("POST", "/auth/login", {
+  const token = await request("POST", "/v1/auth/login", {
     form: { username: email, password, grant_type: "password" },
     auth: false,
   });
@@ -134,7 +134,7 @@ export async function signIn(email, password) {
  * @param {string} password
  */
 export async function signUp(displayName, email, password) {
-  await request("POST", "/auth/signup", {
+  await request("POST", "/v1/auth/signup", {
     json: { display_name: displayName, email, password },
     auth: false,
   });
@@ -163,7 +163,7 @@ export async function uploadRecording(kind, targetId, recording, idempotencyKey)
     const form = new FormData();
     form.append("file", recording.blob, recording.filename);
     try {
-      return await request("POST", `/${kind}s/${targetId}/upload-audio`, {
+      return await request("POST", `/v1/${kind}s/${targetId}/upload-audio`, {
         body: form,
         headers: { "Idempotency-Key": idempotencyKey },
       });
@@ -215,7 +215,7 @@ export function followJob(jobId, { eventTypes, terminalTypes, onEvent, onStatus,
     if (stopped) return;
     try {
       /** @type {StreamTicket} */
-      const ticket = await api.post(`/jobs/${jobId}/events/tickets`);
+      const ticket = await api.post(`/v1/jobs/${jobId}/events/tickets`);
       if (stopped) return;
       source = new EventSource(`${ticket.url}&last_event_id=${lastId}`);
     } catch (error) {

@@ -12,7 +12,7 @@ let loading = null;
 /** @returns {Promise<ClientConfig>} */
 export function clientConfig() {
   if (!loading) {
-    loading = /** @type {Promise<ClientConfig>} */ (api.get("/client-config", { auth: false }));
+    loading = /** @type {Promise<ClientConfig>} */ (api.get("/v1/client-config", { auth: false }));
     // A failed load (the server unreachable) is tried again by the next view, not remembered.
     loading.catch(() => {
       loading = null;

@@ -65,7 +65,7 @@ export async function bookmarkedIds() {
   if (!session.get()) return new Set();
   try {
     /** @type {MyPage} */
-    const page = await api.get("/mypage");
+    const page = await api.get("/v1/mypage");
     return new Set(page.bookmarks.map((b) => b.target_id));
   } catch {
     return new Set();
@@ -91,8 +91,8 @@ export function bookmarkButton(kind, id, bookmarked, label) {
     const on = button.getAttribute("aria-pressed") !== "true";
     button.disabled = true;
     try {
-      if (on) await api.put(`/${kind}s/${id}/bookmark`);
-      else await api.delete(`/${kind}s/${id}/bookmark`);
+      if (on) await api.put(`/v1/${kind}s/${id}/bookmark`);
+      else await api.delete(`/v1/${kind}s/${id}/bookmark`);
       paint(on);
       announce(on ? "Bookmarked." : "Bookmark removed.");
     } catch (error) {

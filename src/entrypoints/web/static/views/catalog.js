@@ -88,7 +88,7 @@ export async function catalogView(kind, params, show) {
     const search = new URLSearchParams({ limit: String(PAGE_SIZE), offset: String(offset) });
     if (query) search.set("q", query);
     /** @type {import("../types.js").Page<Token | Script>} */
-    const page = await api.get(`/${kind}s?${search}`, { auth: false });
+    const page = await api.get(`/v1/${kind}s?${search}`, { auth: false });
     for (const item of page.items) {
       const marked = marks.has(item.id);
       list.append(isToken ? tokenCard(/** @type {Token} */ (item), marked) : scriptCard(/** @type {Script} */ (item), marked));

@@ -73,10 +73,10 @@ export async function jobView(id, show) {
   /** @param {Job} job */
   const isFinished = (job) => config.terminal_job_statuses.includes(job.status);
   /** @type {Job} */
-  let job = await api.get(`/jobs/${id}`);
+  let job = await api.get(`/v1/jobs/${id}`);
   const kind = job.kind;
   // A deleted line or script leaves the job without a target (target_id null).
-  const target = job.target_id ? await api.get(`/${kind}s/${job.target_id}`, { auth: false }).catch(() => null) : null;
+  const target = job.target_id ? await api.get(`/v1/${kind}s/${job.target_id}`, { auth: false }).catch(() => null) : null;
   const what = target ? itemName(kind, target) : "your recording";
   const { panel, show: showProgress, connection } = progressPanel([...config.progress_stages, "done"]);
   const outcome = h("div", { id: "outcome" });
@@ -84,7 +84,7 @@ export async function jobView(id, show) {
   show(title("Analysis"), lead, panel, outcome);
 
   const finish = async () => {
-    job = await api.get(`/jobs/${id}`);
+    job = await api.get(`/v1/jobs/${id}`);
     connection.textContent = "";
     lead.textContent = `Your recording of ${what}`;
     if (job.status === "completed" && job.result) {
@@ -112,7 +112,7 @@ export async function jobView(id, show) {
   cancel.addEventListener("click", async () => {
     cancel.disabled = true;
     try {
-      await api.post(`/jobs/${id}/cancel`);
+      await api.post(`/v1/jobs/${id}/cancel`);
     } catch (error) {
       outcome.replaceChildren(errorBox(error));
     }
@@ -134,7 +134,7 @@ export async function jobView(id, show) {
     },
     async onDropped() {
       try {
-        if (isFinished(await api.get(`/jobs/${id}`))) {
+        if (isFinished(await api.get(`/v1/jobs/${id}`))) {
           follower.stop();
           await finish();
         }

@@ -24,7 +24,7 @@ async function targetNames(jobs) {
   await Promise.all(
     [...targets].map(async ([id, kind]) => {
       try {
-        names.set(id, itemName(kind, await api.get(`/${kind}s/${id}`, { auth: false })));
+        names.set(id, itemName(kind, await api.get(`/v1/${kind}s/${id}`, { auth: false })));
       } catch {
         /* deleted from the catalog since: a generic label */
       }
@@ -48,7 +48,7 @@ const average = (value) => (value === null ? "–" : value.toFixed(1));
 export async function myPageView(show) {
   if (!requireSignIn()) return;
   /** @type {[MyPage, import("../types.js").Page<Job>]} */
-  const [page, completed] = await Promise.all([api.get("/mypage"), api.get("/jobs?status=completed&limit=100")]);
+  const [page, completed] = await Promise.all([api.get("/v1/mypage"), api.get("/v1/jobs?status=completed&limit=100")]);
   const names = await targetNames([...page.history.recent.items, ...completed.items]);
   const stats = page.history.stats;
   const points = completed.items

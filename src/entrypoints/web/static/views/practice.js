@@ -22,7 +22,7 @@ import { bookmarkButton, bookmarkedIds, errorBox, messageOf, referenceAudio, req
 export async function practiceView(kind, id, show) {
   if (!requireSignIn()) return;
   const [item, config] = await Promise.all([
-    /** @type {Promise<Token | Script>} */ (api.get(`/${kind}s/${id}`, { auth: false })),
+    /** @type {Promise<Token | Script>} */ (api.get(`/v1/${kind}s/${id}`, { auth: false })),
     clientConfig(),
   ]);
   const isToken = kind === "token";
