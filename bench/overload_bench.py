@@ -80,7 +80,9 @@ async def main(args: argparse.Namespace) -> None:
 
             async def upload(_: int) -> int:
                 response = await client.post(
-                    f"/tokens/{token_id}/upload-audio", files={"file": ("take.wav", recording)}, headers=user
+                    f"/v1/tokens/{token_id}/upload-audio",
+                    files={"file": ("take.wav", recording)},
+                    headers=user,
                 )
                 return response.status_code
 
@@ -98,7 +100,7 @@ async def main(args: argparse.Namespace) -> None:
                 sent = time.perf_counter()
                 try:
                     response = await client.post(
-                        f"/tokens/{token_id}/upload-audio",
+                        f"/v1/tokens/{token_id}/upload-audio",
                         files={"file": ("take.wav", recording)},
                         headers=user,
                     )

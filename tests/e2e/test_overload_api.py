@@ -54,7 +54,7 @@ async def _upload_all_at_once(
         async def one(key: str) -> httpx.Response:
             await start.wait()
             return await client.post(
-                f"/tokens/{token_id}/upload-audio",
+                f"/v1/tokens/{token_id}/upload-audio",
                 files={"file": ("take.wav", audio)},
                 headers={**user, "Idempotency-Key": key},
             )
@@ -88,7 +88,7 @@ async def _retry_until_accepted(
                 if key in jobs:
                     break
                 answer = await client.post(
-                    f"/tokens/{token_id}/upload-audio",
+                    f"/v1/tokens/{token_id}/upload-audio",
                     files={"file": ("take.wav", tone(1.0))},
                     headers={**user, "Idempotency-Key": key},
                 )
@@ -98,7 +98,7 @@ async def _retry_until_accepted(
                 else:
                     await asyncio.sleep(0.2)
         for job_id in jobs.values():
-            job = await client.get(f"/jobs/{job_id}", headers=user)
+            job = await client.get(f"/v1/jobs/{job_id}", headers=user)
             assert job.status_code == 200, job.text
             assert job.json()["status"] == "queued"
     assert set(jobs) == set(keys)
