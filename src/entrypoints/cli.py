@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +21,9 @@ from entrypoints.bootstrap import Container, build_container
 from entrypoints.settings import ConfigurationError, Settings
 from entrypoints.worker import WorkerSettings, start_worker
 from shared_kernel.settings import markdown_table, with_tables
+
+METRICS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+WORKER_HEALTHCHECK_SECONDS = 60
 
 T = TypeVar("T")
 
@@ -55,16 +61,31 @@ def main() -> None:
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the HTTP API with uvicorn."""
     settings = _settings()
-    uvicorn.run(
-        "entrypoints.http.app:app_from_env",
-        factory=True,
-        host=host or settings.serve_host,
-        port=settings.serve_port if port is None else port,
-        workers=workers or settings.serve_workers,
-        **uvicorn_proxy_options(settings),
-        log_config=None,
-        timeout_graceful_shutdown=20,
-    )
+    workers = workers or settings.serve_workers
+    shared_metrics: str | None = None
+    if workers > 1 and not os.environ.get(METRICS_DIRECTORY_VARIABLE):
+        # Several processes behind one port: each keeps its metrics in files under one directory, and
+        # /metrics of any of them sums them all (prometheus_client's multiprocess mode). The children
+        # inherit the variable; prometheus_client reads it when they import it.
+        shared_metrics = tempfile.mkdtemp(prefix="voicepractice-metrics-")
+        os.environ[METRICS_DIRECTORY_VARIABLE] = shared_metrics
+    try:
+        uvicorn.run(
+            "entrypoints.http.app:app_from_env",
+            factory=True,
+            host=host or settings.serve_host,
+            port=settings.serve_port if port is None else port,
+            workers=workers,
+            # With several processes uvicorn's parent pings each child and replaces one that does not
+            # answer in time; its 5 s default kills children still starting on a busy machine, forever.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+            **uvicorn_proxy_options(settings),
+            log_config=None,
+            timeout_graceful_shutdown=20,
+        )
+    finally:
+        if shared_metrics is not None:
+            shutil.rmtree(shared_metrics, ignore_errors=True)
 
 
 def uvicorn_proxy_options(settings: Settings) -> dict[str, Any]:
