@@ -196,7 +196,7 @@ def run_all(host: str, port: int, analysis_port: int) -> None:
 
 # The documents whose configuration tables `settings-docs` writes, and the tables each holds.
 SETTINGS_DOCUMENTS = {
-    "README.md": ("configuration", "operations"),
+    "README.md": ("configuration", "operations", "tracing"),
     "docs/reference-analysis-server.md": ("analysis-server",),
 }
 
@@ -208,6 +208,7 @@ def settings_tables() -> dict[str, str]:
     return {
         "configuration": markdown_table("configuration", Settings, WorkerSettings),
         "operations": markdown_table("operations", Settings),
+        "tracing": markdown_table("tracing", Settings),
         "analysis-server": markdown_table("analysis-server", AnalysisServerSettings),
     }
 

@@ -1,4 +1,5 @@
-"""structlog setup: JSON lines off a terminal, coloured console lines on one, context from contextvars."""
+"""structlog setup: JSON lines off a terminal, coloured console lines on one, context from contextvars
+(the request id, and the trace and span ids while tracing is on)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import sys
 from typing import TextIO
 
 import structlog
+from structlog.types import EventDict, WrappedLogger
+
+from shared_kernel import tracing
 
 
 def _renders_json(log_format: str, stream: TextIO) -> bool:
@@ -16,9 +20,19 @@ def _renders_json(log_format: str, stream: TextIO) -> bool:
     return log_format == "json"
 
 
+def add_trace_ids(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """``trace_id`` and ``span_id`` of the current span, so a log line leads to its trace."""
+    ids = tracing.current_ids()
+    if ids is not None:
+        event_dict.setdefault("trace_id", ids[0])
+        event_dict.setdefault("span_id", ids[1])
+    return event_dict
+
+
 def configure_logging(level: str = "INFO", log_format: str = "auto") -> None:
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -24,6 +24,7 @@ from application.analysis.maintenance import Housekeeping
 from application.analysis.relay import OutboxRelay
 from entrypoints.bootstrap import Container, build_container
 from entrypoints.logging import configure_logging
+from entrypoints.observability import start_tracing_if_on
 from entrypoints.settings import Settings
 from entrypoints.worker_metrics import WorkerMetrics, WorkerMetricsServer
 from shared_kernel.settings import load, variable
@@ -37,6 +38,7 @@ OVERDUE_BATCH_SIZE = 100
 # Rows are leased when claimed; a batch larger than the relay's parallelism would queue behind it and
 # could outlive its lease while waiting.
 SWEEP_BATCH_SIZE = 16
+WORKER_SERVICE_NAME = "voice-practice-worker"
 # SAQ's housekeeping loops sleep this long between rounds, and a stopping worker waits for them.
 UPKEEP_SECONDS = 5
 # Failing rounds (Postgres down) are retried after the interval doubled per failure, up to this.
@@ -251,4 +253,5 @@ async def run_worker(settings: Settings, options: WorkerSettings) -> None:
 def start_worker(settings: Settings, options: WorkerSettings) -> None:
     """The ``voicepractice worker`` process: structured logs, then the worker until it is stopped."""
     configure_logging(settings.log_level, settings.log_format)
+    start_tracing_if_on(settings.tracing, WORKER_SERVICE_NAME)
     asyncio.run(run_worker(settings, options))

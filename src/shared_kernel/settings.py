@@ -15,7 +15,7 @@ import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
@@ -186,6 +186,81 @@ def markdown_table(table: str, *classes: type) -> str:
     return "\n".join(rows) + "\n"
 
 
+TRACING = "tracing"
+Sampler = Literal[
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class TracingSettings:
+    """OpenTelemetry's standard variables, as far as the programs use them (README, "Tracing")."""
+
+    exporter: Literal["none", "otlp", "console"] = variable(
+        "OTEL_TRACES_EXPORTER",
+        "`none`: tracing off, OpenTelemetry not even imported; `otlp`: spans to the collector at "
+        "`OTEL_EXPORTER_OTLP_ENDPOINT`; `console`: spans as JSON on standard output",
+        default="none",
+        parse=lowercase,
+        table=TRACING,
+    )
+    service_name: str | None = variable(
+        "OTEL_SERVICE_NAME",
+        "the `service.name` of every span; unset, each program's own: `voice-practice-api`, "
+        "`voice-practice-worker`, `voice-practice-analysis`",
+        default=None,
+        table=TRACING,
+    )
+    otlp_endpoint: str = variable(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "the collector's OTLP/HTTP base URL; spans are sent to `<endpoint>/v1/traces`",
+        default="http://localhost:4318",
+        parse=without_trailing_slash,
+        table=TRACING,
+    )
+    otlp_protocol: Literal["http/protobuf"] = variable(
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "only `http/protobuf` (the gRPC exporter is not installed)",
+        default="http/protobuf",
+        parse=lowercase,
+        table=TRACING,
+    )
+    otlp_headers: str | None = variable(
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "`key=value` pairs, comma-separated, sent with every export (a hosted collector's API key: "
+        "set it as a secret)",
+        default=None,
+        shown_default="unset",
+        table=TRACING,
+    )
+    sampler: Sampler = variable(
+        "OTEL_TRACES_SAMPLER",
+        "which traces are kept: `parentbased_traceidratio` keeps `OTEL_TRACES_SAMPLER_ARG` of the new "
+        "ones and whatever the caller kept",
+        default="parentbased_always_on",
+        parse=lowercase,
+        table=TRACING,
+    )
+    sampler_ratio: Annotated[float, msgspec.Meta(ge=0, le=1)] = variable(
+        "OTEL_TRACES_SAMPLER_ARG", "the ratio of the `traceidratio` samplers", default=1.0, table=TRACING
+    )
+    export_delay_ms: Annotated[int, msgspec.Meta(ge=1)] = variable(
+        "OTEL_BSP_SCHEDULE_DELAY",
+        "the longest a finished span waits to be exported with others, in milliseconds",
+        default=5000,
+        table=TRACING,
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return self.exporter != "none"
+
+
 P = TypeVar("P", bound="ProgramSettings")
 
 
@@ -217,6 +292,7 @@ class ProgramSettings:
         parse=webhook_secrets,
         shown_default="dev value",
     )
+    tracing: TracingSettings = dataclasses.field(default_factory=TracingSettings)
 
     @property
     def is_production(self) -> bool:

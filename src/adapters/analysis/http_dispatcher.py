@@ -7,6 +7,7 @@ import msgspec
 
 from application.ports.analysis import AnalysisRequest, DispatchError
 from domain.catalog import ReferenceKind
+from shared_kernel import tracing
 from shared_kernel.analysis_protocol import ANALYSES_PATH, AnalysisRequestBody, AudioSourceBody, WordBody
 from shared_kernel.retry_after import parse_retry_after
 
@@ -46,6 +47,7 @@ class HttpAnalysisDispatcher:
         if self._auth_token:
             headers["Authorization"] = f"Bearer {self._auth_token}"
         url = self._urls[request.kind] + ANALYSES_PATH
+        tracing.inject(headers)  # the analysis server continues the dispatch's trace
         try:
             response = await self._client.post(url, content=request_body(request), headers=headers)
         except httpx.TimeoutException as error:

@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 
 from application.ports.analysis import LiveEventsUnavailableError
 from domain.analysis.jobs import EventType, JobEvent
+from shared_kernel import tracing
 
 CHANNEL_PREFIX = "job:"
 # A slow SSE client must not grow memory without bound: its oldest live events are dropped, and it
@@ -244,7 +245,9 @@ class RedisJobEventPublisher:
 
     async def publish(self, events: list[JobEvent]) -> None:
         for event in events:
-            await self._fanout.publish(job_channel(event.job_id), encode_event(event))
+            attributes = {"job.id": str(event.job_id), "event.type": event.type.value}
+            with tracing.span("events.publish", kind="producer", attributes=attributes):
+                await self._fanout.publish(job_channel(event.job_id), encode_event(event))
 
 
 class RedisJobEventSubscription:

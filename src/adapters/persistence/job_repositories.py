@@ -246,6 +246,7 @@ def _message_from_row(row: OutboxRow) -> OutboxMessage:
         next_attempt_at=row.next_attempt_at,
         sent_at=row.sent_at,
         last_error=row.last_error,
+        traceparent=row.traceparent,
     )
 
 
@@ -261,6 +262,7 @@ class SqlaOutboxRepository:
                 created_at=message.created_at,
                 attempts=message.attempts,
                 next_attempt_at=message.next_attempt_at or message.created_at,
+                traceparent=message.traceparent,
             )
         )
         await self._session.flush()

@@ -198,6 +198,8 @@ class OutboxRow(UUIDv7AuditBase):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    # W3C trace context: version, trace id, span id and flags, 55 characters.
+    traceparent: Mapped[str | None] = mapped_column(String(55), default=None)
 
     __table_args__ = (
         # The sweep's query: unsent rows by due time. Sent rows drop out of this partial index.

@@ -15,6 +15,7 @@ import msgspec
 
 from adapters.reference_analysis.destinations import DestinationRefused
 from application.reference_analysis.ports import Notification
+from shared_kernel import tracing
 from shared_kernel.retry_after import parse_retry_after
 from shared_kernel.webhooks import WebhookSigner
 
@@ -127,6 +128,7 @@ class HttpWebhookSender:
 
     async def _try(self, url: str, webhook_id: str, body: bytes) -> tuple[int | None, timedelta | None, str]:
         headers = {"content-type": "application/json", **self._signer.headers(webhook_id, body)}
+        tracing.inject(headers)
         try:
             response = await self._client.post(
                 url, content=body, headers=headers, timeout=self._policy.attempt_timeout_seconds

@@ -20,6 +20,7 @@ from application.ports.system import Clock
 from domain.analysis.jobs import FailureCode, Job
 from domain.analysis.outbox import OutboxMessage
 from domain.catalog import PracticeItem
+from shared_kernel import tracing
 
 logger = logging.getLogger(__name__)
 DEFAULT_CONCURRENCY = 16  # dispatches in flight per relay (per worker process)
@@ -99,6 +100,20 @@ class OutboxRelay:
             self._slots.release()
 
     async def _deliver(self, message: OutboxMessage) -> RelayOutcome:
+        """Dispatch the row within the upload's trace: the time since the row was written (retries
+        included) as one span, then the dispatch."""
+        attributes: tracing.Attributes = {"job.id": str(message.job_id), "outbox.attempt": message.attempts}
+        tracing.record(
+            "outbox.wait",
+            parent=message.traceparent,
+            start=message.created_at,
+            end=self._clock.now(),
+            attributes=attributes,
+        )
+        with tracing.span("analysis.dispatch", parent=message.traceparent, attributes=attributes):
+            return await self._dispatch(message)
+
+    async def _dispatch(self, message: OutboxMessage) -> RelayOutcome:
         """Build and send the request within the dispatch budget, which ends before the lease does."""
         budget = self._settings.dispatch_budget.total_seconds()
         try:

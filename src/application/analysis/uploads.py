@@ -19,6 +19,7 @@ from domain.analysis.outbox import OutboxMessage
 from domain.audio import AudioFormat, AudioRejectedError, AudioTooLargeError
 from domain.catalog import ReferenceKind
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
+from shared_kernel import tracing
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +152,9 @@ class RecordingUploads:
         recording = Recording(
             final_key, inspected.format.content_type, inspected.duration_seconds, inspected.size
         )
-        outbox = OutboxMessage(self._ids.new_id(), job_id, self._clock.now())
+        outbox = OutboxMessage(
+            self._ids.new_id(), job_id, self._clock.now(), traceparent=tracing.current_traceparent()
+        )
         async with self._uow() as uow:
             locked = await uow.jobs.get_for_update(job_id)
             if locked is None:
@@ -173,7 +176,7 @@ class RecordingUploads:
         job = Job.create(
             job_id, principal.user_id, kind, item_id, now, recording, deadline=self._settings.queue_deadline
         )
-        outbox = OutboxMessage(self._ids.new_id(), job_id, now)
+        outbox = OutboxMessage(self._ids.new_id(), job_id, now, traceparent=tracing.current_traceparent())
         async with self._uow() as uow:
             await _require_reference(uow, kind, item_id)
             await uow.jobs.add(job)

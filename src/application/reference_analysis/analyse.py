@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from application.ports.system import Clock
 from application.reference_analysis import outcomes
@@ -20,6 +21,7 @@ from application.reference_analysis.ports import (
     StageCallback,
 )
 from application.reference_analysis.reporting import Reporter
+from shared_kernel import tracing
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +32,34 @@ class AnalysisLimits:
 
     max_download_bytes: int = 32 * 1024 * 1024
     max_audio_seconds: float = 180.0
+
+
+class StageTimeline:
+    """Reports each stage as it is entered and traces it as a span that ends where the next begins.
+
+    The stages are entered in the analysis process and relayed to the event loop, outside the span
+    of the job, so their spans are written afterwards, as children of the span current at creation.
+    """
+
+    def __init__(self, clock: Clock, report: StageCallback) -> None:
+        self._clock = clock
+        self._report = report
+        self._parent = tracing.current_traceparent()
+        self._current: tuple[str, datetime] | None = None
+
+    def enter(self, stage: str) -> None:
+        self._end_current()
+        self._current = (stage, self._clock.now())
+        self._report(stage)
+
+    def close(self) -> None:
+        self._end_current()
+        self._current = None
+
+    def _end_current(self) -> None:
+        if self._current is not None:
+            stage, start = self._current
+            tracing.record(f"analysis.{stage}", parent=self._parent, start=start, end=self._clock.now())
 
 
 class AnalyseRecording:
@@ -57,17 +87,25 @@ class AnalyseRecording:
         self._limits = limits or AnalysisLimits()
 
     async def __call__(self, order: AnalysisOrder) -> Outcome:
-        reports = self._reporter.for_job(order.job_id, order.callback_url)
+        attributes = {"job.id": str(order.job_id), "job.kind": order.kind.value}
+        with tracing.span("analysis", parent=order.traceparent, attributes=attributes):
+            return await self._traced(order)
+
+    async def _traced(self, order: AnalysisOrder) -> Outcome:
+        reports = self._reporter.for_job(order.job_id, order.callback_url, tracing.current_traceparent())
+        stages = StageTimeline(self._clock, reports.progress)
         began = time.perf_counter()
         if order.deadline is not None and self._clock.now() >= order.deadline:
             outcome: Outcome = outcomes.timed_out()
         else:
             reports.started()
             try:
-                outcome = await self._analyse(order, reports.progress)
+                outcome = await self._analyse(order, stages.enter)
             except Exception:
                 logger.exception("analysis of job %s failed", order.job_id)
                 outcome = outcomes.unexpected()
+            finally:
+                stages.close()
         reports.finished(outcome)
         logger.info(
             "job %s analysed in %.0f ms: %s",

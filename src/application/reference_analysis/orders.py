@@ -38,6 +38,9 @@ class AnalysisOrder:
     deadline: datetime | None
     text: str
     words: tuple[Word, ...] = ()
+    # The W3C trace context of the request that brought the order (None while tracing is off): the
+    # analysis and its webhooks continue that trace.
+    traceparent: str | None = None
 
     def __post_init__(self) -> None:
         for field_name, url in (

@@ -10,6 +10,7 @@ from uuid import UUID
 from application.ports.system import Clock
 from application.reference_analysis.outcomes import Completed, Outcome
 from application.reference_analysis.ports import Notification, WebhookSender
+from shared_kernel import tracing
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +44,10 @@ class JobReports:
         sender: WebhookSender,
         clock: Clock,
         pending: set[asyncio.Task[bool]],
+        traceparent: str | None = None,
     ) -> None:
         self.job_id = job_id
+        self._traceparent = traceparent
         self._callback_url = callback_url
         self._sender = sender
         self._clock = clock
@@ -82,7 +85,15 @@ class JobReports:
         if previous is not None:
             await asyncio.wait([previous])
         try:
-            return await self._sender.deliver(self._callback_url, notification)
+            # Each delivery (its retries included) is a span of the job's trace, and the sender passes
+            # it on: the API's handling of the webhook becomes part of the same trace.
+            with tracing.span(
+                "webhook.send",
+                parent=self._traceparent,
+                kind="client",
+                attributes={"job.id": str(self.job_id), "webhook.type": notification.type},
+            ):
+                return await self._sender.deliver(self._callback_url, notification)
         except Exception:
             logger.exception("webhook %s of job %s could not be sent", notification.type, self.job_id)
             return False
@@ -96,8 +107,9 @@ class Reporter:
         self._clock = clock
         self._pending: set[asyncio.Task[bool]] = set()
 
-    def for_job(self, job_id: UUID, callback_url: str) -> JobReports:
-        return JobReports(job_id, callback_url, self._sender, self._clock, self._pending)
+    def for_job(self, job_id: UUID, callback_url: str, traceparent: str | None = None) -> JobReports:
+        """The job's reports; with ``traceparent`` their deliveries are spans of that trace."""
+        return JobReports(job_id, callback_url, self._sender, self._clock, self._pending, traceparent)
 
     @property
     def pending(self) -> int:

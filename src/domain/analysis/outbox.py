@@ -17,6 +17,9 @@ class OutboxMessage:
     next_attempt_at: datetime | None = None
     sent_at: datetime | None = None
     last_error: str | None = None
+    # The W3C ``traceparent`` of the request that wrote the row (None while tracing is off): the
+    # relay's spans continue that trace.
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,11 +24,14 @@ from entrypoints.analysis_server.problems import EXCEPTION_HANDLERS, PROBLEM_DET
 from entrypoints.analysis_server.schemas import AcceptedOut, HealthOut, ProblemOut, to_order
 from entrypoints.analysis_server.settings import AnalysisServerSettings
 from entrypoints.logging import configure_logging
+from entrypoints.observability import start_tracing_if_on
+from shared_kernel import tracing
 from shared_kernel.analysis_protocol import ANALYSES_PATH, AnalysisRequestBody, decode_request
 
 # A script's request carries its words (and possibly their reference features).
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 STOPPING_RETRY_AFTER_SECONDS = 5
+SERVICE_NAME = "voice-practice-analysis"
 logger = structlog.get_logger(__name__)
 
 Server = NamedDependency[AnalysisServer]
@@ -114,7 +117,7 @@ async def accept_analysis(
     _check_bearer(server, authorization)
     body = _decode(await request.body())
     _check_idempotency_key(idempotency_key, body.job_id)
-    order = to_order(body)
+    order = to_order(body, traceparent=tracing.current_traceparent())
     await _check_destinations(server, order)
     try:
         acceptance = server.intake.submit(order)
@@ -150,6 +153,7 @@ def create_app(
     """The app; it builds, starts and closes ``server`` (built from ``settings`` when not given)."""
     settings = settings or (server.settings if server else AnalysisServerSettings.from_env())
     configure_logging(settings.log_level, settings.log_format)
+    tracing_middleware = start_tracing_if_on(settings.tracing, SERVICE_NAME)
     # httpx logs every request at INFO: each download and webhook try, which the adapters report better.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     built = server or build_analysis_server(settings)
@@ -169,6 +173,7 @@ def create_app(
         dependencies={"server": Provide(lambda: built, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         plugins=[PROBLEM_DETAILS],
+        middleware=tracing_middleware,
         openapi_config=OpenAPIConfig(title="Reference analysis server", version="1.0.0", path="/schema"),
         lifespan=[lifespan],
         debug=False,

@@ -12,7 +12,7 @@ from domain.catalog import ReferenceKind, Word
 from shared_kernel.analysis_protocol import AnalysisRequestBody
 
 
-def to_order(body: AnalysisRequestBody) -> AnalysisOrder:
+def to_order(body: AnalysisRequestBody, traceparent: str | None = None) -> AnalysisOrder:
     """Raises domain InvalidInputError when the body breaks a rule its types cannot express."""
     return AnalysisOrder(
         job_id=body.job_id,
@@ -23,6 +23,7 @@ def to_order(body: AnalysisRequestBody) -> AnalysisOrder:
         deadline=body.deadline,
         text=body.text,
         words=tuple(Word(word.index, word.text, word.start, word.end) for word in body.words),
+        traceparent=traceparent,
     )
 
 

@@ -35,6 +35,7 @@ from entrypoints.http.storage_routes import build_local_storage_router
 from entrypoints.http.text_guard import nul_text_guard_middleware
 from entrypoints.http.versioning import API_V1, DEPRECATION_HEADERS, deprecation_middleware
 from entrypoints.logging import configure_logging
+from entrypoints.observability import start_tracing_if_on
 from entrypoints.settings import Settings
 from entrypoints.web.routes import build_web_router
 
@@ -44,6 +45,8 @@ get it analysed against the reference audio. This document describes version 1, 
 (docs/api-versioning.md). Errors are RFC 9457 problem details; the `type` of each
 problem is stable and documented in docs/problems.md.
 """
+
+API_SERVICE_NAME = "voice-practice-api"
 
 
 def _openapi() -> OpenAPIConfig:
@@ -107,6 +110,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     """Build the app; with ``container`` given (tests) it is used as is and not closed by the app."""
     settings = settings or (container.settings if container else Settings.from_env())
     configure_logging(settings.log_level, settings.log_format)
+    tracing_middleware = start_tracing_if_on(settings.tracing, API_SERVICE_NAME)
     local_storage: LocalObjectStorage | None = None
     if container is not None and isinstance(container.storage, LocalObjectStorage):
         local_storage = container.storage
@@ -157,7 +161,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         dependencies={**DEPENDENCIES, **METRICS},
         exception_handlers=UNHANDLED_ERROR_HANDLERS,
         plugins=[problem_details_plugin()],
-        middleware=[request_context_middleware, nul_text_guard_middleware, BearerAuthentication],
+        middleware=[
+            *tracing_middleware,
+            request_context_middleware,
+            nul_text_guard_middleware,
+            BearerAuthentication,
+        ],
         cors_config=CORSConfig(
             allow_origins=origins,
             allow_credentials=settings.cors_allow_credentials and "*" not in origins,
