@@ -7,7 +7,9 @@ Only successful responses are stored: after an error the client may retry with t
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -21,6 +23,12 @@ from domain.accounts import Principal
 from entrypoints.http.problems import ProblemError
 
 KEY_TTL = timedelta(hours=24)
+# When the release itself fails (what failed the request was often the database: a full pool, an
+# outage), it is tried again in the background at these intervals; a key left in flight would answer
+# 409 to every retry until it expires.
+RELEASE_RETRY_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+logger = logging.getLogger(__name__)
+_releasing: set[asyncio.Task[None]] = set()
 _KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 REPLAYED_HEADER = "Idempotent-Replayed"
 
@@ -68,11 +76,35 @@ async def idempotent(
     try:
         status, body, headers = await produce()
     except BaseException:
-        await idempotency.release(scope, key)
+        await _release(idempotency, scope, key)
         raise
     encoded = msgspec.json.encode(body)
     await idempotency.complete(scope, key, StoredResponse(status, encoded, headers))
     return Response(encoded, status_code=status, media_type="application/json", headers=headers)
+
+
+async def _release(idempotency: IdempotencyStore, scope: str, key: str) -> None:
+    try:
+        await idempotency.release(scope, key)
+    except Exception:
+        task = asyncio.create_task(_release_later(idempotency, scope, key))
+        _releasing.add(task)
+        task.add_done_callback(_releasing.discard)
+
+
+async def _release_later(idempotency: IdempotencyStore, scope: str, key: str) -> None:
+    failure: Exception | None = None
+    for delay in RELEASE_RETRY_SECONDS:
+        await asyncio.sleep(delay)
+        try:
+            await idempotency.release(scope, key)
+        except Exception as error:
+            failure = error
+        else:
+            return
+    logger.warning(
+        "an Idempotency-Key stays in flight until it expires: its release kept failing", exc_info=failure
+    )
 
 
 def _respond(status: int, body: msgspec.Struct, headers: dict[str, str]) -> Response[bytes]:
