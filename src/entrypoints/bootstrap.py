@@ -33,6 +33,7 @@ from application.accounts import Authentication, Profiles, Registration
 from application.analysis.jobs import JobStreamTickets, UserJobs
 from application.analysis.maintenance import Housekeeping
 from application.analysis.relay import OutboxRelay
+from application.analysis.resumable import ResumableUploads
 from application.analysis.settings import PipelineSettings
 from application.analysis.uploads import RecordingUploads
 from application.analysis.webhooks import AnalysisWebhooks
@@ -42,7 +43,7 @@ from application.operations import PipelineStatistics
 from application.ports.analysis import JobEventPublisher
 from application.ports.idempotency import IdempotencyStore
 from application.ports.persistence import UnitOfWork
-from application.ports.storage import ObjectStorage
+from application.ports.storage import MultipartStorage
 from application.readiness import Readiness
 from domain.analysis.outbox import RetryPolicy
 from domain.audio import AudioLimits
@@ -79,7 +80,7 @@ def build_local_storage(settings: Settings) -> LocalObjectStorage:
     )
 
 
-async def build_storage(settings: Settings) -> ObjectStorage:
+async def build_storage(settings: Settings) -> MultipartStorage:
     if settings.storage_backend == "s3":
         s3 = S3ObjectStorage(
             S3StorageConfig(
@@ -102,7 +103,7 @@ class Container:
     settings: Settings
     engine: AsyncEngine
     redis: Redis
-    storage: ObjectStorage
+    storage: MultipartStorage
     registration: Registration
     authentication: Authentication
     profiles: Profiles
@@ -116,6 +117,7 @@ class Container:
     http: httpx.AsyncClient
     idempotency: IdempotencyStore
     uploads: RecordingUploads
+    resumable_uploads: ResumableUploads
     jobs: UserJobs
     stream_tickets: JobStreamTickets
     webhooks: AnalysisWebhooks
@@ -149,7 +151,7 @@ class Container:
                 logger.warning("closing a resource failed", exc_info=True)
 
 
-async def build_container(settings: Settings, storage: ObjectStorage | None = None) -> Container:
+async def build_container(settings: Settings, storage: MultipartStorage | None = None) -> Container:
     engine = create_engine(settings)
     session_factory = async_sessionmaker(engine, expire_on_commit=False)
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
@@ -204,6 +206,7 @@ async def build_container(settings: Settings, storage: ObjectStorage | None = No
         http=http,
         idempotency=idempotency,
         uploads=RecordingUploads(uow, storage, inspector, SaqRelayQueue(queue), clock, ids, pipeline),
+        resumable_uploads=ResumableUploads(uow, storage, clock, ids, pipeline),
         jobs=jobs,
         stream_tickets=JobStreamTickets(
             jobs, JwtStreamTickets(settings.secret_key, clock, STREAM_TICKET_LIFETIME)

@@ -22,6 +22,7 @@ from adapters.outages import unavailable_dependency
 from adapters.queue.saq_relay import RELAY_FUNCTION
 from application.analysis.maintenance import Housekeeping
 from application.analysis.relay import OutboxRelay
+from application.analysis.resumable import ResumableUploads
 from entrypoints.bootstrap import Container, build_container
 from entrypoints.logging import configure_logging
 from entrypoints.observability import start_tracing_if_on
@@ -153,12 +154,17 @@ def outbox_sweep(
     return sweep
 
 
-def overdue_check(housekeeping: Housekeeping, batch_size: int = OVERDUE_BATCH_SIZE) -> Step:
+def overdue_check(
+    housekeeping: Housekeeping, resumable: ResumableUploads, batch_size: int = OVERDUE_BATCH_SIZE
+) -> Step:
+    """Fail the jobs past their deadline, then abort the multipart uploads of jobs that ended."""
+
     async def check() -> bool:
         failed = await housekeeping.fail_overdue_jobs(batch_size)
         if failed:
             logger.info("overdue jobs failed", count=failed)
-        return failed >= batch_size
+        removed = await resumable.remove_finished(batch_size)
+        return failed >= batch_size or removed >= batch_size
 
     return check
 
@@ -208,7 +214,10 @@ def build_worker(container: Container, options: WorkerSettings) -> Worker[Worker
                 stopping,
             ),
             PeriodicTask(
-                "overdue-jobs", overdue_check(container.housekeeping), OVERDUE_CHECK_SECONDS, stopping
+                "overdue-jobs",
+                overdue_check(container.housekeeping, container.resumable_uploads),
+                OVERDUE_CHECK_SECONDS,
+                stopping,
             ),
         ]
         for task in periodic:

@@ -12,6 +12,7 @@ import asyncio
 import json
 import re
 import subprocess
+import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -545,3 +546,50 @@ async def test_the_page_takes_its_limits_from_the_apis_client_config(page: Page,
     await expect(page.get_by_role("status").filter(has_text="Stopped at the 2 second limit")).to_be_visible(
         timeout=10_000
     )
+
+
+async def test_a_large_script_reading_goes_up_in_parts_and_a_lost_part_is_sent_again(
+    new_page: NewPage, system: System, tmp_path: Path
+) -> None:
+    page = await new_page(DESKTOP_VIEWPORT)
+    script = _demo("scripts", "title", SCRIPT)
+    recording = wide_recording(tmp_path, script["text"], size_bytes=7 * 1024 * 1024)
+    part_puts: list[int] = []
+
+    async def lose_the_first_try_of_part_2(route: Route, request: Request) -> None:
+        number = int(parse_qs(urlsplit(request.url).query)["partNumber"][0])
+        part_puts.append(number)
+        if number == 2 and part_puts.count(2) == 1:
+            await route.abort("connectionreset")  # the phone lost its network during this part
+            return
+        await route.continue_()
+
+    await sign_up(page, system, "large-reader@example.com")
+    await page.route(re.compile(r".*/storage/.*partNumber=.*"), lose_the_first_try_of_part_2)
+    await page.get_by_role("link", name="Scripts").first.click()
+    card = page.get_by_role("listitem").filter(has=page.get_by_role("heading", name=SCRIPT))
+    await card.get_by_role("link", name="Read this script").click()
+    await choose_file(page, recording)
+    job_id = await analyse(page)
+    await wait_for_result(page)
+
+    jobs = _user_jobs(system, await access_token(page))
+    assert sorted(part_puts) == [1, 2, 2]
+    assert [(job["id"], job["recording"]["size"]) for job in jobs] == [(job_id, recording.stat().st_size)]
+
+
+def wide_recording(folder: Path, text: str, size_bytes: int) -> Path:
+    """``text`` spoken, as a 4x-oversampled stereo WAV padded with silence to ``size_bytes`` (a large
+    file of a short reading: the script limit is two minutes)."""
+    take = synthesize(text, Voice("en-us+m3", rate=165))
+    rate, channels = take.sample_rate * 4, 2
+    speech = np.repeat((np.clip(take.samples, -1, 1) * 32767).astype("<i2"), 4)
+    frames = (size_bytes - 44) // (2 * channels)
+    padded = np.concatenate([speech, np.zeros(max(frames - len(speech), 0), dtype="<i2")])
+    path = folder / "long-take.wav"
+    with wave.open(str(path), "wb") as writer:
+        writer.setnchannels(channels)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(np.repeat(padded, channels).tobytes())
+    return path

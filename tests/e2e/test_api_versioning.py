@@ -39,8 +39,10 @@ def _deprecated_routes(app: Litestar) -> list[HTTPRoute]:
 
 
 def _concrete(template: str) -> str:
-    """A path of the route template with a fresh value for each parameter (a UUID for ``:uuid``)."""
-    return _PARAMETER.sub(lambda m: str(uuid4()) if m["type"] == "uuid" else "x", template)
+    """A path of the route template with a fresh value for each parameter (a UUID for ``:uuid``, 1 for
+    ``:int``)."""
+    values = {"uuid": lambda: str(uuid4()), "int": lambda: "1"}
+    return _PARAMETER.sub(lambda m: values.get(m["type"] or "", lambda: "x")(), template)
 
 
 def _assert_deprecated(response: httpx.Response, successor: str) -> None:

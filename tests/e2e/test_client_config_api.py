@@ -73,3 +73,11 @@ async def test_the_config_is_described_in_the_openapi(client: httpx.AsyncClient)
     operation = schema["paths"]["/v1/client-config"]["get"]
     assert "security" not in operation or operation["security"] == []
     assert {"ClientConfigOut", "RecordingLimitsOut", "TextLimitsOut"} <= set(schema["components"]["schemas"])
+
+
+async def test_the_config_says_above_which_size_recordings_go_up_resumably_and_in_what_parts(
+    client: httpx.AsyncClient,
+) -> None:
+    resumable = (await client.get("/v1/client-config")).json()["resumable_uploads"]
+
+    assert resumable == {"above_bytes": 5 * 1024 * 1024, "part_bytes": 5 * 1024 * 1024}

@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
+from asyncpg.exceptions import CannotConnectNowError
 from sqlalchemy import text
 
 from entrypoints.bootstrap import Container
@@ -207,6 +208,44 @@ async def test_a_failed_request_frees_its_key_for_a_retry(
     assert (
         await client.post(url, files={"file": ("a.wav", b"not audio" * 20)}, headers=me)
     ).status_code == 415
+
+
+async def test_an_upload_failing_with_the_database_frees_its_key_once_the_database_is_back(
+    client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any], container: Container
+) -> None:
+    """Postgres going away mid-request fails the upload (503) and the release of its key alike; the key
+    is freed in the background when the database answers again, so the client's retry is not a 409."""
+    me = {**(await sign_up()), "Idempotency-Key": "outage-take"}
+    url = f"/v1/tokens/{reference_token['id']}/upload-audio"
+    original_upload, original_release = container.uploads.upload, container.idempotency.release
+    releases: list[str] = []
+
+    async def upload_while_postgres_stops(*args: Any, **kwargs: Any) -> Any:
+        container.uploads.upload = original_upload  # type: ignore[method-assign]
+        raise CannotConnectNowError("the database system is shutting down")
+
+    async def release_while_postgres_is_down(scope: str, key: str) -> None:
+        releases.append(key)
+        if len(releases) == 1:
+            raise CannotConnectNowError("the database system is starting up")
+        await original_release(scope, key)
+
+    container.uploads.upload = upload_while_postgres_stops  # type: ignore[method-assign]
+    container.idempotency.release = release_while_postgres_is_down  # type: ignore[method-assign]
+    failed = await client.post(url, files={"file": ("a.wav", tone(1.0))}, headers=me)
+    assert failed.status_code == 503, failed.text
+    assert failed.json()["dependency"] == "postgres"
+
+    answers = []
+    for _ in range(5):  # as a client honouring Retry-After would
+        answer = await client.post(url, files={"file": ("a.wav", tone(1.0))}, headers=me)
+        answers.append(answer.status_code)
+        if answer.status_code != 409:
+            break
+        await asyncio.sleep(float(answer.headers["Retry-After"]))
+
+    assert answers[-1] == 202, answers
+    assert releases[:2] == ["outage-take", "outage-take"]
 
 
 async def test_direct_upload_then_submit_queues_the_job(

@@ -6,6 +6,7 @@ import httpx
 import msgspec
 
 from application.ports.analysis import AnalysisRequest, DispatchError
+from domain.analysis.jobs import RetryReason
 from domain.catalog import ReferenceKind
 from shared_kernel import tracing
 from shared_kernel.analysis_protocol import ANALYSES_PATH, AnalysisRequestBody, AudioSourceBody, WordBody
@@ -51,15 +52,22 @@ class HttpAnalysisDispatcher:
         try:
             response = await self._client.post(url, content=request_body(request), headers=headers)
         except httpx.TimeoutException as error:
-            raise DispatchError(f"timed out: {type(error).__name__}", retryable=True) from error
+            raise DispatchError(
+                f"timed out: {type(error).__name__}", retryable=True, cause=RetryReason.TIMED_OUT
+            ) from error
         except httpx.TransportError as error:
-            raise DispatchError(f"connection failed: {type(error).__name__}", retryable=True) from error
+            raise DispatchError(
+                f"connection failed: {type(error).__name__}", retryable=True, cause=RetryReason.UNREACHABLE
+            ) from error
         status = response.status_code
         if 200 <= status < 300:
             return
         detail = f"analysis server answered {status}: {response.text[:200]}"
         if status in {408, 425, 429} or status >= 500:
             raise DispatchError(
-                detail, retryable=True, retry_after=parse_retry_after(response.headers.get("retry-after"))
+                detail,
+                retryable=True,
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+                cause=RetryReason.BUSY if status in {429, 503} else RetryReason.SERVER_ERROR,
             )
         raise DispatchError(detail, retryable=False)

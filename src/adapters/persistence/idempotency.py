@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -13,6 +13,10 @@ from application.ports.idempotency import KeyClaim, KeyState, StoredResponse
 
 IN_FLIGHT = "in_flight"
 COMPLETED = "completed"
+# A claim still in flight after this long belongs to a request that can no longer finish: its process
+# died, or its release failed with the database and was given up. A request's own work (storage calls
+# bounded to 8 s, a transaction) ends well within it, so a live request is never overtaken.
+IN_FLIGHT_LEASE = timedelta(seconds=60)
 
 
 class SqlaIdempotencyStore:
@@ -21,8 +25,8 @@ class SqlaIdempotencyStore:
 
     async def claim(self, scope: str, key: str, fingerprint: str, now: datetime, ttl: timedelta) -> KeyClaim:
         async with self._sessions() as session, session.begin():
-            # One statement claims an unused key and an expired one alike (an expired key is as good as
-            # unused): the insert, or on conflict the takeover of a row whose time is up.
+            # One statement claims an unused key, an expired one and one whose request is long gone
+            # alike: the insert, or on conflict the takeover of that row.
             fresh = {
                 "fingerprint": fingerprint,
                 "state": IN_FLIGHT,
@@ -37,7 +41,13 @@ class SqlaIdempotencyStore:
                 statement.on_conflict_do_update(
                     index_elements=["scope", "key"],
                     set_=fresh,
-                    where=IdempotencyKeyRow.expires_at <= now,
+                    where=or_(
+                        IdempotencyKeyRow.expires_at <= now,
+                        and_(
+                            IdempotencyKeyRow.state == IN_FLIGHT,
+                            IdempotencyKeyRow.created_at <= now - IN_FLIGHT_LEASE,
+                        ),
+                    ),
                 ).returning(IdempotencyKeyRow.key)
             )
             if claimed is not None:

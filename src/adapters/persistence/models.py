@@ -8,7 +8,17 @@ from uuid import UUID
 
 from advanced_alchemy.base import DefaultBase, UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -247,3 +257,20 @@ class JobWordResultRow(DefaultBase):
     status: Mapped[str] = mapped_column(String(16))
 
     __table_args__ = (CheckConstraint("status IN ('ok', 'mispronounced', 'omitted')", name="status_known"),)
+
+
+class MultipartUploadRow(DefaultBase):
+    """The resumable upload of a job's recording, until its job ends (the sweep then drops the row)."""
+
+    __tablename__ = "multipart_uploads"
+
+    job_id: Mapped[UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    storage_upload_id: Mapped[str] = mapped_column(String(1024))
+    key: Mapped[str] = mapped_column(String(512))
+    content_type: Mapped[str] = mapped_column(String(100))  # as long as the request may declare
+    total_bytes: Mapped[int] = mapped_column(BigInteger)
+    part_bytes: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+    __table_args__ = (CheckConstraint("total_bytes > 0 AND part_bytes > 0", name="sizes_positive"),)

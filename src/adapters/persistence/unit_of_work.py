@@ -21,6 +21,7 @@ from adapters.persistence.repositories import (
     SqlaPracticeItemRepository,
     SqlaUserRepository,
 )
+from adapters.persistence.upload_repositories import SqlaMultipartUploadRepository
 from application.analysis.live_events import commit_and_publish
 from application.ports.analysis import JobEventPublisher
 from domain.errors import ConflictError
@@ -43,6 +44,7 @@ class SqlaUnitOfWork:
         self.job_events = SqlaJobEventRepository(self.session)
         self.outbox = SqlaOutboxRepository(self.session)
         self.inbox = SqlaInboxRepository(self.session)
+        self.multipart_uploads = SqlaMultipartUploadRepository(self.session)
         return self
 
     async def __aexit__(

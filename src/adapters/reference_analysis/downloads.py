@@ -1,10 +1,13 @@
-"""Downloading recordings through presigned URLs with httpx: a size cap, a time limit and a few retries."""
+"""Downloading recordings through presigned URLs with httpx: a size cap, a time limit per try, and
+retries with backoff within a bounded budget, so a storage outage of a few seconds costs no job."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import random
+import time
+from collections.abc import Awaitable, Callable
 
 import httpx
 
@@ -24,9 +27,12 @@ class _Transient(Exception):  # noqa: N818 -- a signal to try again, never raise
 class HttpAudioFetcher:
     """GETs a URL whole; a body over ``max_bytes`` is refused as soon as it is announced or exceeded.
 
-    A download that fails in a way another try may mend (connection error, timeout, 5xx, 429) is tried
-    ``attempts`` times in all, with a short randomised pause between tries; ``timeout_seconds`` bounds
-    each try from request to last byte.
+    ``timeout_seconds`` bounds each try from request to last byte. A try that fails in a way another
+    may mend (connection refused or reset, timeout, 5xx, 429) is followed by another after a pause that
+    doubles from ``first_pause_seconds`` up to ``max_pause_seconds`` (randomised between half and all
+    of it), as long as the next try starts within ``retry_seconds`` of the first failure; then the
+    download fails. So storage that is down for a few seconds delays a job instead of failing it, and
+    storage that stays down fails it after about ``retry_seconds`` plus one try.
     """
 
     def __init__(
@@ -34,16 +40,23 @@ class HttpAudioFetcher:
         client: httpx.AsyncClient,
         *,
         timeout_seconds: float = 30.0,
-        attempts: int = 3,
-        pause_seconds: float = 0.2,
+        retry_seconds: float = 30.0,
+        first_pause_seconds: float = 0.2,
+        max_pause_seconds: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._client = client
         self._timeout = timeout_seconds
-        self._attempts = attempts
-        self._pause = pause_seconds
+        self._retry_seconds = retry_seconds
+        self._first_pause = first_pause_seconds
+        self._max_pause = max_pause_seconds
+        self._clock = clock
+        self._sleep = sleep
 
     async def fetch(self, url: str, max_bytes: int) -> bytes:
         attempt = 1
+        give_up_at: float | None = None
         while True:
             try:
                 async with asyncio.timeout(self._timeout):
@@ -52,11 +65,20 @@ class HttpAudioFetcher:
                 raise DownloadError(f"refused: {error}") from None
             except (_Transient, httpx.TransportError, TimeoutError) as error:
                 reason = str(error) or type(error).__name__
-                if attempt >= self._attempts:
-                    raise DownloadError(f"gave up after {attempt} attempts: {reason}") from None
-                logger.info("download attempt %d failed (%s); trying again", attempt, reason)
-            await asyncio.sleep(self._pause * 2 ** (attempt - 1) * (0.5 + random.random()))  # noqa: S311
+                now = self._clock()
+                give_up_at = now + self._retry_seconds if give_up_at is None else give_up_at
+                pause = self._pause(attempt)
+                if now + pause > give_up_at:
+                    raise DownloadError(
+                        f"gave up after {attempt} attempts in {self._retry_seconds:g} s: {reason}"
+                    ) from None
+                logger.info("download attempt %d failed (%s); trying again in %.1f s", attempt, reason, pause)
+            await self._sleep(pause)
             attempt += 1
+
+    def _pause(self, attempt: int) -> float:
+        ceiling: float = min(self._max_pause, self._first_pause * 2.0 ** (attempt - 1))
+        return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 -- jitter, not secrecy
 
     async def _get(self, url: str, max_bytes: int) -> bytes:
         async with self._client.stream("GET", url) as response:

@@ -8,7 +8,9 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
+import shutil
 import stat as stat_module
 import time
 from collections.abc import AsyncIterator, Callable
@@ -18,12 +20,21 @@ from typing import BinaryIO
 from urllib.parse import quote, urlencode
 
 from adapters.storage.common import StorageUnavailableError, validate_expiry, validate_object_key
-from application.ports.storage import ObjectNotFoundError, PresignedUrl, StoredObject
+from application.ports.storage import (
+    InvalidPartError,
+    MultipartUploadNotFoundError,
+    ObjectNotFoundError,
+    PresignedUrl,
+    StoredObject,
+)
+from domain.analysis.multipart import ArrivedPart
 
 STORAGE_ROUTE_PREFIX = "/storage"
 MIN_SIGNING_SECRET_BYTES = 16
 DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 _CHUNK_SIZE = 64 * 1024
+_UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
+_PART_PREFIX = "part-"
 
 
 class PresignedUrlRejectedError(Exception):
@@ -35,6 +46,8 @@ class LocalObjectStorage:
 
     Presigned URLs look like `{public_base_url}/storage/{key}?expires=<unix>&method=GET&sig=<hex>`, the
     signature an HMAC-SHA256 over method, key, expiry and (for PUT) the Content-Type the uploader must send.
+    Multipart uploads keep their parts in `multipart/<upload id>/` until they are assembled or aborted;
+    a part's URL adds `uploadId` and `partNumber`, both signed.
     """
 
     def __init__(
@@ -54,6 +67,7 @@ class LocalObjectStorage:
         self._root = Path(root)
         self._objects = self._root / "objects"
         self._metadata = self._root / "metadata"
+        self._multipart = self._root / "multipart"
         self._public_base_url = public_base_url.rstrip("/")
         self._secret = secret
         self._clock = clock
@@ -119,6 +133,42 @@ class LocalObjectStorage:
             "PUT", key, expires_in_seconds, content_type=content_type, content_length=content_length
         )
 
+    async def create_multipart_upload(self, key: str, content_type: str) -> str:
+        validate_object_key(key)
+        upload_id = secrets.token_hex(16)
+        manifest = json.dumps({"key": key, "content_type": content_type}).encode()
+        await asyncio.to_thread(
+            _atomic_write, self._multipart / upload_id / "upload.json", manifest, durable=True
+        )
+        return upload_id
+
+    async def presigned_part_url(
+        self, key: str, upload_id: str, part_number: int, content_length: int, expires_in_seconds: int
+    ) -> PresignedUrl:
+        return self._presign(
+            "PUT",
+            key,
+            expires_in_seconds,
+            content_type="",
+            content_length=content_length,
+            part=(upload_id, part_number),
+        )
+
+    async def put_part(self, key: str, upload_id: str, part_number: int, data: bytes) -> None:
+        """Store one part (replacing an earlier one of that number); the route of the part URLs calls this."""
+        await asyncio.to_thread(self._put_part, key, upload_id, part_number, data)
+
+    async def list_parts(self, key: str, upload_id: str) -> list[ArrivedPart]:
+        return await asyncio.to_thread(self._list_parts, key, upload_id)
+
+    async def complete_multipart_upload(self, key: str, upload_id: str, parts: list[ArrivedPart]) -> None:
+        await asyncio.to_thread(self._complete, key, upload_id, parts)
+
+    async def abort_multipart_upload(self, key: str, upload_id: str) -> None:
+        with contextlib.suppress(MultipartUploadNotFoundError):
+            directory = await asyncio.to_thread(self._upload_directory, key, upload_id)
+            await asyncio.to_thread(shutil.rmtree, directory, ignore_errors=True)
+
     async def ping(self) -> None:
         await asyncio.to_thread(self._check_writable)
 
@@ -155,13 +205,18 @@ class LocalObjectStorage:
         expires_in_seconds: int,
         content_type: str,
         content_length: int | None = None,
+        part: tuple[str, int] | None = None,
     ) -> PresignedUrl:
         validate_object_key(key)
         validate_expiry(expires_in_seconds)
         expires = int(self._clock()) + expires_in_seconds
-        signature = self.sign(method, key, expires, content_type, content_length)
-        parameters: dict[str, object] = {"expires": expires, "method": method, "sig": signature}
-        headers = {"Content-Type": content_type} if method == "PUT" else {}
+        parameters: dict[str, object] = {}
+        if part is not None:
+            parameters = {"uploadId": part[0], "partNumber": part[1]}
+        signed = part_target(key, *part) if part is not None else key
+        signature = self.sign(method, signed, expires, content_type, content_length)
+        parameters |= {"expires": expires, "method": method, "sig": signature}
+        headers = {"Content-Type": content_type} if method == "PUT" and part is None else {}
         if content_length is not None:
             parameters["length"] = content_length
             headers["Content-Length"] = str(content_length)
@@ -171,6 +226,66 @@ class LocalObjectStorage:
             expires_at=datetime.fromtimestamp(expires, UTC),
             headers=headers,
         )
+
+    def _upload_directory(self, key: str, upload_id: str) -> Path:
+        """The directory of a multipart upload of ``key``; MultipartUploadNotFoundError unless it exists."""
+        validate_object_key(key)
+        if _UPLOAD_ID.fullmatch(upload_id) is None:
+            raise MultipartUploadNotFoundError(upload_id)
+        directory = self._multipart / upload_id
+        try:
+            manifest = json.loads((directory / "upload.json").read_bytes())
+        except (FileNotFoundError, NotADirectoryError, ValueError) as error:
+            raise MultipartUploadNotFoundError(upload_id) from error
+        if not isinstance(manifest, dict) or manifest.get("key") != key:
+            raise MultipartUploadNotFoundError(upload_id)
+        return directory
+
+    def _put_part(self, key: str, upload_id: str, part_number: int, data: bytes) -> None:
+        directory = self._upload_directory(key, upload_id)
+        try:
+            # No parents are made: a part arriving after the upload was completed or aborted has nowhere to go.
+            _atomic_write(directory / f"{_PART_PREFIX}{part_number}", data, durable=True, make_parents=False)
+        except FileNotFoundError as error:
+            raise MultipartUploadNotFoundError(upload_id) from error
+
+    def _list_parts(self, key: str, upload_id: str) -> list[ArrivedPart]:
+        directory = self._upload_directory(key, upload_id)
+        parts = []
+        for path in directory.glob(f"{_PART_PREFIX}*"):
+            number = path.name.removeprefix(_PART_PREFIX)
+            if number.isdigit():
+                with contextlib.suppress(FileNotFoundError):
+                    data = path.read_bytes()
+                    parts.append(ArrivedPart(int(number), len(data), _etag(data)))
+        return sorted(parts, key=lambda part: part.number)
+
+    def _complete(self, key: str, upload_id: str, parts: list[ArrivedPart]) -> None:
+        directory = self._upload_directory(key, upload_id)
+        target = self._object_path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
+        try:
+            with temporary.open("wb") as assembled:
+                for part in parts:
+                    try:
+                        data = (directory / f"{_PART_PREFIX}{part.number}").read_bytes()
+                    except FileNotFoundError as error:
+                        raise InvalidPartError(f"part {part.number} is not stored") from error
+                    if _etag(data) != part.etag:
+                        raise InvalidPartError(f"part {part.number} changed since it was listed")
+                    assembled.write(data)
+                assembled.flush()
+                os.fsync(assembled.fileno())
+            content_type = json.loads((directory / "upload.json").read_bytes())["content_type"]
+            _atomic_write(
+                self._metadata_path(key), json.dumps({"content_type": content_type}).encode(), durable=False
+            )
+            os.replace(temporary, target)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        shutil.rmtree(directory, ignore_errors=True)
 
     def _object_path(self, key: str) -> Path:
         return self._objects / validate_object_key(key)
@@ -235,8 +350,19 @@ class LocalObjectStorage:
             raise StorageUnavailableError(f"storage directory {self._root} is not writable")
 
 
-def _atomic_write(path: Path, data: bytes, *, durable: bool) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def part_target(key: str, upload_id: str, part_number: int) -> str:
+    """What a part URL's signature covers in place of the key alone."""
+    return f"{key}?uploadId={upload_id}&partNumber={part_number}"
+
+
+def _etag(data: bytes) -> str:
+    """S3's ETag of a part: the quoted MD5 of its bytes (a checksum, not a security measure)."""
+    return f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"'
+
+
+def _atomic_write(path: Path, data: bytes, *, durable: bool, make_parents: bool = True) -> None:
+    if make_parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
     # The leading dot keeps the temporary name out of the key space and out of listings.
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -16,10 +17,19 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from adapters.storage.common import StorageUnavailableError, validate_expiry, validate_object_key
-from application.ports.storage import ObjectNotFoundError, PresignedUrl, StoredObject
+from application.ports.storage import (
+    InvalidPartError,
+    MultipartUploadNotFoundError,
+    ObjectNotFoundError,
+    PresignedUrl,
+    StoredObject,
+)
+from domain.analysis.multipart import ArrivedPart
 
 _MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 _MISSING_BUCKET_CODES = frozenset({"NoSuchBucket", "404", "NotFound"})
+_MISSING_UPLOAD_CODES = frozenset({"NoSuchUpload", "404", "NotFound"})
+_INVALID_PART_CODES = frozenset({"InvalidPart", "InvalidPartOrder", "EntityTooSmall"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +222,75 @@ class S3ObjectStorage:
             content_length=content_length,
         )
 
+    async def create_multipart_upload(self, key: str, content_type: str) -> str:
+        validate_object_key(key)
+        async with self._bounded("create multipart upload"):
+            response = await self._require_client().create_multipart_upload(
+                Bucket=self.bucket, Key=key, ContentType=content_type
+            )
+        upload_id: str = response["UploadId"]
+        return upload_id
+
+    async def presigned_part_url(
+        self, key: str, upload_id: str, part_number: int, content_length: int, expires_in_seconds: int
+    ) -> PresignedUrl:
+        return await self._presign(
+            "upload_part",
+            "PUT",
+            key,
+            expires_in_seconds,
+            content_type=None,
+            content_length=content_length,
+            part={"UploadId": upload_id, "PartNumber": part_number},
+        )
+
+    async def list_parts(self, key: str, upload_id: str) -> list[ArrivedPart]:
+        validate_object_key(key)
+        parts: list[ArrivedPart] = []
+        marker = 0
+        while True:  # a page at a time (1,000 parts each), every page bounded like any other call
+            async with self._bounded("list parts"), self._missing_upload(key):
+                page = await self._require_client().list_parts(
+                    Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker
+                )
+            parts += [
+                ArrivedPart(item["PartNumber"], item["Size"], item["ETag"]) for item in page.get("Parts", ())
+            ]
+            if not page.get("IsTruncated"):
+                return parts
+            marker = int(page["NextPartNumberMarker"])
+
+    async def complete_multipart_upload(self, key: str, upload_id: str, parts: list[ArrivedPart]) -> None:
+        validate_object_key(key)
+        layout = {"Parts": [{"PartNumber": part.number, "ETag": part.etag} for part in parts]}
+        # Assembling 30 MB server-side can outlast one read timeout; S3 keeps the connection alive.
+        async with self._bounded("complete multipart upload"), self._missing_upload(key):
+            try:
+                await self._require_client().complete_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload=layout
+                )
+            except ClientError as error:
+                if _error_code(error) in _INVALID_PART_CODES:
+                    raise InvalidPartError(str(error)) from error
+                raise
+
+    async def abort_multipart_upload(self, key: str, upload_id: str) -> None:
+        validate_object_key(key)
+        with contextlib.suppress(MultipartUploadNotFoundError):
+            async with self._bounded("abort multipart upload"), self._missing_upload(key):
+                await self._require_client().abort_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=upload_id
+                )
+
+    @asynccontextmanager
+    async def _missing_upload(self, key: str) -> AsyncIterator[None]:
+        try:
+            yield
+        except ClientError as error:
+            if _error_code(error) in _MISSING_UPLOAD_CODES:
+                raise MultipartUploadNotFoundError(key) from error
+            raise
+
     async def ping(self) -> None:
         client = self._require_client()
         try:
@@ -228,10 +307,11 @@ class S3ObjectStorage:
         expires_in_seconds: int,
         content_type: str | None,
         content_length: int | None = None,
+        part: dict[str, Any] | None = None,
     ) -> PresignedUrl:
         validate_object_key(key)
         validate_expiry(expires_in_seconds)
-        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, **(part or {})}
         headers: dict[str, str] = {}
         if content_type is not None:
             # Signed into the URL: the uploader must send exactly this Content-Type.

@@ -17,7 +17,7 @@ from application.ports.analysis import (
 from application.ports.persistence import UnitOfWorkFactory
 from application.ports.storage import ObjectStorage
 from application.ports.system import Clock
-from domain.analysis.jobs import FailureCode, Job
+from domain.analysis.jobs import FailureCode, Job, RetryReason
 from domain.analysis.outbox import OutboxMessage
 from domain.catalog import PracticeItem
 from shared_kernel import tracing
@@ -127,7 +127,11 @@ class OutboxRelay:
         except DispatchError as error:
             return await self._handle_failure(message, error)
         except TimeoutError:
-            late = DispatchError(f"no answer within the dispatch budget of {budget:g} s", retryable=True)
+            late = DispatchError(
+                f"no answer within the dispatch budget of {budget:g} s",
+                retryable=True,
+                cause=RetryReason.TIMED_OUT,
+            )
             return await self._handle_failure(message, late)
         outcome = "sent" if request is not None else "skipped"
         await self._finish(message, outcome=outcome)
@@ -212,6 +216,12 @@ class OutboxRelay:
             else:
                 delay: timedelta = policy.delay(message.attempts, error.retry_after)
                 stored.next_attempt_at = now + delay
+                # The job stays queued; its stream shows why it waits and when the next try is.
+                job = await uow.jobs.get_for_update(message.job_id)
+                if job is not None and job.note_retry(
+                    message.attempts, error.cause, stored.next_attempt_at, now
+                ):
+                    await uow.jobs.save(job)
             await uow.outbox.save(stored)
             await uow.commit()
         level = logging.WARNING if give_up else logging.INFO

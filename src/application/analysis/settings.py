@@ -23,6 +23,10 @@ class PipelineSettings:
     # long, or no worker running) fails as timed out; an upload not submitted by then expires.
     queue_deadline: timedelta = timedelta(hours=1)
     upload_submit_grace: timedelta = timedelta(minutes=5)
+    # A resumable upload survives lost connections for this long (part URLs are re-issued on request).
+    multipart_upload_deadline: timedelta = timedelta(hours=2)
+    # Clients upload recordings above this size resumably, in parts (GET /client-config tells them).
+    resumable_upload_above_bytes: int = 5 * 1024 * 1024
     relay_lease: timedelta = timedelta(seconds=30)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     outbox_retention: timedelta = timedelta(days=7)

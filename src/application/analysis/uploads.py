@@ -37,6 +37,16 @@ def job_id_of_key(key: str) -> UUID | None:
         return None
 
 
+def require_audio_content_type(content_type: str) -> None:
+    """What a direct upload declares it will store: audio, or a container browsers record audio in."""
+    if not content_type.startswith("audio/") and content_type not in {
+        "video/webm",
+        "video/mp4",
+        "video/3gpp",
+    }:
+        raise InvalidInputError("content_type", "must be an audio media type such as audio/webm")
+
+
 @dataclass(frozen=True, slots=True)
 class DirectUpload:
     job: Job
@@ -89,12 +99,7 @@ class RecordingUploads:
         The URL is signed for exactly ``size_bytes``, which must be within the kind's limit: the store
         refuses any other body, so nobody stores more through it than an upload may hold.
         """
-        if not content_type.startswith("audio/") and content_type not in {
-            "video/webm",
-            "video/mp4",
-            "video/3gpp",
-        }:
-            raise InvalidInputError("content_type", "must be an audio media type such as audio/webm")
+        require_audio_content_type(content_type)
         limits = self._settings.limits(kind)
         if size_bytes > limits.max_bytes:
             raise AudioTooLargeError(limits.max_bytes, size_bytes)
@@ -109,7 +114,7 @@ class RecordingUploads:
             deadline=self._settings.upload_deadline,
         )
         async with self._uow() as uow:
-            await _require_reference(uow, kind, item_id)
+            await require_reference(uow, kind, item_id)
             await uow.jobs.add(job)
             await uow.commit()
         ttl = int(self._settings.direct_upload_ttl.total_seconds())
@@ -178,7 +183,7 @@ class RecordingUploads:
         )
         outbox = OutboxMessage(self._ids.new_id(), job_id, now, traceparent=tracing.current_traceparent())
         async with self._uow() as uow:
-            await _require_reference(uow, kind, item_id)
+            await require_reference(uow, kind, item_id)
             await uow.jobs.add(job)
             await uow.outbox.add(outbox)
             await uow.commit()
@@ -193,7 +198,7 @@ class RecordingUploads:
             )
 
 
-async def _require_reference(uow: UnitOfWork, kind: ReferenceKind, item_id: UUID) -> None:
+async def require_reference(uow: UnitOfWork, kind: ReferenceKind, item_id: UUID) -> None:
     """404 unless an item of this kind (an item of the other kind is not found either), 409 unless its
     reference audio is stored; one narrow query, not the item with its words."""
     state = await uow.items.reference_state(item_id)

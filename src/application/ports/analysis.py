@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
-from domain.analysis.jobs import JobEvent
+from domain.analysis.jobs import JobEvent, RetryReason
 from domain.catalog import ReferenceKind
 
 
@@ -29,13 +29,22 @@ class AnalysisRequest:
 
 
 class DispatchError(Exception):
-    """The analysis server did not accept the request."""
+    """The analysis server did not accept the request; ``cause`` classifies a retryable failure for the
+    job's ``retrying`` event (``reason`` is for logs and may name hosts)."""
 
-    def __init__(self, reason: str, *, retryable: bool, retry_after: timedelta | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        retryable: bool,
+        retry_after: timedelta | None = None,
+        cause: RetryReason = RetryReason.SERVER_ERROR,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
         self.retry_after = retry_after
+        self.cause = cause
 
 
 class AnalysisDispatcher(Protocol):

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from domain.analysis.multipart import ArrivedPart
+
 
 @dataclass(frozen=True, slots=True)
 class StoredObject:
@@ -59,4 +61,39 @@ class ObjectStorage(Protocol):
 
     async def ping(self) -> None:
         """Raise when the store cannot be reached."""
+        ...
+
+
+class MultipartUploadNotFoundError(Exception):
+    """The store knows no such multipart upload (never created, aborted, or completed already)."""
+
+
+class InvalidPartError(Exception):
+    """A part named at completion is not the one the store holds (it changed since it was listed)."""
+
+
+class MultipartStorage(ObjectStorage, Protocol):
+    """An object store that also takes an object in numbered parts, uploaded through presigned URLs in
+    any order and assembled into one object on completion (S3 multipart uploads)."""
+
+    async def create_multipart_upload(self, key: str, content_type: str) -> str:
+        """Start an upload of ``key``; returns the store's upload id."""
+        ...
+
+    async def presigned_part_url(
+        self, key: str, upload_id: str, part_number: int, content_length: int, expires_in_seconds: int
+    ) -> PresignedUrl:
+        """A URL to PUT part ``part_number`` with, signed for exactly ``content_length`` bytes."""
+        ...
+
+    async def list_parts(self, key: str, upload_id: str) -> list[ArrivedPart]:
+        """The parts that arrived, by number; MultipartUploadNotFoundError for an unknown upload."""
+        ...
+
+    async def complete_multipart_upload(self, key: str, upload_id: str, parts: list[ArrivedPart]) -> None:
+        """Assemble ``parts`` (in order) into the object ``key``; the upload is gone afterwards."""
+        ...
+
+    async def abort_multipart_upload(self, key: str, upload_id: str) -> None:
+        """Drop the upload and its parts; aborting an unknown upload is not an error."""
         ...

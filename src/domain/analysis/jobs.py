@@ -1,7 +1,8 @@
 """The analysis job and its state machine.
 
 queued -> dispatched -> processing -> completed | failed, and cancelled from any live state. A job
-created for a direct upload starts in awaiting_upload. Every live state has a deadline, by which the
+created for a direct upload starts in awaiting_upload. A queued job whose dispatch failed and will be
+tried again stays queued; a ``retrying`` event says why it waits and when the next try is. Every live state has a deadline, by which the
 job leaves it or fails. Terminal states never change: a late or repeated report about a finished job
 is acknowledged and ignored (the methods return None).
 """
@@ -40,6 +41,7 @@ _TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLE
 
 class EventType(StrEnum):
     QUEUED = "queued"
+    RETRYING = "retrying"
     DISPATCHED = "dispatched"
     STARTED = "started"
     PROGRESS = "progress"
@@ -50,6 +52,15 @@ class EventType(StrEnum):
     @property
     def is_terminal(self) -> bool:
         return self in {EventType.COMPLETED, EventType.FAILED, EventType.CANCELLED}
+
+
+class RetryReason(StrEnum):
+    """Why a dispatch to the analysis servers failed in a way a later try may mend (no host names)."""
+
+    UNREACHABLE = "unreachable"  # connection refused or reset, name not resolved
+    TIMED_OUT = "timed_out"  # no answer in time
+    BUSY = "busy"  # 429 or 503: the server is overloaded or stopping
+    SERVER_ERROR = "server_error"  # any other 5xx
 
 
 class FailureCode(StrEnum):
@@ -147,6 +158,26 @@ class Job:
         self.stage = "dispatched"
         self.deadline_at = now + deadline
         return self._record(EventType.DISPATCHED, now, {"status": self.status.value, "stage": "dispatched"})
+
+    def note_retry(
+        self, attempt: int, reason: RetryReason, next_attempt_at: datetime, now: datetime
+    ) -> JobEvent | None:
+        """Dispatch attempt ``attempt`` failed for ``reason`` and is tried again at ``next_attempt_at``;
+        the job stays queued. Nothing is recorded once the job moved on (a duplicate try's failure)."""
+        if self.status is not JobStatus.QUEUED:
+            return None
+        return self._record(
+            EventType.RETRYING,
+            now,
+            {
+                "status": self.status.value,
+                "stage": self.stage or "queued",
+                "attempt": attempt,
+                "reason": reason.value,
+                "next_attempt_at": next_attempt_at.isoformat(),
+                "retry_in_seconds": round(max((next_attempt_at - now).total_seconds(), 0.0), 1),
+            },
+        )
 
     def start(self, now: datetime) -> JobEvent | None:
         if self.status not in {JobStatus.QUEUED, JobStatus.DISPATCHED}:

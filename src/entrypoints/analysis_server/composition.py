@@ -92,7 +92,11 @@ def build_analysis_server(settings: AnalysisServerSettings) -> AnalysisServer:
     )
     reporter = Reporter(sender, clock)
     analyse = AnalyseRecording(
-        HttpAudioFetcher(downloads, timeout_seconds=settings.download_timeout_seconds),
+        HttpAudioFetcher(
+            downloads,
+            timeout_seconds=settings.download_timeout_seconds,
+            retry_seconds=settings.download_retry_seconds,
+        ),
         PyAvSignalDecoder(),
         pool,
         reporter,

@@ -99,6 +99,14 @@ class AnalysisServerSettings(ProgramSettings):
         default=30.0,
         table=TABLE,
     )
+    download_retry_seconds: Annotated[float, Meta(ge=0)] = variable(
+        "ANALYSIS_SERVER_DOWNLOAD_RETRY_SECONDS",
+        "how long a download failing in a way another try may mend (storage unreachable, timeout, 5xx, "
+        "429) is tried again, with backoff up to 5 s between tries, before the job fails as "
+        "`download_failed`; `0` tries once",
+        default=30.0,
+        table=TABLE,
+    )
     webhook_give_up_seconds: Annotated[float, Meta(gt=0)] = variable(
         "ANALYSIS_SERVER_WEBHOOK_GIVE_UP_SECONDS",
         "how long one webhook is retried before it is given up (logged)",

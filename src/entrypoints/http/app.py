@@ -22,6 +22,7 @@ from entrypoints.http.controllers.client_config import ClientConfigController
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.job_events import JobEventsController, SeedJobEventsController
 from entrypoints.http.controllers.jobs import JobController
+from entrypoints.http.controllers.multipart_uploads import MultipartUploadController
 from entrypoints.http.controllers.my_page import MyPageController
 from entrypoints.http.controllers.practice_items import practice_item_routes
 from entrypoints.http.controllers.webhooks import AnalysisWebhookController
@@ -87,6 +88,7 @@ def public_api(settings: Settings, *, deprecated: bool = False) -> list[Controll
         *practice_item_routes(settings),
         MyPageController,
         JobController,
+        MultipartUploadController,
         SeedJobEventsController if deprecated else JobEventsController,
         ClientConfigController,
     ]

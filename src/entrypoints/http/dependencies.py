@@ -34,6 +34,7 @@ _PROVIDED = {
     "bookmarks": "bookmarks",
     "readiness": "readiness",
     "uploads": "uploads",
+    "resumable_uploads": "resumable_uploads",
     "jobs": "jobs",
     "stream_tickets": "stream_tickets",
     "webhooks": "webhooks",

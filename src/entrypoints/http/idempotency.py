@@ -2,35 +2,38 @@
 
 Same key and same payload replays the first response; same key with another payload is 422; a
 request still in flight under the key is 409. Keys are scoped to the user and live 24 hours.
-Only successful responses are stored: after an error the client may retry with the same key.
+Only successful responses are stored: after an error the client may retry with the same key. When the
+error was the database going away, freeing the key fails too; it is then freed in the background as soon
+as the database is back (a client retrying after the 503's Retry-After finds it free), and a claim left
+in flight for a minute is treated as abandoned in any case (adapters/persistence/idempotency.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
+import structlog
 from litestar import Request, Response
 
+from adapters.outages import unavailable_dependency
 from application.ports.idempotency import IdempotencyStore, KeyState, StoredResponse
 from domain.accounts import Principal
 from entrypoints.http.problems import ProblemError
 
 KEY_TTL = timedelta(hours=24)
-# When the release itself fails (what failed the request was often the database: a full pool, an
-# outage), it is tried again in the background at these intervals; a key left in flight would answer
-# 409 to every retry until it expires.
-RELEASE_RETRY_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
-logger = logging.getLogger(__name__)
-_releasing: set[asyncio.Task[None]] = set()
 _KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 REPLAYED_HEADER = "Idempotent-Replayed"
+RELEASE_RETRY_SECONDS = 60.0
+RELEASE_FIRST_PAUSE_SECONDS = 0.25
+RELEASE_MAX_PAUSE_SECONDS = 5.0
+logger = structlog.get_logger(__name__)
+_releasing: set[asyncio.Task[None]] = set()  # held so a running release is not garbage-collected
 
 
 def fingerprint(request: Request[Any, Any, Any], payload: bytes) -> str:
@@ -84,27 +87,33 @@ async def idempotent(
 
 
 async def _release(idempotency: IdempotencyStore, scope: str, key: str) -> None:
+    """Free the key of a failed request; while the database is down, keep trying in the background."""
     try:
         await idempotency.release(scope, key)
-    except Exception:
-        task = asyncio.create_task(_release_later(idempotency, scope, key))
+    except Exception as error:
+        if unavailable_dependency(error) is None:
+            raise
+        task = asyncio.get_running_loop().create_task(_release_when_back(idempotency, scope, key))
         _releasing.add(task)
         task.add_done_callback(_releasing.discard)
 
 
-async def _release_later(idempotency: IdempotencyStore, scope: str, key: str) -> None:
-    failure: Exception | None = None
-    for delay in RELEASE_RETRY_SECONDS:
-        await asyncio.sleep(delay)
+async def _release_when_back(idempotency: IdempotencyStore, scope: str, key: str) -> None:
+    loop = asyncio.get_running_loop()
+    give_up_at = loop.time() + RELEASE_RETRY_SECONDS
+    pause = RELEASE_FIRST_PAUSE_SECONDS
+    while True:
+        await asyncio.sleep(pause)
         try:
             await idempotency.release(scope, key)
-        except Exception as error:
-            failure = error
-        else:
             return
-    logger.warning(
-        "an Idempotency-Key stays in flight until it expires: its release kept failing", exc_info=failure
-    )
+        except Exception as error:
+            dependency = unavailable_dependency(error)
+            if dependency is None or loop.time() + pause > give_up_at:
+                # The in-flight lease frees the key in the end.
+                logger.warning("idempotency key not released", dependency=dependency, error=repr(error))
+                return
+        pause = min(pause * 2, RELEASE_MAX_PAUSE_SECONDS)
 
 
 def _respond(status: int, body: msgspec.Struct, headers: dict[str, str]) -> Response[bytes]:

@@ -1,5 +1,6 @@
 """Serves the local object store's signed URLs: `GET` (with single byte ranges, so audio players can
-seek and read the duration) and `PUT /storage/{key}`."""
+seek and read the duration) and `PUT /storage/{key}`, which also takes the parts of a multipart upload
+(`?uploadId=...&partNumber=...`)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,13 @@ from litestar.params import FromPath
 from litestar.response import Stream
 
 from adapters.storage.common import InvalidObjectKeyError, validate_object_key
-from adapters.storage.local import STORAGE_ROUTE_PREFIX, LocalObjectStorage, PresignedUrlRejectedError
-from application.ports.storage import ObjectNotFoundError
+from adapters.storage.local import (
+    STORAGE_ROUTE_PREFIX,
+    LocalObjectStorage,
+    PresignedUrlRejectedError,
+    part_target,
+)
+from application.ports.storage import MultipartUploadNotFoundError, ObjectNotFoundError
 from entrypoints.http.problems import ProblemError, problem_response
 
 _DEFAULT_CONTENT_TYPE = "application/octet-stream"
@@ -96,6 +102,9 @@ def build_local_storage_router(storage: LocalObjectStorage) -> Router:
     )
     async def upload_object(request: Request[Any, Any, Any], key: FromPath[str]) -> None:
         object_key = _checked_key(key)
+        if "uploadId" in request.query_params or "partNumber" in request.query_params:
+            await _upload_part(storage, request, object_key)
+            return
         content_type = request.headers.get("content-type", "").strip()
         _check_signature(storage, request, object_key, content_type=content_type)
         # Litestar answers 413 once the body (announced or streamed) passes request_max_body_size.
@@ -108,6 +117,20 @@ def build_local_storage_router(storage: LocalObjectStorage) -> Router:
         tags=["storage"],
         exception_handlers={ProblemError: problem_response},
     )
+
+
+async def _upload_part(storage: LocalObjectStorage, request: Request[Any, Any, Any], key: str) -> None:
+    """One part of a multipart upload: the signature covers the upload id and part number (and the
+    length), not a Content-Type, which parts do not have."""
+    upload_id, number = request.query_params.get("uploadId", ""), request.query_params.get("partNumber", "")
+    if not (number.isascii() and number.isdigit() and len(number) <= 5):
+        raise PermissionDeniedException(detail="the URL carries no valid part number")
+    _check_signature(storage, request, part_target(key, upload_id, int(number)), content_type="")
+    body = await request.body()
+    try:
+        await storage.put_part(key, upload_id, int(number), body)
+    except MultipartUploadNotFoundError:
+        raise NotFoundException(detail="the upload was completed or aborted, or never existed") from None
 
 
 def _checked_key(raw_key: str) -> str:

@@ -11,6 +11,7 @@ from uuid_utils.compat import uuid7
 
 from adapters.analysis.http_dispatcher import HttpAnalysisDispatcher
 from application.ports.analysis import AnalysisRequest, DispatchError
+from domain.analysis.jobs import RetryReason
 from domain.catalog import ReferenceKind
 from tests.support.full_system import free_port
 from tests.support.stub_analysis_server import StubAnalysisServer
@@ -84,13 +85,23 @@ async def test_a_429_is_retried_after_the_servers_retry_after(
 
     error = await _failure(dispatcher)
 
-    assert (error.retryable, error.retry_after) == (True, timedelta(seconds=7))
+    assert (error.retryable, error.retry_after, error.cause) == (True, timedelta(seconds=7), RetryReason.BUSY)
 
 
 async def test_a_503_is_retryable(dispatcher: HttpAnalysisDispatcher, stub: StubAnalysisServer) -> None:
     stub.answer(503)
 
-    assert (await _failure(dispatcher)).retryable is True
+    error = await _failure(dispatcher)
+
+    assert (error.retryable, error.cause) == (True, RetryReason.BUSY)
+
+
+async def test_a_500_is_a_retryable_server_error(
+    dispatcher: HttpAnalysisDispatcher, stub: StubAnalysisServer
+) -> None:
+    stub.answer(500)
+
+    assert (await _failure(dispatcher)).cause is RetryReason.SERVER_ERROR
 
 
 async def test_a_server_slower_than_the_timeout_is_retryable(
@@ -101,6 +112,7 @@ async def test_a_server_slower_than_the_timeout_is_retryable(
     error = await _failure(dispatcher)
 
     assert (error.retryable, error.reason.startswith("timed out")) == (True, True)
+    assert error.cause is RetryReason.TIMED_OUT
 
 
 async def test_a_refused_connection_is_retryable(client: httpx.AsyncClient) -> None:
@@ -110,3 +122,4 @@ async def test_a_refused_connection_is_retryable(client: httpx.AsyncClient) -> N
     error = await _failure(dispatcher)
 
     assert (error.retryable, error.reason.startswith("connection failed")) == (True, True)
+    assert error.cause is RetryReason.UNREACHABLE

@@ -206,6 +206,29 @@ async def test_uploads_succeed_without_redis_and_the_sweep_relays_them(
     assert set((await statuses(api, job_ids)).values()) == {JobStatus.DISPATCHED}
 
 
+async def test_a_worker_started_while_redis_is_down_starts_and_its_sweep_relays_from_postgres(
+    make_container: Callable[..., Awaitable[Container]],
+    catalog: Catalog,
+    stub: StubAnalysisServer,
+    process_env: dict[str, str],
+    tmp_path: Path,
+    processes: list[ServiceProcess],
+) -> None:
+    worker = worker_process({**process_env, "REDIS_URL": DEAD_REDIS_URL}, tmp_path / "logs")
+    processes.append(worker)
+    await asyncio.to_thread(worker.start)  # returns once the worker logged that it started
+    api = await make_container(redis_url=DEAD_REDIS_URL)
+    wav = tone(1.0)
+    job_ids = [
+        (await api.uploads.upload(catalog.user, ReferenceKind.TOKEN, catalog.token_id, wav)).id
+        for _ in range(3)
+    ]
+
+    await _all_dispatched(api, job_ids, within=10)
+    assert set((await statuses(api, job_ids)).values()) == {JobStatus.DISPATCHED}
+    assert worker.running, worker.tail()
+
+
 async def test_sigterm_lets_the_dispatch_in_flight_finish_before_the_worker_exits(
     container: Container, upload: Upload, stub: StubAnalysisServer, worker: ServiceProcess
 ) -> None:

@@ -118,7 +118,7 @@ def _recording(requests: list[httpx.Request]) -> Callable[[httpx.Request], httpx
 async def test_a_refused_download_fails_at_once_without_a_request() -> None:
     requests: list[httpx.Request] = []
     transport = GuardedTransport(_guard(["10.0.0.5"]), httpx.MockTransport(_recording(requests)))
-    fetcher = HttpAudioFetcher(httpx.AsyncClient(transport=transport), attempts=3, pause_seconds=0.0)
+    fetcher = HttpAudioFetcher(httpx.AsyncClient(transport=transport), first_pause_seconds=0.0)
 
     with pytest.raises(DownloadError, match="refused"):
         await fetcher.fetch("http://storage.test/a.webm", 1000)
@@ -133,7 +133,9 @@ async def test_a_redirect_is_not_followed() -> None:
         return httpx.Response(302, headers={"location": "http://169.254.169.254/latest/meta-data"})
 
     transport = GuardedTransport(_guard([PUBLIC]), httpx.MockTransport(handler))
-    fetcher = HttpAudioFetcher(httpx.AsyncClient(transport=transport, follow_redirects=False), attempts=1)
+    fetcher = HttpAudioFetcher(
+        httpx.AsyncClient(transport=transport, follow_redirects=False), retry_seconds=0.0
+    )
 
     with pytest.raises(DownloadError, match="302"):
         await fetcher.fetch("http://storage.test/a.webm", 1000)

@@ -10,7 +10,7 @@ from tests.unit.application.pipeline_world import NOW, SETTINGS, World
 
 from application.analysis.relay import OutboxRelay
 from application.ports.analysis import AnalysisRequest, DispatchError
-from domain.analysis.jobs import EventType, FailureCode, JobStatus
+from domain.analysis.jobs import EventType, FailureCode, JobStatus, RetryReason
 from domain.catalog import ReferenceKind
 
 UNAVAILABLE = DispatchError("503 from the analysis server", retryable=True)
@@ -137,15 +137,31 @@ async def test_a_row_waiting_for_its_retry_is_not_swept_early(world: World) -> N
     assert await relay.sweep() == []
 
 
-async def test_a_retryable_failure_keeps_the_job_queued_and_publishes_nothing(world: World) -> None:
+async def test_a_retryable_failure_keeps_the_job_queued_and_publishes_why_it_waits(world: World) -> None:
     job_id, message_id = await world.queue_job()
+    refused = DispatchError(
+        "connection failed to analysis.internal:8100", retryable=True, cause=RetryReason.UNREACHABLE
+    )
 
-    await relay_for(world, ScriptedDispatcher(UNAVAILABLE)).relay(message_id)
+    await relay_for(world, ScriptedDispatcher(refused)).relay(message_id)
 
     assert world.job(job_id).status is JobStatus.QUEUED
-    assert world.message(message_id).last_error == UNAVAILABLE.reason
+    assert world.message(message_id).last_error == refused.reason
     assert world.message(message_id).sent_at is None
-    assert world.published(job_id) == [EventType.QUEUED]
+    assert world.stored_events(job_id) == [EventType.QUEUED, EventType.RETRYING]
+    assert world.published(job_id) == [EventType.QUEUED, EventType.RETRYING]
+    retrying = world.tables.events_of(job_id)[-1]
+    due = world.message(message_id).next_attempt_at
+    assert due is not None
+    assert retrying.data == {
+        "status": "queued",
+        "stage": "queued",
+        "attempt": 1,
+        "reason": "unreachable",
+        "next_attempt_at": due.isoformat(),
+        "retry_in_seconds": round((due - NOW).total_seconds(), 1),
+    }
+    assert "analysis.internal" not in str(retrying.data), "no internal host names on a user's stream"
 
 
 async def test_a_retry_after_longer_than_the_backoff_is_honoured(world: World) -> None:
@@ -178,7 +194,9 @@ async def test_the_last_allowed_attempt_failing_fails_the_job_as_exhausted(world
     assert (job.status, job.failure_code) == (JobStatus.FAILED, FailureCode.DISPATCH_EXHAUSTED.value)
     assert "after 3 attempts" in (job.failure_reason or "")
     assert world.message(message_id).sent_at is not None
-    assert world.published(job_id) == [EventType.QUEUED, EventType.FAILED]
+    retrying = [EventType.RETRYING] * (SETTINGS.retry.max_attempts - 1)
+    assert world.published(job_id) == [EventType.QUEUED, *retrying, EventType.FAILED]
+    assert [event.data["attempt"] for event in world.tables.events_of(job_id)[1:-1]] == [1, 2]
     assert await relay.sweep() == []
 
 

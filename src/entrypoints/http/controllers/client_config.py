@@ -12,6 +12,7 @@ from application.accounts import MAX_DISPLAY_NAME_LENGTH
 from application.analysis.settings import PipelineSettings
 from domain.accounts import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from domain.analysis.jobs import PROGRESS_STAGES, EventType, JobStatus
+from domain.analysis.multipart import MIN_PART_BYTES
 from domain.analysis.results import SCORE_ASPECTS, WordStatus
 from domain.audio import AudioFormat
 from domain.catalog import ReferenceKind
@@ -45,6 +46,13 @@ class TextLimitsOut(msgspec.Struct):
     search_max: int
 
 
+class ResumableUploadsOut(msgspec.Struct):
+    """Recordings larger than ``above_bytes`` go up resumably, in parts of ``part_bytes``."""
+
+    above_bytes: int
+    part_bytes: int
+
+
 class ClientConfigOut(msgspec.Struct):
     recording_limits: dict[str, RecordingLimitsOut]
     audio_formats: list[AudioFormatOut]
@@ -55,6 +63,7 @@ class ClientConfigOut(msgspec.Struct):
     job_event_types: list[str]
     terminal_job_event_types: list[str]
     terminal_job_statuses: list[str]
+    resumable_uploads: ResumableUploadsOut
 
     @classmethod
     def of(cls, pipeline: PipelineSettings) -> ClientConfigOut:
@@ -81,6 +90,7 @@ class ClientConfigOut(msgspec.Struct):
             job_event_types=[event.value for event in EventType],
             terminal_job_event_types=[event.value for event in EventType if event.is_terminal],
             terminal_job_statuses=[status.value for status in JobStatus if status.is_terminal],
+            resumable_uploads=ResumableUploadsOut(pipeline.resumable_upload_above_bytes, MIN_PART_BYTES),
         )
 
 
@@ -91,6 +101,7 @@ class ClientConfigController(Controller):
     async def client_config(self, pipeline: Injected[PipelineSettings]) -> ClientConfigOut:
         """Public. Limits on recordings (per kind: ``token``, ``script``) and typed text, the accepted
         audio formats, and the names of a job's progress stages, event types, final statuses, score aspects and word
-        statuses, as this server enforces and reports them. The web client reads these instead of
+        statuses, as this server enforces and reports them, and the size above which a recording is
+        uploaded resumably (in parts, ``POST .../multipart-uploads``). The web client reads these instead of
         keeping copies."""
         return ClientConfigOut.of(pipeline)

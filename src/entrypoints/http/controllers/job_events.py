@@ -43,8 +43,11 @@ logger = structlog.get_logger(__name__)
 
 STREAM_DESCRIPTION = """\
 Server-Sent Events (`text/event-stream`) of the caller's job. Each event has `id` = the job event's
-sequence (1, 2, ...), `event` = its type (queued, dispatched, started, progress, completed, failed,
-cancelled) and `data` = JSON of the event's fields plus `job_id` and `sequence`. Persisted events after
+sequence (1, 2, ...), `event` = its type (queued, retrying, dispatched, started, progress, completed,
+failed, cancelled) and `data` = JSON of the event's fields plus `job_id` and `sequence`. `retrying` means
+a try to reach an analysis server failed and will be repeated (the job stays queued); its data has
+`attempt`, `reason` (unreachable, timed_out, busy, server_error), `next_attempt_at` and
+`retry_in_seconds`. Persisted events after
 `Last-Event-ID` (or the `last_event_id` query parameter, for clients that cannot set headers; the
 header wins) are replayed first, then live ones follow. A `: keep-alive` comment is sent when the stream
 opens with nothing to replay and after every quiet period (15 s by default); the first message carries

@@ -24,6 +24,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import Body, FromPath, JSONBody
 from litestar.response import Redirect
 
+from application.analysis.resumable import ResumableUploads
 from application.analysis.uploads import RecordingUploads
 from application.bookmarks import Bookmarks
 from application.catalog import CatalogAdministration, CatalogQueries
@@ -35,6 +36,7 @@ from entrypoints.http.admission import Admission
 from entrypoints.http.dependencies import Injected
 from entrypoints.http.idempotency import idempotent
 from entrypoints.http.job_schemas import DirectUploadBody, DirectUploadOut, JobOut, UploadTarget
+from entrypoints.http.multipart_schemas import MultipartUploadBody, MultipartUploadOut
 from entrypoints.http.rate_limits import limit_uploads
 from entrypoints.http.schemas import ReferenceAudioOut, ScriptBody, ScriptOut, TokenBody, TokenOut
 from entrypoints.http.security import SIGN_IN, Caller, signed_in
@@ -73,6 +75,7 @@ def accepted(job_out: JobOut) -> tuple[int, JobOut, dict[str, str]]:
 Queries = Injected[CatalogQueries]
 Administration = Injected[CatalogAdministration]
 Uploads = Injected[RecordingUploads]
+Resumable = Injected[ResumableUploads]
 Idempotency = Injected[IdempotencyStore]
 Saved = Injected[Bookmarks]
 ItemId = NamedDependency[UUID]  # the id from the kind's own path parameter
@@ -257,6 +260,35 @@ def practice_item_controllers(
 
             payload = hashlib.sha256(f"{data.content_type}\n{data.size_bytes}".encode()).digest()
             return await idempotent(request, idempotency, principal, payload, produce)
+
+        @post(
+            "/multipart-uploads",
+            status_code=201,
+            summary=f"Start a resumable upload of {routes.recording} in parts.",
+            description=(
+                "For large recordings on unreliable networks. A job awaiting its recording and a "
+                "presigned PUT URL per part (each signed for its exact size; parts in any order, any "
+                "part retried). After a lost connection GET ``links.self``: the parts that arrived and "
+                "fresh URLs for the rest. POST ``links.complete`` once all arrived, then "
+                "``links.submit``. Not completed and submitted in time, the job fails "
+                f"``upload_expired`` and the parts are deleted.\n\n{IDEMPOTENCY_HEADER_DOC}"
+            ),
+        )
+        async def start_multipart_upload(
+            self, request: Request[Any, Any, Any], resumable_uploads: Resumable, idempotency: Idempotency,
+            principal: Caller, item_id: ItemId, data: JSONBody[MultipartUploadBody],
+        ) -> Response[bytes]:  # fmt: skip
+            async def produce() -> tuple[int, MultipartUploadOut, dict[str, str]]:
+                started = await resumable_uploads.start(
+                    principal, kind, item_id, data.content_type, data.size_bytes, data.part_size_bytes
+                )
+                out = MultipartUploadOut.of(started)
+                return 201, out, {"Location": out.links.self}
+
+            declared = f"{data.content_type}\n{data.size_bytes}\n{data.part_size_bytes}"
+            return await idempotent(
+                request, idempotency, principal, hashlib.sha256(declared.encode()).digest(), produce
+            )
 
     class BookmarkController(Controller):
         path = base

@@ -159,24 +159,101 @@ const RETRY_DELAYS_MS = [500, 1500, 4000];
  * @returns {Promise<Job>}
  */
 export async function uploadRecording(kind, targetId, recording, idempotencyKey) {
-  for (let attempt = 0; ; attempt += 1) {
+  return withRetries(() => {
     const form = new FormData();
     form.append("file", recording.blob, recording.filename);
+    return request("POST", `/v1/${kind}s/${targetId}/upload-audio`, {
+      body: form,
+      headers: { "Idempotency-Key": idempotencyKey },
+    });
+  });
+}
+
+/**
+ * Network errors, 5xx and "the first request with this key is still running" are worth another try
+ * (under the same key); every other answer is final.
+ * @template T
+ * @param {() => Promise<T>} attempt
+ * @returns {Promise<T>}
+ */
+async function withRetries(attempt) {
+  for (let tries = 0; ; tries += 1) {
     try {
-      return await request("POST", `/v1/${kind}s/${targetId}/upload-audio`, {
-        body: form,
-        headers: { "Idempotency-Key": idempotencyKey },
-      });
+      return await attempt();
     } catch (error) {
-      // Network errors, 5xx and "the first request with this key is still running" are worth another
-      // try under the same key; every other answer is final.
       const retriable =
         error instanceof TypeError ||
         (error instanceof ApiError && (error.status >= 500 || error.type.endsWith("idempotency-key-in-flight")));
-      if (!retriable || attempt >= RETRY_DELAYS_MS.length) throw error;
-      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAYS_MS[attempt]));
+      if (!retriable || tries >= RETRY_DELAYS_MS.length) throw error;
+      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAYS_MS[tries]));
     }
   }
+}
+
+const PART_ROUNDS = 5;
+
+// Upload a large recording resumably: its parts go straight to storage, and whatever fails (a part's
+// PUT, the network) is retried by asking the server which parts arrived and sending only the others.
+/**
+ * @param {Kind} kind
+ * @param {string} targetId
+ * @param {Recording} recording
+ * @param {string} idempotencyKey
+ * @param {number} partBytes
+ * @returns {Promise<Job>}
+ */
+export async function uploadRecordingResumably(kind, targetId, recording, idempotencyKey, partBytes) {
+  const { blob } = recording;
+  /** @type {import("./types.js").MultipartUpload} */
+  let state = await withRetries(() =>
+    request("POST", `/v1/${kind}s/${targetId}/multipart-uploads`, {
+      json: { content_type: blob.type || "audio/webm", size_bytes: blob.size, part_size_bytes: partBytes },
+      headers: { "Idempotency-Key": idempotencyKey },
+    }),
+  );
+  const links = state.links;
+  for (let round = 0; ; round += 1) {
+    const sent = await Promise.allSettled(state.to_send.map((part) => putPart(blob, state.part_size_bytes, part)));
+    const failed = sent.some((outcome) => outcome.status === "rejected");
+    if (!failed) {
+      try {
+        await withRetries(() => request("POST", links.complete));
+        break;
+      } catch (error) {
+        // A completion whose answer was lost and that was sent again finds the upload completed already.
+        const done = error instanceof ApiError && error.status === 409 && (await request("GET", links.self)).completed_at;
+        if (done) break;
+        if (!(error instanceof ApiError && error.type.endsWith("upload-incomplete")) || round >= PART_ROUNDS) throw error;
+      }
+    } else if (round >= PART_ROUNDS) {
+      throw new Error("The recording could not be uploaded; check the connection and try again.");
+    } else {
+      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAYS_MS[Math.min(round, RETRY_DELAYS_MS.length - 1)]));
+    }
+    state = await withRetries(() => request("GET", links.self));
+  }
+  return withRetries(() => request("POST", links.submit, { headers: { "Idempotency-Key": `${idempotencyKey}.submit` } }));
+}
+
+/**
+ * PUT one part to its presigned URL. Browsers set Content-Length themselves (it may not be set by hand).
+ * @param {Blob} blob
+ * @param {number} partBytes
+ * @param {import("./types.js").PartUpload} part
+ */
+async function putPart(blob, partBytes, part) {
+  const start = (part.number - 1) * partBytes;
+  /** @type {Record<string, string>} */
+  const headers = {};
+  for (const [name, value] of Object.entries(part.upload.headers)) {
+    if (name.toLowerCase() !== "content-length") headers[name] = value;
+  }
+  const response = await fetch(part.upload.url, {
+    method: part.upload.method,
+    headers,
+    body: blob.slice(start, start + part.size_bytes),
+  });
+  if (!response.ok) throw new ApiError(response.status, await problemOf(response));
 }
 
 // Follow a job's events. EventSource resumes a dropped connection by itself (it sends Last-Event-ID);

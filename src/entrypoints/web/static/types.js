@@ -86,6 +86,22 @@
  * @property {string[]} job_event_types
  * @property {string[]} terminal_job_event_types
  * @property {string[]} terminal_job_statuses
+ * @property {{above_bytes: number, part_bytes: number}} resumable_uploads recordings larger go up in parts
+ */
+
+/**
+ * A part still to send (`POST .../multipart-uploads`, `GET /jobs/{id}/multipart`).
+ * @typedef {{number: number, size_bytes: number, upload: {url: string, method: string, headers: Record<string, string>}}} PartUpload
+ */
+
+/**
+ * A resumable upload's state.
+ * @typedef {object} MultipartUpload
+ * @property {Job} job
+ * @property {number} part_size_bytes
+ * @property {string | null} completed_at
+ * @property {PartUpload[]} to_send
+ * @property {{self: string, complete: string, submit: string}} links
  */
 
 export {};

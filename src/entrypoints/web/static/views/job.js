@@ -29,6 +29,10 @@ const STAGE_TEXT = {
 /** @param {string} stage */
 const stageLabel = (stage) => STAGE_TEXT[stage] || stage;
 
+/** @param {unknown} seconds the retrying event's retry_in_seconds */
+export const retryingText = (seconds) =>
+  `Analysis server busy; retrying in ${Math.max(1, Math.ceil(typeof seconds === "number" ? seconds : 1))} s`;
+
 /** @param {string[]} stages in order, "done" last */
 function progressPanel(stages) {
   const bar = h("progress", { id: "job-progress", max: 100, value: 0 });
@@ -127,6 +131,9 @@ export async function jobView(id, show) {
         showProgress(data.progress ?? job.progress, stage, stageLabel(stage));
       } else if (type === "dispatched") {
         showProgress(job.progress, "dispatched", stageLabel("dispatched"));
+      } else if (type === "retrying") {
+        // Still queued: a try to reach an analysis server failed and the worker tries again (docs/sse.md).
+        showProgress(data.progress ?? job.progress, data.stage || "queued", retryingText(data.retry_in_seconds));
       }
     },
     onStatus(state) {

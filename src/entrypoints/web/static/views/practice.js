@@ -2,7 +2,7 @@
 // #/tokens/ID and #/scripts/ID: the line or the script and its reference; record or choose a file,
 // listen back, then upload it for analysis.
 
-import { SignInRequired, api, newIdempotencyKey, uploadRecording } from "../api.js";
+import { SignInRequired, api, newIdempotencyKey, uploadRecording, uploadRecordingResumably } from "../api.js";
 import { acceptedFiles, clientConfig } from "../config.js";
 import { announce, h } from "../dom.js";
 import { canRecord, startRecording } from "../recorder.js";
@@ -116,7 +116,11 @@ export async function practiceView(kind, id, show) {
     problems.replaceChildren();
     status.textContent = "Uploading…";
     try {
-      const job = await uploadRecording(kind, id, recording, recording.key);
+      const resumable = config.resumable_uploads;
+      const job =
+        recording.blob.size > resumable.above_bytes
+          ? await uploadRecordingResumably(kind, id, recording, recording.key, resumable.part_bytes)
+          : await uploadRecording(kind, id, recording, recording.key);
       announce("Uploaded. Analysing…");
       location.hash = `#/jobs/${job.id}`;
     } catch (error) {
