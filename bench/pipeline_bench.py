@@ -47,6 +47,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
+    """User + system CPU the process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values), q)) if values else float("nan")
 
@@ -271,7 +277,12 @@ async def main(args: argparse.Namespace) -> None:
                 while await connection.scalar(text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")):
                     await asyncio.sleep(0.5)
                     await connection.rollback()
-            await asyncio.sleep(2)
+            # The worker's idle CPU (SAQ polling, the sweep finding nothing) over a measured pause, the
+            # same-run baseline subtracted from its CPU while relaying.
+            idle_started, idle_cpu = time.perf_counter(), cpu_seconds(worker)
+            await asyncio.sleep(args.idle_seconds)
+            idle_per_second = (cpu_seconds(worker) - idle_cpu) / (time.perf_counter() - idle_started)
+            relay_cpu = cpu_seconds(worker)
             sent: list[str] = []
             interval = 1 / args.rate
             started = time.perf_counter()
@@ -297,6 +308,9 @@ async def main(args: argparse.Namespace) -> None:
                         {"ids": sent},
                     )
                 ).all()
+            relay_seconds = time.perf_counter() - started
+            relay_cpu = cpu_seconds(worker) - relay_cpu - idle_per_second * relay_seconds
+            dispatched = sum(job in recorder.arrivals for job in sent)
             latencies = [
                 (recorder.arrivals[job] - float(at)) * 1000 for job, at, _ in rows if job in recorder.arrivals
             ]
@@ -308,6 +322,10 @@ async def main(args: argparse.Namespace) -> None:
             )
             print(
                 f"  of which commit-to-claim: p50 {percentile(claims, 50):.1f} ms, p99 {percentile(claims, 99):.1f} ms"
+            )
+            print(
+                f"worker CPU per dispatched job: {1000 * relay_cpu / max(dispatched, 1):.2f} ms "
+                f"(idle baseline {1000 * idle_per_second:.1f} ms/s subtracted; {dispatched} jobs)"
             )
 
     finally:
@@ -328,4 +346,5 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rate", type=float, default=20.0, help="uploads per second for the latency run")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--idle-seconds", type=float, default=5.0, help="the worker's idle CPU baseline")
     asyncio.run(main(parser.parse_args()))

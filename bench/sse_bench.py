@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -218,7 +218,16 @@ async def _seed(container: Container, clients: int) -> tuple[str, list[UUID]]:
             for _ in range(min(500, clients - start)):
                 job_id = uuid4()
                 recording = Recording(f"recordings/{job_id}.wav", "audio/wav", 1.0, 32_000)
-                await uow.jobs.add(Job.create(job_id, user.id, ReferenceKind.TOKEN, token.id, now, recording))
+                job = Job.create(
+                    job_id,
+                    user.id,
+                    ReferenceKind.TOKEN,
+                    token.id,
+                    now,
+                    recording,
+                    deadline=timedelta(hours=1),
+                )
+                await uow.jobs.add(job)
                 job_ids.append(job_id)
             await uow.commit()
     return access.token, job_ids

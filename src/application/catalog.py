@@ -9,6 +9,7 @@ from typing import ClassVar
 from uuid import UUID
 
 from application.ports.audio import AudioInspector
+from application.ports.catalog_cache import CatalogChanges, NoCatalogCache
 from application.ports.persistence import (
     ActorFilter,
     MovieLineFilter,
@@ -153,7 +154,8 @@ def check_words_of_text(text: str, words: Sequence[Word]) -> None:
 
 
 class CatalogAdministration:
-    """Admin-only writes. Every method checks the caller's role first."""
+    """Admin-only writes. Every method checks the caller's role first, and tells ``changes`` after its
+    commit, before it returns, so no cached read outlives the write it missed."""
 
     def __init__(
         self,
@@ -164,8 +166,10 @@ class CatalogAdministration:
         clock: Clock,
         ids: IdGenerator,
         features: ReferenceFeatureExtractor,
+        changes: CatalogChanges | None = None,
     ) -> None:
         self._uow = uow
+        self._changes = changes or NoCatalogCache()
         self._storage = storage
         self._inspector = inspector
         self._features = features
@@ -180,6 +184,7 @@ class CatalogAdministration:
         async with self._uow() as uow:
             await uow.actors.add(actor)
             await uow.commit()
+        await self._changes.catalog_changed()
         return actor
 
     async def update_actor(self, principal: Principal, actor_id: UUID, data: ActorInput) -> Actor:
@@ -192,6 +197,7 @@ class CatalogAdministration:
             actor.name, actor.bio = name, bio
             await uow.actors.save(actor)
             await uow.commit()
+        await self._changes.catalog_changed()
         return actor
 
     async def delete_actor(self, principal: Principal, actor_id: UUID) -> None:
@@ -203,6 +209,7 @@ class CatalogAdministration:
                 raise ConflictError("the actor still has tokens; delete or move them first")
             await uow.actors.delete(actor_id)
             await uow.commit()
+        await self._changes.catalog_changed()
 
     async def create_item(self, principal: Principal, data: ItemInput) -> PracticeItem:
         """A new item; words, when given, must be exactly the text's words in order (422 otherwise)."""
@@ -215,6 +222,7 @@ class CatalogAdministration:
             item = PracticeItem(self._ids.new_id(), detail, text, self._clock.now(), list(data.words))
             await uow.items.add(item)
             await uow.commit()
+        await self._changes.catalog_changed()
         return item
 
     async def update_item(self, principal: Principal, item_id: UUID, data: ItemInput) -> PracticeItem:
@@ -233,6 +241,7 @@ class CatalogAdministration:
             await load_item(uow, data.kind, item_id)
             await uow.items.save(item)
             await uow.commit()
+        await self._changes.catalog_changed()
         return item
 
     async def _extract_features(self, item: PracticeItem, audio: bytes) -> None:
@@ -249,6 +258,7 @@ class CatalogAdministration:
             item = await load_item(uow, kind, item_id)
             await uow.items.delete(item_id)
             await uow.commit()
+        await self._changes.catalog_changed()
         if item.reference_audio is not None:
             await self._storage.delete(item.reference_audio.key)
 
@@ -282,6 +292,7 @@ class CatalogAdministration:
         except BaseException:
             await self._storage.delete(key)
             raise
+        await self._changes.catalog_changed()
         if replaced is not None:
             await self._storage.delete(replaced.key)
         return audio

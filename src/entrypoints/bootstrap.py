@@ -5,6 +5,7 @@ The HTTP app, the worker and the CLI all start from ``build_container``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from adapters.analysis.http_dispatcher import HttpAnalysisDispatcher
 from adapters.audio.decoding import PyAvAudioInspector
 from adapters.audio.reference_features import VoiceReferenceFeatures
+from adapters.cache.redis_catalog_pages import RedisCatalogPages
 from adapters.events.redis_fanout import RedisEventFanout, RedisJobEventFeed, RedisJobEventPublisher
 from adapters.persistence.idempotency import SqlaIdempotencyStore
 from adapters.persistence.unit_of_work import SqlaUnitOfWork
@@ -27,7 +29,6 @@ from adapters.ratelimit.redis_gcra import RedisRateLimiter
 from adapters.security.passwords import Argon2PasswordHasher
 from adapters.security.tokens import JwtAccessTokenIssuer, JwtStreamTickets
 from adapters.storage.local import LocalObjectStorage
-from adapters.storage.s3 import S3ObjectStorage, S3StorageConfig
 from adapters.system import SystemClock, Uuid7Generator
 from application.accounts import Authentication, Profiles, Registration
 from application.analysis.jobs import JobStreamTickets, UserJobs
@@ -82,6 +83,10 @@ def build_local_storage(settings: Settings) -> LocalObjectStorage:
 
 async def build_storage(settings: Settings) -> MultipartStorage:
     if settings.storage_backend == "s3":
+        # aioboto3 (botocore, aiohttp) is imported only by processes that use S3: it is a third of an
+        # API's start-up on local storage otherwise.
+        from adapters.storage.s3 import S3ObjectStorage, S3StorageConfig
+
         s3 = S3ObjectStorage(
             S3StorageConfig(
                 bucket=settings.s3.bucket,
@@ -127,6 +132,7 @@ class Container:
     pipeline_statistics: PipelineStatistics
     rate_limiter: RedisRateLimiter
     publisher: JobEventPublisher
+    catalog_pages: RedisCatalogPages
     session_factory: async_sessionmaker[AsyncSession] = field(repr=False)
 
     def unit_of_work(self) -> UnitOfWork:
@@ -186,6 +192,9 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
     idempotency = SqlaIdempotencyStore(session_factory)
     inspector = PyAvAudioInspector()
     jobs = UserJobs(uow, RedisJobEventFeed(event_fanout), clock)
+    catalog_pages = RedisCatalogPages(
+        redis, catalog_cache_namespace(settings), settings.catalog_cache_seconds
+    )
     return Container(
         settings=settings,
         engine=engine,
@@ -196,7 +205,7 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         profiles=Profiles(uow),
         catalog_queries=CatalogQueries(uow, storage),
         catalog_admin=CatalogAdministration(
-            uow, storage, inspector, reference_limits, clock, ids, VoiceReferenceFeatures()
+            uow, storage, inspector, reference_limits, clock, ids, VoiceReferenceFeatures(), catalog_pages
         ),
         bookmarks=Bookmarks(uow, clock),
         readiness=Readiness([PostgresProbe(engine), RedisProbe(redis), StorageProbe(storage)]),
@@ -218,8 +227,16 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         pipeline_statistics=PipelineStatistics(uow, clock),
         rate_limiter=RedisRateLimiter(redis),
         publisher=publisher,
+        catalog_pages=catalog_pages,
         session_factory=session_factory,
     )
+
+
+def catalog_cache_namespace(settings: Settings) -> str:
+    """Instances share cached pages when they share the database (and the queue name that separates
+    deployments on one Redis); another database's catalog is never served."""
+    database = hashlib.blake2b(settings.database_url.encode(), digest_size=6).hexdigest()
+    return f"{settings.queue_name}:{database}"
 
 
 def pipeline_settings(settings: Settings) -> PipelineSettings:

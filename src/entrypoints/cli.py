@@ -1,4 +1,8 @@
-"""The ``voicepractice`` command: serve the API, run migrations, create admins, load the demo catalog."""
+"""The ``voicepractice`` command: serve the API, run migrations, create admins, load the demo catalog.
+
+Each command imports what it runs inside its body: every process starts through this module, and the
+API must not pay for the worker, Alembic or the analysis server at start-up (docs/performance.md).
+"""
 
 from __future__ import annotations
 
@@ -9,18 +13,16 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import uvicorn
 
-from adapters.persistence import migrations
-from application.accounts import SignUpRequest
 from domain.errors import DomainError
-from entrypoints.bootstrap import Container, build_container
 from entrypoints.settings import ConfigurationError, Settings
-from entrypoints.worker import WorkerSettings, start_worker
 from shared_kernel.settings import markdown_table, with_tables
+
+if TYPE_CHECKING:
+    from entrypoints.bootstrap import Container
 
 METRICS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 WORKER_HEALTHCHECK_SECONDS = 60
@@ -36,6 +38,8 @@ def _settings() -> Settings:
 
 
 def _with_container(work: Callable[[Container], Awaitable[T]]) -> T:
+    from entrypoints.bootstrap import build_container
+
     async def run() -> T:
         container = await build_container(_settings())
         try:
@@ -60,6 +64,8 @@ def main() -> None:
 @click.option("--workers", default=None, type=int, help="[default: $WEB_CONCURRENCY or 1]")
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the HTTP API with uvicorn."""
+    import uvicorn
+
     settings = _settings()
     workers = workers or settings.serve_workers
     shared_metrics: str | None = None
@@ -103,6 +109,8 @@ def worker() -> None:
     WORKER_CONCURRENCY (default 10), WORKER_SWEEP_INTERVAL_SECONDS (1) and WORKER_SHUTDOWN_GRACE_SECONDS
     (20) tune it. SIGTERM lets the jobs in flight finish first.
     """
+    from entrypoints.worker import WorkerSettings, start_worker
+
     settings = _settings()
     try:
         options = WorkerSettings.from_env()
@@ -120,6 +128,8 @@ def analysis_server(host: str, port: int) -> None:
     ANALYSIS_SERVER_CONCURRENCY (default: the CPU count) jobs are analysed at once in as many
     processes, and ANALYSIS_SERVER_QUEUE_SIZE (32) more wait; SIGTERM lets them finish first.
     """
+    import uvicorn
+
     from entrypoints.analysis_server.settings import AnalysisServerSettings
 
     try:
@@ -144,6 +154,8 @@ def db() -> None:
 @db.command("create")
 def db_create() -> None:
     """Create the database named in DATABASE_URL when it does not exist."""
+    from adapters.persistence import migrations
+
     created = migrations.ensure_database(_settings().database_url)
     click.echo("database created" if created else "database exists")
 
@@ -152,6 +164,8 @@ def db_create() -> None:
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (default: head)."""
+    from adapters.persistence import migrations
+
     migrations.upgrade(_settings().database_url, revision)
 
 
@@ -159,6 +173,8 @@ def db_upgrade(revision: str) -> None:
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
     """Revert migrations down to REVISION (e.g. -1, base)."""
+    from adapters.persistence import migrations
+
     migrations.downgrade(_settings().database_url, revision)
 
 
@@ -168,6 +184,8 @@ def db_downgrade(revision: str) -> None:
 @click.option("--password", envvar="ADMIN_PASSWORD", prompt=True, hide_input=True, confirmation_prompt=True)
 def create_admin(email: str, display_name: str, password: str) -> None:
     """Create an admin account, or promote an existing account and reset its password."""
+    from application.accounts import SignUpRequest
+
     request = SignUpRequest(email=email, password=password, display_name=display_name)
     user = _with_container(lambda c: c.registration.create_or_promote_admin(request))
     click.echo(f"admin {user.email} ({user.id})")
@@ -204,6 +222,7 @@ SETTINGS_DOCUMENTS = {
 def settings_tables() -> dict[str, str]:
     """Every configuration table, rendered from the settings classes that read the variables."""
     from entrypoints.analysis_server.settings import AnalysisServerSettings
+    from entrypoints.worker import WorkerSettings
 
     return {
         "configuration": markdown_table("configuration", Settings, WorkerSettings),

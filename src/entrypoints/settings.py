@@ -249,6 +249,13 @@ class Settings(ProgramSettings):
         default=9100,
         table="operations",
     )
+    catalog_cache_seconds: Annotated[float, Meta(gt=0)] = variable(
+        "CATALOG_CACHE_SECONDS",
+        "how long a catalog response stays in the shared Redis cache; writes drop it at once, so this "
+        "only bounds a write Redis could not be told about",
+        default=300.0,
+        table="operations",
+    )
     upload_rate_limit: Rate | None = variable(
         "UPLOAD_RATE_LIMIT",
         "uploads per user (`N/second`, `N/minute`, `N/hour`, `N/<seconds>s`; `off` turns it off)",

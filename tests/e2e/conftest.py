@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -27,7 +28,9 @@ def settings(clean_database: str, redis_url: str, tmp_path: Path) -> Settings:
         redis_url=redis_url,
         local_storage_dir=tmp_path / "storage",
         public_base_url=TEST_BASE_URL,
-        queue_name=f"test-{os.getpid()}",
+        # Per test: the queue, and the catalog pages cached in Redis under its name, are the test's own
+        # (tests empty the database between them without telling the cache).
+        queue_name=f"test-{os.getpid()}-{uuid.uuid4().hex[:8]}",
         log_format="json",
         log_level="WARNING",
         # Every test logs in from the same address against the shared Redis; the limits have their own

@@ -1,27 +1,43 @@
-"""Per-word reference features, computed by the same voice code the analysis server uses."""
+"""Per-word reference features, computed by the same voice code the analysis server uses.
+
+The voice code (numpy, scipy) is imported on first use: the API builds this adapter at start-up, but
+only an admin storing reference audio needs it, and importing it is most of the API's start-up time.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from adapters.audio.decoding import decode_audio
 from domain.catalog import Word
 from domain.errors import InvalidInputError
-from domain.voice import FeatureConfig, VoiceAnalysisError, extract_features
+
+if TYPE_CHECKING:
+    from domain.voice import FeatureConfig
 
 
 class VoiceReferenceFeatures:
     def __init__(self, config: FeatureConfig | None = None) -> None:
-        self._config = config or FeatureConfig()
+        self._given_config = config
+
+    @property
+    def _config(self) -> FeatureConfig:
+        if self._given_config is None:
+            from domain.voice import FeatureConfig
+
+            self._given_config = FeatureConfig()
+        return self._given_config
 
     @property
     def version(self) -> str:
         return self._config.version
 
     def word_features(self, audio: bytes, words: Sequence[Word]) -> list[dict[str, Any]]:
+        import numpy as np
+
+        from domain.voice import VoiceAnalysisError, extract_features
+
         decoded = decode_audio(audio, target_rate=self._config.sample_rate)
         try:
             features = extract_features(decoded.samples.astype(np.float64), self._config)

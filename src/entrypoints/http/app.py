@@ -16,6 +16,7 @@ from adapters.storage.local import LocalObjectStorage
 from entrypoints.bootstrap import Container, build_container, build_local_storage
 from entrypoints.http.admin_queue import build_admin_queue_router
 from entrypoints.http.api_docs import SwaggerPage, build_docs_router, openapi_v1
+from entrypoints.http.catalog_cache import catalog_cache_middleware
 from entrypoints.http.controllers.auth import AuthController
 from entrypoints.http.controllers.catalog import ActorController, ScriptController, TokenController
 from entrypoints.http.controllers.client_config import ClientConfigController
@@ -167,6 +168,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             *tracing_middleware,
             request_context_middleware,
             nul_text_guard_middleware,
+            # Before authentication: public catalog reads answer alike for everyone.
+            catalog_cache_middleware,
             BearerAuthentication,
         ],
         cors_config=CORSConfig(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from application.analysis.relay import OutboxRelay
 from application.ports.analysis import AnalysisRequest, DispatchError
 from domain.analysis.jobs import EventType, FailureCode, JobStatus, RetryReason
 from domain.catalog import ReferenceKind
+from domain.errors import ConflictError
 
 UNAVAILABLE = DispatchError("503 from the analysis server", retryable=True)
 REFUSED = DispatchError("422 from the analysis server", retryable=False)
@@ -289,3 +291,57 @@ async def test_a_job_reported_started_before_the_send_was_recorded_still_gets_it
     job = world.job(job_id)
     assert (job.status, job.deadline_at) == (JobStatus.PROCESSING, NOW + SETTINGS.token_deadline)
     assert world.stored_events(job_id) == [EventType.QUEUED, EventType.STARTED]
+
+
+async def test_a_relayed_row_costs_two_transactions_claim_with_reads_and_mark(world: World) -> None:
+    _, message_id = await world.queue_job()
+    before = world.database.commits
+
+    await relay_for(world, ScriptedDispatcher()).relay(message_id)
+
+    assert world.database.commits - before == 2
+
+
+async def test_rows_relayed_at_once_share_the_transaction_that_marks_them_sent(world: World) -> None:
+    queued = [await world.queue_job() for _ in range(8)]
+    relay = relay_for(world, ScriptedDispatcher())
+    before = world.database.commits
+
+    outcomes = await asyncio.gather(*(relay.relay(message_id) for _, message_id in queued))
+
+    assert [o.outcome for o in outcomes] == ["sent"] * 8
+    assert all(world.job(job_id).status is JobStatus.DISPATCHED for job_id, _ in queued)
+    # Eight claims, and the eight marks in fewer transactions than rows (group commit).
+    assert world.database.commits - before < 8 + 8
+    assert world.database.commits - before >= 8 + 1
+
+
+async def test_a_sweep_claims_reads_and_marks_its_batch_in_two_transactions(world: World) -> None:
+    queued = [await world.queue_job() for _ in range(5)]
+    before = world.database.commits
+
+    outcomes = await relay_for(world, ScriptedDispatcher()).sweep(10)
+
+    assert sorted(o.message_id for o in outcomes) == sorted(message_id for _, message_id in queued)
+    assert world.database.commits - before == 2
+
+
+class CommitFailsAfterDispatch(ScriptedDispatcher):
+    def __init__(self, world: World) -> None:
+        super().__init__()
+        self.world = world
+
+    async def dispatch(self, request: AnalysisRequest) -> None:
+        await super().dispatch(request)
+        self.world.database.fail_next_commit = True
+
+
+async def test_a_mark_whose_transaction_fails_fails_the_relay_and_leaves_the_row_leased(world: World) -> None:
+    job_id, message_id = await world.queue_job()
+
+    with pytest.raises(ConflictError):
+        await relay_for(world, CommitFailsAfterDispatch(world)).relay(message_id)
+
+    assert world.message(message_id).sent_at is None
+    assert world.message(message_id).next_attempt_at == NOW + SETTINGS.relay_lease
+    assert world.job(job_id).status is JobStatus.QUEUED
