@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -93,6 +95,16 @@ class PracticeItem:
     def takes_word_features(self) -> bool:
         """Whether its words get reference features from the reference audio (a script's do)."""
         return self.detail.has_word_features and bool(self.words)
+
+    @property
+    def reference_version(self) -> str | None:
+        """A fingerprint of everything about the reference an analysis reads: the reference audio (a
+        new upload gets a new key), the text and the word timings. None without reference audio."""
+        if self.reference_audio is None:
+            return None
+        words = [[word.index, word.text, word.start, word.end] for word in self.words]
+        canonical = json.dumps([self.reference_audio.key, self.text, words], separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
     def detail_as(self, detail_type: type[DetailT]) -> DetailT:
         """The detail, for code that serves one kind only (a token's actor, a script's title)."""

@@ -191,6 +191,8 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
     )
     idempotency = SqlaIdempotencyStore(session_factory)
     inspector = PyAvAudioInspector()
+    # One feature configuration for reference features and for the version jobs record (analysis reuse).
+    features = VoiceReferenceFeatures()
     jobs = UserJobs(uow, RedisJobEventFeed(event_fanout), clock)
     catalog_pages = RedisCatalogPages(
         redis, catalog_cache_namespace(settings), settings.catalog_cache_seconds
@@ -205,7 +207,7 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         profiles=Profiles(uow),
         catalog_queries=CatalogQueries(uow, storage),
         catalog_admin=CatalogAdministration(
-            uow, storage, inspector, reference_limits, clock, ids, VoiceReferenceFeatures(), catalog_pages
+            uow, storage, inspector, reference_limits, clock, ids, features, catalog_pages
         ),
         bookmarks=Bookmarks(uow, clock),
         readiness=Readiness([PostgresProbe(engine), RedisProbe(redis), StorageProbe(storage)]),
@@ -214,7 +216,9 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         queue=queue,
         http=http,
         idempotency=idempotency,
-        uploads=RecordingUploads(uow, storage, inspector, SaqRelayQueue(queue), clock, ids, pipeline),
+        uploads=RecordingUploads(
+            uow, storage, inspector, SaqRelayQueue(queue), clock, ids, pipeline, features.version
+        ),
         resumable_uploads=ResumableUploads(uow, storage, clock, ids, pipeline),
         jobs=jobs,
         stream_tickets=JobStreamTickets(

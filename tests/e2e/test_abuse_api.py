@@ -27,6 +27,7 @@ SIGN_UPS = 200
 SIGN_UP_LIMIT = 60
 LOGIN_LIMIT = 10
 HEALTH_P99_LIMIT_SECONDS = 0.050
+FORGED_ATTEMPTS = 20
 
 
 @pytest.fixture(scope="module")
@@ -132,10 +133,14 @@ async def test_forged_forwarded_addresses_do_not_escape_the_log_in_limit(api: st
                     headers={"X-Forwarded-For": f"203.0.113.{n + 1}", "X-Real-IP": f"203.0.113.{n + 1}"},
                 )
             ).status_code
-            for n in range(15)
+            for n in range(FORGED_ATTEMPTS)
         ]
     assert codes[:LOGIN_LIMIT] == [401] * LOGIN_LIMIT
-    assert codes[LOGIN_LIMIT:] == [429] * (15 - LOGIN_LIMIT)
+    # Believing the headers gave every attempt a fresh budget: no 429 at all. The limiter fails open when
+    # its Redis call outlasts its bound (a loaded machine), which lets an attempt through without spending
+    # budget; allow two of those, no more.
+    assert set(codes) <= {401, 429}, codes
+    assert codes.count(429) >= FORGED_ATTEMPTS - LOGIN_LIMIT - 2, codes
 
 
 def test_the_serve_command_believes_forwarded_headers_only_from_trusted_proxies(tmp_path: Path) -> None:

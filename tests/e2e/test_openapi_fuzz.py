@@ -38,7 +38,7 @@ class FuzzTarget:
 
 def _bearer(base_url: str, email: str) -> dict[str, str]:
     answer = httpx.post(
-        f"{base_url}/auth/login", data={"username": email, "password": PASSWORD}, timeout=30.0
+        f"{base_url}/v1/auth/login", data={"username": email, "password": PASSWORD}, timeout=30.0
     )
     answer.raise_for_status()
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
@@ -76,7 +76,7 @@ def fuzz_target(
     base_url = f"http://127.0.0.1:{port}"
     try:
         signed_up = httpx.post(
-            f"{base_url}/auth/signup",
+            f"{base_url}/v1/auth/signup",
             json={"email": "fuzz-user@example.com", "password": PASSWORD, "display_name": "Fuzz"},
             timeout=30.0,
         )

@@ -156,7 +156,7 @@ def test_a_postgres_outage_is_a_503_with_retry_after_and_recovers_without_a_rest
     finally:
         postgres.start()
     # The first request after recovery succeeds: the pool discards the connections the restart killed.
-    first_after = httpx.get(f"{system.api_url}/jobs/{before}", headers=user, timeout=10.0)
+    first_after = httpx.get(f"{system.api_url}/v1/jobs/{before}", headers=user, timeout=10.0)
     after = system.upload(user, "tokens", token_id, audio, "after.wav")
 
     assert answers, "no request was made while Postgres was down"

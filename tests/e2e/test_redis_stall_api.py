@@ -54,7 +54,7 @@ def practice(system: System) -> tuple[str, dict[str, str], bytes]:
     return system.practice_token(LINE, "paused@example.com")
 
 
-def test_an_upload_answers_within_a_second_while_redis_is_paused_and_is_analysed_after(
+def test_an_upload_answers_without_waiting_for_a_paused_redis_and_is_analysed_after(
     system: System, practice: tuple[str, dict[str, str], bytes]
 ) -> None:
     token_id, user, audio = practice
@@ -63,7 +63,7 @@ def test_an_upload_answers_within_a_second_while_redis_is_paused_and_is_analysed
         control.execute_command("CLIENT", "PAUSE", PAUSE_MILLISECONDS, "ALL")
     started = time.monotonic()
     answer = httpx.post(
-        f"{system.api_url}/tokens/{token_id}/upload-audio",
+        f"{system.api_url}/v1/tokens/{token_id}/upload-audio",
         files={"file": ("take.wav", audio)},
         headers=user,
         timeout=PAUSE_MILLISECONDS / 1000 * 2,
@@ -71,7 +71,11 @@ def test_an_upload_answers_within_a_second_while_redis_is_paused_and_is_analysed
     answered_in = time.monotonic() - started
 
     assert answer.status_code == 202, answer.text
-    assert answered_in < 1.0, f"the upload took {answered_in:.2f} s with Redis paused\n{system.logs()}"
+    # Bounded by the enqueue timeout (0.3 s), not by the pause: an upload waiting on Redis takes the whole
+    # pause (5.1 s before the bound). Half the pause tells the two apart even on a loaded machine.
+    assert answered_in < PAUSE_MILLISECONDS / 1000 / 2, (
+        f"the upload took {answered_in:.2f} s with Redis paused\n{system.logs()}"
+    )
     job_id = answer.json()["id"]
     # Followed through Postgres (GET /jobs/{id}): live streams need Redis, which is the point here.
     deadline = time.monotonic() + 60.0

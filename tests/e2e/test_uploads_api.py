@@ -11,6 +11,7 @@ import pytest
 from asyncpg.exceptions import CannotConnectNowError
 from sqlalchemy import text
 
+from domain.analysis.results import AnalysisResult
 from entrypoints.bootstrap import Container
 from tests.support.api_client import SignUp
 from tests.support.recordings import tone
@@ -381,3 +382,32 @@ async def test_after_submit_the_upload_url_cannot_change_what_is_analysed(
     assert job.recording is not None
     assert not job.recording.key.endswith(".upload")
     assert await container.storage.get(job.recording.key) == recording
+
+
+async def test_an_upload_of_analysed_bytes_completes_at_once_and_the_same_key_with_reuse_false_is_refused(
+    client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any], container: Container
+) -> None:
+    me = await sign_up()
+    path = f"/v1/tokens/{reference_token['id']}/upload-audio"
+    take = tone(1.0)
+    first = (await client.post(path, files={"file": ("a.wav", take)}, headers=me)).json()
+    async with container.unit_of_work() as uow:  # as the analysis server's completed webhook would
+        job = await uow.jobs.get_for_update(UUID(first["id"]))
+        assert job is not None
+        job.complete(AnalysisResult(overall=64.0, scores={"rhythm": 64.0}), job.updated_at)
+        await uow.jobs.save(job)
+        await uow.commit()
+    keyed = {**me, "Idempotency-Key": "take-2"}
+
+    reused = await client.post(path, files={"file": ("b.wav", take)}, headers=keyed)
+    fresh = await client.post(path, params={"reuse": "false"}, files={"file": ("b.wav", take)}, headers=keyed)
+
+    assert reused.status_code == 202
+    assert (reused.json()["status"], reused.json()["reused_from"]) == ("completed", first["id"])
+    assert reused.json()["result"]["overall"] == 64.0
+    assert (await client.get(reused.headers["location"], headers=me)).json() == reused.json()
+    assert fresh.status_code == 422  # another payload under the same key: reuse=false is not a replay
+    schema = (await client.get("/v1/openapi.json")).json()
+    for operation in (schema["paths"]["/v1/tokens/{token_id}/upload-audio"]["post"],
+                      schema["paths"]["/v1/jobs/{job_id}/submit"]["post"]):  # fmt: skip
+        assert "reuse" in [parameter["name"] for parameter in operation["parameters"]]

@@ -166,13 +166,13 @@ class System:
 
     def sign_up(self, email: str) -> dict[str, str]:
         body = {"email": email, "password": USER_PASSWORD, "display_name": "Learner"}
-        created = httpx.post(f"{self.api_url}/auth/signup", json=body, timeout=10.0)
+        created = httpx.post(f"{self.api_url}/v1/auth/signup", json=body, timeout=10.0)
         assert created.status_code == 201, created.text
         return self.log_in(email, USER_PASSWORD)
 
     def log_in(self, email: str, password: str) -> dict[str, str]:
         answer = httpx.post(
-            f"{self.api_url}/auth/login", data={"username": email, "password": password}, timeout=10.0
+            f"{self.api_url}/v1/auth/login", data={"username": email, "password": password}, timeout=10.0
         )
         assert answer.status_code == 200, answer.text
         return {"Authorization": f"Bearer {answer.json()['access_token']}"}
@@ -214,7 +214,7 @@ class System:
     def upload(self, user: dict[str, str], kind: str, reference_id: str, audio: bytes, filename: str) -> str:
         """Upload a recording; returns the job id."""
         answer = httpx.post(
-            f"{self.api_url}/{kind}/{reference_id}/upload-audio",
+            f"{self.api_url}/v1/{kind}/{reference_id}/upload-audio",
             files={"file": (filename, audio)},
             headers=user,
             timeout=30.0,
@@ -226,7 +226,7 @@ class System:
     def follow(self, user: dict[str, str], job_id: str, timeout: float = 60.0) -> list[SseEvent]:
         """Every event of the job over SSE, up to and including the terminal one."""
         events: list[SseEvent] = []
-        url = f"{self.api_url}/jobs/{job_id}/events"
+        url = f"{self.api_url}/v1/jobs/{job_id}/events"
         with httpx.stream("GET", url, headers=user, timeout=timeout) as response:
             assert response.status_code == 200, response.read().decode(errors="replace")
             for event in sse_events(response.iter_lines()):
@@ -236,7 +236,7 @@ class System:
         return events
 
     def job(self, user: dict[str, str], job_id: str) -> dict[str, Any]:
-        answer = httpx.get(f"{self.api_url}/jobs/{job_id}", headers=user, timeout=10.0)
+        answer = httpx.get(f"{self.api_url}/v1/jobs/{job_id}", headers=user, timeout=10.0)
         assert answer.status_code == 200, answer.text
         job: dict[str, Any] = answer.json()
         return job

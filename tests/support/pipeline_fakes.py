@@ -11,7 +11,7 @@ from uuid import UUID
 from application.ports.analysis import AnalysisRequest, DispatchError
 from application.ports.idempotency import KeyClaim, StoredResponse
 from application.ports.persistence import JobFilter, JobStats, OutboxBacklog, Page, PageRequest
-from domain.analysis.jobs import Job, JobEvent, JobStatus
+from domain.analysis.jobs import AnalysisInputs, Job, JobEvent, JobStatus
 from domain.analysis.outbox import OutboxMessage
 from domain.catalog import ReferenceKind
 from domain.errors import ConflictError
@@ -69,6 +69,17 @@ class InMemoryJobs:
     async def save(self, job: Job) -> None:
         self._t.jobs[job.id] = _stored(job)
         self._remember(job)
+
+    async def find_reusable(
+        self, user_id: UUID, kind: ReferenceKind, item_id: UUID, inputs: AnalysisInputs
+    ) -> Job | None:
+        matches = [
+            j
+            for j in self._t.jobs.values()
+            if (j.user_id, j.kind, j.item_id, j.status, j.inputs)
+            == (user_id, kind, item_id, JobStatus.COMPLETED, inputs)
+        ]
+        return copy.deepcopy(max(matches, key=lambda j: j.created_at)) if matches else None
 
     async def list_for_user(self, user_id: UUID, filters: JobFilter, page: PageRequest) -> Page[Job]:
         jobs = [

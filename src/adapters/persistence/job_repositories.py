@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.persistence.models import JobEventRow, JobRow, JobWordResultRow, OutboxRow, WebhookInboxRow
 from application.ports.persistence import JobFilter, JobStats, OutboxBacklog, Page, PageRequest
-from domain.analysis.jobs import EventType, Job, JobEvent, JobStatus, Recording
+from domain.analysis.jobs import AnalysisInputs, EventType, Job, JobEvent, JobStatus, Recording
 from domain.analysis.outbox import OutboxMessage
 from domain.analysis.results import AnalysisResult, WordResult, WordStatus
 from domain.catalog import ReferenceKind
@@ -71,6 +71,10 @@ def _job_from_row(row: JobRow, words: list[WordResult] | None = None) -> Job:
         result=result_from_json(row.result, words or []) if row.result else None,
         deadline_at=row.deadline_at,
         last_sequence=row.last_sequence,
+        inputs=AnalysisInputs(row.recording_sha256, row.reference_version, row.feature_version)
+        if row.recording_sha256 and row.reference_version and row.feature_version
+        else None,
+        reused_from=row.reused_from,
     )
 
 
@@ -87,6 +91,11 @@ def _write_job(job: Job, row: JobRow) -> None:
     row.deadline_at = job.deadline_at
     row.last_sequence = job.last_sequence
     row.updated_at = job.updated_at
+    inputs = job.inputs
+    row.recording_sha256 = inputs.recording_sha256 if inputs else None
+    row.reference_version = inputs.reference_version if inputs else None
+    row.feature_version = inputs.feature_version if inputs else None
+    row.reused_from = job.reused_from
 
 
 def _event_from_row(row: JobEventRow) -> JobEvent:
@@ -157,6 +166,25 @@ class SqlaJobRepository:
             )
             words = [_word_from_row(w) for w in word_rows]
         return _job_from_row(row, words)
+
+    async def find_reusable(
+        self, user_id: UUID, kind: ReferenceKind, item_id: UUID, inputs: AnalysisInputs
+    ) -> Job | None:
+        row = await self._session.scalar(
+            select(JobRow)
+            .where(
+                JobRow.user_id == user_id,
+                JobRow.item_id == item_id,
+                JobRow.kind == kind.value,
+                JobRow.status == JobStatus.COMPLETED.value,
+                JobRow.recording_sha256 == inputs.recording_sha256,
+                JobRow.reference_version == inputs.reference_version,
+                JobRow.feature_version == inputs.feature_version,
+            )
+            .order_by(JobRow.created_at.desc())
+            .limit(1)
+        )
+        return await self._with_words(row) if row else None
 
     async def list_for_user(self, user_id: UUID, filters: JobFilter, page: PageRequest) -> Page[Job]:
         query = select(JobRow).where(JobRow.user_id == user_id)

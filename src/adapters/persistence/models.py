@@ -170,6 +170,11 @@ class JobRow(UUIDv7AuditBase):
     overall_score: Mapped[float | None] = mapped_column(Float, default=None)
     deadline_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     last_sequence: Mapped[int] = mapped_column(Integer, default=0)
+    # What the result is a function of (domain.analysis.jobs.AnalysisInputs), set once the recording is in.
+    recording_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    reference_version: Mapped[str | None] = mapped_column(String(64), default=None)
+    feature_version: Mapped[str | None] = mapped_column(String(64), default=None)
+    reused_from: Mapped[UUID | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"), default=None)
 
     __table_args__ = (
         CheckConstraint("kind IN ('token', 'script')", name="kind_known"),
@@ -185,6 +190,16 @@ class JobRow(UUIDv7AuditBase):
             "deadline_at",
             postgresql_where=sql_text("status IN ('awaiting_upload', 'queued', 'dispatched', 'processing')"),
         ),
+        # Finding a completed analysis of the same bytes for the same user and item.
+        Index(
+            "ix_jobs_reusable",
+            "user_id",
+            "item_id",
+            "recording_sha256",
+            postgresql_where=sql_text("status = 'completed'"),
+        ),
+        # Deleting a job sets reused_from to null in the jobs that reused its result.
+        Index("ix_jobs_reused_from", "reused_from", postgresql_where=sql_text("reused_from IS NOT NULL")),
     )
 
 

@@ -1,8 +1,16 @@
-"""Accepting a recording: validate it, store it, and queue its analysis in one transaction."""
+"""Accepting a recording: validate it, store it, and queue its analysis in one transaction.
+
+A recording whose bytes the same user already had analysed for the same item, against the same
+reference and under the same feature version, is not analysed again: the new job is completed at once
+from that job's result (queued -> completed, ``reused_from``), unless the client asks for a fresh
+analysis (``reuse=False``). Only the user's own results are reused (docs/architecture.md, "Reusing
+finished analyses").
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from dataclasses import dataclass
 from uuid import UUID
@@ -14,7 +22,7 @@ from application.ports.persistence import UnitOfWork, UnitOfWorkFactory
 from application.ports.storage import ObjectStorage, PresignedUrl
 from application.ports.system import Clock, IdGenerator
 from domain.accounts import Principal
-from domain.analysis.jobs import Job, JobStatus, Recording
+from domain.analysis.jobs import AnalysisInputs, Job, JobStatus, Recording
 from domain.analysis.outbox import OutboxMessage
 from domain.audio import AudioFormat, AudioRejectedError, AudioTooLargeError
 from domain.catalog import ReferenceKind
@@ -65,7 +73,9 @@ class RecordingUploads:
         clock: Clock,
         ids: IdGenerator,
         settings: PipelineSettings,
+        feature_version: str,
     ) -> None:
+        """``feature_version``: the version of the feature configuration analyses run under."""
         self._uow = uow
         self._storage = storage
         self._inspector = inspector
@@ -73,22 +83,36 @@ class RecordingUploads:
         self._clock = clock
         self._ids = ids
         self._settings = settings
+        self._feature_version = feature_version
 
-    async def upload(self, principal: Principal, kind: ReferenceKind, item_id: UUID, data: bytes) -> Job:
-        """Validate the recording, store it and queue its analysis; answer at once with the job."""
+    async def upload(
+        self, principal: Principal, kind: ReferenceKind, item_id: UUID, data: bytes, *, reuse: bool = True
+    ) -> Job:
+        """Validate the recording, store it and queue its analysis (or complete it from an identical
+        one's result, see the module doc); answer at once with the job."""
         inspected = await self._inspect(kind, data)
+        async with self._uow() as uow:
+            await require_reference(uow, kind, item_id)
+            inputs = await self._inputs(uow, kind, item_id, data)
         job_id = self._ids.new_id()
         key = recording_key(job_id, inspected.format)
         await self._storage.put(key, data, inspected.format.content_type)
         recording = Recording(key, inspected.format.content_type, inspected.duration_seconds, inspected.size)
+        now = self._clock.now()
+        job = Job.create(
+            job_id, principal.user_id, kind, item_id, now, recording, deadline=self._settings.queue_deadline
+        )
+        job.inputs = inputs
         try:
-            # The reference check shares the job's transaction (one connection and commit per upload, not
-            # two); an upload for a missing item costs a stored object, deleted right here.
-            job, outbox_id = await self._create_queued_job(principal, kind, item_id, job_id, recording)
+            async with self._uow() as uow:
+                await uow.jobs.add(job)
+                outbox_id = await self._analyse_or_reuse(uow, job, reuse)
+                await uow.commit()
         except BaseException:
             await self._storage.delete(key)
             raise
-        await self._enqueue_relay(outbox_id)
+        if outbox_id is not None:
+            await self._enqueue_relay(outbox_id)
         return job
 
     async def start_direct_upload(
@@ -123,8 +147,9 @@ class RecordingUploads:
         )
         return DirectUpload(job, upload)
 
-    async def submit(self, principal: Principal, job_id: UUID) -> Job:
-        """Validate what the client stored through the presigned URL and queue the job.
+    async def submit(self, principal: Principal, job_id: UUID, *, reuse: bool = True) -> Job:
+        """Validate what the client stored through the presigned URL and queue the job (or complete it
+        from an identical recording's result, see the module doc).
 
         A rejected recording is deleted and the job keeps waiting, so the client may upload again.
         """
@@ -157,37 +182,51 @@ class RecordingUploads:
         recording = Recording(
             final_key, inspected.format.content_type, inspected.duration_seconds, inspected.size
         )
-        outbox = OutboxMessage(
-            self._ids.new_id(), job_id, self._clock.now(), traceparent=tracing.current_traceparent()
-        )
         async with self._uow() as uow:
             locked = await uow.jobs.get_for_update(job_id)
             if locked is None:
                 raise NotFoundError("job", job_id)
             locked.attach_recording(recording, self._clock.now(), self._settings.queue_deadline)
+            if locked.item_id is not None:
+                locked.inputs = await self._inputs(uow, locked.kind, locked.item_id, data)
             await uow.jobs.save(locked)
-            await uow.outbox.add(outbox)
+            outbox_id = await self._analyse_or_reuse(uow, locked, reuse)
             await uow.commit()
-        await self._enqueue_relay(outbox.id)
+        if outbox_id is not None:
+            await self._enqueue_relay(outbox_id)
         return locked
 
     async def _inspect(self, kind: ReferenceKind, data: bytes) -> InspectedAudio:
         return await asyncio.to_thread(self._inspector.inspect, data, self._settings.limits(kind))
 
-    async def _create_queued_job(
-        self, principal: Principal, kind: ReferenceKind, item_id: UUID, job_id: UUID, recording: Recording
-    ) -> tuple[Job, UUID]:
-        now = self._clock.now()
-        job = Job.create(
-            job_id, principal.user_id, kind, item_id, now, recording, deadline=self._settings.queue_deadline
+    async def _inputs(
+        self, uow: UnitOfWork, kind: ReferenceKind, item_id: UUID, data: bytes
+    ) -> AnalysisInputs | None:
+        """What the analysis of ``data`` against the item is a function of; None when the item or its
+        reference audio is gone (the analysis then fails on its own, and nothing is reused)."""
+        item = await uow.items.get(item_id)
+        reference = item.reference_version if item is not None and item.kind is kind else None
+        if reference is None:
+            return None
+        return AnalysisInputs(hashlib.sha256(data).hexdigest(), reference, self._feature_version)
+
+    async def _analyse_or_reuse(self, uow: UnitOfWork, job: Job, reuse: bool) -> UUID | None:
+        """Complete the queued ``job`` from the user's completed analysis of the same inputs when there
+        is one and ``reuse`` allows it (no outbox row: nothing is dispatched); otherwise add the outbox
+        row that gets it analysed, and return its id."""
+        source = None
+        if reuse and job.inputs is not None and job.item_id is not None:
+            source = await uow.jobs.find_reusable(job.user_id, job.kind, job.item_id, job.inputs)
+        if source is not None:
+            job.complete_from(source, self._clock.now())
+            await uow.jobs.save(job)
+            logger.info("job %s reuses the result of job %s", job.id, job.reused_from)
+            return None
+        outbox = OutboxMessage(
+            self._ids.new_id(), job.id, self._clock.now(), traceparent=tracing.current_traceparent()
         )
-        outbox = OutboxMessage(self._ids.new_id(), job_id, now, traceparent=tracing.current_traceparent())
-        async with self._uow() as uow:
-            await require_reference(uow, kind, item_id)
-            await uow.jobs.add(job)
-            await uow.outbox.add(outbox)
-            await uow.commit()
-        return job, outbox.id
+        await uow.outbox.add(outbox)
+        return outbox.id
 
     async def _enqueue_relay(self, outbox_id: UUID) -> None:
         try:

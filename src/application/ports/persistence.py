@@ -10,7 +10,7 @@ from typing import Generic, Protocol, Self, TypeVar
 from uuid import UUID
 
 from domain.accounts import User
-from domain.analysis.jobs import Job, JobEvent, JobStatus
+from domain.analysis.jobs import AnalysisInputs, Job, JobEvent, JobStatus
 from domain.analysis.multipart import MultipartUpload
 from domain.analysis.outbox import OutboxMessage
 from domain.bookmarks import Bookmark
@@ -138,6 +138,12 @@ class JobRepository(Protocol):
 
     async def save(self, job: Job) -> None:
         """Write the job's state; the unit of work stores and publishes its new events when it commits."""
+        ...
+
+    async def find_reusable(
+        self, user_id: UUID, kind: ReferenceKind, item_id: UUID, inputs: AnalysisInputs
+    ) -> Job | None:
+        """The user's latest completed job of this item analysed from exactly these inputs, if any."""
         ...
 
     async def list_for_user(self, user_id: UUID, filters: JobFilter, page: PageRequest) -> Page[Job]: ...

@@ -5,6 +5,9 @@ created for a direct upload starts in awaiting_upload. A queued job whose dispat
 tried again stays queued; a ``retrying`` event says why it waits and when the next try is. Every live state has a deadline, by which the
 job leaves it or fails. Terminal states never change: a late or repeated report about a finished job
 is acknowledged and ignored (the methods return None).
+
+A queued job whose inputs (`AnalysisInputs`) equal those of a completed one may be completed from that
+job's result instead of being analysed again: queued -> completed, with `reused_from`.
 """
 
 from __future__ import annotations
@@ -93,6 +96,16 @@ class Recording:
     size: int
 
 
+@dataclass(frozen=True, slots=True)
+class AnalysisInputs:
+    """What an analysis result is a function of: the recording's bytes (SHA-256, hex), the practice
+    item's reference (`PracticeItem.reference_version`) and the engine's feature configuration version."""
+
+    recording_sha256: str
+    reference_version: str
+    feature_version: str
+
+
 @dataclass(slots=True)
 class Job:
     id: UUID
@@ -110,6 +123,8 @@ class Job:
     result: AnalysisResult | None = None
     deadline_at: datetime | None = None
     last_sequence: int = 0
+    inputs: AnalysisInputs | None = None
+    reused_from: UUID | None = None  # the job whose analysis gave this job's result
     pending_events: list[JobEvent] = field(default_factory=list, repr=False)
 
     @classmethod
@@ -203,17 +218,30 @@ class Job:
     def complete(self, result: AnalysisResult, now: datetime) -> JobEvent | None:
         if self.status.is_terminal or self.status is JobStatus.AWAITING_UPLOAD:
             return None
+        return self._finish(result, now, {})
+
+    def complete_from(self, source: Job, now: datetime) -> JobEvent:
+        """Complete a queued job with the result of a completed job analysed from the same inputs."""
+        if self.status is not JobStatus.QUEUED:
+            raise ConflictError(f"the job is {self.status.value}; only a queued job can reuse a result")
+        if source.status is not JobStatus.COMPLETED or source.result is None:
+            raise ConflictError(
+                f"job {source.id} is {source.status.value}; only a completed result is reused"
+            )
+        if self.inputs is None or source.inputs != self.inputs:
+            raise ConflictError(f"job {source.id} was analysed from other inputs")
+        self.reused_from = source.reused_from or source.id
+        return self._finish(source.result, now, {"reused_from": str(self.reused_from)})
+
+    def _finish(self, result: AnalysisResult, now: datetime, extra: dict[str, Any]) -> JobEvent:
         self.status, self.result, self.progress, self.stage = JobStatus.COMPLETED, result, 100, "done"
-        return self._record(
-            EventType.COMPLETED,
-            now,
-            {
-                "status": self.status.value,
-                "progress": 100,
-                "overall": result.overall,
-                "scores": result.scores,
-            },
-        )
+        data = {
+            "status": self.status.value,
+            "progress": 100,
+            "overall": result.overall,
+            "scores": result.scores,
+        }
+        return self._record(EventType.COMPLETED, now, {**data, **extra})
 
     def fail(self, code: FailureCode | str, reason: str, now: datetime) -> JobEvent | None:
         if self.status.is_terminal:

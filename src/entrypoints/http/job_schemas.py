@@ -48,6 +48,13 @@ class JobOut(msgspec.Struct):
     recording: RecordingOut | None = None
     failure: FailureOut | None = None
     result: dict[str, Any] | None = None
+    reused_from: Annotated[
+        UUID | None,
+        Meta(
+            description="The job whose analysis of the same recording (same bytes, reference and feature "
+            "version) gave this job's result, instead of a new analysis; null when analysed itself."
+        ),
+    ] = None
 
     @classmethod
     def of(cls, job: Job) -> JobOut:
@@ -70,6 +77,7 @@ class JobOut(msgspec.Struct):
             if job.failure_code
             else None,
             result=asdict(job.result) if job.result else None,
+            reused_from=job.reused_from,
         )
 
 

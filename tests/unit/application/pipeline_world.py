@@ -7,10 +7,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from tests.support.pipeline_fakes import PipelineTables, RecordingPublisher
-from tests.unit.application.fakes import FakeDatabase, FixedClock, InMemoryStorage, SequentialIds
+from tests.support.pipeline_fakes import PipelineTables, RecordingPublisher, RecordingRelayQueue
+from tests.unit.application.fakes import (
+    FakeDatabase,
+    FakeInspector,
+    FixedClock,
+    InMemoryStorage,
+    SequentialIds,
+)
 
 from application.analysis.settings import PipelineSettings
+from application.analysis.uploads import RecordingUploads
 from domain.accounts import Principal, Role
 from domain.analysis.jobs import EventType, Job, Recording
 from domain.analysis.outbox import OutboxMessage, RetryPolicy
@@ -87,6 +94,19 @@ class World:
             await uow.outbox.add(message)
             await uow.commit()
         return job_id, message.id
+
+    def uploads(self, queue: RecordingRelayQueue, feature_version: str = "features/1") -> RecordingUploads:
+        """The upload use case on this world's fakes, with ``queue`` for the relay's fast path."""
+        return RecordingUploads(
+            self.database,
+            self.storage,
+            FakeInspector(),
+            queue,
+            self.clock,
+            self.ids,
+            self.settings,
+            feature_version,
+        )
 
     async def change_job(self, job_id: UUID, change: Callable[[Job], object]) -> None:
         async with self.database() as uow:

@@ -7,7 +7,6 @@ from uuid import UUID
 
 import pytest
 from tests.support.pipeline_fakes import RecordingRelayQueue
-from tests.unit.application.fakes import FakeInspector
 from tests.unit.application.pipeline_world import OWNER, World
 
 from application.analysis.uploads import RecordingUploads, recording_key
@@ -33,9 +32,7 @@ def queue() -> RecordingRelayQueue:
 
 @pytest.fixture
 def uploads(world: World, queue: RecordingRelayQueue) -> RecordingUploads:
-    return RecordingUploads(
-        world.database, world.storage, FakeInspector(), queue, world.clock, world.ids, world.settings
-    )
+    return world.uploads(queue)
 
 
 async def test_an_upload_stores_the_recording_and_queues_the_job_with_its_outbox_row(

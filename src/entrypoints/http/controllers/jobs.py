@@ -21,9 +21,12 @@ from entrypoints.http.conditional import (
 from entrypoints.http.controllers.practice_items import (
     IDEMPOTENCY_HEADER_DOC,
     JOB_RESPONSES,
+    REUSE_DOC,
     Idempotency,
+    Reuse,
     Uploads,
     accepted,
+    reuse_payload,
 )
 from entrypoints.http.dependencies import Injected
 from entrypoints.http.idempotency import idempotent
@@ -76,7 +79,10 @@ class JobController(Controller):
         return JobOut.of(await jobs.cancel(principal, job_id))
 
     @post(
-        "/{job_id:uuid}/submit", status_code=202, responses=JOB_RESPONSES, description=IDEMPOTENCY_HEADER_DOC
+        "/{job_id:uuid}/submit",
+        status_code=202,
+        responses=JOB_RESPONSES,
+        description=f"{REUSE_DOC}\n\n{IDEMPOTENCY_HEADER_DOC}",
     )
     async def submit_direct_upload(
         self,
@@ -85,10 +91,11 @@ class JobController(Controller):
         uploads: Uploads,
         idempotency: Idempotency,
         job_id: FromPath[UUID],
+        reuse: Reuse = True,
     ) -> Response[bytes]:
         """Validate the object PUT through the presigned URL and queue the job (same checks as uploads)."""
 
         async def produce() -> tuple[int, JobOut, dict[str, str]]:
-            return accepted(JobOut.of(await uploads.submit(principal, job_id)))
+            return accepted(JobOut.of(await uploads.submit(principal, job_id, reuse=reuse)))
 
-        return await idempotent(request, idempotency, principal, job_id.bytes, produce)
+        return await idempotent(request, idempotency, principal, reuse_payload(job_id.bytes, reuse), produce)

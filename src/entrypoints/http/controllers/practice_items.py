@@ -21,7 +21,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import ResponseSpec
-from litestar.params import Body, FromPath, JSONBody
+from litestar.params import Body, FromPath, JSONBody, QueryParameter
 from litestar.response import Redirect
 
 from application.analysis.resumable import ResumableUploads
@@ -50,7 +50,20 @@ IDEMPOTENCY_HEADER_DOC = (
     "Send an `Idempotency-Key` header to make retries safe: the same key and payload replay the first "
     "response, another payload under the key is 422, and a request still in flight is 409."
 )
-JOB_RESPONSES = {202: ResponseSpec(data_container=JobOut, description="The job, queued for analysis")}
+JOB_RESPONSES = {
+    202: ResponseSpec(
+        data_container=JobOut, description="The job, queued for analysis, or completed at once when reused"
+    )
+}
+REUSE_DOC = (
+    "A recording with the same bytes (SHA-256) as one of your completed analyses of this item, against the "
+    "same reference audio, words and feature version, is not analysed again: the job is completed at once "
+    "with that result and `reused_from` names the job it came from (events: queued, then completed). "
+    "Send `reuse=false` for a fresh analysis."
+)
+Reuse = Annotated[
+    bool, QueryParameter(description="false: analyse afresh even when an identical recording was analysed.")
+]
 UPLOAD_CHECKS_DOC = (
     "The real format is sniffed from the bytes (WAV, WebM, Ogg, MP4/M4A, MP3, FLAC, AMR/3GP, CAF) and "
     "decoded before anything is stored: 413 too large, 415 not audio, 422 undecodable, too long or too "
@@ -66,6 +79,11 @@ class AudioForm:
 
 
 AudioUpload = Annotated[AudioForm, Body(media_type=RequestEncodingType.MULTI_PART)]
+
+
+def reuse_payload(payload: bytes, reuse: bool) -> bytes:
+    """An idempotency payload that differs when a fresh analysis is asked for."""
+    return payload if reuse else payload + b"\0reuse=false"
 
 
 def accepted(job_out: JobOut) -> tuple[int, JobOut, dict[str, str]]:
@@ -216,18 +234,20 @@ def practice_item_controllers(
             middleware=[admission.middleware],
             responses=JOB_RESPONSES,
             summary=f"Upload {routes.recording} (multipart field ``file``); 202 with the queued job.",
-            description=f"{UPLOAD_CHECKS_DOC}\n\n{IDEMPOTENCY_HEADER_DOC}",
+            description=f"{UPLOAD_CHECKS_DOC}\n\n{REUSE_DOC}\n\n{IDEMPOTENCY_HEADER_DOC}",
         )
         async def upload_recording(
             self, request: Request[Any, Any, Any], uploads: Uploads, idempotency: Idempotency, principal: Caller,
-            item_id: ItemId, data: AudioUpload,
+            item_id: ItemId, data: AudioUpload, reuse: Reuse = True,
         ) -> Response[bytes]:  # fmt: skip
             recording = await data.file.read()
 
             async def produce() -> tuple[int, JobOut, dict[str, str]]:
-                return accepted(JobOut.of(await uploads.upload(principal, kind, item_id, recording)))
+                job = await uploads.upload(principal, kind, item_id, recording, reuse=reuse)
+                return accepted(JobOut.of(job))
 
-            return await idempotent(request, idempotency, principal, recording, produce)
+            payload = reuse_payload(recording, reuse)
+            return await idempotent(request, idempotency, principal, payload, produce)
 
         @post(
             "/uploads",
