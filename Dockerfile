@@ -59,6 +59,10 @@ ENV PATH="/app/.venv/bin:${PATH}" \
     WORKER_METRICS_HOST=:: \
     WORKER_METRICS_PORT=9100 \
     LOCAL_STORAGE_DIR=/app/var/storage
+# espeak-ng says a reference's text for the forced alignment of its word timings (adapters.audio.espeak).
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends espeak-ng libespeak-ng1 \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home \
        --shell /usr/sbin/nologin app

@@ -130,6 +130,11 @@ def run(quick: bool) -> dict[str, object]:
         (reference, forced_words(reference), user) for reference, user in experiments.pairs_within(takes)
     ]
     degradation = experiments.degradation_on_takes(engine, pairs, all_conditions)
+    print(f"degradation done in {time.monotonic() - started:.0f} s", flush=True)
+    phone_pairs = rng.sample(pairs, min(len(pairs), 8 if quick else 40))
+    phones = experiments.phone_level(
+        engine, [(ref, words, user, forced_words(user)) for ref, words, user in phone_pairs], digits, seed=5
+    )
     timings = speed(aligned, VAR)
     config = FeatureConfig()
     return {
@@ -159,6 +164,7 @@ def run(quick: bool) -> dict[str, object]:
         "words_under_conditions": sum(len(words) for _, words in aligned),
         "omitted_and_inserted_words": word_events,
         "degradation_on_separate_takes": degradation,
+        "phone_level (pocketsphinx beside DTW)": phones,
         "speed": timings,
         "calibration": {
             "fitted": {"feature_version": config.version, **fitted},

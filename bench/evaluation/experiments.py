@@ -6,6 +6,7 @@ import itertools
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import signal
@@ -325,3 +326,114 @@ def _spread(values: list[float]) -> dict[str, float]:
 
 def pairs_within(groups: Sequence[Sequence[Clip]]) -> list[tuple[Clip, Clip]]:
     return [pair for group in groups for pair in itertools.permutations(group, 2)]
+
+
+def phone_level(
+    engine: Engine, pairs: Sequence[tuple[Clip, Words, Clip, Words]], fillers: Sequence[Clip], seed: int
+) -> dict[str, object]:
+    """Issue 13 part 5: pocketsphinx's word and phone alignment with a GOP score per phone beside the
+    DTW engine (see bench.evaluation.phones). Each pair is a reference take and another take of its text
+    (the user), each with its espeak-ng + DTW word times:
+
+    - agreement: where each method puts the user take's word boundaries (no ground truth on human
+      speech; the two methods share nothing, so their gap bounds how far either can be off);
+    - consistency under tempo 1.25 + padding: each method's boundaries on the altered user take against
+      its own boundaries on the unaltered take carried through the alteration (DTW against the
+      reference take, pocketsphinx against the text);
+    - an interior word of the user take cut out, or replaced by a digit another speaker says: ROC AUC of
+      the altered word against the intact words, by DTW word score (against the reference take) and by
+      pocketsphinx word GOP (its lowest phone's, against the text);
+    - CPU seconds per audio second of the pocketsphinx alignment with its phone loop.
+    """
+    import time
+
+    from bench.evaluation.phones import SphinxAligner, UnalignableError, word_flag_auc
+
+    sphinx = SphinxAligner()
+    rng = random.Random(seed)
+    agreement: list[float] = []
+    consistency: dict[str, list[float]] = {"dtw": [], "pocketsphinx": []}
+    methods = ("dtw word score", "pocketsphinx word GOP (lowest phone)", "pocketsphinx mean phone GOP")
+    badness: dict[str, dict[str, list[list[float]]]] = {
+        kind: {method: [] for method in methods} for kind in ("cut", "replaced")
+    }
+    targets: dict[str, list[int]] = {"cut": [], "replaced": []}
+    unknown_words, unaligned, cpu, audio_seconds = 0, 0, 0.0, 0.0
+    stretched = next(c for c in conditions([]) if c.name == "tempo 1.25 + padding")
+    for reference, words, user, user_words in pairs:
+        if not sphinx.knows(user.text) or len(words) < 3:
+            unknown_words += 1
+            continue
+        band = min(reference.bandwidth_hz, user.bandwidth_hz)
+        moved = stretched.alter(user)
+        try:
+            started = time.process_time()
+            clean = sphinx.align(user.samples, user.text)
+            cpu += time.process_time() - started
+            audio_seconds += user.duration
+            again = sphinx.align(moved.samples, user.text)
+        except UnalignableError:
+            unaligned += 1
+            continue
+        agreement.extend(boundary_errors_ms(_bounds(clean), _bounds(user_words)))
+        consistency["pocketsphinx"].extend(
+            boundary_errors_ms(_bounds(again), [moved.time_map(t) for t in _bounds(clean)])
+        )
+        before = engine.compare(user.samples, reference.samples, words, band).words
+        after = engine.compare(moved.samples, reference.samples, words, band).words
+        consistency["dtw"].extend(
+            boundary_errors_ms(
+                [t for w in after for t in (w.user_start, w.user_end)],
+                [moved.time_map(t) for w in before for t in (w.user_start, w.user_end)],
+            )
+        )
+        index = rng.randrange(1, len(words) - 1)
+        filler = rng.choice(fillers)
+        cut = transforms.without_span(user.samples, user_words[index].start, user_words[index].end)
+        replaced = transforms.with_insert(cut.samples, user_words[index].start, filler.samples)
+        for kind, altered in (("cut", cut), ("replaced", replaced)):
+            result = engine.compare(altered.samples, reference.samples, words, min(band, filler.bandwidth_hz))
+            try:
+                aligned: list[Any] | None = sphinx.align(altered.samples, user.text)
+            except UnalignableError:
+                aligned = None
+            badness[kind][methods[0]].append([-word.score for word in result.words])
+            # A recording pocketsphinx cannot align at all flags every word equally.
+            badness[kind][methods[1]].append([-w.gop for w in aligned] if aligned else [0.0] * len(words))
+            badness[kind][methods[2]].append(
+                [-w.mean_gop for w in aligned] if aligned else [0.0] * len(words)
+            )
+            targets[kind].append(index)
+    figures: dict[str, object] = {
+        "pairs": len(pairs) - unknown_words - unaligned,
+        "pairs skipped: a word missing from the pronouncing dictionary": unknown_words,
+        "pairs skipped: pocketsphinx found no alignment": unaligned,
+        "word_boundary_agreement_ms (pocketsphinx vs espeak-ng + DTW)": _spread(agreement),
+        "boundary_consistency_ms under tempo 1.25 + padding": {
+            method: _spread(errors) for method, errors in consistency.items()
+        },
+        "pocketsphinx_cpu_seconds_per_audio_second": round(cpu / audio_seconds, 3) if audio_seconds else None,
+    }
+    aucs = {
+        kind: {
+            method: round(word_flag_auc(scores, targets[kind]), 3) for method, scores in badness[kind].items()
+        }
+        for kind in ("cut", "replaced")
+        if targets[kind]
+    }
+    for kind, by_method in aucs.items():
+        figures[f"altered_word_auc ({kind} word)"] = by_method
+    better = bool(aucs) and all(
+        max(by_method[method] for method in methods[1:]) > by_method[methods[0]]
+        for by_method in aucs.values()
+    )
+    figures["verdict"] = (
+        "pocketsphinx GOP flags altered words better than DTW: worth reporting per-phone scores"
+        if better
+        else "pocketsphinx GOP does not flag altered words better than DTW: the comparison keeps DTW"
+    )
+    return figures
+
+
+def _bounds(words: Sequence[Any]) -> list[float]:
+    return [time for word in words for time in (word.start, word.end)]

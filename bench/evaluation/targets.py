@@ -105,6 +105,10 @@ def render(report: Mapping[str, Any]) -> str:
         f"Inserted word: false omissions {events['false_omissions_per_word_with_an_inserted_word']:.1%}; "
         f"{events['insertion_detection']}",
     ]
+    phones = report.get("phone_level (pocketsphinx beside DTW)")
+    if phones:
+        lines += ["", "Phone level: pocketsphinx word and phone alignment with GOP, beside DTW:"]
+        lines += [f"  {name}: {json.dumps(value)}" for name, value in phones.items()]
     for case, figures in report.get("speed", {}).items():
         lines.append(
             f"Speed, {case}: {figures['cpu_ms']:.0f} ms CPU, peak {figures['peak_mb']:.0f} MB resident"

@@ -21,7 +21,7 @@ from application.ports.persistence import (
 )
 from application.ports.storage import ObjectStorage, PresignedUrl
 from application.ports.system import Clock, IdGenerator
-from application.ports.voice import ReferenceFeatureExtractor
+from application.ports.voice import ReferenceAligner, ReferenceFeatureExtractor
 from domain.accounts import Principal
 from domain.audio import AudioLimits
 from domain.catalog import (
@@ -155,7 +155,12 @@ def check_words_of_text(text: str, words: Sequence[Word]) -> None:
 
 class CatalogAdministration:
     """Admin-only writes. Every method checks the caller's role first, and tells ``changes`` after its
-    commit, before it returns, so no cached read outlives the write it missed."""
+    commit, before it returns, so no cached read outlives the write it missed.
+
+    Word timings an admin gives are kept as given. An item with reference audio and no given timings
+    gets them by forced alignment of its text to the audio (``words_aligned``), computed again when the
+    text or the audio is replaced.
+    """
 
     def __init__(
         self,
@@ -166,6 +171,7 @@ class CatalogAdministration:
         clock: Clock,
         ids: IdGenerator,
         features: ReferenceFeatureExtractor,
+        aligner: ReferenceAligner,
         changes: CatalogChanges | None = None,
     ) -> None:
         self._uow = uow
@@ -173,6 +179,7 @@ class CatalogAdministration:
         self._storage = storage
         self._inspector = inspector
         self._features = features
+        self._aligner = aligner
         self._reference_limits = reference_limits
         self._clock = clock
         self._ids = ids
@@ -226,7 +233,8 @@ class CatalogAdministration:
         return item
 
     async def update_item(self, principal: Principal, item_id: UUID, data: ItemInput) -> PracticeItem:
-        """Replace an item's fields; new word timings get their reference features from the stored audio."""
+        """Replace an item's fields; without given word timings, an item with reference audio gets them by
+        forced alignment; the words get their reference features from the stored audio."""
         principal.require_admin()
         async with self._uow() as uow:
             item = await load_item(uow, data.kind, item_id)
@@ -234,15 +242,23 @@ class CatalogAdministration:
             item.text = require_text("text", data.text, data.max_text_length)
             check_words_of_text(item.text, data.words)
             item.detail = await data.detail(uow)
-        item.words = list(data.words)
-        if item.reference_audio is not None and item.takes_word_features:
-            await self._extract_features(item, await self._storage.get(item.reference_audio.key))
+        item.words, item.words_aligned = list(data.words), False
+        if item.reference_audio is not None and (not item.words or item.takes_word_features):
+            await self._reference_words(item, await self._storage.get(item.reference_audio.key))
         async with self._uow() as uow:
             await load_item(uow, data.kind, item_id)
             await uow.items.save(item)
             await uow.commit()
         await self._changes.catalog_changed()
         return item
+
+    async def _reference_words(self, item: PracticeItem, audio: bytes) -> None:
+        """Words timed by forced alignment unless an admin gave them, then their reference features."""
+        if not item.words or item.words_aligned:
+            item.words = await asyncio.to_thread(self._aligner.align, audio, item.text)
+            item.words_aligned = True
+        if item.takes_word_features:
+            await self._extract_features(item, audio)
 
     async def _extract_features(self, item: PracticeItem, audio: bytes) -> None:
         features = await asyncio.to_thread(self._features.word_features, audio, item.words)
@@ -265,7 +281,8 @@ class CatalogAdministration:
     async def upload_reference_audio(
         self, principal: Principal, kind: ReferenceKind, item_id: UUID, data: bytes
     ) -> ReferenceAudio:
-        """Validate and store the reference recording, replacing any earlier one.
+        """Validate and store the reference recording, replacing any earlier one; word timings not given
+        by an admin are computed by forced alignment of the text to it (see the class).
 
         The object is stored before the row points at it; if the commit fails the new object is
         removed again, and the replaced object is removed only after the commit succeeded.
@@ -280,8 +297,7 @@ class CatalogAdministration:
         )
         async with self._uow() as uow:
             item = await load_item(uow, kind, item_id)
-        if item.takes_word_features:
-            await self._extract_features(item, data)
+        await self._reference_words(item, data)
         replaced = item.reference_audio
         item.reference_audio = audio
         await self._storage.put(key, data, audio.content_type)

@@ -86,6 +86,9 @@ class PracticeItem:
     words: list[Word] = field(default_factory=list)
     reference_audio: ReferenceAudio | None = None
     feature_config_version: str | None = None
+    words_aligned: bool = False
+    """Whether the word timings were computed by forced alignment to the reference audio (and so are
+    computed again for a new recording) rather than given by an admin (kept as given)."""
 
     @property
     def kind(self) -> ReferenceKind:

@@ -5,11 +5,13 @@ The HTTP app, the worker and the CLI all start from ``build_container``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 import httpx
 from redis.asyncio import Redis
@@ -19,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from adapters.analysis.http_dispatcher import HttpAnalysisDispatcher
 from adapters.audio.decoding import PyAvAudioInspector
 from adapters.audio.reference_features import VoiceReferenceFeatures
+from adapters.audio.reference_processing import ReferenceAudioProcessor
 from adapters.cache.redis_catalog_pages import RedisCatalogPages
 from adapters.events.redis_fanout import RedisEventFanout, RedisJobEventFeed, RedisJobEventPublisher
 from adapters.persistence.idempotency import SqlaIdempotencyStore
@@ -133,6 +136,7 @@ class Container:
     rate_limiter: RedisRateLimiter
     publisher: JobEventPublisher
     catalog_pages: RedisCatalogPages
+    reference_audio: ReferenceAudioProcessor
     session_factory: async_sessionmaker[AsyncSession] = field(repr=False)
 
     def unit_of_work(self) -> UnitOfWork:
@@ -146,6 +150,7 @@ class Container:
             self.queue.disconnect,
             self.redis.aclose,
             self.engine.dispose,
+            partial(asyncio.to_thread, self.reference_audio.close),
         ]
         close_storage = getattr(self.storage, "close", None)
         if close_storage is not None:
@@ -194,6 +199,8 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
     # One feature configuration for reference features and for the version jobs record (analysis reuse).
     features = VoiceReferenceFeatures()
     jobs = UserJobs(uow, RedisJobEventFeed(event_fanout), clock)
+    # The catalog's reference features and forced alignment run in a child process (started on first use).
+    reference_audio = ReferenceAudioProcessor()
     catalog_pages = RedisCatalogPages(
         redis, catalog_cache_namespace(settings), settings.catalog_cache_seconds
     )
@@ -207,7 +214,15 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         profiles=Profiles(uow),
         catalog_queries=CatalogQueries(uow, storage),
         catalog_admin=CatalogAdministration(
-            uow, storage, inspector, reference_limits, clock, ids, features, catalog_pages
+            uow,
+            storage,
+            inspector,
+            reference_limits,
+            clock,
+            ids,
+            reference_audio,
+            reference_audio,
+            catalog_pages,
         ),
         bookmarks=Bookmarks(uow, clock),
         readiness=Readiness([PostgresProbe(engine), RedisProbe(redis), StorageProbe(storage)]),
@@ -232,6 +247,7 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         rate_limiter=RedisRateLimiter(redis),
         publisher=publisher,
         catalog_pages=catalog_pages,
+        reference_audio=reference_audio,
         session_factory=session_factory,
     )
 

@@ -85,9 +85,14 @@ async def admin_headers(client: httpx.AsyncClient, container: Container) -> dict
 
 @pytest.fixture
 async def reference_token(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> dict[str, Any]:
-    """A token whose reference audio is uploaded, ready to be practised."""
+    """A token whose reference audio is uploaded, ready to be practised. Its word timings are given (a
+    tone holds no speech to align the text to)."""
     actor = (await client.post("/v1/actors", json={"name": "Ref Actor"}, headers=admin_headers)).json()
-    body = {"actor_id": actor["id"], "movie_title": "Ref Movie", "text": "Hello there"}
+    words = [
+        {"index": 0, "text": "Hello", "start": 0.0, "end": 0.45},
+        {"index": 1, "text": "there", "start": 0.5, "end": 0.95},
+    ]
+    body = {"actor_id": actor["id"], "movie_title": "Ref Movie", "text": "Hello there", "words": words}
     token = (await client.post("/v1/tokens", json=body, headers=admin_headers)).json()
     uploaded = await client.put(
         f"/v1/tokens/{token['id']}/reference-audio",

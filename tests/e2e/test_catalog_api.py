@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from uuid import uuid4
 
 import httpx
-import numpy as np
 from sqlalchemy import event
 
 from entrypoints.bootstrap import Container
 from tests.support.api_client import SignUp
 from tests.support.encoding import encode_audio
+from tests.support.speech import Voice, synthesize
 
 
 async def _actor(
@@ -35,12 +36,6 @@ async def _token(
     response = await client.post("/v1/tokens", json=body, headers=admin)
     assert response.status_code == 201, response.text
     return response.json()
-
-
-def _tone_wav(seconds: float = 1.0) -> bytes:
-    rate = 16000
-    t = np.arange(int(seconds * rate)) / rate
-    return encode_audio((0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), rate, "wav")
 
 
 @contextmanager
@@ -163,8 +158,9 @@ async def test_reference_audio_upload_then_playback_through_a_signed_url(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
     actor = await _actor(client, admin_headers)
-    token = await _token(client, admin_headers, actor["id"])
-    wav = _tone_wav(1.5)
+    token = await _token(client, admin_headers, actor["id"], text="We do not get to choose.")
+    speech = synthesize("We do not get to choose.", Voice("en-us+f3", rate=150))
+    wav = encode_audio(speech.samples, speech.sample_rate, "wav")
     uploaded = await client.put(
         f"/v1/tokens/{token['id']}/reference-audio",
         files={"file": ("line.bin", wav, "application/octet-stream")},
@@ -172,7 +168,14 @@ async def test_reference_audio_upload_then_playback_through_a_signed_url(
     )
     assert uploaded.status_code == 200, uploaded.text
     assert uploaded.json()["content_type"] == "audio/wav"
-    assert abs(uploaded.json()["duration_seconds"] - 1.5) < 0.05
+    assert abs(uploaded.json()["duration_seconds"] - speech.duration) < 0.05
+    # No word timings were given: forced alignment timed every word, "not" too (espeak merges it).
+    words = (await client.get(f"/v1/tokens/{token['id']}")).json()["words"]
+    assert [word["text"] for word in words] == ["We", "do", "not", "get", "to", "choose"]
+    for word, spoken in zip(words, speech.words, strict=True):
+        assert abs(word["start"] - spoken.start) < 0.12
+        assert abs(word["end"] - spoken.end) < 0.12
+    assert all(earlier["end"] <= later["start"] for earlier, later in itertools.pairwise(words))
 
     redirect = await client.get(f"/v1/tokens/{token['id']}/reference-audio", follow_redirects=False)
     assert redirect.status_code == 307

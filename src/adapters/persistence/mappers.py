@@ -78,6 +78,7 @@ def item_from_row(row: PracticeItemRow, *, with_words: bool = True) -> PracticeI
         words=[word_from_row(word) for word in row.words] if with_words else [],
         reference_audio=reference_audio_from_row(row),
         feature_config_version=row.feature_config_version,
+        words_aligned=row.words_aligned,
     )
 
 
@@ -93,6 +94,7 @@ def _detail_from_row(row: PracticeItemRow) -> ItemDetail:
 def write_item(item: PracticeItem, row: PracticeItemRow) -> None:
     """Copy the item onto its row and its detail row (created when the item is new)."""
     row.kind, row.text, row.feature_config_version = item.kind.value, item.text, item.feature_config_version
+    row.words_aligned = item.words_aligned
     write_reference_audio(row, item.reference_audio)
     match item.detail:
         case MovieLine(actor=actor, movie_title=movie_title, movie_year=movie_year):

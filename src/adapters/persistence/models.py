@@ -10,6 +10,7 @@ from advanced_alchemy.base import DefaultBase, UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    false,
 )
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -66,6 +68,7 @@ class PracticeItemRow(ReferenceAudioColumns, UUIDv7AuditBase):
     kind: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
     feature_config_version: Mapped[str | None] = mapped_column(String(32), default=None)
+    words_aligned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     words: Mapped[list[WordRow]] = relationship(
         lazy="raise", order_by="WordRow.index", cascade="all, delete-orphan", passive_deletes=True

@@ -19,7 +19,7 @@ from application.accounts import SignUpRequest
 from application.catalog import ActorInput, MovieLineInput
 from domain.accounts import Principal, Role
 from domain.analysis.outbox import OutboxMessage
-from domain.catalog import ReferenceKind
+from domain.catalog import ReferenceKind, Word
 from entrypoints.bootstrap import Container, build_container
 from entrypoints.settings import Settings
 from tests.support.pipeline import Catalog, QueuedJob, QueueJob, token_job
@@ -86,8 +86,9 @@ async def catalog(container: Container) -> Catalog:
     )
     admin = Principal(user_id=uuid4(), role=Role.ADMIN)
     actor = await container.catalog_admin.create_actor(admin, ActorInput(name="Meryl Streep"))
+    words = [Word(0, "Hello", 0.0, 0.45), Word(1, "there", 0.5, 0.95)]  # given: a tone has no speech to align
     token = await container.catalog_admin.create_item(
-        admin, MovieLineInput(actor_id=actor.id, movie_title="Film", text="Hello there")
+        admin, MovieLineInput(actor_id=actor.id, movie_title="Film", text="Hello there", words=words)
     )
     await container.catalog_admin.upload_reference_audio(admin, ReferenceKind.TOKEN, token.id, tone(1.0))
     return Catalog(user=Principal(user_id=user.id, role=Role.USER), token_id=token.id)

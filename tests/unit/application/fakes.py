@@ -38,6 +38,7 @@ from domain.audio import AudioFormat, AudioLimits, AudioTooLongError
 from domain.bookmarks import Bookmark
 from domain.catalog import Actor, MovieLine, PracticeItem, ReferenceKind, Word
 from domain.errors import AuthenticationError, ConflictError
+from domain.wording import words_of
 
 T = TypeVar("T")
 
@@ -333,3 +334,14 @@ class FakeFeatureExtractor:
     def word_features(self, audio: bytes, words: Sequence[Word]) -> list[dict[str, Any]]:
         self.calls += 1
         return [{"span": [word.start, word.end], "audio_bytes": len(audio)} for word in words]
+
+
+class FakeAligner:
+    """Times the text's words one after another, 0.25 s each; remembers the audio it aligned to."""
+
+    def __init__(self) -> None:
+        self.aligned: list[bytes] = []
+
+    def align(self, audio: bytes, text: str) -> list[Word]:
+        self.aligned.append(audio)
+        return [Word(i, word, 0.25 * i, 0.25 * (i + 1)) for i, word in enumerate(words_of(text))]

@@ -6,6 +6,7 @@ from uuid import UUID
 
 import pytest
 from tests.unit.application.fakes import (
+    FakeAligner,
     FakeDatabase,
     FakeFeatureExtractor,
     FakeInspector,
@@ -37,6 +38,7 @@ async def _script_id(database: FakeDatabase) -> UUID:
         FixedClock(),
         SequentialIds(),
         FakeFeatureExtractor(),
+        FakeAligner(),
     )
     return (await admin.create_item(Principal(random_id(), Role.ADMIN), ScriptInput("T", "text"))).id
 

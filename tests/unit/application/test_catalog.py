@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from tests.unit.application.fakes import (
+    FakeAligner,
     FakeDatabase,
     FakeFeatureExtractor,
     FakeInspector,
@@ -34,7 +35,12 @@ def storage() -> InMemoryStorage:
 
 
 @pytest.fixture
-def admin(database: FakeDatabase, storage: InMemoryStorage) -> CatalogAdministration:
+def aligner() -> FakeAligner:
+    return FakeAligner()
+
+
+@pytest.fixture
+def admin(database: FakeDatabase, storage: InMemoryStorage, aligner: FakeAligner) -> CatalogAdministration:
     return CatalogAdministration(
         database,
         storage,
@@ -43,6 +49,7 @@ def admin(database: FakeDatabase, storage: InMemoryStorage) -> CatalogAdministra
         FixedClock(),
         SequentialIds(),
         FakeFeatureExtractor(),
+        aligner,
     )
 
 
@@ -186,3 +193,67 @@ async def test_deleting_an_item_removes_its_reference_audio(
     await admin.delete_item(ADMIN, ReferenceKind.SCRIPT, script.id)
     assert database.tables.items == {}
     assert storage.objects == {}
+
+
+async def test_reference_audio_without_word_timings_gets_them_by_forced_alignment(
+    admin: CatalogAdministration, database: FakeDatabase, aligner: FakeAligner
+) -> None:
+    script = await admin.create_item(ADMIN, ScriptInput("Title", "Hello there, world"))
+    await admin.upload_reference_audio(ADMIN, ReferenceKind.SCRIPT, script.id, b"wav:2.0")
+    stored = database.tables.items[script.id]
+    assert aligner.aligned == [b"wav:2.0"]
+    assert stored.words_aligned
+    assert [(w.index, w.text, w.start, w.end) for w in stored.words] == [
+        (0, "Hello", 0.0, 0.25),
+        (1, "there", 0.25, 0.5),
+        (2, "world", 0.5, 0.75),
+    ]
+    assert [w.reference_features for w in stored.words] == [
+        {"span": [0.0, 0.25], "audio_bytes": 7},
+        {"span": [0.25, 0.5], "audio_bytes": 7},
+        {"span": [0.5, 0.75], "audio_bytes": 7},
+    ]
+
+
+async def test_admin_word_timings_are_kept_as_given_and_never_aligned(
+    admin: CatalogAdministration, database: FakeDatabase, aligner: FakeAligner
+) -> None:
+    actor = await admin.create_actor(ADMIN, ActorInput("Actor"))
+    words = [Word(0, "hello", 0.1, 0.4), Word(1, "there", 0.5, 0.9)]
+    token = await admin.create_item(ADMIN, MovieLineInput(actor.id, "Movie", "hello there", None, words))
+    await admin.upload_reference_audio(ADMIN, ReferenceKind.TOKEN, token.id, b"wav:2.0")
+    await admin.upload_reference_audio(ADMIN, ReferenceKind.TOKEN, token.id, b"wav:3.0")
+    stored = database.tables.items[token.id]
+    assert stored.words == words
+    assert not stored.words_aligned
+    assert aligner.aligned == []
+
+
+async def test_aligned_timings_are_computed_again_for_new_audio_and_new_text(
+    admin: CatalogAdministration, database: FakeDatabase, aligner: FakeAligner
+) -> None:
+    actor = await admin.create_actor(ADMIN, ActorInput("Actor"))
+    token = await admin.create_item(ADMIN, MovieLineInput(actor.id, "Movie", "one two"))
+    await admin.upload_reference_audio(ADMIN, ReferenceKind.TOKEN, token.id, b"wav:2.0")
+    await admin.upload_reference_audio(ADMIN, ReferenceKind.TOKEN, token.id, b"wav:3.0")
+    await admin.update_item(ADMIN, token.id, MovieLineInput(actor.id, "Movie", "one two three"))
+    stored = database.tables.items[token.id]
+    assert aligner.aligned == [b"wav:2.0", b"wav:3.0", b"wav:3.0"]
+    assert [w.text for w in stored.words] == ["one", "two", "three"]
+    assert stored.words_aligned
+    given = [Word(0, "one", 0.1, 0.2), Word(1, "two", 0.3, 0.4)]
+    await admin.update_item(ADMIN, token.id, MovieLineInput(actor.id, "Movie", "one two", None, given))
+    stored = database.tables.items[token.id]
+    assert stored.words == given
+    assert not stored.words_aligned
+
+
+async def test_an_item_without_reference_audio_has_nothing_to_align(
+    admin: CatalogAdministration, database: FakeDatabase, aligner: FakeAligner
+) -> None:
+    script = await admin.create_item(ADMIN, ScriptInput("Title", "Some text"))
+    await admin.update_item(ADMIN, script.id, ScriptInput("Title", "Other text"))
+    stored = database.tables.items[script.id]
+    assert stored.words == []
+    assert not stored.words_aligned
+    assert aligner.aligned == []

@@ -6,6 +6,7 @@ import math
 
 import pytest
 from bench.evaluation.metrics import Detection, Spread, boundary_errors_ms, detection, median_gap, roc_auc
+from bench.evaluation.phones import word_flag_auc
 
 
 def test_auc_is_one_when_every_positive_outscores_every_negative() -> None:
@@ -45,3 +46,11 @@ def test_detection_counts_hits_on_targets_and_alarms_on_other_words() -> None:
     flags = [[False, True, False], [False, False, False], [True, False, False, False]]
     found = detection(flags, [1, 2, None])
     assert found == Detection(recall=0.5, false_alarm_rate=1 / 8, events=2, other_words=8)
+
+
+def test_the_altered_word_auc_ranks_each_trials_altered_word_against_every_intact_word() -> None:
+    # badness per word (higher: worse); the altered word of each trial is the target
+    perfect = [[0.1, 0.9, 0.2], [0.3, 0.2, 0.8]]
+    assert word_flag_auc(perfect, [1, 2]) == 1.0
+    assert word_flag_auc(perfect, [0, 0]) == 0.25  # 0.1 beats none of the four intact words, 0.3 two
+    assert word_flag_auc([[0.5, 0.5, 0.5]], [1]) == 0.5

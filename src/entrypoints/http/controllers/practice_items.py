@@ -175,7 +175,11 @@ def practice_item_controllers(
         async def get_item(self, catalog_queries: Queries, item_id: ItemId) -> ItemOut:
             return routes.out.of(await catalog_queries.get_item(kind, item_id))
 
-        @put("/", description=f"Replace {item}'s fields and words (admin only).")
+        @put(
+            "/",
+            description=f"Replace {item}'s fields and words (admin only). Without words, a {kind.value} with "
+            "reference audio gets every word of its text timed on it by forced alignment.",
+        )
         async def update_item(
             self, catalog_admin: Administration, principal: Caller, item_id: ItemId, data: JSONBody[ItemBody]
         ) -> ItemOut:
@@ -204,7 +208,11 @@ def practice_item_controllers(
             "/reference-audio",
             request_max_body_size=limits.reference_audio,
             guards=[admin_caller],
-            description=f"Upload the {kind.value}'s reference recording (multipart field ``file``; admin only).",
+            description=(
+                f"Upload the {kind.value}'s reference recording (multipart field ``file``; admin only). "
+                "Word timings an admin gave are kept; otherwise every word of the text is timed on the "
+                "recording by forced alignment (422 when it holds no speech)."
+            ),
         )
         async def put_reference_audio(
             self, catalog_admin: Administration, principal: Caller, item_id: ItemId, data: AudioUpload
