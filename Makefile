@@ -79,6 +79,7 @@ docs:  ## Write the README's and docs/' configuration tables from the settings c
 bench: setup  ## Benchmarks; figures are printed next to a baseline measured in the same run
 	$(RUN) python -m bench.voice_bench
 	$(RUN) python -m bench.pipeline_bench
+	$(RUN) python -m bench.overload_bench
 	$(RUN) python -m bench.sse_bench
 	$(RUN) python -m bench.feed_bench
 	$(RUN) python -m bench.analysis_bench

@@ -65,7 +65,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
     return create_async_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
-        max_overflow=settings.database_pool_size,
+        max_overflow=settings.database_pool_overflow,
+        # A request that cannot get a connection in a few seconds is answered 503 with Retry-After
+        # (adapters.outages), not held for SQLAlchemy's default 30 s.
+        pool_timeout=settings.database_pool_timeout_seconds,
         # A connection the database dropped (restart, failover) is replaced before use, not failed on.
         pool_pre_ping=True,
         # An unreachable database fails a request in seconds (503), not after asyncpg's default minute.

@@ -7,7 +7,10 @@ API must not pay for the worker, Alembic or the analysis server at start-up (doc
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -20,6 +23,9 @@ from shared_kernel.settings import markdown_table, with_tables
 
 if TYPE_CHECKING:
     from entrypoints.bootstrap import Container
+
+METRICS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+WORKER_HEALTHCHECK_SECONDS = 60
 
 T = TypeVar("T")
 
@@ -55,22 +61,37 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=None, help="[default: $HOST or 127.0.0.1]")
 @click.option("--port", default=None, type=int, help="[default: $PORT or 8000]")
-@click.option("--workers", default=1, type=int, show_default=True)
-def serve(host: str | None, port: int | None, workers: int) -> None:
+@click.option("--workers", default=None, type=int, help="[default: $WEB_CONCURRENCY or 1]")
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the HTTP API with uvicorn."""
     import uvicorn
 
     settings = _settings()
-    uvicorn.run(
-        "entrypoints.http.app:app_from_env",
-        factory=True,
-        host=host or settings.serve_host,
-        port=settings.serve_port if port is None else port,
-        workers=workers,
-        **uvicorn_proxy_options(settings),
-        log_config=None,
-        timeout_graceful_shutdown=20,
-    )
+    workers = workers or settings.serve_workers
+    shared_metrics: str | None = None
+    if workers > 1 and not os.environ.get(METRICS_DIRECTORY_VARIABLE):
+        # Several processes behind one port: each keeps its metrics in files under one directory, and
+        # /metrics of any of them sums them all (prometheus_client's multiprocess mode). The children
+        # inherit the variable; prometheus_client reads it when they import it.
+        shared_metrics = tempfile.mkdtemp(prefix="voicepractice-metrics-")
+        os.environ[METRICS_DIRECTORY_VARIABLE] = shared_metrics
+    try:
+        uvicorn.run(
+            "entrypoints.http.app:app_from_env",
+            factory=True,
+            host=host or settings.serve_host,
+            port=settings.serve_port if port is None else port,
+            workers=workers,
+            # With several processes uvicorn's parent pings each child and replaces one that does not
+            # answer in time; its 5 s default kills children still starting on a busy machine, forever.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+            **uvicorn_proxy_options(settings),
+            log_config=None,
+            timeout_graceful_shutdown=20,
+        )
+    finally:
+        if shared_metrics is not None:
+            shutil.rmtree(shared_metrics, ignore_errors=True)
 
 
 def raise_open_files_limit() -> None:

@@ -97,7 +97,25 @@ class Settings(ProgramSettings):
         parse=normalise_database_url,
     )
     database_pool_size: Annotated[int, Meta(ge=1)] = variable(
-        "DATABASE_POOL_SIZE", "connections per process (and as many again in overflow)", default=10
+        "DATABASE_POOL_SIZE",
+        "connections each process keeps open; (size + overflow) x processes must fit Postgres's "
+        "`max_connections` (as many as UPLOAD_MAX_IN_FLIGHT: an upload holds one connection at a time, "
+        "and a connection opened in overflow is closed again when returned)",
+        default=16,
+    )
+    database_pool_overflow: Annotated[int, Meta(ge=0)] = variable(
+        "DATABASE_POOL_OVERFLOW", "connections a process may open beyond the pool for a burst", default=4
+    )
+    database_pool_timeout_seconds: Annotated[float, Meta(gt=0)] = variable(
+        "DATABASE_POOL_TIMEOUT_SECONDS",
+        "how long a request waits for a free connection before it is answered 503 with `Retry-After`",
+        default=3.0,
+    )
+    upload_max_in_flight: Annotated[int, Meta(ge=1)] = variable(
+        "UPLOAD_MAX_IN_FLIGHT",
+        "uploads one API process works on at once; one more is answered 503 `/problems/overloaded` with "
+        "`Retry-After` at once, before its body is read",
+        default=16,
     )
     redis_url: str = variable(
         "REDIS_URL", "SAQ queue and live job events", default="redis://127.0.0.1:6379/0"
@@ -300,6 +318,11 @@ class Settings(ProgramSettings):
         table="operations",
     )
 
+    serve_workers: Annotated[int, Meta(ge=1)] = variable(
+        "WEB_CONCURRENCY",
+        "API processes `voicepractice serve` runs (one per core; the deployment files set 2)",
+        default=1,
+    )
     serve_host: str = variable("HOST", "where `voicepractice serve` listens", default="127.0.0.1")
     serve_port: Annotated[int, Meta(ge=0, le=65535)] = variable(
         "PORT", "the port `voicepractice serve` listens on", default=8000

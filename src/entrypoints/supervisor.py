@@ -41,6 +41,8 @@ def run_all(api_port: int, analysis_port: int, host: str = "127.0.0.1", roles: S
     env.setdefault("ANALYSIS_SCRIPT_SERVER_URL", f"http://{host}:{analysis_port}")
     env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{api_port}")
     let_the_analysis_server_reach_this_api(env)
+    # As deployed (Dockerfile, fly.toml): one API process per core of a 2-core machine.
+    env.setdefault("WEB_CONCURRENCY", "2")
     commands = {
         "api": child_command("serve", "--host", host, "--port", str(api_port)),
         "worker": child_command("worker"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,32 +25,30 @@ class SqlaIdempotencyStore:
 
     async def claim(self, scope: str, key: str, fingerprint: str, now: datetime, ttl: timedelta) -> KeyClaim:
         async with self._sessions() as session, session.begin():
-            # An expired key is as good as unused, and so is a claim whose request is long gone.
-            await session.execute(
-                delete(IdempotencyKeyRow).where(
-                    IdempotencyKeyRow.scope == scope,
-                    IdempotencyKeyRow.key == key,
-                    or_(
+            # One statement claims an unused key, an expired one and one whose request is long gone
+            # alike: the insert, or on conflict the takeover of that row.
+            fresh = {
+                "fingerprint": fingerprint,
+                "state": IN_FLIGHT,
+                "created_at": now,
+                "expires_at": now + ttl,
+                "response_status": None,
+                "response_body": None,
+                "response_headers": None,
+            }
+            statement = insert(IdempotencyKeyRow).values(scope=scope, key=key, **fresh)
+            claimed = await session.scalar(
+                statement.on_conflict_do_update(
+                    index_elements=["scope", "key"],
+                    set_=fresh,
+                    where=or_(
                         IdempotencyKeyRow.expires_at <= now,
                         and_(
                             IdempotencyKeyRow.state == IN_FLIGHT,
                             IdempotencyKeyRow.created_at <= now - IN_FLIGHT_LEASE,
                         ),
                     ),
-                )
-            )
-            claimed = await session.scalar(
-                insert(IdempotencyKeyRow)
-                .values(
-                    scope=scope,
-                    key=key,
-                    fingerprint=fingerprint,
-                    state=IN_FLIGHT,
-                    created_at=now,
-                    expires_at=now + ttl,
-                )
-                .on_conflict_do_nothing(index_elements=["scope", "key"])
-                .returning(IdempotencyKeyRow.key)
+                ).returning(IdempotencyKeyRow.key)
             )
             if claimed is not None:
                 return KeyClaim(KeyState.NEW)
@@ -72,12 +70,17 @@ class SqlaIdempotencyStore:
 
     async def complete(self, scope: str, key: str, response: StoredResponse) -> None:
         async with self._sessions() as session, session.begin():
-            row = await session.get(IdempotencyKeyRow, (scope, key))
-            if row is not None:
-                row.state = COMPLETED
-                row.response_status = response.status_code
-                row.response_body = response.body
-                row.response_headers = response.headers
+            await session.execute(
+                update(IdempotencyKeyRow)
+                .where(IdempotencyKeyRow.scope == scope, IdempotencyKeyRow.key == key)
+                .values(
+                    state=COMPLETED,
+                    response_status=response.status_code,
+                    response_body=response.body,
+                    response_headers=response.headers,
+                )
+                .execution_options(synchronize_session=False)
+            )
 
     async def release(self, scope: str, key: str) -> None:
         async with self._sessions() as session, session.begin():

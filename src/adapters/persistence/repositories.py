@@ -37,7 +37,7 @@ from application.ports.persistence import (
 )
 from domain.accounts import User
 from domain.bookmarks import Bookmark
-from domain.catalog import Actor, PracticeItem, Word
+from domain.catalog import Actor, PracticeItem, ReferenceKind, Word
 
 
 def contains(column: Any, needle: str) -> ColumnElement[bool]:
@@ -153,6 +153,16 @@ class SqlaPracticeItemRepository:
     async def get(self, item_id: UUID) -> PracticeItem | None:
         row = await self._load(item_id)
         return item_from_row(row) if row else None
+
+    async def reference_state(self, item_id: UUID) -> tuple[ReferenceKind, bool] | None:
+        found = (
+            await self._session.execute(
+                select(PracticeItemRow.kind, PracticeItemRow.reference_audio_key.is_not(None)).where(
+                    PracticeItemRow.id == item_id
+                )
+            )
+        ).first()
+        return None if found is None else (ReferenceKind(found[0]), bool(found[1]))
 
     async def save(self, item: PracticeItem) -> None:
         row = await self._load(item.id)

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from application.analysis.settings import PipelineSettings
-from application.catalog import load_item
 from application.ports.analysis import RelayQueue
 from application.ports.audio import AudioInspector, InspectedAudio
 from application.ports.persistence import UnitOfWork, UnitOfWorkFactory
@@ -239,5 +238,10 @@ class RecordingUploads:
 
 
 async def require_reference(uow: UnitOfWork, kind: ReferenceKind, item_id: UUID) -> None:
-    if (await load_item(uow, kind, item_id)).reference_audio is None:
+    """404 unless an item of this kind (an item of the other kind is not found either), 409 unless its
+    reference audio is stored; one narrow query, not the item with its words."""
+    state = await uow.items.reference_state(item_id)
+    if state is None or state[0] is not kind:
+        raise NotFoundError(kind.value, item_id)
+    if not state[1]:
         raise ConflictError(f"the {kind.value} has no reference audio yet, so it cannot be analysed")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from application.analysis.webhooks import WebhookOutcome
@@ -132,6 +134,7 @@ class ApiMetrics:
             f"{PREFIX}_sse_connections",
             "Server-Sent Events streams open on this instance",
             registry=self.registry,
+            multiprocess_mode="livesum",
         )
         self.websocket_connections = Gauge(
             f"{PREFIX}_websocket_connections",
@@ -194,6 +197,12 @@ class ApiMetrics:
 
     async def exposition(self, load_pipeline: SnapshotLoader) -> bytes:
         await self._pipeline.refresh(load_pipeline)
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # `serve --workers N`: every process's figures, summed from the files they all write.
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            registry.register(PipelineCollector(self._pipeline))
+            return generate_latest(registry)
         return generate_latest(self.registry)
 
     def instrument(self, app: ASGIApp) -> ASGIApp:

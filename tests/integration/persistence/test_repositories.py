@@ -12,7 +12,7 @@ from application.ports.persistence import ActorFilter, MovieLineFilter, PageRequ
 from domain.accounts import Role, User
 from domain.analysis.jobs import Job, Recording
 from domain.bookmarks import Bookmark
-from domain.catalog import Actor, MovieLine, PracticeItem, ReferenceKind, ScriptDetail, Word
+from domain.catalog import Actor, MovieLine, PracticeItem, ReferenceAudio, ReferenceKind, ScriptDetail, Word
 from domain.errors import ConflictError
 from tests.integration.persistence.conftest import UnitOfWorkFactory
 
@@ -301,3 +301,19 @@ async def test_last_sequences_reads_many_jobs_newest_event_in_one_call(
         sequences = await uow.job_events.last_sequences([queued.id, waiting.id, uuid4()])
 
     assert sequences == {queued.id: 2, waiting.id: 0}
+
+
+async def test_an_items_reference_state_is_its_kind_and_whether_its_audio_is_stored(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    with_audio = a_script("Heard")
+    with_audio.reference_audio = ReferenceAudio("references/heard.wav", "audio/wav", 2.0)
+    without_audio = a_script("Silent")
+    await store_items(unit_of_work, with_audio, without_audio)
+
+    async with unit_of_work() as uow:
+        states = [await uow.items.reference_state(item.id) for item in (with_audio, without_audio)]
+        missing = await uow.items.reference_state(uuid4())
+
+    assert states == [(ReferenceKind.SCRIPT, True), (ReferenceKind.SCRIPT, False)]
+    assert missing is None

@@ -36,7 +36,7 @@ from application.ports.storage import ObjectNotFoundError, PresignedUrl, StoredO
 from domain.accounts import Principal, Role, User
 from domain.audio import AudioFormat, AudioLimits, AudioTooLongError
 from domain.bookmarks import Bookmark
-from domain.catalog import Actor, MovieLine, PracticeItem, Word
+from domain.catalog import Actor, MovieLine, PracticeItem, ReferenceKind, Word
 from domain.errors import AuthenticationError, ConflictError
 from domain.wording import words_of
 
@@ -167,6 +167,10 @@ class InMemoryPracticeItems:
     async def get(self, item_id: UUID) -> PracticeItem | None:
         found = self._t.items.get(item_id)
         return copy.deepcopy(found) if found else None
+
+    async def reference_state(self, item_id: UUID) -> tuple[ReferenceKind, bool] | None:
+        found = self._t.items.get(item_id)
+        return None if found is None else (found.kind, found.reference_audio is not None)
 
     async def save(self, item: PracticeItem) -> None:
         self._t.items[item.id] = copy.deepcopy(item)

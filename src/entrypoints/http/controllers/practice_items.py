@@ -32,6 +32,7 @@ from application.ports.idempotency import IdempotencyStore
 from domain.catalog import ReferenceKind
 from domain.errors import AuthenticationError
 from entrypoints.bootstrap import pipeline_settings
+from entrypoints.http.admission import Admission
 from entrypoints.http.dependencies import Injected
 from entrypoints.http.idempotency import idempotent
 from entrypoints.http.job_schemas import DirectUploadBody, DirectUploadOut, JobOut, UploadTarget
@@ -151,7 +152,9 @@ class KindRoutes:
     recording: str  # what a user uploads for analysis
 
 
-def practice_item_controllers(routes: KindRoutes, limits: BodyLimits) -> list[type[Controller]]:
+def practice_item_controllers(
+    routes: KindRoutes, limits: BodyLimits, admission: Admission
+) -> list[type[Controller]]:
     """The shared controllers of one kind, under /tokens/{token_id} or /scripts/{script_id}.
 
     The path parameter keeps the name it always had; a dependency hands it to the handlers as item_id.
@@ -235,6 +238,8 @@ def practice_item_controllers(routes: KindRoutes, limits: BodyLimits) -> list[ty
             "/upload-audio",
             status_code=202,
             request_max_body_size=limits.recording,
+            # Before the guards and the body: past the process's UPLOAD_MAX_IN_FLIGHT, 503 at once.
+            middleware=[admission.middleware],
             responses=JOB_RESPONSES,
             summary=f"Upload {routes.recording} (multipart field ``file``); 202 with the queued job.",
             description=f"{UPLOAD_CHECKS_DOC}\n\n{REUSE_DOC}\n\n{IDEMPOTENCY_HEADER_DOC}",
@@ -345,9 +350,11 @@ SCRIPT_ROUTES = KindRoutes(ReferenceKind.SCRIPT, _script_id, ScriptOut, ScriptBo
 
 
 def practice_item_routes(settings: Settings) -> list[type[Controller]]:
-    """Both kinds' controllers, their audio routes limited to the configured sizes."""
+    """Both kinds' controllers, their audio routes limited to the configured sizes, their uploads
+    sharing one admission limit (a process's uploads of either kind count together)."""
+    admission = Admission(settings.upload_max_in_flight)
     return [
         controller
         for routes in (TOKEN_ROUTES, SCRIPT_ROUTES)
-        for controller in practice_item_controllers(routes, BodyLimits.of(settings, routes.kind))
+        for controller in practice_item_controllers(routes, BodyLimits.of(settings, routes.kind), admission)
     ]
