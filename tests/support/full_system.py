@@ -211,10 +211,24 @@ class System:
         token_id = self.create_reference(admin, "tokens", line, speech.word_timings(), audio, "ref.wav")
         return token_id, self.sign_up(email), audio
 
-    def upload(self, user: dict[str, str], kind: str, reference_id: str, audio: bytes, filename: str) -> str:
-        """Upload a recording; returns the job id."""
+    def upload(
+        self,
+        user: dict[str, str],
+        kind: str,
+        reference_id: str,
+        audio: bytes,
+        filename: str,
+        *,
+        reuse: bool = False,
+    ) -> str:
+        """Upload a recording; returns the job id.
+
+        Asks for a fresh analysis unless ``reuse``: these tests drive the pipeline, and the same bytes uploaded
+        again by the same user would otherwise complete from the earlier result without a dispatch.
+        """
         answer = httpx.post(
             f"{self.api_url}/v1/{kind}/{reference_id}/upload-audio",
+            params={"reuse": "true" if reuse else "false"},
             files={"file": (filename, audio)},
             headers=user,
             timeout=30.0,
