@@ -301,6 +301,26 @@ async def test_a_malformed_cursor_closes_with_4400(
         assert await _close_code(ws) == 4400
 
 
+@pytest.mark.parametrize(
+    ("where", "cursor"),
+    [("query", "-1"), ("query", "abc"), ("query", "9" * 30), ("header", "abc"), ("header", "1.5")],
+)
+async def test_a_malformed_cursor_on_the_sse_feed_is_a_client_error(
+    feed_servers: dict[str, str], client: httpx.AsyncClient, sign_up: SignUp, where: str, cursor: str
+) -> None:
+    # The feed is left out of the OpenAPI fuzz (a valid request opens a stream that never ends), so its
+    # hostile inputs are sent here: never a 500, never an open stream.
+    headers, _ = await _user(client, sign_up)
+    params = {"cursor": cursor} if where == "query" else {}
+    sent = {**headers, "Last-Event-ID": cursor} if where == "header" else headers
+    async with (
+        httpx.AsyncClient(base_url=feed_servers["a"], timeout=WAIT) as http,
+        http.stream("GET", "/v1/events", params=params, headers=sent) as response,
+    ):
+        body = await response.aread() if response.status_code != 200 else b"(a stream opened)"
+    assert 400 <= response.status_code < 500, (response.status_code, body[:300])
+
+
 async def test_an_access_token_that_expires_closes_the_socket_with_4401(
     feed_servers: dict[str, str], sign_up: SignUp, client: httpx.AsyncClient
 ) -> None:

@@ -100,7 +100,13 @@ def test_no_generated_request_is_a_server_error(
     # One Hypothesis run per operation, driven here rather than by schemathesis' pytest plugin (which does
     # not support this pytest yet); every server error is collected before the test fails.
     failures: list[str] = []
-    operations = [result.ok() for result in api_schema.get_all_operations()]
+    # The live feed (GET /v1/events) opens a stream that never ends for any signed-in user, so every valid
+    # generated request would hang; its hostile inputs are tested in tests/e2e/test_live_feed.py.
+    operations = [
+        operation
+        for operation in (result.ok() for result in api_schema.get_all_operations())
+        if (operation.method.upper(), operation.path) != ("GET", "/v1/events")
+    ]
     modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
     for operation, mode in itertools.product(operations, modes):
 
