@@ -73,7 +73,12 @@ async def test_reference_audio_changes_the_cached_token(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
     actor = await _actor(client, admin_headers, "Voice")
-    body = {"actor_id": actor["id"], "movie_title": "Film", "text": "Hello there"}
+    # Word timings given: a tone holds no speech to align the text to (that would be a 422).
+    words = [
+        {"index": 0, "text": "Hello", "start": 0.0, "end": 0.45},
+        {"index": 1, "text": "there", "start": 0.5, "end": 0.95},
+    ]
+    body = {"actor_id": actor["id"], "movie_title": "Film", "text": "Hello there", "words": words}
     token = (await client.post("/v1/tokens", json=body, headers=admin_headers)).json()
     assert (await client.get(f"/v1/tokens/{token['id']}")).json()["reference_audio"] is None
 

@@ -80,8 +80,14 @@ def test_a_write_through_one_instance_is_read_at_once_through_the_other(instance
     assert writer.put(f"/v1/actors/{actor['id']}", json={"name": "Grace"}).status_code == 200
     assert reader.get(f"/v1/actors/{actor['id']}").json()["name"] == "Grace"
 
+    # Word timings given: a tone holds no speech to align the text to (that would be a 422).
+    words = [
+        {"index": 0, "text": "Hi", "start": 0.0, "end": 0.4},
+        {"index": 1, "text": "there", "start": 0.5, "end": 0.9},
+    ]
     token = writer.post(
-        "/v1/tokens", json={"actor_id": actor["id"], "movie_title": "Film", "text": "Hi there"}
+        "/v1/tokens",
+        json={"actor_id": actor["id"], "movie_title": "Film", "text": "Hi there", "words": words},
     )
     token_id = token.json()["id"]
     assert [t["id"] for t in reader.get("/v1/tokens?limit=20").json()["items"]] == [token_id]
