@@ -70,12 +70,55 @@ class _Window:
 
 def align(reference: Matrix, user: Matrix, settings: AlignmentSettings = AlignmentSettings()) -> Alignment:
     """The minimum-cost alignment of ``user`` frames (rows are frames) to ``reference`` frames."""
+    align_inputs_checked(reference, user)
+    window = _search_window(reference, user, settings)
+    return _warp(reference, user, window, settings.step_penalty)
+
+
+def alignment_costs(
+    reference: Matrix, users: list[Matrix], settings: AlignmentSettings = AlignmentSettings()
+) -> list[float]:
+    """``align(reference, user, settings).normalised_cost`` for each of ``users``, equal to the last bit.
+
+    Candidates of the same length small enough for the whole matrix (a speaker-warp search compares
+    one recording under several warps) run through the row recurrence together, one set of vector
+    operations per row for all of them, and skip the backtrack: the cost needs no path.
+    """
+    rows = reference.shape[0]
+    shapes = {user.shape for user in users}
+    if len(shapes) != 1 or rows * users[0].shape[0] > settings.full_cells or len(users) == 1:
+        return [align(reference, user, settings).normalised_cost for user in users]
+    for user in users:
+        align_inputs_checked(reference, user)
+    columns = users[0].shape[0]
+    window = _Window(np.zeros(rows, dtype=np.intp), np.full(rows, columns, dtype=np.intp))
+    penalty = settings.step_penalty
+    costs = np.stack([_costs(reference, user, window) for user in users]) + penalty
+    # The recurrence of ``_warp`` over the whole matrix, one candidate per row of these arrays.
+    previous = np.full((len(users), columns + 1), np.inf)
+    previous[:, 0] = penalty - costs[:, 0]
+    best, sums = np.empty((len(users), columns)), np.empty((len(users), columns))
+    current = np.empty((len(users), columns))
+    for row in range(rows):
+        cost = costs[:, row * columns : (row + 1) * columns]
+        np.cumsum(cost, axis=1, out=sums)
+        np.add(previous[:, :columns], cost - 2.0 * penalty, out=best)
+        np.minimum(best, previous[:, 1:], out=best)
+        best += cost
+        best -= sums
+        np.minimum.accumulate(best, axis=1, out=current)
+        current += sums
+        previous[:, 1:] = current
+        previous[:, 0] = np.inf
+    return [float(total) / (rows + columns) for total in current[:, -1]]
+
+
+def align_inputs_checked(reference: Matrix, user: Matrix) -> None:
+    """Raises ValueError unless both are non-empty (frames x coefficients) with the same coefficients."""
     if reference.ndim != 2 or user.ndim != 2 or reference.shape[1] != user.shape[1]:
         raise ValueError("reference and user must be (frames x coefficients) with the same coefficients")
     if reference.shape[0] == 0 or user.shape[0] == 0:
         raise ValueError("cannot align an empty sequence")
-    window = _search_window(reference, user, settings)
-    return _warp(reference, user, window, settings.step_penalty)
 
 
 def _search_window(reference: Matrix, user: Matrix, settings: AlignmentSettings) -> _Window:

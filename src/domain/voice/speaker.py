@@ -6,7 +6,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from domain.voice.alignment import AlignmentSettings, align, pooled
+from domain.voice.alignment import AlignmentSettings, alignment_costs, pooled
 from domain.voice.config import FeatureConfig
 from domain.voice.features import Features, Utterance
 from domain.voice.mfcc import cepstra
@@ -38,18 +38,20 @@ def best_warp(
     target = pooled(reference.mfcc, search.pool)
     costs: dict[float, float] = {}
 
-    def rank(log_warp: float) -> tuple[float, float]:
-        warp = round(math.exp(log_warp), 4)
-        if warp not in costs:
-            candidate = pooled(cepstra(user.spectra, config, warp), search.pool)
-            costs[warp] = align(target, candidate, alignment).normalised_cost
-        return costs[warp], abs(log_warp)
+    def ranked(log_warps: list[float]) -> float:
+        """The best of ``log_warps``, the new ones' alignments computed together."""
+        warps = {log_warp: round(math.exp(log_warp), 4) for log_warp in log_warps}
+        new = sorted({warp for warp in warps.values() if warp not in costs})
+        if new:
+            candidates = [pooled(cepstra(user.spectra, config, warp), search.pool) for warp in new]
+            costs.update(zip(new, alignment_costs(target, candidates, alignment), strict=True))
+        return min(log_warps, key=lambda log_warp: (costs[warps[log_warp]], abs(log_warp)))
 
     step = (math.log(search.highest) - math.log(search.lowest)) / (search.steps - 1)
-    best = min((math.log(search.lowest) + index * step for index in range(search.steps)), key=rank)
+    best = ranked([math.log(search.lowest) + index * step for index in range(search.steps)])
     for _ in range(search.refinements):
         step /= 2
-        best = min((best - step, best, best + step), key=rank)
+        best = ranked([best - step, best, best + step])
     return round(math.exp(best), 4)
 
 

@@ -5,7 +5,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from domain.voice.alignment import Alignment, AlignmentSettings, align
+from domain.voice.alignment import Alignment, AlignmentSettings, align, alignment_costs
 
 
 def _brute_force_cost(reference: np.ndarray, user: np.ndarray, penalty: float) -> float:
@@ -44,6 +44,38 @@ def test_alignment_cost_is_the_optimum(rows: int, columns: int, penalty: float) 
     alignment = align(reference, user, AlignmentSettings(step_penalty=penalty))
 
     assert alignment.normalised_cost == pytest.approx(_brute_force_cost(reference, user, penalty))
+
+
+@pytest.mark.parametrize("penalty", [0.0, 0.25])
+@pytest.mark.parametrize(("rows", "columns"), [(1, 1), (1, 6), (6, 1), (23, 31), (300, 40)])
+def test_batched_costs_equal_each_alignments_cost_exactly(rows: int, columns: int, penalty: float) -> None:
+    rng = np.random.default_rng(rows + columns)
+    reference = rng.normal(size=(rows, 4))
+    users = [rng.normal(size=(columns, 4)) for _ in range(5)]
+    settings = AlignmentSettings(step_penalty=penalty)
+
+    costs = alignment_costs(reference, users, settings)
+
+    assert costs == [align(reference, user, settings).normalised_cost for user in users]
+    assert len(set(costs)) == len(users)
+
+
+def test_batched_costs_fall_back_beyond_the_whole_matrix_and_for_mixed_lengths() -> None:
+    rng = np.random.default_rng(11)
+    reference = rng.normal(size=(120, 4))
+    settings = AlignmentSettings(full_cells=1_000)
+    same = [rng.normal(size=(100, 4)) for _ in range(3)]
+    mixed = [rng.normal(size=(size, 4)) for size in (90, 110)]
+
+    for users in (same, mixed):
+        assert alignment_costs(reference, users, settings) == [
+            align(reference, user, settings).normalised_cost for user in users
+        ]
+
+
+def test_batched_costs_reject_what_align_rejects() -> None:
+    with pytest.raises(ValueError, match="same coefficients"):
+        alignment_costs(np.ones((5, 4)), [np.ones((5, 4)), np.ones((5, 3))])
 
 
 @pytest.mark.parametrize("penalty", [0.0, 0.25])
