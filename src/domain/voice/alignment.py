@@ -101,7 +101,7 @@ def alignment_costs(
     current = np.empty((len(users), columns))
     for row in range(rows):
         cost = costs[:, row * columns : (row + 1) * columns]
-        np.cumsum(cost, axis=1, out=sums)
+        np.add.accumulate(cost, axis=1, out=sums)
         np.add(previous[:, :columns], cost - 2.0 * penalty, out=best)
         np.minimum(best, previous[:, 1:], out=best)
         best += cost
@@ -157,6 +157,7 @@ def _costs(reference: Matrix, user: Matrix, window: _Window) -> Vector:
     flat = np.empty(int(window.offsets[-1]))
     user_norms = np.einsum("ij,ij->i", user, user)
     reference_norms = np.einsum("ij,ij->i", reference, reference)
+    whole = bool((window.start == 0).all() and (window.stop == user.shape[0]).all())
     for block in range(0, reference.shape[0], _ROW_BLOCK):
         rows = slice(block, block + _ROW_BLOCK)
         low, high = int(window.start[rows].min()), int(window.stop[rows].max())
@@ -165,10 +166,11 @@ def _costs(reference: Matrix, user: Matrix, window: _Window) -> Vector:
             + user_norms[None, low:high]
             - 2.0 * (reference[rows] @ user[low:high].T)
         )
-        columns = np.arange(low, high)
-        inside = (columns >= window.start[rows, None]) & (columns < window.stop[rows, None])
         end = min(block + _ROW_BLOCK, reference.shape[0])
-        flat[window.offsets[block] : window.offsets[end]] = np.sqrt(np.maximum(squared[inside], 0.0))
+        if not whole:
+            columns = np.arange(low, high)
+            squared = squared[(columns >= window.start[rows, None]) & (columns < window.stop[rows, None])]
+        flat[window.offsets[block] : window.offsets[end]] = np.sqrt(np.maximum(squared, 0.0)).ravel()
     return flat
 
 
@@ -195,7 +197,7 @@ def _warp(reference: Matrix, user: Matrix, window: _Window, penalty: float) -> A
         cells = slice(offsets[row], offsets[row + 1])
         cost, current = costs[cells], totals[cells]
         best, sums = best_buffer[: stop - start], sums_buffer[: stop - start]
-        np.cumsum(cost, out=sums)
+        np.add.accumulate(cost, out=sums)
         np.add(previous[start:stop], cost - 2.0 * penalty, out=best)
         np.minimum(best, previous[start + 1 : stop + 1], out=best)
         best += cost
