@@ -24,6 +24,7 @@ from adapters.audio.reference_features import VoiceReferenceFeatures
 from adapters.audio.reference_processing import ReferenceAudioProcessor
 from adapters.cache.redis_catalog_pages import RedisCatalogPages
 from adapters.events.redis_fanout import RedisEventFanout, RedisJobEventFeed, RedisJobEventPublisher
+from adapters.persistence.connections import discard_closed_connections
 from adapters.persistence.idempotency import SqlaIdempotencyStore
 from adapters.persistence.unit_of_work import SqlaUnitOfWork
 from adapters.probes import PostgresProbe, RedisProbe, StorageProbe
@@ -62,18 +63,20 @@ DATABASE_CONNECT_TIMEOUT_SECONDS = 5.0
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_overflow,
         # A request that cannot get a connection in a few seconds is answered 503 with Retry-After
         # (adapters.outages), not held for SQLAlchemy's default 30 s.
         pool_timeout=settings.database_pool_timeout_seconds,
-        # A connection the database dropped (restart, failover) is replaced before use, not failed on.
-        pool_pre_ping=True,
         # An unreachable database fails a request in seconds (503), not after asyncpg's default minute.
         connect_args={"timeout": DATABASE_CONNECT_TIMEOUT_SECONDS},
     )
+    # A connection the database dropped (restart, failover) is replaced before use, not failed on; no
+    # pre-ping, which costs three round trips per checkout (adapters/persistence/connections.py).
+    discard_closed_connections(engine)
+    return engine
 
 
 def build_local_storage(settings: Settings) -> LocalObjectStorage:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from adapters.persistence.unit_of_work import SqlaUnitOfWork
 from tests.support.pipeline_fakes import RecordingPublisher
@@ -14,10 +14,15 @@ UnitOfWorkFactory = Callable[[], SqlaUnitOfWork]
 
 
 @pytest.fixture
-async def session_factory(clean_database: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+async def engine(clean_database: str) -> AsyncIterator[AsyncEngine]:
     engine = create_async_engine(clean_database)
-    yield async_sessionmaker(engine, expire_on_commit=False)
+    yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
 
 
 @pytest.fixture

@@ -1,0 +1,54 @@
+"""The connection pool's check of a connection before use, without a round trip.
+
+SQLAlchemy's ``pool_pre_ping`` on asyncpg costs three round trips per checkout (BEGIN, ``SELECT ;``,
+ROLLBACK), several per request. asyncpg notices a connection the server closed as soon as the socket
+closes: a Postgres restart or failover terminates its sessions, and their connections report
+``is_closed()`` before any request reuses them. Such a connection is discarded at checkout and a
+fresh one opened, so the first requests after a restart succeed (tests/e2e/test_postgres_outage_api.py);
+a connection that dies while in use fails that request as a Postgres outage (503), as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.util import greenlet_spawn
+
+
+def discard_closed_connections(engine: AsyncEngine) -> None:
+    """Check every checkout from ``engine``'s pool for a connection the server already closed."""
+    event.listen(engine.sync_engine, "checkout", _refuse_closed)
+
+
+def _refuse_closed(_dbapi_connection: Any, _record: Any, proxy: PoolProxiedConnection) -> None:
+    driver = proxy.driver_connection
+    is_closed = getattr(driver, "is_closed", None)
+    if driver is None or (is_closed is not None and is_closed()):
+        # The pool invalidates this connection and checks out a fresh one in its place.
+        raise DisconnectionError("the server closed this connection")
+
+
+@asynccontextmanager
+async def driver_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection's asyncpg connection, for statements that bypass SQLAlchemy on hot paths.
+
+    Each statement run on it without a transaction commits on its own (autocommit), so one statement
+    is one round trip; none starts a transaction SQLAlchemy would have to end. A connection found
+    closed after an error is discarded rather than returned to the pool."""
+    proxied = await engine.raw_connection()
+    connection = proxied.driver_connection
+    try:
+        yield connection
+    except BaseException:
+        if connection is None or connection.is_closed():
+            await greenlet_spawn(proxied.invalidate)
+        raise
+    finally:
+        await greenlet_spawn(proxied.close)

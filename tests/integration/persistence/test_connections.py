@@ -1,0 +1,58 @@
+"""The pool checks a connection without a round trip (no pre-ping): one whose session the server ended
+(a restart, a failover, an administrator) is replaced at checkout, so the next request succeeds; one
+still open is reused as it is."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from adapters.persistence.connections import discard_closed_connections, driver_connection
+
+
+@pytest.fixture
+async def pooled(clean_database: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(clean_database, pool_size=1, max_overflow=0)
+    discard_closed_connections(engine)
+    yield engine
+    await engine.dispose()
+
+
+async def _backend(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        return int(await connection.scalar(text("SELECT pg_backend_pid()")) or 0)
+
+
+async def test_a_connection_the_server_closed_is_replaced_at_checkout(
+    pooled: AsyncEngine, engine: AsyncEngine
+) -> None:
+    async with driver_connection(pooled) as pooled_connection:
+        first = int(await pooled_connection.fetchval("SELECT pg_backend_pid()"))
+    async with engine.connect() as admin:
+        await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        await admin.commit()
+    for _ in range(100):  # asyncpg reads the end of the session as soon as the loop runs
+        if pooled_connection.is_closed():
+            break
+        await asyncio.sleep(0.02)
+    else:
+        pytest.fail("asyncpg did not notice the closed session")
+
+    second = await _backend(pooled)
+    raw = await driver_connection_pid(pooled)
+
+    assert second != first
+    assert raw == second  # the raw path gets the same live pooled connection
+
+
+async def driver_connection_pid(engine: AsyncEngine) -> int:
+    async with driver_connection(engine) as connection:
+        return int(await connection.fetchval("SELECT pg_backend_pid()"))
+
+
+async def test_an_open_connection_is_reused_without_a_check_query(pooled: AsyncEngine) -> None:
+    assert await _backend(pooled) == await _backend(pooled) == await driver_connection_pid(pooled)
