@@ -25,7 +25,7 @@ from adapters.audio.reference_processing import ReferenceAudioProcessor
 from adapters.cache.redis_catalog_pages import RedisCatalogPages
 from adapters.events.redis_fanout import RedisEventFanout, RedisJobEventFeed, RedisJobEventPublisher
 from adapters.persistence.connections import discard_closed_connections
-from adapters.persistence.idempotency import SqlaIdempotencyStore
+from adapters.persistence.idempotency import PostgresIdempotencyStore
 from adapters.persistence.unit_of_work import SqlaUnitOfWork
 from adapters.probes import PostgresProbe, RedisProbe, StorageProbe
 from adapters.queue.saq_relay import SaqRelayQueue, build_queue
@@ -199,7 +199,7 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         settings.analysis_script_server_url,
         settings.analysis_server_auth_token,
     )
-    idempotency = SqlaIdempotencyStore(session_factory)
+    idempotency = PostgresIdempotencyStore(engine)
     inspector = PyAvAudioInspector()
     # One feature configuration for reference features and for the version jobs record (analysis reuse).
     features = VoiceReferenceFeatures()

@@ -1,14 +1,15 @@
-"""Idempotency keys in Postgres; each call is its own short transaction so other requests see it."""
+"""Idempotency keys in Postgres; each call is one statement committing on its own, so other requests see
+it at once. A use case may also store a key's response in its own transaction
+(`application.ports.idempotency.IdempotencyReceipt`, the upload's `adapters.persistence.job_intake`)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.persistence.models import IdempotencyKeyRow
+from adapters.persistence.connections import driver_connection
 from application.ports.idempotency import KeyClaim, KeyState, StoredResponse
 
 IN_FLIGHT = "in_flight"
@@ -19,82 +20,77 @@ COMPLETED = "completed"
 IN_FLIGHT_LEASE = timedelta(seconds=60)
 
 
-class SqlaIdempotencyStore:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = session_factory
+# One statement claims an unused key, an expired one and one whose request is long gone alike (the
+# insert, or on conflict the takeover of that row); when it claims nothing, the same statement reads the
+# row that stopped it. A row another request inserted after this statement's snapshot stopped it but is
+# not read: that request is in flight (or just finished), and the answer is "in flight".
+CLAIM_SQL = """
+WITH claimed AS (
+    INSERT INTO idempotency_keys AS k (
+        scope, key, fingerprint, state, created_at, expires_at, response_status, response_body,
+        response_headers
+    ) VALUES ($1, $2, $3, 'in_flight', $4, $5, NULL, NULL, NULL)
+    ON CONFLICT (scope, key) DO UPDATE SET
+        fingerprint = excluded.fingerprint, state = excluded.state, created_at = excluded.created_at,
+        expires_at = excluded.expires_at, response_status = NULL, response_body = NULL,
+        response_headers = NULL
+    WHERE k.expires_at <= $4 OR (k.state = 'in_flight' AND k.created_at <= $6)
+    RETURNING k.key
+)
+SELECT true AS claimed, NULL::text AS fingerprint, NULL::text AS state, NULL::int AS response_status,
+       NULL::bytea AS response_body, NULL::jsonb AS response_headers
+FROM claimed
+UNION ALL
+SELECT false, fingerprint, state, response_status, response_body, response_headers
+FROM idempotency_keys
+WHERE scope = $1 AND key = $2 AND NOT EXISTS (SELECT 1 FROM claimed)
+"""
+COMPLETE_SQL = """
+UPDATE idempotency_keys
+SET state = 'completed', response_status = $3, response_body = $4, response_headers = $5
+WHERE scope = $1 AND key = $2
+"""
+RELEASE_SQL = "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'in_flight'"
+PRUNE_SQL = "DELETE FROM idempotency_keys WHERE expires_at <= $1"
+
+
+class PostgresIdempotencyStore:
+    """Each call is one statement in autocommit on a pooled connection: one round trip, visible to other
+    requests as soon as it returns."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
 
     async def claim(self, scope: str, key: str, fingerprint: str, now: datetime, ttl: timedelta) -> KeyClaim:
-        async with self._sessions() as session, session.begin():
-            # One statement claims an unused key, an expired one and one whose request is long gone
-            # alike: the insert, or on conflict the takeover of that row.
-            fresh = {
-                "fingerprint": fingerprint,
-                "state": IN_FLIGHT,
-                "created_at": now,
-                "expires_at": now + ttl,
-                "response_status": None,
-                "response_body": None,
-                "response_headers": None,
-            }
-            statement = insert(IdempotencyKeyRow).values(scope=scope, key=key, **fresh)
-            claimed = await session.scalar(
-                statement.on_conflict_do_update(
-                    index_elements=["scope", "key"],
-                    set_=fresh,
-                    where=or_(
-                        IdempotencyKeyRow.expires_at <= now,
-                        and_(
-                            IdempotencyKeyRow.state == IN_FLIGHT,
-                            IdempotencyKeyRow.created_at <= now - IN_FLIGHT_LEASE,
-                        ),
-                    ),
-                ).returning(IdempotencyKeyRow.key)
-            )
-            if claimed is not None:
-                return KeyClaim(KeyState.NEW)
-            row = await session.scalar(
-                select(IdempotencyKeyRow).where(
-                    IdempotencyKeyRow.scope == scope, IdempotencyKeyRow.key == key
-                )
+        async with driver_connection(self._engine) as connection:
+            row = await connection.fetchrow(
+                CLAIM_SQL, scope, key, fingerprint, now, now + ttl, now - IN_FLIGHT_LEASE
             )
         if row is None:  # released between our insert and select: treat as in flight, the client retries
             return KeyClaim(KeyState.IN_FLIGHT)
-        if row.fingerprint != fingerprint:
+        if row["claimed"]:
+            return KeyClaim(KeyState.NEW)
+        if row["fingerprint"] != fingerprint:
             return KeyClaim(KeyState.MISMATCH)
-        if row.state != COMPLETED or row.response_status is None:
+        if row["state"] != COMPLETED or row["response_status"] is None:
             return KeyClaim(KeyState.IN_FLIGHT)
         return KeyClaim(
             KeyState.REPLAY,
-            StoredResponse(row.response_status, row.response_body or b"", dict(row.response_headers or {})),
+            StoredResponse(
+                row["response_status"], row["response_body"] or b"", dict(row["response_headers"] or {})
+            ),
         )
 
     async def complete(self, scope: str, key: str, response: StoredResponse) -> None:
-        async with self._sessions() as session, session.begin():
-            await session.execute(
-                update(IdempotencyKeyRow)
-                .where(IdempotencyKeyRow.scope == scope, IdempotencyKeyRow.key == key)
-                .values(
-                    state=COMPLETED,
-                    response_status=response.status_code,
-                    response_body=response.body,
-                    response_headers=response.headers,
-                )
-                .execution_options(synchronize_session=False)
-            )
+        headers = msgspec.json.encode(response.headers).decode()
+        async with driver_connection(self._engine) as connection:
+            await connection.execute(COMPLETE_SQL, scope, key, response.status_code, response.body, headers)
 
     async def release(self, scope: str, key: str) -> None:
-        async with self._sessions() as session, session.begin():
-            await session.execute(
-                delete(IdempotencyKeyRow).where(
-                    IdempotencyKeyRow.scope == scope,
-                    IdempotencyKeyRow.key == key,
-                    IdempotencyKeyRow.state == IN_FLIGHT,
-                )
-            )
+        async with driver_connection(self._engine) as connection:
+            await connection.execute(RELEASE_SQL, scope, key)
 
     async def prune(self, now: datetime) -> int:
-        async with self._sessions() as session, session.begin():
-            result = await session.execute(
-                delete(IdempotencyKeyRow).where(IdempotencyKeyRow.expires_at <= now)
-            )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        async with driver_connection(self._engine) as connection:
+            status = await connection.execute(PRUNE_SQL, now)
+        return int(status.split()[-1])  # "DELETE <count>"

@@ -5,11 +5,12 @@ is freed by its lease; a completed key is not."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.persistence.idempotency import IN_FLIGHT_LEASE, SqlaIdempotencyStore
+from adapters.persistence.idempotency import IN_FLIGHT_LEASE, PostgresIdempotencyStore
 from application.ports.idempotency import KeyState, StoredResponse
 
 T0 = datetime(2026, 12, 6, 5, 0, tzinfo=UTC)
@@ -18,9 +19,9 @@ TTL = timedelta(hours=24)
 
 
 async def test_a_claim_left_in_flight_is_freed_when_its_lease_ends(
-    session_factory: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
 ) -> None:
-    store = SqlaIdempotencyStore(session_factory)
+    store = PostgresIdempotencyStore(engine)
     assert (await store.claim("user", "key", "fp", T0, TTL)).state is KeyState.NEW
 
     within = await store.claim("user", "key", "fp", T0 + IN_FLIGHT_LEASE - timedelta(seconds=1), TTL)
@@ -31,9 +32,9 @@ async def test_a_claim_left_in_flight_is_freed_when_its_lease_ends(
 
 
 async def test_a_completed_key_outlives_the_in_flight_lease(
-    session_factory: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
 ) -> None:
-    store = SqlaIdempotencyStore(session_factory)
+    store = PostgresIdempotencyStore(engine)
     await store.claim("user", "done", "fp", T0, TTL)
     await store.complete("user", "done", StoredResponse(202, b"{}", {}))
 
@@ -43,9 +44,9 @@ async def test_a_completed_key_outlives_the_in_flight_lease(
 
 
 async def test_a_key_is_claimed_once_then_in_flight_then_replays_its_response(
-    session_factory: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
 ) -> None:
-    store = SqlaIdempotencyStore(session_factory)
+    store = PostgresIdempotencyStore(engine)
 
     first = await store.claim("user", "key-1", "print", NOW, TTL)
     during = await store.claim("user", "key-1", "print", NOW, TTL)
@@ -63,9 +64,9 @@ async def test_a_key_is_claimed_once_then_in_flight_then_replays_its_response(
 
 
 async def test_an_expired_key_is_claimed_anew_with_the_new_payload_and_no_old_response(
-    session_factory: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
 ) -> None:
-    store = SqlaIdempotencyStore(session_factory)
+    store = PostgresIdempotencyStore(engine)
     await store.claim("user", "key-1", "old print", NOW, TTL)
     await store.complete("user", "key-1", StoredResponse(202, b"old", {}))
 
@@ -78,9 +79,9 @@ async def test_an_expired_key_is_claimed_anew_with_the_new_payload_and_no_old_re
 
 
 async def test_a_released_key_is_free_again_and_keys_are_scoped_to_their_user(
-    session_factory: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
 ) -> None:
-    store = SqlaIdempotencyStore(session_factory)
+    store = PostgresIdempotencyStore(engine)
     await store.claim("user", "key-1", "print", NOW, TTL)
 
     other_user = await store.claim("someone else", "key-1", "print", NOW, TTL)
@@ -88,3 +89,21 @@ async def test_a_released_key_is_free_again_and_keys_are_scoped_to_their_user(
     retried = await store.claim("user", "key-1", "print", NOW, TTL)
 
     assert (other_user.state, retried.state) == (KeyState.NEW, KeyState.NEW)
+
+
+async def test_concurrent_claims_of_one_key_let_exactly_one_request_through(engine: AsyncEngine) -> None:
+    store = PostgresIdempotencyStore(engine)
+
+    claims = await asyncio.gather(*(store.claim("user", "raced", "print", NOW, TTL) for _ in range(8)))
+
+    states = sorted(claim.state.value for claim in claims)
+    assert states == [KeyState.IN_FLIGHT.value] * 7 + [KeyState.NEW.value]
+
+
+async def test_pruning_deletes_only_expired_keys_and_counts_them(engine: AsyncEngine) -> None:
+    store = PostgresIdempotencyStore(engine)
+    await store.claim("user", "old", "print", NOW - TTL - timedelta(seconds=1), TTL)
+    await store.claim("user", "fresh", "print", NOW, TTL)
+
+    assert await store.prune(NOW) == 1
+    assert (await store.claim("user", "fresh", "print", NOW, TTL)).state is KeyState.IN_FLIGHT
