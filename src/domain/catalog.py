@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -105,15 +105,24 @@ class PracticeItem:
         new upload gets a new key), the text and the word timings. None without reference audio."""
         if self.reference_audio is None:
             return None
-        words = [[word.index, word.text, word.start, word.end] for word in self.words]
-        canonical = json.dumps([self.reference_audio.key, self.text, words], separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        timings = [(word.index, word.text, word.start, word.end) for word in self.words]
+        return reference_version(self.reference_audio.key, self.text, timings)
 
     def detail_as(self, detail_type: type[DetailT]) -> DetailT:
         """The detail, for code that serves one kind only (a token's actor, a script's title)."""
         if not isinstance(self.detail, detail_type):
             raise TypeError(f"{self.kind.value} {self.id} has no {detail_type.__name__}")
         return self.detail
+
+
+def reference_version(
+    reference_audio_key: str, text: str, word_timings: Iterable[tuple[int, str, float, float]]
+) -> str:
+    """`PracticeItem.reference_version` from what it reads (the word timings as (index, text, start,
+    end) in index order), for a reader that has these columns rather than the item."""
+    words = [[index, word, start, end] for index, word, start, end in word_timings]
+    canonical = json.dumps([reference_audio_key, text, words], separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def require_text(field_name: str, value: str, max_length: int) -> str:

@@ -26,6 +26,7 @@ from adapters.cache.redis_catalog_pages import RedisCatalogPages
 from adapters.events.redis_fanout import RedisEventFanout, RedisJobEventFeed, RedisJobEventPublisher
 from adapters.persistence.connections import discard_closed_connections
 from adapters.persistence.idempotency import PostgresIdempotencyStore
+from adapters.persistence.job_intake import AsyncpgJobIntake
 from adapters.persistence.unit_of_work import SqlaUnitOfWork
 from adapters.probes import PostgresProbe, RedisProbe, StorageProbe
 from adapters.queue.saq_relay import SaqRelayQueue, build_queue
@@ -239,7 +240,15 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         http=http,
         idempotency=idempotency,
         uploads=RecordingUploads(
-            uow, storage, inspector, SaqRelayQueue(queue), clock, ids, pipeline, features.version
+            uow,
+            AsyncpgJobIntake(engine, publisher),
+            storage,
+            inspector,
+            SaqRelayQueue(queue),
+            clock,
+            ids,
+            pipeline,
+            features.version,
         ),
         resumable_uploads=ResumableUploads(uow, storage, clock, ids, pipeline),
         jobs=jobs,

@@ -153,6 +153,31 @@ async def test_a_retry_with_the_same_idempotency_key_replays_the_first_response(
     assert await _counts(container) == (1, 1, 1)
 
 
+async def test_the_keys_response_is_stored_by_the_jobs_own_transaction(
+    client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any], container: Container
+) -> None:
+    """No separate completion of the key: the job's transaction stored its response, so the replay
+    works although completing a key on its own fails."""
+    me = {**(await sign_up()), "Idempotency-Key": "one-transaction"}
+    url = f"/v1/tokens/{reference_token['id']}/upload-audio"
+    completions: list[str] = []
+
+    async def complete_fails(scope: str, key: str, response: Any) -> None:
+        completions.append(key)
+        raise AssertionError("the key was completed on its own")
+
+    container.idempotency.complete = complete_fails  # type: ignore[method-assign]
+    first = await client.post(url, files={"file": ("a.wav", tone(1.0))}, headers=me)
+    again = await client.post(url, files={"file": ("a.wav", tone(1.0))}, headers=me)
+
+    assert first.status_code == again.status_code == 202, first.text
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["location"] == first.headers["location"]
+    assert completions == []
+    assert await _counts(container) == (1, 1, 1)
+
+
 async def test_the_same_key_with_another_payload_is_422(
     client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any]
 ) -> None:

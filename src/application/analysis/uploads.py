@@ -18,6 +18,8 @@ from uuid import UUID
 from application.analysis.settings import PipelineSettings
 from application.ports.analysis import RelayQueue
 from application.ports.audio import AudioInspector, InspectedAudio
+from application.ports.idempotency import IdempotencyReceipt
+from application.ports.job_intake import JobIntake, ReuseQuery
 from application.ports.persistence import UnitOfWork, UnitOfWorkFactory
 from application.ports.storage import ObjectStorage, PresignedUrl
 from application.ports.system import Clock, IdGenerator
@@ -67,6 +69,7 @@ class RecordingUploads:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
+        intake: JobIntake,
         storage: ObjectStorage,
         inspector: AudioInspector,
         queue: RelayQueue,
@@ -77,6 +80,7 @@ class RecordingUploads:
     ) -> None:
         """``feature_version``: the version of the feature configuration analyses run under."""
         self._uow = uow
+        self._intake = intake
         self._storage = storage
         self._inspector = inspector
         self._queue = queue
@@ -86,34 +90,63 @@ class RecordingUploads:
         self._feature_version = feature_version
 
     async def upload(
-        self, principal: Principal, kind: ReferenceKind, item_id: UUID, data: bytes, *, reuse: bool = True
+        self,
+        principal: Principal,
+        kind: ReferenceKind,
+        item_id: UUID,
+        data: bytes,
+        *,
+        reuse: bool = True,
+        receipt: IdempotencyReceipt[Job] | None = None,
     ) -> Job:
         """Validate the recording, store it and queue its analysis (or complete it from an identical
-        one's result, see the module doc); answer at once with the job."""
+        one's result, see the module doc); answer at once with the job.
+
+        The database sees two round trips (``JobIntake``): the item's reference with any reusable
+        analysis, then the job with its events, outbox row and ``receipt``'s response in one
+        transaction."""
         inspected = await self._inspect(kind, data)
-        async with self._uow() as uow:
-            await require_reference(uow, kind, item_id)
-            inputs = await self._inputs(uow, kind, item_id, data)
+        sha256 = hashlib.sha256(data).hexdigest()
+        query = ReuseQuery(principal.user_id, sha256, self._feature_version) if reuse else None
+        reference = await self._intake.reference(item_id, query)
+        if reference is None or reference.kind is not kind:
+            raise NotFoundError(kind.value, item_id)
+        if reference.reference_version is None:
+            raise ConflictError(f"the {kind.value} has no reference audio yet, so it cannot be analysed")
+        inputs = AnalysisInputs(sha256, reference.reference_version, self._feature_version)
         job_id = self._ids.new_id()
         key = recording_key(job_id, inspected.format)
         await self._storage.put(key, data, inspected.format.content_type)
         recording = Recording(key, inspected.format.content_type, inspected.duration_seconds, inspected.size)
-        now = self._clock.now()
-        job = Job.create(
-            job_id, principal.user_id, kind, item_id, now, recording, deadline=self._settings.queue_deadline
-        )
-        job.inputs = inputs
         try:
-            async with self._uow() as uow:
-                await uow.jobs.add(job)
-                outbox_id = await self._analyse_or_reuse(uow, job, reuse)
-                await uow.commit()
+            job = Job.create(
+                job_id, principal.user_id, kind, item_id, self._clock.now(), recording,
+                deadline=self._settings.queue_deadline,
+            )  # fmt: skip
+            job.inputs = inputs
+            source_id = reference.reusable.get(inputs.reference_version)
+            source = await self._reusable_source(source_id) if source_id is not None else None
+            outbox = None
+            if source is not None:
+                job.complete_from(source, self._clock.now())
+                logger.info("job %s reuses the result of job %s", job.id, job.reused_from)
+            else:
+                outbox = OutboxMessage(
+                    self._ids.new_id(), job.id, self._clock.now(), traceparent=tracing.current_traceparent()
+                )
+            await self._intake.accept(job, outbox, receipt)
         except BaseException:
             await self._storage.delete(key)
             raise
-        if outbox_id is not None:
-            await self._enqueue_relay(outbox_id)
+        if outbox is not None:
+            await self._enqueue_relay(outbox.id)
         return job
+
+    async def _reusable_source(self, job_id: UUID) -> Job | None:
+        """The completed job whose result a new one reuses, with its words (None if it went meanwhile)."""
+        async with self._uow() as uow:
+            source = await uow.jobs.get(job_id)
+        return source if source is not None and source.result is not None else None
 
     async def start_direct_upload(
         self, principal: Principal, kind: ReferenceKind, item_id: UUID, content_type: str, size_bytes: int

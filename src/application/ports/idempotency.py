@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 
 class KeyState(StrEnum):
@@ -26,6 +26,25 @@ class StoredResponse:
 class KeyClaim:
     state: KeyState
     response: StoredResponse | None = None
+
+
+Created = TypeVar("Created", contravariant=True)
+
+
+class IdempotencyReceipt(Protocol[Created]):
+    """The answer to an idempotent request, for a use case to store in the transaction that creates
+    what it answers for (the job, say): then no request can see the creation committed and its key
+    still in flight, and no separate transaction completes the key. A use case that does not record it
+    leaves the caller to complete the key afterwards (``IdempotencyStore.complete``)."""
+
+    @property
+    def scope(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+
+    def response(self, created: Created) -> StoredResponse:
+        """The response to store under the key for ``created``, as it will be committed."""
+        ...
 
 
 class IdempotencyStore(Protocol):

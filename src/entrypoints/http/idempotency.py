@@ -15,14 +15,14 @@ import hashlib
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
 import structlog
 from litestar import Request, Response
 
 from adapters.outages import unavailable_dependency
-from application.ports.idempotency import IdempotencyStore, KeyState, StoredResponse
+from application.ports.idempotency import IdempotencyReceipt, IdempotencyStore, KeyState, StoredResponse
 from domain.accounts import Principal
 from entrypoints.http.problems import ProblemError
 
@@ -33,6 +33,8 @@ RELEASE_RETRY_SECONDS = 60.0
 RELEASE_FIRST_PAUSE_SECONDS = 0.25
 RELEASE_MAX_PAUSE_SECONDS = 5.0
 logger = structlog.get_logger(__name__)
+T = TypeVar("T")
+Answer = tuple[int, msgspec.Struct, dict[str, str]]  # status, body, headers
 _releasing: set[asyncio.Task[None]] = set()  # held so a running release is not garbage-collected
 
 
@@ -51,9 +53,31 @@ async def idempotent(
     produce: Callable[[], Awaitable[tuple[int, msgspec.Struct, dict[str, str]]]],
 ) -> Response[bytes]:
     """Run ``produce`` once per (user, Idempotency-Key); without the header, just run it."""
+
+    async def create(_: IdempotencyReceipt[tuple[int, msgspec.Struct, dict[str, str]]] | None) -> Answer:
+        return await produce()
+
+    return await idempotent_creation(request, idempotency, principal, payload, create, _same)
+
+
+async def idempotent_creation(
+    request: Request[Any, Any, Any],
+    idempotency: IdempotencyStore,
+    principal: Principal,
+    payload: bytes,
+    create: Callable[[IdempotencyReceipt[T] | None], Awaitable[T]],
+    respond: Callable[[T], Answer],
+) -> Response[bytes]:
+    """Run ``create`` once per (user, Idempotency-Key) and answer ``respond(created)``; without the
+    header, just run it.
+
+    ``create`` is handed a receipt with which a use case may store the response in the transaction
+    that creates what it answers for; the key is then complete when that commits, without a
+    transaction of its own. A use case that does not use the receipt has its key completed after it
+    returns, as before."""
     raw_key = request.headers.get("idempotency-key")
     if raw_key is None:
-        return _respond(*await produce())
+        return _respond(*respond(await create(None)))
     key = raw_key.strip().strip('"')
     if not _KEY_PATTERN.match(key):
         raise ProblemError(
@@ -76,14 +100,40 @@ async def idempotent(
         return Response(
             stored.body, status_code=stored.status_code, media_type="application/json", headers=headers
         )
+    receipt = Receipt(scope, key, respond)
     try:
-        status, body, headers = await produce()
+        created = await create(receipt)
     except BaseException:
         await _release(idempotency, scope, key)
         raise
-    encoded = msgspec.json.encode(body)
-    await idempotency.complete(scope, key, StoredResponse(status, encoded, headers))
-    return Response(encoded, status_code=status, media_type="application/json", headers=headers)
+    response = receipt.given
+    if response is None:
+        response = receipt.response(created)
+        await idempotency.complete(scope, key, response)
+    return Response(
+        response.body, status_code=response.status_code, media_type="application/json",
+        headers=response.headers,
+    )  # fmt: skip
+
+
+class Receipt(Generic[T]):
+    """The response to store under a claimed key, encoded once: ``given`` is what a use case stored
+    (in its own transaction), None while it stored nothing."""
+
+    def __init__(self, scope: str, key: str, respond: Callable[[T], Answer]) -> None:
+        self.scope = scope
+        self.key = key
+        self._respond = respond
+        self.given: StoredResponse | None = None
+
+    def response(self, created: T) -> StoredResponse:
+        status, body, headers = self._respond(created)
+        self.given = StoredResponse(status, msgspec.json.encode(body), headers)
+        return self.given
+
+
+def _same(answer: Answer) -> Answer:
+    return answer
 
 
 async def _release(idempotency: IdempotencyStore, scope: str, key: str) -> None:

@@ -23,6 +23,8 @@ from tests.support.pipeline_fakes import (
 
 from application.analysis.live_events import commit_and_publish
 from application.ports.audio import InspectedAudio
+from application.ports.idempotency import IdempotencyReceipt, StoredResponse
+from application.ports.job_intake import IntakeReference, ReuseQuery
 from application.ports.persistence import (
     ActorFilter,
     BookmarkedItem,
@@ -34,6 +36,8 @@ from application.ports.persistence import (
 from application.ports.security import AccessToken
 from application.ports.storage import ObjectNotFoundError, PresignedUrl, StoredObject
 from domain.accounts import Principal, Role, User
+from domain.analysis.jobs import Job, JobStatus
+from domain.analysis.outbox import OutboxMessage
 from domain.audio import AudioFormat, AudioLimits, AudioTooLongError
 from domain.bookmarks import Bookmark
 from domain.catalog import Actor, MovieLine, PracticeItem, ReferenceKind, Word
@@ -264,6 +268,51 @@ class FakeDatabase:
 
     def __call__(self) -> FakeUnitOfWork:
         return FakeUnitOfWork(self)
+
+
+class FakeJobIntake:
+    """The upload path's reads and its one write on the fake database: the write is one commit of its
+    unit of work (events numbered and published as it does), with the receipts' responses kept in
+    ``receipts`` (scope, key) in that same commit."""
+
+    def __init__(self, database: FakeDatabase) -> None:
+        self._database = database
+        self.receipts: dict[tuple[str, str], StoredResponse] = {}
+
+    async def reference(self, item_id: UUID, reuse: ReuseQuery | None = None) -> IntakeReference | None:
+        item = self._database.tables.items.get(item_id)
+        if item is None:
+            return None
+        reusable: dict[str, UUID] = {}
+        if reuse is not None:
+            matching = sorted(
+                (
+                    job
+                    for job in self._database.tables.pipeline.jobs.values()
+                    if job.user_id == reuse.user_id
+                    and job.item_id == item_id
+                    and job.kind is item.kind
+                    and job.status is JobStatus.COMPLETED
+                    and job.inputs is not None
+                    and job.inputs.recording_sha256 == reuse.recording_sha256
+                    and job.inputs.feature_version == reuse.feature_version
+                ),
+                key=lambda job: job.created_at,
+            )
+            reusable = {job.inputs.reference_version: job.id for job in matching if job.inputs}
+        return IntakeReference(item.kind, item.reference_version, reusable)
+
+    async def accept(
+        self, job: Job, outbox: OutboxMessage | None, receipt: IdempotencyReceipt[Job] | None = None
+    ) -> None:
+        response = receipt.response(job) if receipt is not None else None
+        async with self._database() as uow:
+            await uow.jobs.add(job)
+            if outbox is not None:
+                await uow.outbox.add(outbox)
+            await uow.commit()
+        if receipt is not None and response is not None:
+            self.receipts[(receipt.scope, receipt.key)] = response
 
 
 class InMemoryStorage:

@@ -11,6 +11,7 @@ from tests.support.pipeline_fakes import PipelineTables, RecordingPublisher, Rec
 from tests.unit.application.fakes import (
     FakeDatabase,
     FakeInspector,
+    FakeJobIntake,
     FixedClock,
     InMemoryStorage,
     SequentialIds,
@@ -38,6 +39,9 @@ class World:
     storage: InMemoryStorage = field(default_factory=InMemoryStorage)
     ids: SequentialIds = field(default_factory=SequentialIds)
     settings: PipelineSettings = SETTINGS
+
+    def __post_init__(self) -> None:
+        self.intake = FakeJobIntake(self.database)
 
     @property
     def tables(self) -> PipelineTables:
@@ -99,6 +103,7 @@ class World:
         """The upload use case on this world's fakes, with ``queue`` for the relay's fast path."""
         return RecordingUploads(
             self.database,
+            self.intake,
             self.storage,
             FakeInspector(),
             queue,

@@ -10,8 +10,9 @@ from tests.support.pipeline_fakes import RecordingRelayQueue
 from tests.unit.application.pipeline_world import OWNER, World
 
 from application.analysis.uploads import RecordingUploads, recording_key
+from application.ports.idempotency import StoredResponse
 from domain.accounts import Principal, Role
-from domain.analysis.jobs import EventType, JobStatus
+from domain.analysis.jobs import EventType, Job, JobStatus
 from domain.audio import AudioFormat, AudioTooLargeError, AudioTooLongError
 from domain.catalog import ReferenceKind
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
@@ -191,3 +192,54 @@ async def test_another_users_job_cannot_be_submitted(world: World, uploads: Reco
     with pytest.raises(NotFoundError):
         await uploads.submit(Principal(UUID(int=7), Role.USER), job_id)
     assert world.job(job_id).status is JobStatus.AWAITING_UPLOAD
+
+
+class Receipt:
+    """What the HTTP layer hands the use case for an Idempotency-Key: the response to store."""
+
+    scope, key = "user", "take-1"
+
+    def response(self, created: Job) -> StoredResponse:
+        return StoredResponse(202, str(created.id).encode(), {"Location": f"/v1/jobs/{created.id}"})
+
+
+async def test_an_idempotency_keys_response_is_stored_with_the_job_in_one_commit(
+    world: World, uploads: RecordingUploads
+) -> None:
+    commits = world.database.commits
+
+    job = await uploads.upload(OWNER, ReferenceKind.TOKEN, world.add_token(), TAKE, receipt=Receipt())
+
+    assert world.database.commits == commits + 1
+    assert world.intake.receipts == {("user", "take-1"): Receipt().response(job)}
+    assert world.job(job.id).status is JobStatus.QUEUED
+
+
+@pytest.mark.parametrize(
+    ("kind", "reference", "refusal"),
+    [
+        (ReferenceKind.SCRIPT, True, NotFoundError),  # a token is no script
+        (ReferenceKind.TOKEN, False, ConflictError),  # no reference audio yet
+    ],
+)
+async def test_a_refused_upload_stores_no_response_and_no_recording(
+    world: World, uploads: RecordingUploads, kind: ReferenceKind, reference: bool, refusal: type[Exception]
+) -> None:
+    with pytest.raises(refusal):
+        await uploads.upload(OWNER, kind, world.add_token(reference=reference), TAKE, receipt=Receipt())
+
+    assert world.intake.receipts == {}
+    assert world.storage.objects == {}
+
+
+async def test_a_failed_commit_stores_no_response_and_deletes_the_recording(
+    world: World, uploads: RecordingUploads
+) -> None:
+    world.database.fail_next_commit = True
+
+    with pytest.raises(ConflictError):
+        await uploads.upload(OWNER, ReferenceKind.TOKEN, world.add_token(), TAKE, receipt=Receipt())
+
+    assert world.intake.receipts == {}
+    assert world.storage.objects == {}
+    assert world.tables.jobs == {}

@@ -28,13 +28,14 @@ from application.analysis.resumable import ResumableUploads
 from application.analysis.uploads import RecordingUploads
 from application.bookmarks import Bookmarks
 from application.catalog import CatalogAdministration, CatalogQueries
-from application.ports.idempotency import IdempotencyStore
+from application.ports.idempotency import IdempotencyReceipt, IdempotencyStore
+from domain.analysis.jobs import Job
 from domain.catalog import ReferenceKind
 from domain.errors import AuthenticationError
 from entrypoints.bootstrap import pipeline_settings
 from entrypoints.http.admission import Admission
 from entrypoints.http.dependencies import Injected
-from entrypoints.http.idempotency import idempotent
+from entrypoints.http.idempotency import idempotent, idempotent_creation
 from entrypoints.http.job_schemas import DirectUploadBody, DirectUploadOut, JobOut, UploadTarget
 from entrypoints.http.multipart_schemas import MultipartUploadBody, MultipartUploadOut
 from entrypoints.http.rate_limits import limit_uploads
@@ -88,6 +89,10 @@ def reuse_payload(payload: bytes, reuse: bool) -> bytes:
 
 def accepted(job_out: JobOut) -> tuple[int, JobOut, dict[str, str]]:
     return 202, job_out, {"Location": job_out.links.self}
+
+
+def job_accepted(job: Job) -> tuple[int, JobOut, dict[str, str]]:
+    return accepted(JobOut.of(job))
 
 
 Queries = Injected[CatalogQueries]
@@ -250,12 +255,12 @@ def practice_item_controllers(
         ) -> Response[bytes]:  # fmt: skip
             recording = await data.file.read()
 
-            async def produce() -> tuple[int, JobOut, dict[str, str]]:
-                job = await uploads.upload(principal, kind, item_id, recording, reuse=reuse)
-                return accepted(JobOut.of(job))
+            async def create(receipt: IdempotencyReceipt[Job] | None) -> Job:
+                # The key's response is stored in the job's own transaction (one round trip less).
+                return await uploads.upload(principal, kind, item_id, recording, reuse=reuse, receipt=receipt)
 
             payload = reuse_payload(recording, reuse)
-            return await idempotent(request, idempotency, principal, payload, produce)
+            return await idempotent_creation(request, idempotency, principal, payload, create, job_accepted)
 
         @post(
             "/uploads",
