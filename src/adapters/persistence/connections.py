@@ -46,6 +46,13 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connec
     connection = proxied.driver_connection
     try:
         yield connection
+    except asyncpg.InterfaceError as error:
+        if connection is None or connection.is_closed():
+            # Closed between the checkout's look and the statement (a restart at that moment): an
+            # outage of Postgres (503 with Retry-After), as a connection lost mid-statement is.
+            await greenlet_spawn(proxied.invalidate)
+            raise asyncpg.ConnectionDoesNotExistError("the database closed the connection") from error
+        raise
     except BaseException:
         if connection is None or connection.is_closed():
             await greenlet_spawn(proxied.invalidate)

@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from adapters.outages import unavailable_dependency
 from adapters.persistence.connections import discard_closed_connections, driver_connection
 
 
@@ -56,3 +58,30 @@ async def driver_connection_pid(engine: AsyncEngine) -> int:
 
 async def test_an_open_connection_is_reused_without_a_check_query(pooled: AsyncEngine) -> None:
     assert await _backend(pooled) == await _backend(pooled) == await driver_connection_pid(pooled)
+
+
+async def test_a_connection_closed_under_a_statement_is_a_postgres_outage(
+    pooled: AsyncEngine, engine: AsyncEngine
+) -> None:
+    ended: list[int] = []
+
+    with pytest.raises(asyncpg.PostgresConnectionError) as raised:
+        await _statement_after_the_server_ended_the_session(pooled, engine, ended)
+
+    assert unavailable_dependency(raised.value) == "postgres"
+    assert await driver_connection_pid(pooled) not in ended  # the dead connection left the pool
+
+
+async def _statement_after_the_server_ended_the_session(
+    pooled: AsyncEngine, engine: AsyncEngine, ended: list[int]
+) -> None:
+    async with driver_connection(pooled) as connection:
+        ended.append(int(await connection.fetchval("SELECT pg_backend_pid()")))
+        async with engine.connect() as admin:
+            await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": ended[0]})
+            await admin.commit()
+        for _ in range(100):
+            if connection.is_closed():
+                break
+            await asyncio.sleep(0.02)
+        await connection.fetchval("SELECT 1")
