@@ -88,3 +88,17 @@ def test_the_check_sees_a_module_that_is_imported() -> None:
     assert "av" in _offending(
         _imported_after("from adapters.audio import decoding; decoding.preload()"), ("av",)
     )
+
+
+def test_a_process_starts_without_collecting_and_collects_again_once_started() -> None:
+    # In a fresh interpreter: freezing would move the test process's own objects out of the collector's sight.
+    code = (
+        "import gc\n"
+        "from entrypoints.cli import _collecting_no_garbage_while_starting\n"
+        "with _collecting_no_garbage_while_starting():\n"
+        "    assert not gc.isenabled()\n"
+        "    import entrypoints.worker\n"
+        "assert gc.isenabled()\n"
+        "assert gc.get_freeze_count() > 10000\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
