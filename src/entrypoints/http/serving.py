@@ -71,6 +71,7 @@ class Prefork:
     children: dict[int, float] = field(default_factory=dict)  # pid -> when forked
     stopping: bool = False
     _pending_respawns: list[float] = field(default_factory=list)  # when each may be forked
+    _parent: int = 0
 
     def run(self) -> int:
         previous = {sig: signal.signal(sig, self._ask_to_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -95,6 +96,7 @@ class Prefork:
         # Flush before forking, so buffered output is not written twice.
         sys.stdout.flush()
         sys.stderr.flush()
+        self._parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child: never returns into the parent's code
             os._exit(self._child())
@@ -106,6 +108,8 @@ class Prefork:
             # The parent's handlers only set its flag; uvicorn installs the server's own.
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.default_int_handler)
+            if not _stop_with_parent(self._parent):
+                return 0
             code = self.serve()
         except SystemExit as exit_:
             code = exit_.code if isinstance(exit_.code, int) else 1
@@ -157,6 +161,18 @@ class Prefork:
         while self.children:
             self._reap(respawn=False)
             time.sleep(POLL_SECONDS)
+
+
+def _stop_with_parent(parent: int) -> bool:
+    """Ask the kernel to send this process SIGTERM when its parent dies (Linux), so a parent killed alone
+    leaves no process holding the port; False when the parent is gone already."""
+    if sys.platform == "linux":
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+    return os.getppid() == parent
 
 
 def _signal(pid: int, signum: int) -> None:

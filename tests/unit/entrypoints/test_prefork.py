@@ -8,6 +8,7 @@ standing in for uvicorn servers: each writes its pid to a file and waits for SIG
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -84,9 +85,10 @@ def cleanup() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     yield started
     for process in started:
-        if process.poll() is None:
+        # The whole group: children outlive a parent that was killed alone if the test failed.
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+        process.wait(10)
 
 
 def test_it_forks_the_processes_asked_for(tmp_path: Path, cleanup: list[subprocess.Popen[bytes]]) -> None:
@@ -141,3 +143,16 @@ def test_a_child_outliving_the_grace_period_is_killed(
     assert parent.wait(30) == 0
     assert not any(_alive(pid) for pid in _pids(tmp_path, "child"))
     assert _pids(tmp_path, "stopped") == set()
+
+
+def test_the_children_stop_when_the_parent_is_killed_alone(
+    tmp_path: Path, cleanup: list[subprocess.Popen[bytes]]
+) -> None:
+    parent = _start(tmp_path)
+    cleanup.append(parent)
+    _wait_for(lambda: len(_pids(tmp_path, "child")) == 2)
+
+    parent.kill()  # SIGKILL to the parent only: it cannot pass anything on
+
+    parent.wait(10)
+    _wait_for(lambda: _pids(tmp_path, "stopped") == _pids(tmp_path, "child"))
