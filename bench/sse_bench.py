@@ -346,7 +346,7 @@ async def _run(
     started = time.monotonic()
     token, job_ids = await _seed(container, args.clients)
     print(f"seeded {len(job_ids)} jobs in {time.monotonic() - started:.1f} s")
-    port = _free_port()
+    port = args.port or _free_port()
     env = {
         "APP_ENV": "test",
         "DATABASE_URL": database_url,
@@ -455,6 +455,7 @@ def main() -> None:
     parser.add_argument("--publish-rate", type=float, default=0, help="phase 1 events/s; 0: a burst")
     parser.add_argument("--settle", type=float, default=2.0, help="seconds to wait for deliveries")
     parser.add_argument("--webhook-concurrency", type=int, default=8)
+    parser.add_argument("--port", type=int, default=0, help="the API's port; 0: any free one")
     args = parser.parse_args()
     _raise_open_files(args.clients + 256)
     asyncio.run(_bench(args))

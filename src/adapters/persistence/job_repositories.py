@@ -20,7 +20,7 @@ from adapters.persistence.models import (
     UserEventCounterRow,
     WebhookInboxRow,
 )
-from application.ports.persistence import JobFilter, JobStats, OutboxBacklog, Page, PageRequest
+from application.ports.persistence import JobFilter, JobStats, JobStreamHead, OutboxBacklog, Page, PageRequest
 from domain.analysis.jobs import AnalysisInputs, EventType, Job, JobEvent, JobStatus, Recording
 from domain.analysis.outbox import OutboxMessage
 from domain.analysis.results import AnalysisResult, WordResult, WordStatus
@@ -264,11 +264,13 @@ class SqlaJobEventRepository:
         )
         return [_event_from_row(r) for r in rows]
 
-    async def last_sequences(self, job_ids: Collection[UUID]) -> dict[UUID, int]:
+    async def stream_heads(self, job_ids: Collection[UUID]) -> dict[UUID, JobStreamHead]:
         rows = await self._session.execute(
-            select(JobRow.id, JobRow.last_sequence).where(JobRow.id.in_(list(job_ids)))
+            select(JobRow.id, JobRow.user_id, JobRow.status, JobRow.last_sequence).where(
+                JobRow.id.in_(list(job_ids))
+            )
         )
-        return {row.id: row.last_sequence for row in rows}
+        return {row.id: JobStreamHead(row.user_id, JobStatus(row.status), row.last_sequence) for row in rows}
 
     async def list_for_user_after(self, user_id: UUID, after: int, limit: int = 1000) -> list[JobEvent]:
         rows = await self._session.scalars(
