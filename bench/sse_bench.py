@@ -380,7 +380,9 @@ async def _run(
         clients.start()
         assert await _receive(parent_end, clients, 600) == "connected"
         rss_connected, cpu_connected = _process_figures(api.pid)
-        print(f"clients connected; holding them until each had a heartbeat ({args.heartbeat:.0f} s)")
+        print(
+            f"clients connected; holding them until each had a heartbeat ({args.heartbeat:.0f} s)", flush=True
+        )
         held_from = time.monotonic()
         kept = _Kept()
         async with SqlaUnitOfWork(container.session_factory, kept) as uow:
@@ -392,6 +394,7 @@ async def _run(
             channels = len(await container.redis.pubsub_channels("job:*"))
             await uow.commit()
         # As stored: each with its place in its owner's feed, so it goes to both channels.
+        print(f"phase 1: publishing {len(kept.events)} events", flush=True)
         published_at, burst = await _publish(container, kept.events, args.publish_rate)
         await asyncio.sleep(args.settle)
         _, cpu_fan_out = _process_figures(api.pid)
@@ -406,6 +409,7 @@ async def _run(
                     WebhookDelivery(f"msg_{uuid4().hex}", job_id, "analysis.completed", Completed(RESULT))
                 )
 
+        print(f"phase 2: completing {len(job_ids)} jobs through the webhook", flush=True)
         webhooks_started = time.monotonic()
         await asyncio.gather(*(complete(job_id) for job_id in job_ids))
         webhooks = time.monotonic() - webhooks_started

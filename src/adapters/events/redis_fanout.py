@@ -31,9 +31,13 @@ USER_CHANNEL_PREFIX = "user:"
 SUBSCRIBER_BACKLOG = 1000
 # Publishing happens on request paths (an upload, a webhook) after the commit, and joining when a stream
 # opens: a stalled Redis must not hold either. Past these bounds the publish is dropped (streams catch up
-# from Postgres) and the stream follows Postgres instead.
+# from Postgres) and the stream follows Postgres instead. JOIN_TIMEOUT_SECONDS bounds Redis taking one
+# batch's SUBSCRIBE (or UNSUBSCRIBE); JOIN_WAIT_SECONDS a stream's whole wait, its batch's turn included.
+# Thousands of streams opening at once keep a busy process's event loop late by a second or more, with
+# Redis answering at once: bounding the whole wait by Redis's bound sent those streams to Postgres.
 PUBLISH_TIMEOUT_SECONDS = 0.3
 JOIN_TIMEOUT_SECONDS = 1.0
+JOIN_WAIT_SECONDS = 5.0
 RECONNECT_GRACE_SECONDS = 1.0
 UNSUBSCRIBE_RETRY_SECONDS = 1.0
 READ_RETRY_SECONDS = 0.5
@@ -242,7 +246,8 @@ class RedisEventFanout:
             return
         self._in_redis -= idle
         try:
-            await pubsub.unsubscribe(*idle)
+            async with asyncio.timeout(JOIN_TIMEOUT_SECONDS):
+                await pubsub.unsubscribe(*idle)
         except Exception:
             logger.warning("unsubscribing %d idle channels failed; retrying", len(idle), exc_info=True)
             self._idle |= idle
@@ -375,7 +380,7 @@ class RedisJobEventFeed:
         if not self._fanout.connected:
             raise LiveEventsUnavailableError("the job events channel (Redis) is down")
         try:
-            async with asyncio.timeout(JOIN_TIMEOUT_SECONDS):
+            async with asyncio.timeout(JOIN_WAIT_SECONDS):
                 subscriber = await self._fanout.join(channel)
         except (RedisError, OSError, TimeoutError) as error:
             raise LiveEventsUnavailableError(f"subscribing to {channel} failed: {error!r}") from error
