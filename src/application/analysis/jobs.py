@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from uuid import UUID
 
-from application.analysis.following import LIVE_DOWN_POLL_SECONDS, Followed, follow
+from application.analysis.following import LIVE_DOWN_POLL_SECONDS, CatchUpLimit, Followed, follow
 from application.ports.analysis import JobEventFeed
 from application.ports.persistence import (
     JobFilter,
@@ -91,6 +91,7 @@ class UserJobs:
         self._clock = clock
         self._poll_seconds = live_down_poll_seconds
         self._heads = StreamHeads(uow)
+        self._catch_ups = CatchUpLimit()
 
     async def get(self, principal: Principal, job_id: UUID) -> Job:
         async with self._uow() as uow:
@@ -163,7 +164,10 @@ class UserJobs:
         return await self.catch_up(job_id, after_sequence)
 
     async def catch_up(self, job_id: UUID, after_sequence: int) -> list[JobEvent]:
-        """Persisted events after ``after_sequence``, oldest first."""
+        """Persisted events after ``after_sequence``, oldest first (a few streams' queries at a time)."""
+        return await self._catch_ups.run(lambda: self._list_after(job_id, after_sequence))
+
+    async def _list_after(self, job_id: UUID, after_sequence: int) -> list[JobEvent]:
         async with self._uow() as uow:
             return await uow.job_events.list_after(job_id, after_sequence)
 

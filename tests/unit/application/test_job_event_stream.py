@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from application.analysis.following import CATCH_UP_CONCURRENCY
 from application.analysis.jobs import StreamHeads, UserJobs
 from application.ports.analysis import LiveEventsUnavailableError
 from application.ports.persistence import JobStreamHead
@@ -342,3 +343,32 @@ async def test_a_failed_batched_check_fails_every_stream_waiting_for_it() -> Non
     answers = await asyncio.gather(*(heads.of(uuid4()) for _ in range(3)), return_exceptions=True)
 
     assert all(isinstance(answer, ConnectionRefusedError) for answer in answers)
+
+
+async def test_streams_behind_together_read_their_history_a_few_at_a_time(world: World) -> None:
+    """Thousands of streams behind at once queue for a turn rather than for the connection pool, whose
+    bounded wait would end them."""
+    in_flight, most = 0, 0
+
+    class Slow(Store):
+        def __call__(self) -> FakeUnitOfWork:
+            return SlowUnitOfWork(self)
+
+    class SlowUnitOfWork(FakeUnitOfWork):
+        async def list_after(self, job_id: UUID, after_sequence: int) -> list[JobEvent]:
+            nonlocal in_flight, most
+            in_flight += 1
+            most = max(most, in_flight)
+            await asyncio.sleep(0.01)
+            in_flight -= 1
+            return await super().list_after(job_id, after_sequence)
+
+    store = Slow(jobs=world.store.jobs, events=world.store.events)
+    user_jobs = UserJobs(store, world.feed, FixedClock(), live_down_poll_seconds=POLL)  # type: ignore[arg-type]
+
+    answers = await asyncio.gather(
+        *(user_jobs.catch_up(world.job.id, 0) for _ in range(3 * CATCH_UP_CONCURRENCY))
+    )
+
+    assert all([event.sequence for event in answer] == [1] for answer in answers)
+    assert most == CATCH_UP_CONCURRENCY

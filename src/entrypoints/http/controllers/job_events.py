@@ -194,7 +194,9 @@ async def sse_messages(
             if dependency is None:
                 logger.exception("event stream failed")
             else:
-                logger.warning("event stream ended: dependency unavailable", dependency=dependency)
+                logger.warning(
+                    "event stream ended: dependency unavailable", dependency=dependency, error=repr(error)
+                )
                 retry = DEPENDENCY_RETRY_AFTER_SECONDS * 1000
                 yield sse_frame(comment=f"{dependency} unavailable; reconnect", retry=retry)
         if shutting_down.is_set():
