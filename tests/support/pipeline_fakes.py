@@ -11,7 +11,7 @@ from uuid import UUID
 
 from application.ports.analysis import AnalysisRequest, DispatchError
 from application.ports.idempotency import KeyClaim, StoredResponse
-from application.ports.persistence import JobFilter, JobStats, OutboxBacklog, Page, PageRequest
+from application.ports.persistence import JobFilter, JobStats, JobStreamHead, OutboxBacklog, Page, PageRequest
 from domain.analysis.jobs import AnalysisInputs, Job, JobEvent, JobStatus
 from domain.analysis.outbox import OutboxMessage
 from domain.catalog import ReferenceKind
@@ -125,8 +125,12 @@ class InMemoryJobEvents:
     async def list_after(self, job_id: UUID, after_sequence: int, limit: int = 1000) -> list[JobEvent]:
         return [e for e in self._t.events_of(job_id) if e.sequence > after_sequence][:limit]
 
-    async def last_sequences(self, job_ids: Collection[UUID]) -> dict[UUID, int]:
-        return {job_id: max((e.sequence for e in self._t.events_of(job_id)), default=0) for job_id in job_ids}
+    async def stream_heads(self, job_ids: Collection[UUID]) -> dict[UUID, JobStreamHead]:
+        return {
+            job_id: JobStreamHead(job.user_id, job.status, job.last_sequence)
+            for job_id in job_ids
+            if (job := self._t.jobs.get(job_id)) is not None
+        }
 
     async def list_for_user_after(self, user_id: UUID, after: int, limit: int = 1000) -> list[JobEvent]:
         mine = [e for e in self._t.events if e.user_id == user_id and (e.feed_sequence or 0) > after]

@@ -1,8 +1,9 @@
 """Live job events over Redis pub/sub, fanned out to this process's SSE streams with redis-py's public API.
 
 One channel per job (``job:<id>``) and one per user (``user:<id>``, every event of their jobs, for
-their feed). A process holds one pub/sub connection and one reader task, opened
-at its first subscription; the reader hands each message to the local subscribers of its channel. A
+their feed). A publish of any number of events is one Redis round trip (a pipeline of PUBLISHes). A
+process holds one pub/sub connection and one reader task, opened at its first subscription; the reader
+decodes each message once and hands the same event to every local subscriber of its channel. A
 subscriber costs a bounded queue and a set entry, no task. History and catch-up stay in Postgres.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -30,9 +31,13 @@ USER_CHANNEL_PREFIX = "user:"
 SUBSCRIBER_BACKLOG = 1000
 # Publishing happens on request paths (an upload, a webhook) after the commit, and joining when a stream
 # opens: a stalled Redis must not hold either. Past these bounds the publish is dropped (streams catch up
-# from Postgres) and the stream follows Postgres instead.
+# from Postgres) and the stream follows Postgres instead. JOIN_TIMEOUT_SECONDS bounds Redis taking one
+# batch's SUBSCRIBE (or UNSUBSCRIBE); JOIN_WAIT_SECONDS a stream's whole wait, its batch's turn included.
+# Thousands of streams opening at once keep a busy process's event loop late by a second or more, with
+# Redis answering at once: bounding the whole wait by Redis's bound sent those streams to Postgres.
 PUBLISH_TIMEOUT_SECONDS = 0.3
 JOIN_TIMEOUT_SECONDS = 1.0
+JOIN_WAIT_SECONDS = 5.0
 RECONNECT_GRACE_SECONDS = 1.0
 UNSUBSCRIBE_RETRY_SECONDS = 1.0
 READ_RETRY_SECONDS = 0.5
@@ -48,18 +53,21 @@ def user_channel(user_id: UUID) -> str:
     return f"{USER_CHANNEL_PREFIX}{user_id}"
 
 
-class LocalSubscriber:
+T = TypeVar("T")
+
+
+class LocalSubscriber(Generic[T]):
     """One SSE stream's inbox: a bounded queue that drops its oldest message when full."""
 
     def __init__(self, backlog: int = SUBSCRIBER_BACKLOG) -> None:
-        self._queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=backlog)
+        self._queue: asyncio.Queue[T] = asyncio.Queue(maxsize=backlog)
 
-    def put(self, payload: bytes) -> None:
+    def put(self, message: T) -> None:
         if self._queue.full():
             self._queue.get_nowait()
-        self._queue.put_nowait(payload)
+        self._queue.put_nowait(message)
 
-    async def receive(self, timeout_seconds: float) -> bytes | None:
+    async def receive(self, timeout_seconds: float) -> T | None:
         if timeout_seconds <= 0:
             try:
                 return self._queue.get_nowait()
@@ -83,7 +91,7 @@ class RedisEventFanout:
     def __init__(self, redis: Redis, backlog: int = SUBSCRIBER_BACKLOG) -> None:
         self._redis = redis
         self._backlog = backlog
-        self._local: dict[str, set[LocalSubscriber]] = {}
+        self._local: dict[str, set[LocalSubscriber[JobEvent]]] = {}
         self._in_redis: set[str] = set()
         self._idle: set[str] = set()
         # Channels waiting for the next SUBSCRIBE, and whoever waits for it.
@@ -114,18 +122,25 @@ class RedisEventFanout:
             return False
         return True
 
-    async def publish(self, channel: str, payload: bytes) -> None:
-        """Raise ``TimeoutError`` when Redis does not take the message within PUBLISH_TIMEOUT_SECONDS."""
+    async def publish(self, messages: list[tuple[str, bytes]]) -> None:
+        """Publish each (channel, payload) in one round trip (a pipeline, not a transaction: nothing
+        waits for anything else); raise ``TimeoutError`` when Redis does not take them within
+        PUBLISH_TIMEOUT_SECONDS."""
+        if not messages:
+            return
         async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
-            await self._redis.publish(channel, payload)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for channel, payload in messages:
+                    pipe.publish(channel, payload)
+                await pipe.execute()
 
-    async def join(self, channel: str) -> LocalSubscriber:
+    async def join(self, channel: str) -> LocalSubscriber[JobEvent]:
         """A subscriber of ``channel``, once Redis has been asked to send it this channel's messages.
 
         Channels wanted by streams opening at the same time go to Redis in one SUBSCRIBE: one at a
         time, thousands of streams opening together queued behind each other for seconds.
         """
-        subscriber = LocalSubscriber(self._backlog)
+        subscriber: LocalSubscriber[JobEvent] = LocalSubscriber(self._backlog)
         self._local.setdefault(channel, set()).add(subscriber)
         try:
             if channel not in self._in_redis:
@@ -141,7 +156,7 @@ class RedisEventFanout:
             raise
         return subscriber
 
-    def leave(self, subscriber: LocalSubscriber, channel: str) -> None:
+    def leave(self, subscriber: LocalSubscriber[JobEvent], channel: str) -> None:
         members = self._local.get(channel)
         if members is None or subscriber not in members:
             return
@@ -179,7 +194,8 @@ class RedisEventFanout:
             return self._pubsub
 
     async def _read(self, pubsub: PubSub) -> None:
-        """Dispatch every message to the channel's local subscribers; carry on once Redis is back.
+        """Decode every message once and hand the event to the channel's local subscribers; carry on
+        once Redis is back.
 
         redis-py reconnects and subscribes again to the channels it was subscribed to. Events published
         meanwhile are lost to live delivery; the SSE streams read them from Postgres.
@@ -199,8 +215,15 @@ class RedisEventFanout:
             channel = message["channel"]
             name = channel.decode() if isinstance(channel, bytes) else str(channel)
             # Unsubscribing is asynchronous in Redis: what still arrives for a channel left finds nobody.
-            for subscriber in self._local.get(name, ()):
-                subscriber.put(message["data"])
+            subscribers = self._local.get(name)
+            if not subscribers:
+                continue
+            event = decode_event(message["data"])
+            if event is None:
+                logger.warning("dropped an undecodable message on %s", name)
+                continue
+            for subscriber in subscribers:
+                subscriber.put(event)
 
     async def _subscriptions(self, pubsub: PubSub) -> None:
         """Tell Redis, in batches and in the order the registry saw them, which channels this process
@@ -223,7 +246,8 @@ class RedisEventFanout:
             return
         self._in_redis -= idle
         try:
-            await pubsub.unsubscribe(*idle)
+            async with asyncio.timeout(JOIN_TIMEOUT_SECONDS):
+                await pubsub.unsubscribe(*idle)
         except Exception:
             logger.warning("unsubscribing %d idle channels failed; retrying", len(idle), exc_info=True)
             self._idle |= idle
@@ -307,35 +331,36 @@ class RedisJobEventPublisher:
         self._fanout = fanout
 
     async def publish(self, events: list[JobEvent]) -> None:
-        """On the job's channel, then on its owner's (once the event has its place in their feed)."""
+        """Each event, encoded once, on its job's channel and then on its owner's (once the event has
+        its place in their feed): all of them in one Redis round trip, in order."""
+        if not events:
+            return
+        messages: list[tuple[str, bytes]] = []
         for event in events:
-            attributes = {"job.id": str(event.job_id), "event.type": event.type.value}
-            with tracing.span("events.publish", kind="producer", attributes=attributes):
-                payload = encode_event(event)
-                await self._fanout.publish(job_channel(event.job_id), payload)
-                if event.user_id is not None and event.feed_sequence is not None:
-                    await self._fanout.publish(user_channel(event.user_id), payload)
+            payload = encode_event(event)
+            messages.append((job_channel(event.job_id), payload))
+            if event.user_id is not None and event.feed_sequence is not None:
+                messages.append((user_channel(event.user_id), payload))
+        # One span per round trip, named after its newest event (most publishes carry exactly one).
+        attributes = {
+            "job.id": str(events[-1].job_id),
+            "event.type": events[-1].type.value,
+            "events.count": len(events),
+        }
+        with tracing.span("events.publish", kind="producer", attributes=attributes):
+            await self._fanout.publish(messages)
 
 
 class RedisJobEventSubscription:
-    def __init__(self, fanout: RedisEventFanout, channel: str, subscriber: LocalSubscriber) -> None:
+    def __init__(self, fanout: RedisEventFanout, channel: str, subscriber: LocalSubscriber[JobEvent]) -> None:
         self._fanout = fanout
         self._channel = channel
         self._subscriber = subscriber
 
     async def next(self, timeout_seconds: float) -> JobEvent | None:
-        if not await self._fanout.reconnected(RECONNECT_GRACE_SECONDS):
+        if not self._fanout.connected and not await self._fanout.reconnected(RECONNECT_GRACE_SECONDS):
             raise LiveEventsUnavailableError("the job events channel (Redis) is down")
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_seconds
-        while True:
-            payload = await self._subscriber.receive(deadline - loop.time() if timeout_seconds > 0 else 0)
-            if payload is None:
-                return None
-            event = decode_event(payload)
-            if event is not None:
-                return event
-            logger.warning("dropped an undecodable message on %s", self._channel)
+        return await self._subscriber.receive(timeout_seconds)
 
     async def close(self) -> None:
         self._fanout.leave(self._subscriber, self._channel)
@@ -355,7 +380,7 @@ class RedisJobEventFeed:
         if not self._fanout.connected:
             raise LiveEventsUnavailableError("the job events channel (Redis) is down")
         try:
-            async with asyncio.timeout(JOIN_TIMEOUT_SECONDS):
+            async with asyncio.timeout(JOIN_WAIT_SECONDS):
                 subscriber = await self._fanout.join(channel)
         except (RedisError, OSError, TimeoutError) as error:
             raise LiveEventsUnavailableError(f"subscribing to {channel} failed: {error!r}") from error

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import any_, bindparam, delete, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.persistence.models import (
@@ -20,12 +21,13 @@ from adapters.persistence.models import (
     UserEventCounterRow,
     WebhookInboxRow,
 )
-from application.ports.persistence import JobFilter, JobStats, OutboxBacklog, Page, PageRequest
+from application.ports.persistence import JobFilter, JobStats, JobStreamHead, OutboxBacklog, Page, PageRequest
 from domain.analysis.jobs import AnalysisInputs, EventType, Job, JobEvent, JobStatus, Recording
 from domain.analysis.outbox import OutboxMessage
 from domain.analysis.results import AnalysisResult, WordResult, WordStatus
 from domain.catalog import ReferenceKind
 
+_UUID_ARRAY = ARRAY(PG_UUID(as_uuid=True))
 LIVE_STATUSES = ("awaiting_upload", "queued", "dispatched", "processing")
 
 
@@ -264,11 +266,15 @@ class SqlaJobEventRepository:
         )
         return [_event_from_row(r) for r in rows]
 
-    async def last_sequences(self, job_ids: Collection[UUID]) -> dict[UUID, int]:
+    async def stream_heads(self, job_ids: Collection[UUID]) -> dict[UUID, JobStreamHead]:
+        # One array parameter, not an IN list: the statement's text, and so its plan prepared by asyncpg
+        # and cached per connection, is the same however many jobs a batch asks for.
         rows = await self._session.execute(
-            select(JobRow.id, JobRow.last_sequence).where(JobRow.id.in_(list(job_ids)))
+            select(JobRow.id, JobRow.user_id, JobRow.status, JobRow.last_sequence).where(
+                JobRow.id == any_(bindparam("job_ids", list(job_ids), type_=_UUID_ARRAY))
+            )
         )
-        return {row.id: row.last_sequence for row in rows}
+        return {row.id: JobStreamHead(row.user_id, JobStatus(row.status), row.last_sequence) for row in rows}
 
     async def list_for_user_after(self, user_id: UUID, after: int, limit: int = 1000) -> list[JobEvent]:
         rows = await self._session.scalars(

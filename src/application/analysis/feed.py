@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from uuid import UUID
 
-from application.analysis.following import CATCH_UP_PAGE, LIVE_DOWN_POLL_SECONDS, Followed, follow
+from application.analysis.following import (
+    CATCH_UP_PAGE,
+    LIVE_DOWN_POLL_SECONDS,
+    CatchUpLimit,
+    Followed,
+    follow,
+)
 from application.ports.analysis import JobEventFeed
 from application.ports.persistence import UnitOfWorkFactory
 from application.ports.security import AccessToken, StreamTickets
@@ -35,6 +41,7 @@ class UserFeed:
         self._feed = feed
         self._tickets = tickets
         self._poll_seconds = live_down_poll_seconds
+        self._catch_ups = CatchUpLimit()
 
     def events(
         self, principal: Principal, after: int | None, heartbeat_seconds: float
@@ -67,6 +74,9 @@ class UserFeed:
         return follow(followed, after, heartbeat_seconds, self._poll_seconds)
 
     async def catch_up(self, user_id: UUID, after: int) -> list[JobEvent]:
+        return await self._catch_ups.run(lambda: self._list_after(user_id, after))
+
+    async def _list_after(self, user_id: UUID, after: int) -> list[JobEvent]:
         async with self._uow() as uow:
             return await uow.job_events.list_for_user_after(user_id, after, CATCH_UP_PAGE)
 

@@ -8,6 +8,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from application.ports.analysis import JobEventSubscription, LiveEventsUnavailableError
 from domain.analysis.jobs import JobEvent
@@ -16,7 +17,29 @@ from domain.analysis.jobs import JobEvent
 LIVE_DOWN_POLL_SECONDS = 1.0
 # The most events one catch-up query reads; a full page is followed at once by the next.
 CATCH_UP_PAGE = 1000
+# Catch-up queries in flight at once per process for each kind of stream. Thousands of streams can fall
+# behind together (a burst of events whose live publish is slow or lost): beyond this they queue here,
+# and each reads its events in turn, instead of queueing on the connection pool, whose bounded wait
+# ended them ("postgres unavailable") by the thousand and left no connection for uploads.
+CATCH_UP_CONCURRENCY = 4
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class CatchUpLimit:
+    """At most ``limit`` catch-up queries of its streams run at once; the others wait for a turn."""
+
+    def __init__(self, limit: int = CATCH_UP_CONCURRENCY) -> None:
+        self._limit = limit
+        self._turns: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def run(self, query: Callable[[], Awaitable[T]]) -> T:
+        loop = asyncio.get_running_loop()
+        if self._turns is None or self._loop is not loop:
+            self._turns, self._loop = asyncio.Semaphore(self._limit), loop
+        async with self._turns:
+            return await query()
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from uuid import UUID
 
-from application.analysis.following import LIVE_DOWN_POLL_SECONDS, Followed, follow
+from application.analysis.following import LIVE_DOWN_POLL_SECONDS, CatchUpLimit, Followed, follow
 from application.ports.analysis import JobEventFeed
-from application.ports.persistence import JobFilter, JobStats, Page, PageRequest, UnitOfWorkFactory
+from application.ports.persistence import (
+    JobFilter,
+    JobStats,
+    JobStreamHead,
+    Page,
+    PageRequest,
+    UnitOfWorkFactory,
+)
 from application.ports.security import AccessToken, StreamTickets
 from application.ports.system import Clock
 from domain.accounts import Principal
@@ -17,28 +24,29 @@ from domain.analysis.jobs import Job, JobEvent
 from domain.errors import NotFoundError
 
 
-class LastSequences:
-    """Each followed job's newest event sequence, read for many streams in one query.
+class StreamHeads:
+    """Each followed job's owner, status and newest event sequence, read for many streams in one query.
 
-    A quiet stream checks the database once a heartbeat period; 10,000 streams made that 10,000 queries
-    per period, enough to exhaust the connection pool. Checks asked for while a query is in flight wait
-    for the next one, which answers all of them (at most BATCH_LIMIT ids a query).
+    Every stream asks when it opens (whose job it is, whether it is finished) and after every quiet
+    heartbeat (whether it missed an event). 10,000 streams asking one query each, each in its own pooled
+    transaction, exhausted the connection pool and most of the API's CPU. Asks made while a query is in
+    flight wait for the next one, which answers all of them (at most BATCH_LIMIT ids a query).
     """
 
     BATCH_LIMIT = 2000
 
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
-        self._waiting: dict[UUID, list[asyncio.Future[int]]] = {}
+        self._waiting: dict[UUID, list[asyncio.Future[JobStreamHead | None]]] = {}
         self._reader: asyncio.Task[None] | None = None
 
-    async def of(self, job_id: UUID) -> int:
-        """The job's last sequence (0 for an unknown job); raises what the database raised."""
+    async def of(self, job_id: UUID) -> JobStreamHead | None:
+        """The job's head (None for an unknown job); raises what the database raised."""
         loop = asyncio.get_running_loop()
-        answer: asyncio.Future[int] = loop.create_future()
+        answer: asyncio.Future[JobStreamHead | None] = loop.create_future()
         self._waiting.setdefault(job_id, []).append(answer)
         if self._reader is None or self._reader.done() or self._reader.get_loop() is not loop:
-            self._reader = loop.create_task(self._read(), name="job-last-sequences")
+            self._reader = loop.create_task(self._read(), name="job-stream-heads")
         return await answer
 
     async def _read(self) -> None:
@@ -48,7 +56,7 @@ class LastSequences:
                 del self._waiting[job_id]
             try:
                 async with self._uow() as uow:
-                    sequences = await uow.job_events.last_sequences(list(batch))
+                    heads = await uow.job_events.stream_heads(list(batch))
             except Exception as error:
                 for answers in batch.values():
                     for answer in answers:
@@ -59,7 +67,7 @@ class LastSequences:
             for job_id, answers in batch.items():
                 for answer in answers:
                     if not answer.done():
-                        answer.set_result(sequences.get(job_id, 0))
+                        answer.set_result(heads.get(job_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +90,8 @@ class UserJobs:
         self._feed = feed
         self._clock = clock
         self._poll_seconds = live_down_poll_seconds
-        self._last_sequences = LastSequences(uow)
+        self._heads = StreamHeads(uow)
+        self._catch_ups = CatchUpLimit()
 
     async def get(self, principal: Principal, job_id: UUID) -> Job:
         async with self._uow() as uow:
@@ -121,11 +130,16 @@ class UserJobs:
         A finished job's stream replays its history and ends. A live job's stream yields None at once
         when there is nothing to replay and after every ``heartbeat_seconds`` without news (the
         caller sends a keep-alive), and ends after the terminal event.
+
+        The check is a share of one query batched with every other stream opening or checking at the
+        same moment, not a transaction of its own.
         """
-        job = await self.get(principal, job_id)
-        if not job.status.is_terminal:
+        head = await self._heads.of(job_id)
+        if head is None or head.user_id != principal.user_id:
+            raise NotFoundError("job", job_id)
+        if not head.status.is_terminal:
             return self._follow(job_id, after_sequence, heartbeat_seconds)
-        if after_sequence >= job.last_sequence:
+        if after_sequence >= head.last_sequence:
             return None
         return self._replay(job_id, after_sequence)
 
@@ -144,12 +158,16 @@ class UserJobs:
     async def _news(self, job_id: UUID, after_sequence: int) -> list[JobEvent]:
         """Persisted events after ``after_sequence``; when there are none (the common case: the stream
         is up to date), this costs a share of one query batched with other streams'."""
-        if await self._last_sequences.of(job_id) <= after_sequence:
+        head = await self._heads.of(job_id)
+        if head is None or head.last_sequence <= after_sequence:
             return []
         return await self.catch_up(job_id, after_sequence)
 
     async def catch_up(self, job_id: UUID, after_sequence: int) -> list[JobEvent]:
-        """Persisted events after ``after_sequence``, oldest first."""
+        """Persisted events after ``after_sequence``, oldest first (a few streams' queries at a time)."""
+        return await self._catch_ups.run(lambda: self._list_after(job_id, after_sequence))
+
+    async def _list_after(self, job_id: UUID, after_sequence: int) -> list[JobEvent]:
         async with self._uow() as uow:
             return await uow.job_events.list_after(job_id, after_sequence)
 

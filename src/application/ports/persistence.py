@@ -120,6 +120,16 @@ class JobStats:
 
 
 @dataclass(frozen=True, slots=True)
+class JobStreamHead:
+    """What an event stream needs to know of a job: whose it is, whether it is finished, and the
+    sequence of its newest event (0: none yet)."""
+
+    user_id: UUID
+    status: JobStatus
+    last_sequence: int
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxBacklog:
     unsent: int
     oldest_created_at: datetime | None
@@ -159,8 +169,8 @@ class JobRepository(Protocol):
 class JobEventRepository(Protocol):
     async def list_after(self, job_id: UUID, after_sequence: int, limit: int = 1000) -> list[JobEvent]: ...
 
-    async def last_sequences(self, job_ids: Collection[UUID]) -> dict[UUID, int]:
-        """The sequence of each job's newest event (0: none yet), in one query; unknown ids are left out."""
+    async def stream_heads(self, job_ids: Collection[UUID]) -> dict[UUID, JobStreamHead]:
+        """Each job's owner, status and newest sequence, in one query; unknown ids are left out."""
         ...
 
     async def list_for_user_after(self, user_id: UUID, after: int, limit: int = 1000) -> list[JobEvent]:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 from redis.asyncio import Redis
 
 from adapters.events.redis_fanout import (
+    JOIN_TIMEOUT_SECONDS,
     LocalSubscriber,
     RedisEventFanout,
     RedisJobEventFeed,
@@ -182,6 +186,64 @@ async def test_closing_subscriptions_leaves_no_task_running(start_fanout: Fanout
     assert asyncio.all_tasks() == before
 
 
+async def test_a_stream_whose_join_waits_on_a_busy_process_still_goes_live(
+    start_fanout: FanoutFactory,
+) -> None:
+    """Redis answering at once but the process's event loop late (thousands of streams opening) is not
+    an outage: the stream joins live rather than falling back to polling Postgres."""
+    feed = await _warmed_feed(start_fanout)
+    event = _event(uuid4())
+    joining = asyncio.ensure_future(feed.subscribe(event.job_id))
+    await asyncio.sleep(0)  # the join waits for the next SUBSCRIBE batch
+
+    time.sleep(JOIN_TIMEOUT_SECONDS + 0.5)  # noqa: ASYNC251  # the loop busy with other work meanwhile
+
+    subscription = await joining
+    await RedisJobEventPublisher(await start_fanout()).publish([event])
+    assert await subscription.next(WAIT) == event
+    await subscription.close()
+
+
+async def test_publishing_many_events_is_one_round_trip_and_keeps_their_order(
+    start_fanout: FanoutFactory, redis_url: str
+) -> None:
+    job_id, user_id = uuid4(), uuid4()
+    events = [
+        replace(_event(job_id, sequence), user_id=user_id, feed_sequence=sequence) for sequence in (1, 2, 3)
+    ]
+    feed = RedisJobEventFeed(await start_fanout())
+    on_job, on_user = await feed.subscribe(job_id), await feed.subscribe_user(user_id)
+    sent: list[int] = []
+
+    class Counted(Redis):
+        """Counts the pipelines executed and how many commands each carried."""
+
+        def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Any:
+            pipe = super().pipeline(transaction, shard_hint)
+            execute = pipe.execute
+
+            async def counted(raise_on_error: bool = True) -> Any:
+                sent.append(len(pipe.command_stack))
+                return await execute(raise_on_error)
+
+            pipe.execute = counted  # type: ignore[method-assign]
+            return pipe
+
+    client = Counted.from_url(redis_url)
+    publishing = RedisEventFanout(client)
+    try:
+        await RedisJobEventPublisher(publishing).publish(events)
+    finally:
+        await publishing.close()
+        await client.aclose()
+
+    assert sent == [6]  # three events, each on its job's and its owner's channel: one round trip
+    assert [await on_job.next(WAIT) for _ in events] == events
+    assert [await on_user.next(WAIT) for _ in events] == events
+    await on_job.close()
+    await on_user.close()
+
+
 async def test_closing_the_last_subscription_of_a_job_unsubscribes_redis(
     start_fanout: FanoutFactory, redis: Redis
 ) -> None:
@@ -265,7 +327,7 @@ async def test_a_process_that_only_publishes_opens_no_pubsub_connection(
 
 
 async def test_a_full_backlog_drops_the_oldest_message_first() -> None:
-    subscriber = LocalSubscriber(backlog=2)
+    subscriber: LocalSubscriber[bytes] = LocalSubscriber(backlog=2)
 
     for payload in (b"1", b"2", b"3"):
         subscriber.put(payload)

@@ -8,9 +8,15 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from application.ports.persistence import ActorFilter, MovieLineFilter, PageRequest, ScriptFilter
+from application.ports.persistence import (
+    ActorFilter,
+    JobStreamHead,
+    MovieLineFilter,
+    PageRequest,
+    ScriptFilter,
+)
 from domain.accounts import Role, User
-from domain.analysis.jobs import Job, Recording
+from domain.analysis.jobs import Job, JobStatus, Recording
 from domain.bookmarks import Bookmark
 from domain.catalog import Actor, MovieLine, PracticeItem, ReferenceAudio, ReferenceKind, ScriptDetail, Word
 from domain.errors import ConflictError
@@ -273,7 +279,7 @@ async def test_search_takes_like_wildcards_literally(
     assert [actor.name for actor in page.items] == expected
 
 
-async def test_last_sequences_reads_many_jobs_newest_event_in_one_call(
+async def test_stream_heads_read_many_jobs_owner_status_and_newest_event_in_one_call(
     unit_of_work: UnitOfWorkFactory,
 ) -> None:
     user = a_user(f"{uuid4().hex[:8]}@example.com")
@@ -298,9 +304,12 @@ async def test_last_sequences_reads_many_jobs_newest_event_in_one_call(
         await uow.commit()
 
     async with unit_of_work() as uow:
-        sequences = await uow.job_events.last_sequences([queued.id, waiting.id, uuid4()])
+        heads = await uow.job_events.stream_heads([queued.id, waiting.id, uuid4()])
 
-    assert sequences == {queued.id: 2, waiting.id: 0}
+    assert heads == {
+        queued.id: JobStreamHead(user.id, JobStatus.PROCESSING, 2),
+        waiting.id: JobStreamHead(user.id, JobStatus.AWAITING_UPLOAD, 0),
+    }
 
 
 async def test_an_items_reference_state_is_its_kind_and_whether_its_audio_is_stored(

@@ -12,8 +12,10 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from application.analysis.jobs import LastSequences, UserJobs
+from application.analysis.following import CATCH_UP_CONCURRENCY
+from application.analysis.jobs import StreamHeads, UserJobs
 from application.ports.analysis import LiveEventsUnavailableError
+from application.ports.persistence import JobStreamHead
 from domain.accounts import Principal, Role
 from domain.analysis.jobs import EventType, Job, JobEvent, JobStatus
 from domain.catalog import ReferenceKind
@@ -63,11 +65,12 @@ class FakeUnitOfWork:
         self._store.event_queries += 1
         return [e for e in self._store.events if e.job_id == job_id and e.sequence > after_sequence]
 
-    async def last_sequences(self, job_ids: Collection[UUID]) -> dict[UUID, int]:
+    async def stream_heads(self, job_ids: Collection[UUID]) -> dict[UUID, JobStreamHead]:
         self._store.event_queries += 1
         return {
-            job_id: max((e.sequence for e in self._store.events if e.job_id == job_id), default=0)
+            job_id: JobStreamHead(job.user_id, job.status, job.last_sequence)
             for job_id in job_ids
+            if (job := self._store.jobs.get(job_id)) is not None
         }
 
 
@@ -289,18 +292,44 @@ async def test_a_polling_stream_keeps_alive_and_goes_live_again_once_the_channel
     assert await _take(stream, 1) == [2]
 
 
-async def test_the_quiet_checks_of_many_streams_share_one_query() -> None:
+async def test_the_checks_of_many_streams_share_one_query() -> None:
     store = Store()
-    job_ids = [uuid4() for _ in range(50)]
-    for index, job_id in enumerate(job_ids):
-        store.events.extend(
-            JobEvent(job_id, sequence, EventType.PROGRESS, {}, NOW) for sequence in range(1, index + 1)
-        )
-    last_sequences = LastSequences(store)  # type: ignore[arg-type]
+    jobs = [
+        Job(uuid4(), OWNER.user_id, ReferenceKind.TOKEN, uuid4(), JobStatus.QUEUED, NOW, NOW)
+        for _ in range(50)
+    ]
+    for index, job in enumerate(jobs):
+        store.jobs[job.id] = job
+        for _ in range(index):
+            store.record(job, EventType.PROGRESS)
+    heads = StreamHeads(store)  # type: ignore[arg-type]
 
-    answers = await asyncio.gather(*(last_sequences.of(job_id) for job_id in job_ids))
+    answers = await asyncio.gather(*(heads.of(job.id) for job in jobs), heads.of(uuid4()))
 
-    assert answers == list(range(50))
+    assert [answer and answer.last_sequence for answer in answers] == [*range(50), None]
+    assert store.event_queries == 1
+
+
+async def test_streams_opening_together_check_their_owner_in_one_shared_query() -> None:
+    store, feed = Store(), FakeFeed()
+    stranger = Principal(uuid4(), Role.USER)
+    jobs = [
+        Job(uuid4(), OWNER.user_id, ReferenceKind.TOKEN, uuid4(), JobStatus.QUEUED, NOW, NOW)
+        for _ in range(20)
+    ]
+    for job in jobs:
+        store.jobs[job.id] = job
+        store.record(job, EventType.QUEUED)
+    user_jobs = UserJobs(store, feed, FixedClock(), live_down_poll_seconds=POLL)  # type: ignore[arg-type]
+
+    opened = await asyncio.gather(
+        *(user_jobs.events(OWNER, job.id, 1, HEARTBEAT) for job in jobs),
+        user_jobs.events(stranger, jobs[0].id, 0, HEARTBEAT),
+        return_exceptions=True,
+    )
+
+    assert all(stream is not None and not isinstance(stream, BaseException) for stream in opened[:-1])
+    assert isinstance(opened[-1], NotFoundError)
     assert store.event_queries == 1
 
 
@@ -309,8 +338,37 @@ async def test_a_failed_batched_check_fails_every_stream_waiting_for_it() -> Non
         def __call__(self) -> FakeUnitOfWork:
             raise ConnectionRefusedError("postgres is down")
 
-    last_sequences = LastSequences(Down())  # type: ignore[arg-type]
+    heads = StreamHeads(Down())  # type: ignore[arg-type]
 
-    answers = await asyncio.gather(*(last_sequences.of(uuid4()) for _ in range(3)), return_exceptions=True)
+    answers = await asyncio.gather(*(heads.of(uuid4()) for _ in range(3)), return_exceptions=True)
 
     assert all(isinstance(answer, ConnectionRefusedError) for answer in answers)
+
+
+async def test_streams_behind_together_read_their_history_a_few_at_a_time(world: World) -> None:
+    """Thousands of streams behind at once queue for a turn rather than for the connection pool, whose
+    bounded wait would end them."""
+    in_flight, most = 0, 0
+
+    class Slow(Store):
+        def __call__(self) -> FakeUnitOfWork:
+            return SlowUnitOfWork(self)
+
+    class SlowUnitOfWork(FakeUnitOfWork):
+        async def list_after(self, job_id: UUID, after_sequence: int) -> list[JobEvent]:
+            nonlocal in_flight, most
+            in_flight += 1
+            most = max(most, in_flight)
+            await asyncio.sleep(0.01)
+            in_flight -= 1
+            return await super().list_after(job_id, after_sequence)
+
+    store = Slow(jobs=world.store.jobs, events=world.store.events)
+    user_jobs = UserJobs(store, world.feed, FixedClock(), live_down_poll_seconds=POLL)  # type: ignore[arg-type]
+
+    answers = await asyncio.gather(
+        *(user_jobs.catch_up(world.job.id, 0) for _ in range(3 * CATCH_UP_CONCURRENCY))
+    )
+
+    assert all([event.sequence for event in answer] == [1] for answer in answers)
+    assert most == CATCH_UP_CONCURRENCY

@@ -6,10 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
+from litestar.response import ServerSentEventMessage
 from sqlalchemy.exc import DBAPIError
 
 from domain.analysis.jobs import JobEvent
-from entrypoints.http.controllers.job_events import sse_messages
+from entrypoints.http.controllers.job_events import sse_frame, sse_messages, with_retry
 from entrypoints.http.metrics import ApiMetrics
 
 
@@ -18,9 +19,9 @@ async def _failing(error: Exception) -> AsyncIterator[JobEvent | None]:
     raise error
 
 
-async def _messages(error: Exception) -> list[tuple[str | None, int | None]]:
+async def _messages(error: Exception) -> list[bytes]:
     stream = sse_messages(_failing(error), asyncio.Event(), ApiMetrics())
-    return [(message.comment, message.retry) async for message in stream]
+    return [frame async for frame in stream]
 
 
 async def test_a_stream_cut_by_a_database_outage_ends_with_a_retry_hint() -> None:
@@ -28,10 +29,24 @@ async def test_a_stream_cut_by_a_database_outage_ends_with_a_retry_hint() -> Non
 
     messages = await _messages(lost)
 
-    assert messages[-1] == ("postgres unavailable; reconnect", 5000)
+    assert messages[-1] == b": postgres unavailable; reconnect\r\nretry: 5000\r\n\r\n"
 
 
 async def test_a_stream_cut_by_a_bug_ends_without_an_outage_hint() -> None:
     messages = await _messages(ValueError("a bug"))
 
-    assert messages == [("keep-alive", 3000)]
+    assert messages == [b": keep-alive\r\nretry: 3000\r\n\r\n"]
+
+
+def test_frames_are_written_as_litestars_server_sent_events_are() -> None:
+    frame = sse_frame(data=b'{"a":1}\nsecond', event="progress", event_id=7, comment="two\nlines", retry=10)
+
+    assert (
+        frame
+        == ServerSentEventMessage(
+            data='{"a":1}\nsecond', event="progress", id=7, comment="two\nlines", retry=10
+        ).encode()
+    )
+    assert with_retry(sse_frame(data=b"x", event_id=1), 3000) == (
+        ServerSentEventMessage(data="x", id=1, retry=3000).encode()
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
@@ -15,7 +16,7 @@ from litestar.background_tasks import BackgroundTask
 from litestar.exceptions import ValidationException
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, QueryParameter
-from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.response import Stream
 
 from adapters.outages import unavailable_dependency
 from application.analysis.jobs import JobStreamTickets, UserJobs
@@ -40,6 +41,9 @@ SHUTDOWN_RETRY_MS = 250
 SHUTDOWN_RETRY_SPREAD_MS = 2000
 _json = msgspec.json.Encoder()
 logger = structlog.get_logger(__name__)
+# Separators as Litestar's ServerSentEvent writes them.
+_SEP = b"\r\n"
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 STREAM_DESCRIPTION = """\
 Server-Sent Events (`text/event-stream`) of the caller's job. Each event has `id` = the job event's
@@ -93,44 +97,110 @@ def parse_event_id(header: str | None, query: str | None) -> int:
     return 0
 
 
-def event_message(event: JobEvent) -> ServerSentEventMessage:
+def sse_frame(
+    *,
+    data: bytes | None = None,
+    event: str | None = None,
+    event_id: int | str | None = None,
+    comment: str | None = None,
+    retry: int | None = None,
+) -> bytes:
+    """One Server-Sent Events message, as bytes on the wire: comment, id, event, data, retry lines."""
+    lines: list[bytes] = []
+    if comment is not None:
+        lines.extend(b": " + chunk.encode() for chunk in _LINE_BREAK.split(comment))
+    if event_id is not None:
+        lines.append(b"id: " + _LINE_BREAK.sub("", str(event_id)).encode())
+    if event is not None:
+        lines.append(b"event: " + _LINE_BREAK.sub("", event).encode())
+    if data is not None:
+        lines.extend(b"data: " + chunk for chunk in re.split(rb"\r\n|\r|\n", data))
+    if retry is not None:
+        lines.append(b"retry: %d" % retry)
+    return _SEP.join(lines) + _SEP + _SEP
+
+
+def with_retry(frame: bytes, retry_ms: int) -> bytes:
+    """The frame with a ``retry:`` hint added (a frame ends with its last line's separator and an empty
+    line)."""
+    return frame[: -len(_SEP)] + b"retry: %d" % retry_ms + _SEP + _SEP
+
+
+KEEP_ALIVE_FRAME = sse_frame(comment=KEEP_ALIVE)
+
+
+class RenderedFrames:
+    """Each event's SSE frame, rendered once and shared by every stream that sends it.
+
+    An event is immutable once stored, so (render, job, sequence) names its frame; the newest
+    ``capacity`` frames are kept (a burst of events for many streams, or one event for many
+    subscribers of a feed, is encoded once per event)."""
+
+    def __init__(self, render: Callable[[JobEvent], bytes], capacity: int = 4096) -> None:
+        self._render = render
+        self._capacity = capacity
+        self._frames: dict[tuple[UUID, int], bytes] = {}
+
+    def __call__(self, event: JobEvent) -> bytes:
+        key = (event.job_id, event.sequence)
+        frame = self._frames.get(key)
+        if frame is None:
+            frame = self._frames[key] = self._render(event)
+            if len(self._frames) > self._capacity:
+                del self._frames[next(iter(self._frames))]
+        return frame
+
+
+def _render_event(event: JobEvent) -> bytes:
     data = {**event.data, "job_id": str(event.job_id), "sequence": event.sequence}
-    return ServerSentEventMessage(data=_json.encode(data).decode(), event=event.type.value, id=event.sequence)
+    return sse_frame(data=_json.encode(data), event=event.type.value, event_id=event.sequence)
+
+
+event_frame = RenderedFrames(_render_event)
+
+
+class EventStream(Stream):
+    """A ``text/event-stream`` response of frames already encoded (``sse_frame``), with the headers of
+    Litestar's ServerSentEvent; unlike it, nothing is encoded again per stream and no thread is used."""
+
+    def __init__(self, frames: AsyncIterator[bytes], *, background: BackgroundTask | None = None) -> None:
+        super().__init__(
+            frames,
+            background=background,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "Connection": "keep-alive", "X-Accel-Buffering": "no"},
+        )
 
 
 async def sse_messages(
     events: AsyncIterator[JobEvent | None],
     shutting_down: asyncio.Event,
     metrics: ApiMetrics,
-    render: Callable[[JobEvent], ServerSentEventMessage] = event_message,
-) -> AsyncIterator[ServerSentEventMessage]:
-    """SSE messages of a job's stream; an error or a server shutdown ends the stream early, and the
+    render: Callable[[JobEvent], bytes] = event_frame,
+) -> AsyncIterator[bytes]:
+    """SSE frames of a job's stream; an error or a server shutdown ends the stream early, and the
     client resumes by id (on another instance, after a short, spread-out delay when shutting down; after
     the 503s' Retry-After when a dependency is down)."""
     with metrics.sse_stream():
         first = True
         try:
             async for event in until_shutdown(events, shutting_down):
-                message = (
-                    render(event)
-                    if event is not None
-                    else ServerSentEventMessage(comment=KEEP_ALIVE, data=None)
-                )
+                frame = render(event) if event is not None else KEEP_ALIVE_FRAME
                 if first:
-                    message.retry, first = RECONNECT_DELAY_MS, False
-                yield message
+                    frame, first = with_retry(frame, RECONNECT_DELAY_MS), False
+                yield frame
         except Exception as error:
             dependency = unavailable_dependency(error)
             if dependency is None:
                 logger.exception("event stream failed")
             else:
-                logger.warning("event stream ended: dependency unavailable", dependency=dependency)
-                retry = DEPENDENCY_RETRY_AFTER_SECONDS * 1000
-                yield ServerSentEventMessage(
-                    comment=f"{dependency} unavailable; reconnect", data=None, retry=retry
+                logger.warning(
+                    "event stream ended: dependency unavailable", dependency=dependency, error=repr(error)
                 )
+                retry = DEPENDENCY_RETRY_AFTER_SECONDS * 1000
+                yield sse_frame(comment=f"{dependency} unavailable; reconnect", retry=retry)
         if shutting_down.is_set():
-            yield ServerSentEventMessage(comment=SHUTTING_DOWN, data=None, retry=_shutdown_retry_ms())
+            yield sse_frame(comment=SHUTTING_DOWN, retry=_shutdown_retry_ms())
 
 
 def _shutdown_retry_ms() -> int:
@@ -200,7 +270,7 @@ class JobEventsController(Controller):
                 max_length=4096,
             ),
         ] = None,
-    ) -> ServerSentEvent | Response[None]:
+    ) -> EventStream | Response[None]:
         principal = stream_principal(request, stream_tickets, job_id, ticket)
         after = parse_event_id(last_event_id_header, last_event_id)
         heartbeat = max(settings.sse_heartbeat_seconds, MIN_HEARTBEAT_SECONDS)
@@ -209,7 +279,7 @@ class JobEventsController(Controller):
             return Response(None, status_code=204)
         # Closing the stream when the response ends, however it ends, releases the live subscription.
         messages = sse_messages(events, request.app.state.shutting_down, metrics)
-        return ServerSentEvent(messages, background=BackgroundTask(close_events, events))
+        return EventStream(messages, background=BackgroundTask(close_events, events))
 
 
 class SeedJobEventsController(JobEventsController):

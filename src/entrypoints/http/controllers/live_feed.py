@@ -14,7 +14,6 @@ from litestar import Controller, Request, WebSocket, get, post, websocket
 from litestar.background_tasks import BackgroundTask
 from litestar.exceptions import ValidationException, WebSocketDisconnect
 from litestar.params import HeaderParameter, QueryParameter
-from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from adapters.outages import unavailable_dependency
 from application.analysis.feed import UserFeed, feed_position
@@ -22,7 +21,14 @@ from domain.accounts import Principal
 from domain.analysis.jobs import JobEvent
 from domain.errors import AuthenticationError
 from entrypoints.bootstrap import Container
-from entrypoints.http.controllers.job_events import MIN_HEARTBEAT_SECONDS, close_events, sse_messages
+from entrypoints.http.controllers.job_events import (
+    MIN_HEARTBEAT_SECONDS,
+    EventStream,
+    RenderedFrames,
+    close_events,
+    sse_frame,
+    sse_messages,
+)
 from entrypoints.http.dependencies import Injected
 from entrypoints.http.metrics import ApiMetrics, Metrics
 from entrypoints.http.security import SIGN_IN, Caller, bearer_token, signed_in
@@ -113,9 +119,12 @@ def feed_data(event: JobEvent) -> dict[str, Any]:
     return {**event.data, "job_id": str(event.job_id), "sequence": event.sequence, "cursor": cursor}
 
 
-def feed_sse_message(event: JobEvent) -> ServerSentEventMessage:
+def _render_feed_event(event: JobEvent) -> bytes:
     data = feed_data(event)
-    return ServerSentEventMessage(data=_json.encode(data).decode(), event=event.type.value, id=data["cursor"])
+    return sse_frame(data=_json.encode(data), event=event.type.value, event_id=data["cursor"])
+
+
+feed_frame = RenderedFrames(_render_feed_event)
 
 
 def feed_ws_message(event: JobEvent | None) -> str:
@@ -187,12 +196,12 @@ class LiveFeedController(Controller):
                 max_length=MAX_TICKET_LENGTH,
             ),
         ] = None,
-    ) -> ServerSentEvent:
+    ) -> EventStream:
         principal = feed_principal(signed_in(request), feed, ticket)
         after = parse_cursor(last_event_id_header, cursor)
         events = feed.events(principal, after, max(settings.sse_heartbeat_seconds, MIN_HEARTBEAT_SECONDS))
-        messages = sse_messages(events, request.app.state.shutting_down, metrics, render=feed_sse_message)
-        return ServerSentEvent(messages, background=BackgroundTask(close_events, events))
+        messages = sse_messages(events, request.app.state.shutting_down, metrics, render=feed_frame)
+        return EventStream(messages, background=BackgroundTask(close_events, events))
 
 
 @websocket(NOTIFICATIONS_PATH)
