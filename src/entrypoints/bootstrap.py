@@ -27,7 +27,8 @@ from adapters.events.redis_fanout import RedisEventFanout, RedisJobEventFeed, Re
 from adapters.persistence.idempotency import SqlaIdempotencyStore
 from adapters.persistence.unit_of_work import SqlaUnitOfWork
 from adapters.probes import PostgresProbe, RedisProbe, StorageProbe
-from adapters.queue.saq_relay import SaqRelayQueue, build_queue
+from adapters.queue.relay_wakeups import RedisRelayWakeups
+from adapters.queue.saq_relay import build_queue
 from adapters.ratelimit.redis_gcra import RedisRateLimiter
 from adapters.security.passwords import Argon2PasswordHasher
 from adapters.security.tokens import JwtAccessTokenIssuer, JwtStreamTickets
@@ -123,6 +124,7 @@ class Container:
     pipeline: PipelineSettings
     event_fanout: RedisEventFanout
     queue: Queue
+    relay_wakeups: RedisRelayWakeups
     http: httpx.AsyncClient
     idempotency: IdempotencyStore
     uploads: RecordingUploads
@@ -186,6 +188,7 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         return SqlaUnitOfWork(session_factory, publisher)
 
     queue = build_queue(settings.redis_url, settings.queue_name)
+    relay_wakeups = RedisRelayWakeups(event_fanout, settings.queue_name)
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(settings.analysis_dispatch_timeout_seconds, connect=3.0),
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
@@ -233,10 +236,11 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         pipeline=pipeline,
         event_fanout=event_fanout,
         queue=queue,
+        relay_wakeups=relay_wakeups,
         http=http,
         idempotency=idempotency,
         uploads=RecordingUploads(
-            uow, storage, inspector, SaqRelayQueue(queue), clock, ids, pipeline, features.version
+            uow, storage, inspector, relay_wakeups, clock, ids, pipeline, features.version
         ),
         resumable_uploads=ResumableUploads(uow, storage, clock, ids, pipeline),
         jobs=jobs,

@@ -2,29 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ARRAY, Table, Text, bindparam, column, delete, func, select, update
+from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by, insert
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.persistence.mappers import reference_audio_from_row
 from adapters.persistence.models import (
     JobEventRow,
     JobRow,
     JobWordResultRow,
     OutboxRow,
+    PracticeItemRow,
     UserEventCounterRow,
     WebhookInboxRow,
+    WordRow,
 )
-from application.ports.persistence import JobFilter, JobStats, OutboxBacklog, Page, PageRequest
+from application.ports.persistence import (
+    ClaimedDispatch,
+    DispatchJob,
+    DispatchReference,
+    JobFilter,
+    JobStats,
+    OutboxBacklog,
+    Page,
+    PageRequest,
+)
 from domain.analysis.jobs import AnalysisInputs, EventType, Job, JobEvent, JobStatus, Recording
 from domain.analysis.outbox import OutboxMessage
 from domain.analysis.results import AnalysisResult, WordResult, WordStatus
-from domain.catalog import ReferenceKind
+from domain.catalog import ReferenceKind, Word
 
 LIVE_STATUSES = ("awaiting_upload", "queued", "dispatched", "processing")
 
@@ -53,17 +66,20 @@ def _word_from_row(row: JobWordResultRow) -> WordResult:
     return WordResult(row.index, row.text, row.start, row.end, row.score, WordStatus(row.status))
 
 
-def _job_from_row(row: JobRow, words: list[WordResult] | None = None) -> Job:
-    recording = (
-        Recording(
-            row.recording_key,
-            row.recording_content_type or "application/octet-stream",
-            row.recording_duration or 0.0,
-            row.recording_size or 0,
-        )
-        if row.recording_key
-        else None
+def _recording_from_row(row: Any) -> Recording | None:
+    """The recording columns of a job row (an ORM row or a Core row with the same names)."""
+    if not row.recording_key:
+        return None
+    return Recording(
+        row.recording_key,
+        row.recording_content_type or "application/octet-stream",
+        row.recording_duration or 0.0,
+        row.recording_size or 0,
     )
+
+
+def _job_from_row(row: JobRow, words: list[WordResult] | None = None) -> Job:
+    recording = _recording_from_row(row)
     return Job(
         id=row.id,
         user_id=row.user_id,
@@ -156,6 +172,28 @@ class SqlaJobRepository:
             .execution_options(populate_existing=True)
         )
         return await self._with_words(row) if row else None
+
+    async def get_many_for_update(self, job_ids: Collection[UUID]) -> list[Job]:
+        if not job_ids:
+            return []
+        rows = await self._session.scalars(
+            select(JobRow)
+            .where(JobRow.id.in_(list(job_ids)))
+            .order_by(JobRow.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return [await self._with_words(row) for row in rows]
+
+    async def save_many(self, jobs: list[Job]) -> None:
+        """Rows already in the session (loaded for update) are written by one flush."""
+        for job in jobs:
+            if job.result is not None:  # a result's words need their own rows: the one-job path
+                await self.save(job)
+                continue
+            _write_job(job, await self._session.get_one(JobRow, job.id))
+            self._remember(job)
+        await self._session.flush()
 
     async def save(self, job: Job) -> None:
         row = await self._session.get_one(JobRow, job.id)
@@ -334,7 +372,8 @@ class SqlaJobEventRepository:
         return numbered
 
 
-def _message_from_row(row: OutboxRow) -> OutboxMessage:
+def _message_from_row(row: Any) -> OutboxMessage:
+    """An outbox row: an ORM row, or a Core row with the same column names."""
     return OutboxMessage(
         id=row.id,
         job_id=row.job_id,
@@ -345,6 +384,43 @@ def _message_from_row(row: OutboxRow) -> OutboxMessage:
         last_error=row.last_error,
         traceparent=row.traceparent,
     )
+
+
+# The relay's statements use the tables (Core): no ORM entities to load, only the columns needed.
+_OUTBOX = cast(Table, OutboxRow.__table__)
+_JOBS = cast(Table, JobRow.__table__)
+_ITEMS = cast(Table, PracticeItemRow.__table__)
+_WORDS = cast(Table, WordRow.__table__)
+_CLAIMED_COLUMNS = (
+    _OUTBOX.c.id,
+    _OUTBOX.c.job_id,
+    _OUTBOX.c.created_at,
+    _OUTBOX.c.attempts,
+    _OUTBOX.c.next_attempt_at,
+    _OUTBOX.c.sent_at,
+    _OUTBOX.c.last_error,
+    _OUTBOX.c.traceparent,
+)
+
+
+def _claimed_dispatch(row: Any) -> ClaimedDispatch:
+    """A row of the claim: the outbox row's columns, then its job's and its item's (None when gone)."""
+    job = None
+    if row.found_job_id is not None:
+        job = DispatchJob(ReferenceKind(row.kind), JobStatus(row.status), _recording_from_row(row))
+    reference = None
+    audio = reference_audio_from_row(row)
+    if audio is not None:
+        reference = DispatchReference(
+            audio=audio,
+            text=row.text,
+            words=[
+                Word(w["index"], w["text"], w["start"], w["end"], w["reference_features"])
+                for w in row.words or ()
+            ],
+            feature_config_version=row.feature_config_version,
+        )
+    return ClaimedDispatch(_message_from_row(row), job, reference)
 
 
 class SqlaOutboxRepository:
@@ -395,6 +471,100 @@ class SqlaOutboxRepository:
             .execution_options(synchronize_session=False)
         )
         return [_message_from_row(r) for r in rows]
+
+    async def claim_for_dispatch(
+        self, now: datetime, lease: timedelta, limit: int, message_id: UUID | None = None
+    ) -> list[ClaimedDispatch]:
+        """One round trip: the UPDATE that leases the rows, joined with their jobs, items and words."""
+        extra = () if message_id is None else (_OUTBOX.c.id == message_id,)
+        due = (
+            select(_OUTBOX.c.id)
+            .where(_OUTBOX.c.sent_at.is_(None), _OUTBOX.c.next_attempt_at <= now, *extra)
+            .order_by(_OUTBOX.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        claimed = (
+            update(_OUTBOX)
+            .where(_OUTBOX.c.id.in_(due))
+            .values(attempts=_OUTBOX.c.attempts + 1, next_attempt_at=now + lease, updated_at=now)
+            .returning(*_CLAIMED_COLUMNS)
+            .cte("claimed")
+        )
+        words = (
+            select(
+                func.json_agg(
+                    aggregate_order_by(
+                        func.json_build_object(
+                            "index", _WORDS.c.index, "text", _WORDS.c.text, "start", _WORDS.c.start,
+                            "end", _WORDS.c.end, "reference_features", _WORDS.c.reference_features,
+                        ),
+                        _WORDS.c.index,
+                    ),
+                    type_=JSON,
+                )
+            )
+            .where(_WORDS.c.item_id == _ITEMS.c.id)
+            .scalar_subquery()
+        )  # fmt: skip
+        statement = (
+            select(
+                *claimed.c,
+                _JOBS.c.id.label("found_job_id"),
+                _JOBS.c.kind,
+                _JOBS.c.status,
+                _JOBS.c.recording_key,
+                _JOBS.c.recording_content_type,
+                _JOBS.c.recording_duration,
+                _JOBS.c.recording_size,
+                _ITEMS.c.text,
+                _ITEMS.c.reference_audio_key,
+                _ITEMS.c.reference_audio_content_type,
+                _ITEMS.c.reference_audio_duration,
+                _ITEMS.c.feature_config_version,
+                words.label("words"),
+            )
+            .select_from(
+                claimed.outerjoin(_JOBS, _JOBS.c.id == claimed.c.job_id).outerjoin(
+                    _ITEMS, _ITEMS.c.id == _JOBS.c.item_id
+                )
+            )
+            .order_by(claimed.c.created_at, claimed.c.id)
+        )
+        return [_claimed_dispatch(row) for row in await self._session.execute(statement)]
+
+    async def mark_sent(self, last_errors: Mapping[UUID, str | None], now: datetime) -> dict[UUID, UUID]:
+        if not last_errors:
+            return {}
+        ids = sorted(last_errors)
+        id_type = ARRAY(PG_UUID(as_uuid=True))
+        marks = (
+            func.unnest(
+                bindparam("mark_ids", ids, type_=id_type),
+                bindparam("mark_errors", [last_errors[i] for i in ids], type_=ARRAY(Text())),
+            )
+            .table_valued(column("id", PG_UUID(as_uuid=True)), column("last_error", Text()))
+            .render_derived(name="marks")
+        )
+        # The rows still unsent, locked in id order first (an UPDATE locks in whatever order it scans).
+        unsent = _OUTBOX.alias("unsent")
+        locked = (
+            select(unsent.c.id)
+            .where(
+                unsent.c.id == func.any(bindparam("lock_ids", ids, type_=id_type)), unsent.c.sent_at.is_(None)
+            )
+            .order_by(unsent.c.id)
+            .with_for_update()
+            .scalar_subquery()
+        )
+        rows = await self._session.execute(
+            update(_OUTBOX)
+            .where(_OUTBOX.c.id == marks.c.id, _OUTBOX.c.id.in_(locked))
+            .values(sent_at=now, last_error=marks.c.last_error, updated_at=now)
+            .returning(_OUTBOX.c.id, _OUTBOX.c.job_id)
+        )
+        return {row.id: row.job_id for row in rows}
 
     async def save(self, message: OutboxMessage) -> None:
         await self._session.execute(

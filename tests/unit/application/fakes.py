@@ -229,7 +229,7 @@ class FakeUnitOfWork:
         self.bookmarks = InMemoryBookmarks(self._working)
         self.jobs = InMemoryJobs(self._working.pipeline)
         self.job_events = InMemoryJobEvents(self._working.pipeline)
-        self.outbox = InMemoryOutbox(self._working.pipeline)
+        self.outbox = InMemoryOutbox(self._working.pipeline, self._working.items)
         self.inbox = InMemoryInbox(self._working.pipeline)
         return self
 
