@@ -25,6 +25,7 @@ from adapters.audio.reference_processing import ReferenceAudioProcessor
 from adapters.cache.redis_catalog_pages import RedisCatalogPages
 from adapters.events.redis_fanout import RedisEventFanout, RedisJobEventFeed, RedisJobEventPublisher
 from adapters.persistence.idempotency import SqlaIdempotencyStore
+from adapters.persistence.job_repositories import SqlaOutboxClaims
 from adapters.persistence.unit_of_work import SqlaUnitOfWork
 from adapters.probes import PostgresProbe, RedisProbe, StorageProbe
 from adapters.queue.relay_wakeups import RedisRelayWakeups
@@ -77,6 +78,22 @@ def create_engine(settings: Settings) -> AsyncEngine:
     )
 
 
+def create_claims_engine(settings: Settings) -> AsyncEngine:
+    """The relay's claims: single statements in autocommit (no BEGIN and COMMIT round trips) and no
+    pre-ping (a claim on a connection the database dropped fails, changing nothing, and the pool is
+    renewed for the next round). Connections are opened on first use: an API process opens none."""
+    return create_async_engine(
+        settings.database_url,
+        # The wake-up loop and the sweep claim one batch at a time each; overflow serves bursts of
+        # relay jobs left in SAQ by an older API.
+        pool_size=2,
+        max_overflow=8,
+        pool_timeout=settings.database_pool_timeout_seconds,
+        isolation_level="AUTOCOMMIT",
+        connect_args={"timeout": DATABASE_CONNECT_TIMEOUT_SECONDS},
+    )
+
+
 def build_local_storage(settings: Settings) -> LocalObjectStorage:
     return LocalObjectStorage(
         settings.local_storage_dir,
@@ -112,6 +129,7 @@ async def build_storage(settings: Settings) -> MultipartStorage:
 class Container:
     settings: Settings
     engine: AsyncEngine
+    claims_engine: AsyncEngine
     redis: Redis
     storage: MultipartStorage
     registration: Registration
@@ -154,6 +172,7 @@ class Container:
             self.queue.disconnect,
             self.redis.aclose,
             self.engine.dispose,
+            self.claims_engine.dispose,
             partial(asyncio.to_thread, self.reference_audio.close),
         ]
         close_storage = getattr(self.storage, "close", None)
@@ -168,6 +187,7 @@ class Container:
 
 async def build_container(settings: Settings, storage: MultipartStorage | None = None) -> Container:
     engine = create_engine(settings)
+    claims_engine = create_claims_engine(settings)
     session_factory = async_sessionmaker(engine, expire_on_commit=False)
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
     storage = storage or await build_storage(settings)
@@ -214,6 +234,7 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
     return Container(
         settings=settings,
         engine=engine,
+        claims_engine=claims_engine,
         redis=redis,
         storage=storage,
         registration=Registration(uow, hasher, clock, ids),
@@ -248,7 +269,7 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         feed=UserFeed(uow, live_events, stream_tickets),
         webhooks=AnalysisWebhooks(uow, clock),
         webhook_verifier=WebhookVerifier(list(settings.analysis_webhook_secrets)),
-        relay=OutboxRelay(uow, storage, dispatcher, clock, pipeline),
+        relay=OutboxRelay(uow, SqlaOutboxClaims(claims_engine), storage, dispatcher, clock, pipeline),
         housekeeping=Housekeeping(uow, storage, idempotency, clock, pipeline),
         pipeline_statistics=PipelineStatistics(uow, clock),
         rate_limiter=RedisRateLimiter(redis),

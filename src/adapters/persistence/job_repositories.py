@@ -8,10 +8,23 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import ARRAY, Table, Text, bindparam, column, delete, func, select, update
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    Select,
+    Table,
+    Text,
+    Update,
+    bindparam,
+    column,
+    delete,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by, insert
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from adapters.persistence.mappers import reference_audio_from_row
 from adapters.persistence.models import (
@@ -423,6 +436,126 @@ def _claimed_dispatch(row: Any) -> ClaimedDispatch:
     return ClaimedDispatch(_message_from_row(row), job, reference)
 
 
+def _claim_statement(*, one: bool) -> Select[Any]:
+    """The UPDATE that leases the rows, joined with their jobs, items and words: one round trip.
+    Parameters ``now``, ``lease_end``, ``limit`` and, for ``one``, ``message_id``."""
+    now = bindparam("now", type_=_OUTBOX.c.next_attempt_at.type)
+    extra = (_OUTBOX.c.id == bindparam("message_id", type_=_OUTBOX.c.id.type),) if one else ()
+    due = (
+        select(_OUTBOX.c.id)
+        .where(_OUTBOX.c.sent_at.is_(None), _OUTBOX.c.next_attempt_at <= now, *extra)
+        .order_by(_OUTBOX.c.next_attempt_at)
+        .limit(bindparam("limit", type_=Integer()))
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    claimed = (
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id.in_(due))
+        .values(
+            attempts=_OUTBOX.c.attempts + 1,
+            next_attempt_at=bindparam("lease_end", type_=_OUTBOX.c.next_attempt_at.type),
+            updated_at=now,
+        )
+        .returning(*_CLAIMED_COLUMNS)
+        .cte("claimed")
+    )
+    words = (
+        select(
+            func.json_agg(
+                aggregate_order_by(
+                    func.json_build_object(
+                        "index", _WORDS.c.index, "text", _WORDS.c.text, "start", _WORDS.c.start,
+                        "end", _WORDS.c.end, "reference_features", _WORDS.c.reference_features,
+                    ),
+                    _WORDS.c.index,
+                ),
+                type_=JSON,
+            )
+        )
+        .where(_WORDS.c.item_id == _ITEMS.c.id)
+        .scalar_subquery()
+    )  # fmt: skip
+    return (
+        select(
+            *claimed.c,
+            _JOBS.c.id.label("found_job_id"),
+            _JOBS.c.kind,
+            _JOBS.c.status,
+            _JOBS.c.recording_key,
+            _JOBS.c.recording_content_type,
+            _JOBS.c.recording_duration,
+            _JOBS.c.recording_size,
+            _ITEMS.c.text,
+            _ITEMS.c.reference_audio_key,
+            _ITEMS.c.reference_audio_content_type,
+            _ITEMS.c.reference_audio_duration,
+            _ITEMS.c.feature_config_version,
+            words.label("words"),
+        )
+        .select_from(
+            claimed.outerjoin(_JOBS, _JOBS.c.id == claimed.c.job_id).outerjoin(
+                _ITEMS, _ITEMS.c.id == _JOBS.c.item_id
+            )
+        )
+        .order_by(claimed.c.created_at, claimed.c.id)
+    )
+
+
+# Built once: constructing the statement cost as much CPU as running it (profile of the worker).
+_CLAIM_DUE = _claim_statement(one=False)
+_CLAIM_ONE = _claim_statement(one=True)
+
+
+def _mark_sent_statement() -> Update:
+    """Rows ``ids`` still unsent marked sent at ``now`` with their ``last_errors`` (same order), locked
+    in id order first (an UPDATE locks in whatever order it scans); answers their ids and job ids."""
+    ids = bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True)))
+    marks = (
+        func.unnest(ids, bindparam("last_errors", type_=ARRAY(Text())))
+        .table_valued(column("id", PG_UUID(as_uuid=True)), column("last_error", Text()))
+        .render_derived(name="marks")
+    )
+    unsent = _OUTBOX.alias("unsent")
+    locked = (
+        select(unsent.c.id)
+        .where(unsent.c.id == func.any(ids), unsent.c.sent_at.is_(None))
+        .order_by(unsent.c.id)
+        .with_for_update()
+        .scalar_subquery()
+    )
+    now = bindparam("now", type_=_OUTBOX.c.sent_at.type)
+    return (
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id == marks.c.id, _OUTBOX.c.id.in_(locked))
+        .values(sent_at=now, last_error=marks.c.last_error, updated_at=now)
+        .returning(_OUTBOX.c.id, _OUTBOX.c.job_id)
+    )
+
+
+_MARK_SENT = _mark_sent_statement()
+
+
+class SqlaOutboxClaims:
+    """Claims on an engine of their own (see ``create_claims_engine``): autocommit, so the claim is its
+    one statement and nothing more; no pre-ping, as a claim failing on a connection the database
+    dropped changes nothing (it is rolled back and tried again by the next round)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def claim_for_dispatch(
+        self, now: datetime, lease: timedelta, limit: int, message_id: UUID | None = None
+    ) -> list[ClaimedDispatch]:
+        parameters: dict[str, Any] = {"now": now, "lease_end": now + lease, "limit": limit}
+        if message_id is not None:
+            parameters["message_id"] = message_id
+        statement = _CLAIM_DUE if message_id is None else _CLAIM_ONE
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(statement, parameters)
+            return [_claimed_dispatch(row) for row in rows]
+
+
 class SqlaOutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -472,97 +605,12 @@ class SqlaOutboxRepository:
         )
         return [_message_from_row(r) for r in rows]
 
-    async def claim_for_dispatch(
-        self, now: datetime, lease: timedelta, limit: int, message_id: UUID | None = None
-    ) -> list[ClaimedDispatch]:
-        """One round trip: the UPDATE that leases the rows, joined with their jobs, items and words."""
-        extra = () if message_id is None else (_OUTBOX.c.id == message_id,)
-        due = (
-            select(_OUTBOX.c.id)
-            .where(_OUTBOX.c.sent_at.is_(None), _OUTBOX.c.next_attempt_at <= now, *extra)
-            .order_by(_OUTBOX.c.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        claimed = (
-            update(_OUTBOX)
-            .where(_OUTBOX.c.id.in_(due))
-            .values(attempts=_OUTBOX.c.attempts + 1, next_attempt_at=now + lease, updated_at=now)
-            .returning(*_CLAIMED_COLUMNS)
-            .cte("claimed")
-        )
-        words = (
-            select(
-                func.json_agg(
-                    aggregate_order_by(
-                        func.json_build_object(
-                            "index", _WORDS.c.index, "text", _WORDS.c.text, "start", _WORDS.c.start,
-                            "end", _WORDS.c.end, "reference_features", _WORDS.c.reference_features,
-                        ),
-                        _WORDS.c.index,
-                    ),
-                    type_=JSON,
-                )
-            )
-            .where(_WORDS.c.item_id == _ITEMS.c.id)
-            .scalar_subquery()
-        )  # fmt: skip
-        statement = (
-            select(
-                *claimed.c,
-                _JOBS.c.id.label("found_job_id"),
-                _JOBS.c.kind,
-                _JOBS.c.status,
-                _JOBS.c.recording_key,
-                _JOBS.c.recording_content_type,
-                _JOBS.c.recording_duration,
-                _JOBS.c.recording_size,
-                _ITEMS.c.text,
-                _ITEMS.c.reference_audio_key,
-                _ITEMS.c.reference_audio_content_type,
-                _ITEMS.c.reference_audio_duration,
-                _ITEMS.c.feature_config_version,
-                words.label("words"),
-            )
-            .select_from(
-                claimed.outerjoin(_JOBS, _JOBS.c.id == claimed.c.job_id).outerjoin(
-                    _ITEMS, _ITEMS.c.id == _JOBS.c.item_id
-                )
-            )
-            .order_by(claimed.c.created_at, claimed.c.id)
-        )
-        return [_claimed_dispatch(row) for row in await self._session.execute(statement)]
-
     async def mark_sent(self, last_errors: Mapping[UUID, str | None], now: datetime) -> dict[UUID, UUID]:
         if not last_errors:
             return {}
         ids = sorted(last_errors)
-        id_type = ARRAY(PG_UUID(as_uuid=True))
-        marks = (
-            func.unnest(
-                bindparam("mark_ids", ids, type_=id_type),
-                bindparam("mark_errors", [last_errors[i] for i in ids], type_=ARRAY(Text())),
-            )
-            .table_valued(column("id", PG_UUID(as_uuid=True)), column("last_error", Text()))
-            .render_derived(name="marks")
-        )
-        # The rows still unsent, locked in id order first (an UPDATE locks in whatever order it scans).
-        unsent = _OUTBOX.alias("unsent")
-        locked = (
-            select(unsent.c.id)
-            .where(
-                unsent.c.id == func.any(bindparam("lock_ids", ids, type_=id_type)), unsent.c.sent_at.is_(None)
-            )
-            .order_by(unsent.c.id)
-            .with_for_update()
-            .scalar_subquery()
-        )
         rows = await self._session.execute(
-            update(_OUTBOX)
-            .where(_OUTBOX.c.id == marks.c.id, _OUTBOX.c.id.in_(locked))
-            .values(sent_at=now, last_error=marks.c.last_error, updated_at=now)
-            .returning(_OUTBOX.c.id, _OUTBOX.c.job_id)
+            _MARK_SENT, {"ids": ids, "last_errors": [last_errors[i] for i in ids], "now": now}
         )
         return {row.id: row.job_id for row in rows}
 

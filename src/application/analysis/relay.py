@@ -19,6 +19,7 @@ from application.ports.persistence import (
     ClaimedDispatch,
     DispatchJob,
     DispatchReference,
+    OutboxClaims,
     UnitOfWorkFactory,
 )
 from application.ports.storage import ObjectStorage
@@ -109,6 +110,7 @@ class OutboxRelay:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
+        claims: OutboxClaims,
         storage: ObjectStorage,
         dispatcher: AnalysisDispatcher,
         clock: Clock,
@@ -116,6 +118,7 @@ class OutboxRelay:
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         self._uow = uow
+        self._claims = claims
         self._storage = storage
         self._dispatcher = dispatcher
         self._clock = clock
@@ -126,9 +129,9 @@ class OutboxRelay:
     # A claim counts an attempt and starts the row's lease, so a row is claimed only once it holds a
     # concurrency slot: waiting for one neither uses up attempts nor lets the lease run out.
     #
-    # Round trips per batch of rows: one statement leases the rows and reads, joined, what their
-    # requests need (job, item, words); the marks of the rows sent meanwhile share one transaction
-    # (group commit, _Settlements) of a few statements for the whole batch.
+    # Round trips per batch of rows: one statement, committed by itself, leases the rows and reads,
+    # joined, what their requests need (job, item, words); the marks of the rows sent meanwhile share
+    # one transaction (group commit, _Settlements) of a few statements for the whole batch.
 
     async def relay(self, message_id: UUID) -> RelayOutcome:
         """Relay one row now, if it is due and nobody else holds it."""
@@ -166,12 +169,9 @@ class OutboxRelay:
         return DispatchRound(len(claimed), outcomes)
 
     async def _claim(self, limit: int, message_id: UUID | None = None) -> list[ClaimedDispatch]:
-        async with self._uow() as uow:
-            claimed = await uow.outbox.claim_for_dispatch(
-                self._clock.now(), self._settings.relay_lease, limit, message_id
-            )
-            await uow.commit()
-        return claimed
+        return await self._claims.claim_for_dispatch(
+            self._clock.now(), self._settings.relay_lease, limit, message_id
+        )
 
     async def _deliver_and_release(self, work: ClaimedDispatch) -> RelayOutcome:
         try:

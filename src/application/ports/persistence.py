@@ -224,14 +224,6 @@ class OutboxRepository(Protocol):
 
     async def claim_due(self, now: datetime, lease: timedelta, limit: int) -> list[OutboxMessage]: ...
 
-    async def claim_for_dispatch(
-        self, now: datetime, lease: timedelta, limit: int, message_id: UUID | None = None
-    ) -> list[ClaimedDispatch]:
-        """Lease up to ``limit`` unsent, due rows (only ``message_id`` when given), oldest due first,
-        skipping rows locked by others; count each attempt; answer each with what its request needs.
-        One statement."""
-        ...
-
     async def mark_sent(self, last_errors: Mapping[UUID, str | None], now: datetime) -> dict[UUID, UUID]:
         """Mark the rows of ``last_errors`` that are still unsent as sent at ``now``, each with its
         ``last_error``, locking them in id order; answer the job id of each row marked."""
@@ -240,6 +232,18 @@ class OutboxRepository(Protocol):
     async def save(self, message: OutboxMessage) -> None: ...
     async def prune_sent(self, sent_before: datetime) -> int: ...
     async def backlog(self) -> OutboxBacklog: ...
+
+
+class OutboxClaims(Protocol):
+    """The relay's claim, outside any unit of work: it commits on its own."""
+
+    async def claim_for_dispatch(
+        self, now: datetime, lease: timedelta, limit: int, message_id: UUID | None = None
+    ) -> list[ClaimedDispatch]:
+        """Lease up to ``limit`` unsent, due rows (only ``message_id`` when given), oldest first,
+        skipping rows locked by others; count each attempt; answer each with what its request needs.
+        One statement, committed by itself."""
+        ...
 
 
 class InboxRepository(Protocol):

@@ -8,6 +8,7 @@ import contextlib
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
+from adapters.persistence.job_repositories import SqlaOutboxClaims
 from domain.analysis.jobs import JobStatus
 from domain.catalog import Word
 from entrypoints.bootstrap import Container
@@ -16,6 +17,10 @@ from tests.support.pipeline import Catalog, QueueJob, eventually, load_message
 from tests.support.stub_analysis_server import StubAnalysisServer
 
 LEASE = timedelta(seconds=30)
+
+
+def claims(container: Container) -> SqlaOutboxClaims:
+    return SqlaOutboxClaims(container.claims_engine)
 
 
 async def test_a_claim_answers_each_due_row_with_its_job_item_and_words(
@@ -33,9 +38,7 @@ async def test_a_claim_answers_each_due_row_with_its_job_item_and_words(
     first, second = await queue_job(), await queue_job()
     now = datetime.now(UTC)
 
-    async with container.unit_of_work() as uow:
-        claimed = await uow.outbox.claim_for_dispatch(now, LEASE, 10)
-        await uow.commit()
+    claimed = await claims(container).claim_for_dispatch(now, LEASE, 10)
 
     assert [c.message.id for c in claimed] == [first.outbox_id, second.outbox_id]
     work = claimed[0]
@@ -64,10 +67,8 @@ async def test_a_claim_skips_rows_not_due_and_rows_another_relay_holds(
         await uow.commit()
 
     async with container.unit_of_work() as other:
-        assert await other.outbox.claim_for_dispatch(now, LEASE, 1, held.outbox_id)
-        async with container.unit_of_work() as uow:
-            claimed = await uow.outbox.claim_for_dispatch(now, LEASE, 10)
-            await uow.commit()
+        assert await other.outbox.claim(held.outbox_id, now, LEASE)
+        claimed = await claims(container).claim_for_dispatch(now, LEASE, 10)
 
     assert [c.message.id for c in claimed] == [free.outbox_id]
 
@@ -80,8 +81,7 @@ async def test_a_claim_answers_no_reference_once_the_item_is_gone(
         await uow.items.delete(catalog.token_id)
         await uow.commit()
 
-    async with container.unit_of_work() as uow:
-        [work] = await uow.outbox.claim_for_dispatch(datetime.now(UTC), LEASE, 10, queued.outbox_id)
+    [work] = await claims(container).claim_for_dispatch(datetime.now(UTC), LEASE, 10, queued.outbox_id)
 
     assert work.job is not None
     assert work.reference is None

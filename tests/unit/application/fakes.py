@@ -26,6 +26,7 @@ from application.ports.audio import InspectedAudio
 from application.ports.persistence import (
     ActorFilter,
     BookmarkedItem,
+    ClaimedDispatch,
     MovieLineFilter,
     Page,
     PageRequest,
@@ -264,6 +265,15 @@ class FakeDatabase:
 
     def __call__(self) -> FakeUnitOfWork:
         return FakeUnitOfWork(self)
+
+    async def claim_for_dispatch(
+        self, now: datetime, lease: timedelta, limit: int, message_id: UUID | None = None
+    ) -> list[ClaimedDispatch]:
+        """The ``OutboxClaims`` port: a claim commits on its own."""
+        async with self() as uow:
+            claimed = await uow.outbox.claim_for_dispatch(now, lease, limit, message_id)
+            await uow.commit()
+        return claimed
 
 
 class InMemoryStorage:

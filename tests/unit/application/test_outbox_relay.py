@@ -25,7 +25,7 @@ def world() -> World:
 
 
 def relay_for(world: World, dispatcher: ScriptedDispatcher) -> OutboxRelay:
-    return OutboxRelay(world.database, world.storage, dispatcher, world.clock, world.settings)
+    return OutboxRelay(world.database, world.database, world.storage, dispatcher, world.clock, world.settings)
 
 
 async def test_a_relayed_row_sends_one_request_and_marks_the_job_dispatched_with_its_deadline(
@@ -272,7 +272,7 @@ async def test_a_row_settled_by_another_relay_meanwhile_is_left_as_it_is(
     job_id, message_id = await world.queue_job()
 
     await OutboxRelay(
-        world.database, world.storage, SettledMeanwhile(world, answer), world.clock, SETTINGS
+        world.database, world.database, world.storage, SettledMeanwhile(world, answer), world.clock, SETTINGS
     ).relay(message_id)
 
     assert world.job(job_id).status is JobStatus.QUEUED
