@@ -63,7 +63,7 @@ STREAM_TICKET_LIFETIME = timedelta(hours=1)
 DATABASE_CONNECT_TIMEOUT_SECONDS = 5.0
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+def create_engine(settings: Settings, *, pre_ping: bool = True) -> AsyncEngine:
     return create_async_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
@@ -72,7 +72,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # (adapters.outages), not held for SQLAlchemy's default 30 s.
         pool_timeout=settings.database_pool_timeout_seconds,
         # A connection the database dropped (restart, failover) is replaced before use, not failed on.
-        pool_pre_ping=True,
+        # The worker goes without (three round trips per transaction): after a restart its first
+        # transaction fails, the pool is renewed, and the relay tries a failed mark once more.
+        pool_pre_ping=pre_ping,
         # An unreachable database fails a request in seconds (503), not after asyncpg's default minute.
         connect_args={"timeout": DATABASE_CONNECT_TIMEOUT_SECONDS},
     )
@@ -185,8 +187,10 @@ class Container:
                 logger.warning("closing a resource failed", exc_info=True)
 
 
-async def build_container(settings: Settings, storage: MultipartStorage | None = None) -> Container:
-    engine = create_engine(settings)
+async def build_container(
+    settings: Settings, storage: MultipartStorage | None = None, *, pool_pre_ping: bool = True
+) -> Container:
+    engine = create_engine(settings, pre_ping=pool_pre_ping)
     claims_engine = create_claims_engine(settings)
     session_factory = async_sessionmaker(engine, expire_on_commit=False)
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)

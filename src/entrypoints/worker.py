@@ -353,7 +353,8 @@ def build_worker(container: Container, options: WorkerSettings) -> Worker[Worker
 
 async def run_worker(settings: Settings, options: WorkerSettings) -> None:
     """Run until SIGINT or SIGTERM."""
-    container = await build_container(settings)
+    # No pre-ping per checkout: the worker's transactions retry or are retried (see create_engine).
+    container = await build_container(settings, pool_pre_ping=False)
     try:
         await container.queue.connect()
         await build_worker(container, options).start()

@@ -43,7 +43,8 @@ class _Settlements:
     """Group commit of the marks: a row's mark waits for the batch it joined to commit.
 
     The first mark starts a batch; marks arriving while a batch's transaction runs form the next one.
-    A failed batch fails each of its marks, whose rows then wait out their leases and are retried.
+    A batch whose transaction fails is tried once more; failing again, it fails each of its marks,
+    whose rows then wait out their leases and are retried.
     """
 
     def __init__(self, settle: Callable[[list[tuple[OutboxMessage, str]]], Awaitable[None]]) -> None:
@@ -61,8 +62,15 @@ class _Settlements:
     async def _drain(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, []
+            marks = [(message, outcome) for message, outcome, _ in batch]
             try:
-                await self._settle([(message, outcome) for message, outcome, _ in batch])
+                try:
+                    await self._settle(marks)
+                except Exception:
+                    # Once more at once: marking is idempotent, and a connection the database dropped
+                    # (a restart; the worker's pool does not ping) fails only the first transaction.
+                    logger.info("marking %d relayed rows failed; trying once more", len(marks), exc_info=True)
+                    await self._settle(marks)
             except Exception as error:
                 _resolve(batch, error)
                 continue

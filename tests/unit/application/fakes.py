@@ -240,8 +240,9 @@ class FakeUnitOfWork:
         return None
 
     async def commit(self) -> None:
-        if self._database.fail_next_commit:
+        if self._database.fail_next_commit or self._database.failing_commits:
             self._database.fail_next_commit = False
+            self._database.failing_commits = max(self._database.failing_commits - 1, 0)
             raise ConflictError("injected commit failure")
         await commit_and_publish(
             self.jobs.seen,
@@ -261,6 +262,7 @@ class FakeDatabase:
         self.tables = Tables()
         self.commits = 0
         self.fail_next_commit = False
+        self.failing_commits = 0  # how many of the next commits fail
         self.publisher = RecordingPublisher()
 
     def __call__(self) -> FakeUnitOfWork:
