@@ -1,4 +1,5 @@
-"""Which dependency's outage an error comes from: Postgres, Redis or object storage, or none of them.
+"""Which dependency's outage an error comes from: Postgres, Redis, object storage or the reference audio's
+child processes (espeak-ng missing), or none of them.
 
 The drivers raise outages in many shapes (a bare ``ConnectionRefusedError`` from asyncpg's connect,
 SQLAlchemy's invalidated connection, botocore's timeouts, a Redis ``ConnectionError``); the entrypoints
@@ -18,11 +19,13 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from adapters.audio.reference_processing import ReferenceProcessingUnavailableError
 from adapters.storage.common import StorageUnavailableError
 
 POSTGRES = "postgres"
 REDIS = "redis"
 STORAGE = "storage"
+REFERENCE_PROCESSING = "reference audio processing"
 
 _STORAGE_ERRORS = (StorageUnavailableError, BotoConnectionError, ConnectTimeoutError, ReadTimeoutError)
 _REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError)
@@ -41,6 +44,8 @@ def unavailable_dependency(error: BaseException) -> str | None:
             return STORAGE
         if isinstance(cause, _REDIS_ERRORS):
             return REDIS
+        if isinstance(cause, ReferenceProcessingUnavailableError):
+            return REFERENCE_PROCESSING
         if isinstance(cause, _POSTGRES_ERRORS) or _lost_database_connection(cause):
             return POSTGRES
     return None

@@ -10,6 +10,7 @@ import asyncio
 import json
 import statistics
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +27,10 @@ SIGN_UPS = 200
 # Enough sign-ups get through to keep the hashing pool busy for the whole flood.
 SIGN_UP_LIMIT = 60
 LOGIN_LIMIT = 10
-HEALTH_P99_LIMIT_SECONDS = 0.050
+# /health's p99 during the flood, as a share of the flood's duration: were argon2 on the event loop, a
+# probe would wait behind every hash queued before it (a large share); off the loop it waits for none.
+# A ratio within one run, not a wall-clock bound, so a loaded machine slows both sides alike.
+HEALTH_P99_SHARE_OF_FLOOD = 0.1
 FORGED_ATTEMPTS = 20
 
 
@@ -94,6 +98,7 @@ async def test_a_sign_up_flood_neither_stalls_health_nor_gets_past_the_limit(api
         assert prober.stdout is not None
         assert (await prober.stdout.readline()).strip() == b"ready"
         try:
+            flood_started = time.perf_counter()
             answers = await asyncio.gather(
                 *(
                     client.post(
@@ -107,6 +112,7 @@ async def test_a_sign_up_flood_neither_stalls_health_nor_gets_past_the_limit(api
                     for n in range(SIGN_UPS)
                 )
             )
+            flood_seconds = time.perf_counter() - flood_started
         finally:
             output, _ = await asyncio.wait_for(prober.communicate(b""), 30.0)
     latencies: list[float] = json.loads(output)
@@ -117,9 +123,10 @@ async def test_a_sign_up_flood_neither_stalls_health_nor_gets_past_the_limit(api
     assert SIGN_UP_LIMIT <= codes.count(201) < SIGN_UPS
     assert len(latencies) >= 2, "no /health probe was answered during the flood"
     p99 = statistics.quantiles(latencies, n=100, method="inclusive")[98]
-    assert p99 < HEALTH_P99_LIMIT_SECONDS, (
-        f"/health during the flood: p99 {p99 * 1000:.0f} ms, median {statistics.median(latencies) * 1000:.0f} ms,"
-        f" max {max(latencies) * 1000:.0f} ms over {len(latencies)} probes"
+    assert p99 < HEALTH_P99_SHARE_OF_FLOOD * flood_seconds, (
+        f"/health during the {flood_seconds:.1f} s flood: p99 {p99 * 1000:.0f} ms,"
+        f" median {statistics.median(latencies) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
+        f" over {len(latencies)} probes"
     )
 
 

@@ -20,6 +20,11 @@ from domain.errors import InvalidInputError
 T = TypeVar("T")
 
 
+class ReferenceProcessingUnavailableError(RuntimeError):
+    """The child processes cannot do the work: espeak-ng is not installed, or the pool died. An outage
+    of this dependency (a 503 to retry), not a bug in the request."""
+
+
 class ReferenceAudioProcessor:
     """ReferenceFeatureExtractor and ReferenceAligner, each call run by a pool of child processes."""
 
@@ -56,32 +61,41 @@ class ReferenceAudioProcessor:
             pool = self._pool
         try:
             outcome = pool.submit(function, *arguments).result()
-        except BrokenProcessPool:
+        except BrokenProcessPool as error:
             with self._lock:
                 if self._pool is pool:
                     self._pool = None
-            raise
+            raise ReferenceProcessingUnavailableError("the reference audio's child process died") from error
         return outcome.unwrap()
 
 
 class _Outcome(Generic[T]):
     """A child's answer: the value, or the field and message of the InvalidInputError it raised (an
-    exception whose constructor takes two arguments does not survive pickling whole)."""
+    exception whose constructor takes two arguments does not survive pickling whole), or why the child
+    could not do the work at all (espeak-ng missing)."""
 
-    def __init__(self, value: T | None = None, invalid: tuple[str, str] | None = None) -> None:
-        self.value, self.invalid = value, invalid
+    def __init__(
+        self, value: T | None = None, invalid: tuple[str, str] | None = None, unavailable: str | None = None
+    ) -> None:
+        self.value, self.invalid, self.unavailable = value, invalid, unavailable
 
     def unwrap(self) -> T:
         if self.invalid is not None:
             raise InvalidInputError(*self.invalid)
+        if self.unavailable is not None:
+            raise ReferenceProcessingUnavailableError(self.unavailable)
         return self.value  # type: ignore[return-value]
 
 
 def _guarded(work: Callable[[], T]) -> _Outcome[T]:
+    from adapters.audio.espeak import SpeechUnavailableError
+
     try:
         return _Outcome(work())
     except InvalidInputError as error:
         return _Outcome(invalid=(error.field, error.message))
+    except SpeechUnavailableError as error:
+        return _Outcome(unavailable=str(error))
 
 
 def _feature_version() -> _Outcome[str]:
