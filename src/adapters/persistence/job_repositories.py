@@ -10,6 +10,7 @@ from uuid import UUID
 
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     Integer,
     Select,
     Table,
@@ -302,6 +303,31 @@ class SqlaJobRepository:
         return {(ReferenceKind(kind), JobStatus(status)): int(count) for kind, status, count in rows}
 
 
+def _take_feed_places_statement() -> Any:
+    """Add ``counts`` to the counters of ``users`` (created at 0), in the given (user id) order, and
+    answer each user's new last place. Built once: one statement whatever the number of users (a
+    multi-row VALUES was built and compiled per call)."""
+    counters = cast(Table, UserEventCounterRow.__table__)
+    given = (
+        func.unnest(
+            bindparam("users", type_=ARRAY(PG_UUID(as_uuid=True))),
+            bindparam("counts", type_=ARRAY(BigInteger())),
+        )
+        .table_valued(column("user_id", PG_UUID(as_uuid=True)), column("count", BigInteger()))
+        .render_derived(name="given")
+    )
+    statement = insert(counters).from_select(
+        ["user_id", "last_sequence"], select(given.c.user_id, given.c.count).order_by(given.c.user_id)
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[counters.c.user_id],
+        set_={"last_sequence": counters.c.last_sequence + statement.excluded.last_sequence},
+    ).returning(counters.c.user_id, counters.c.last_sequence)
+
+
+_TAKE_FEED_PLACES = _take_feed_places_statement()
+
+
 class SqlaJobEventRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -369,14 +395,11 @@ class SqlaJobEventRepository:
         owners: dict[UUID, int] = {}
         for user_id, _ in owned:
             owners[user_id] = owners.get(user_id, 0) + 1
-        counters = insert(UserEventCounterRow).values(
-            [{"user_id": user_id, "last_sequence": count} for user_id, count in sorted(owners.items())]
+        users = sorted(owners)
+        rows = await self._session.execute(
+            _TAKE_FEED_PLACES, {"users": users, "counts": [owners[user_id] for user_id in users]}
         )
-        statement = counters.on_conflict_do_update(
-            index_elements=[UserEventCounterRow.user_id],
-            set_={"last_sequence": UserEventCounterRow.last_sequence + counters.excluded.last_sequence},
-        ).returning(UserEventCounterRow.user_id, UserEventCounterRow.last_sequence)
-        last = {user_id: int(top) for user_id, top in await self._session.execute(statement)}
+        last = {user_id: int(top) for user_id, top in rows}
         next_place = {user_id: last[user_id] - count + 1 for user_id, count in owners.items()}
         numbered = []
         for user_id, event in owned:
