@@ -5,7 +5,8 @@
 #   worker: voicepractice worker
 #   migrations: voicepractice db upgrade
 #   analysis: voicepractice analysis-server --host 0.0.0.0 --port 8100
-# The API is the default command; it runs WEB_CONCURRENCY (2) uvicorn processes, one per core. The
+# The API is the default command; it runs WEB_CONCURRENCY (2) uvicorn processes, one per core, forked
+# from one that imported and built the app (entrypoints/http/serving.py). The
 # worker serves its metrics on WORKER_METRICS_PORT (9100) of every
 # interface in the container (WORKER_METRICS_HOST=::; outside a container it is loopback). The
 # analysis server is the reference implementation of the analysis protocol, optional in production.

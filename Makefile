@@ -80,6 +80,7 @@ bench: setup  ## Benchmarks; figures are printed next to a baseline measured in 
 	$(RUN) python -m bench.voice_bench
 	$(RUN) python -m bench.pipeline_bench
 	$(RUN) python -m bench.overload_bench
+	$(RUN) python -m bench.startup_bench
 	$(RUN) python -m bench.sse_bench
 	$(RUN) python -m bench.feed_bench
 	$(RUN) python -m bench.analysis_bench

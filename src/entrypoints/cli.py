@@ -7,11 +7,14 @@ API must not pay for the worker, Alembic or the analysis server at start-up (doc
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import shutil
+import socket
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -25,7 +28,11 @@ if TYPE_CHECKING:
     from entrypoints.bootstrap import Container
 
 METRICS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
-WORKER_HEALTHCHECK_SECONDS = 60
+GRACEFUL_SHUTDOWN_SECONDS = 20
+# How long past the graceful shutdown a forked API process is waited for before it is killed.
+STOP_MARGIN_SECONDS = 10
+# uvicorn's exit code when the app's lifespan startup failed.
+STARTUP_FAILURE = 3
 
 T = TypeVar("T")
 
@@ -53,6 +60,25 @@ def _with_container(work: Callable[[Container], Awaitable[T]]) -> T:
         raise click.ClickException(error.message) from error
 
 
+@contextmanager
+def _collecting_no_garbage_while_starting() -> Iterator[None]:
+    """No cyclic garbage collection while a process imports and builds what it runs, then the objects made
+    so far moved out of the collector's sight (``gc.freeze``).
+
+    Importing the app allocates hundreds of thousands of long-lived objects and the collector ran over
+    and over among them: about a sixth of the import's CPU (docs/performance.md, "Startup"). Frozen, they
+    are never scanned again, and processes forked afterwards do not write to their pages by scanning.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
+
+
 @click.group()
 def main() -> None:
     """Voice practice service."""
@@ -63,35 +89,72 @@ def main() -> None:
 @click.option("--port", default=None, type=int, help="[default: $PORT or 8000]")
 @click.option("--workers", default=None, type=int, help="[default: $WEB_CONCURRENCY or 1]")
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
-    """Serve the HTTP API with uvicorn."""
-    import uvicorn
+    """Serve the HTTP API with uvicorn: the app is built once, then forked into --workers processes."""
+    from entrypoints.http.serving import listening_socket
 
     settings = _settings()
     workers = workers or settings.serve_workers
+    raise_open_files_limit()
     shared_metrics: str | None = None
     if workers > 1 and not os.environ.get(METRICS_DIRECTORY_VARIABLE):
         # Several processes behind one port: each keeps its metrics in files under one directory, and
-        # /metrics of any of them sums them all (prometheus_client's multiprocess mode). The children
-        # inherit the variable; prometheus_client reads it when they import it.
+        # /metrics of any of them sums them all (prometheus_client's multiprocess mode). It reads the
+        # variable when it is imported, which the app below does.
         shared_metrics = tempfile.mkdtemp(prefix="voicepractice-metrics-")
         os.environ[METRICS_DIRECTORY_VARIABLE] = shared_metrics
+    # Listening before the app is imported: connections made meanwhile wait to be served, not refused.
+    sock = listening_socket(host or settings.serve_host, settings.serve_port if port is None else port)
     try:
-        uvicorn.run(
-            "entrypoints.http.app:app_from_env",
-            factory=True,
-            host=host or settings.serve_host,
-            port=settings.serve_port if port is None else port,
-            workers=workers,
-            # With several processes uvicorn's parent pings each child and replaces one that does not
-            # answer in time; its 5 s default kills children still starting on a busy machine, forever.
-            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
-            **uvicorn_proxy_options(settings),
-            log_config=None,
-            timeout_graceful_shutdown=20,
-        )
+        code = _serve_on(sock, settings, workers)
     finally:
+        sock.close()
         if shared_metrics is not None:
             shutil.rmtree(shared_metrics, ignore_errors=True)
+    if code:
+        sys.exit(code)
+
+
+def _serve_on(sock: socket.socket, settings: Settings, workers: int) -> int:
+    from entrypoints.http.serving import Prefork
+
+    with _collecting_no_garbage_while_starting():
+        import uvicorn
+
+        from adapters.audio import decoding
+        from entrypoints.http.app import create_app
+
+        config = uvicorn.Config(
+            create_app(settings),
+            **uvicorn_proxy_options(settings),
+            log_config=None,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        )
+        # Whatever the first requests import (uvicorn's protocols and event loop, the uploads' decoder)
+        # is imported once, before any fork.
+        config.load()
+        config.get_loop_factory()
+        decoding.preload()
+
+    def serve_once() -> int:
+        server = uvicorn.Server(config)
+        server.run(sockets=[sock])
+        return 0 if server.started else STARTUP_FAILURE
+
+    if workers == 1:
+        return serve_once()
+    prefork = Prefork(
+        serve_once, workers, GRACEFUL_SHUTDOWN_SECONDS + STOP_MARGIN_SECONDS, on_child_exit=_forget_metrics
+    )
+    return prefork.run()
+
+
+def _forget_metrics(pid: int) -> None:
+    """A dead API process's live gauges (open SSE streams) leave the sums /metrics reports."""
+    directory = os.environ.get(METRICS_DIRECTORY_VARIABLE)
+    if directory:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
 
 
 def raise_open_files_limit() -> None:
@@ -119,7 +182,8 @@ def worker() -> None:
     WORKER_CONCURRENCY (default 10), WORKER_SWEEP_INTERVAL_SECONDS (1) and WORKER_SHUTDOWN_GRACE_SECONDS
     (20) tune it. SIGTERM lets the jobs in flight finish first.
     """
-    from entrypoints.worker import WorkerSettings, start_worker
+    with _collecting_no_garbage_while_starting():
+        from entrypoints.worker import WorkerSettings, start_worker
 
     settings = _settings()
     try:

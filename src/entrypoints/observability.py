@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from litestar.types import Middleware
+from typing import TYPE_CHECKING
 
 from shared_kernel.settings import TracingSettings
+
+if TYPE_CHECKING:
+    # Only a type: the worker and the analysis server import this module and need no Litestar.
+    from litestar.types import Middleware
 
 
 def start_tracing_if_on(settings: TracingSettings, program: str) -> list[Middleware]:

@@ -113,9 +113,15 @@ class Settings(ProgramSettings):
     )
     upload_max_in_flight: Annotated[int, Meta(ge=1)] = variable(
         "UPLOAD_MAX_IN_FLIGHT",
-        "uploads one API process works on at once; one more is answered 503 `/problems/overloaded` with "
-        "`Retry-After` at once, before its body is read",
+        "uploads one API process works on at once; one more waits up to `UPLOAD_ADMISSION_WAIT_SECONDS` for "
+        "a slot, then is answered 503 `/problems/overloaded` with `Retry-After`, before its body is read",
         default=16,
+    )
+    upload_admission_wait_seconds: Annotated[float, Meta(ge=0)] = variable(
+        "UPLOAD_ADMISSION_WAIT_SECONDS",
+        "how long an upload that finds `UPLOAD_MAX_IN_FLIGHT` reached waits for a slot (first come, first "
+        "served) before it is refused; 0 refuses at once",
+        default=1.0,
     )
     redis_url: str = variable(
         "REDIS_URL", "SAQ queue and live job events", default="redis://127.0.0.1:6379/0"

@@ -114,7 +114,7 @@ async def test_uploads_past_the_admission_limit_are_503_with_retry_after_and_get
 ) -> None:
     user = await sign_up()
     keys = [uuid.uuid4().hex for _ in range(UPLOADS)]
-    with api(settings, tmp_path, UPLOAD_MAX_IN_FLIGHT="2") as base_url:
+    with api(settings, tmp_path, UPLOAD_MAX_IN_FLIGHT="2", UPLOAD_ADMISSION_WAIT_SECONDS="0") as base_url:
         first = await _upload_all_at_once(base_url, reference_token["id"], user, keys)
         _assert_refusals_are_503_with_retry_after(first, "overloaded")
         await _retry_until_accepted(base_url, reference_token["id"], user, keys, first)

@@ -38,6 +38,13 @@ class ServiceProcess:
         self.starts = 0
 
     @property
+    def pid(self) -> int:
+        """The id of the process started (also its process group's: it leads a new session)."""
+        if self._process is None:
+            raise RuntimeError(f"the {self.name} was never started")
+        return self._process.pid
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 

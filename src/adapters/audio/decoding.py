@@ -3,6 +3,9 @@
 Every entry point sniffs the bytes first and forces the matching FFmpeg demuxer, so hostile bytes
 never reach the hundreds of other demuxers FFmpeg would otherwise probe (some follow playlists or
 external references). Whatever FFmpeg or PyAV raises on bad input surfaces as UndecodableAudioError.
+
+PyAV and numpy are imported on first use (``preload`` imports them ahead): the worker builds the
+inspector without ever decoding, and importing them is a tenth of its start-up.
 """
 
 from __future__ import annotations
@@ -12,13 +15,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-
-import av
-import numpy as np
-import numpy.typing as npt
-from av.audio.frame import AudioFrame
-from av.audio.stream import AudioStream
-from av.container import InputContainer
+from typing import TYPE_CHECKING
 
 from application.ports.audio import InspectedAudio
 from domain.audio import (
@@ -32,6 +29,14 @@ from domain.audio import (
     sniff_audio_format,
 )
 
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    from av.audio.frame import AudioFrame
+    from av.audio.resampler import AudioResampler
+    from av.audio.stream import AudioStream
+    from av.container import InputContainer
+
 _DEMUXERS: dict[AudioFormat, str] = {
     AudioFormat.WAV: "wav",
     AudioFormat.WEBM: "matroska",
@@ -44,10 +49,6 @@ _DEMUXERS: dict[AudioFormat, str] = {
     AudioFormat.CAF: "caf",
 }
 
-# InvalidDataError and friends derive from ValueError; PyAV also raises plain ValueError (and
-# UnicodeDecodeError, a ValueError) on inconsistent streams.
-_DECODING_ERRORS = (av.FFmpegError, ValueError)
-
 # The demuxer is forced and every frame is decoded anyway, so FFmpeg's stream analysis on opening (it
 # decodes ahead to guess codec parameters: ~11 ms of the ~13 ms an upload's check took, profiled under
 # load, docs/performance.md) learns nothing the decoding loop does not; read only the header.
@@ -58,6 +59,12 @@ _OPEN_OPTIONS = {"probesize": "32", "analyzeduration": "0"}
 # the allowance covers packets that decode to nothing (headers, decoder delay, the final flush).
 _MAX_PACKETS_PER_SECOND = 500
 _PACKET_ALLOWANCE = 50
+
+
+def preload() -> None:
+    """Import PyAV and numpy now rather than at the first decoding (the API, before it forks)."""
+    import av  # noqa: F401
+    import numpy  # noqa: F401
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +89,8 @@ def decode_audio(data: bytes, target_rate: int = 16000, *, max_seconds: float = 
                 raise AudioTooLongError(max_seconds, elapsed)
             resampler.push(frame)
         samples = resampler.finish()
+    import numpy as np
+
     if samples.size == 0:
         raise UndecodableAudioError("it contains no audio samples")
     if not np.isfinite(samples).all():
@@ -124,6 +133,8 @@ class PyAvAudioInspector:
 
 @contextmanager
 def _open_audio(data: bytes) -> Iterator[tuple[InputContainer, AudioStream]]:
+    import av
+
     audio_format = sniff_audio_format(data)
     if audio_format is None:
         raise UndecodableAudioError("it is not audio in a supported format")
@@ -138,11 +149,15 @@ def _open_audio(data: bytes) -> Iterator[tuple[InputContainer, AudioStream]]:
             if not container.streams.audio:
                 raise UndecodableAudioError("it has no audio stream")
             yield container, container.streams.audio[0]
-    except _DECODING_ERRORS as error:
+    # InvalidDataError and friends derive from ValueError; PyAV also raises plain ValueError (and
+    # UnicodeDecodeError, a ValueError) on inconsistent streams.
+    except (av.FFmpegError, ValueError) as error:
         raise UndecodableAudioError(_describe(error)) from error
 
 
 def _describe(error: Exception) -> str:
+    import av
+
     if isinstance(error, av.FFmpegError) and error.strerror:
         return error.strerror
     return str(error)
@@ -168,18 +183,22 @@ class _MonoResampler:
     def __init__(self, rate: int) -> None:
         self._rate = rate
         self._chunks: list[npt.NDArray[np.float32]] = []
-        self._resampler: av.AudioResampler | None = None
+        self._resampler: AudioResampler | None = None
         self._input_shape: tuple[str, str, int] | None = None
 
     def push(self, frame: AudioFrame) -> None:
         shape = (frame.format.name, frame.layout.name, frame.sample_rate)
         if shape != self._input_shape:
+            import av
+
             self._drain()
             self._resampler = av.AudioResampler(format="flt", layout="mono", rate=self._rate)
             self._input_shape = shape
         self._collect(frame)
 
     def finish(self) -> npt.NDArray[np.float32]:
+        import numpy as np
+
         self._drain()
         return np.concatenate(self._chunks) if self._chunks else np.empty(0, dtype=np.float32)
 
@@ -191,5 +210,7 @@ class _MonoResampler:
     def _collect(self, frame: AudioFrame | None) -> None:
         if self._resampler is None:
             return
+        import numpy as np
+
         for out in self._resampler.resample(frame):
             self._chunks.append(out.to_ndarray()[0].astype(np.float32, copy=False))

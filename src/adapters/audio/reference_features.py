@@ -1,7 +1,9 @@
 """Per-word reference features, computed by the same voice code the analysis server uses.
 
-The voice code (numpy, scipy) is imported on first use: the API builds this adapter at start-up, but
-only an admin storing reference audio needs it, and importing it is most of the API's start-up time.
+The voice code (numpy, scipy) is imported on first use: the API and the worker build this adapter at
+start-up and read its configuration's version, but only an admin storing reference audio needs the
+features, and importing scipy is most of a process's start-up time. ``domain.voice.config`` alone
+imports none of it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from domain.catalog import Word
 from domain.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from domain.voice import FeatureConfig
+    from domain.voice.config import FeatureConfig
 
 
 class VoiceReferenceFeatures:
@@ -24,7 +26,7 @@ class VoiceReferenceFeatures:
     @property
     def _config(self) -> FeatureConfig:
         if self._given_config is None:
-            from domain.voice import FeatureConfig
+            from domain.voice.config import FeatureConfig
 
             self._given_config = FeatureConfig()
         return self._given_config

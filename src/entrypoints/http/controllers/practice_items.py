@@ -238,7 +238,7 @@ def practice_item_controllers(
             "/upload-audio",
             status_code=202,
             request_max_body_size=limits.recording,
-            # Before the guards and the body: past the process's UPLOAD_MAX_IN_FLIGHT, 503 at once.
+            # Before the guards and the body: past the process's UPLOAD_MAX_IN_FLIGHT, a short wait, then 503.
             middleware=[admission.middleware],
             responses=JOB_RESPONSES,
             summary=f"Upload {routes.recording} (multipart field ``file``); 202 with the queued job.",
@@ -352,7 +352,7 @@ SCRIPT_ROUTES = KindRoutes(ReferenceKind.SCRIPT, _script_id, ScriptOut, ScriptBo
 def practice_item_routes(settings: Settings) -> list[type[Controller]]:
     """Both kinds' controllers, their audio routes limited to the configured sizes, their uploads
     sharing one admission limit (a process's uploads of either kind count together)."""
-    admission = Admission(settings.upload_max_in_flight)
+    admission = Admission(settings.upload_max_in_flight, settings.upload_admission_wait_seconds)
     return [
         controller
         for routes in (TOKEN_ROUTES, SCRIPT_ROUTES)
