@@ -27,9 +27,11 @@ from adapters.events.redis_fanout import RedisEventFanout, RedisJobEventFeed, Re
 from adapters.persistence.connections import discard_closed_connections
 from adapters.persistence.idempotency import PostgresIdempotencyStore
 from adapters.persistence.job_intake import AsyncpgJobIntake
+from adapters.persistence.job_repositories import SqlaOutboxClaims
 from adapters.persistence.unit_of_work import SqlaUnitOfWork
 from adapters.probes import PostgresProbe, RedisProbe, StorageProbe
-from adapters.queue.saq_relay import SaqRelayQueue, build_queue
+from adapters.queue.relay_wakeups import RedisRelayWakeups
+from adapters.queue.saq_relay import build_queue
 from adapters.ratelimit.redis_gcra import RedisRateLimiter
 from adapters.security.passwords import Argon2PasswordHasher
 from adapters.security.tokens import JwtAccessTokenIssuer, JwtStreamTickets
@@ -80,6 +82,25 @@ def create_engine(settings: Settings) -> AsyncEngine:
     return engine
 
 
+def create_claims_engine(settings: Settings) -> AsyncEngine:
+    """The relay's claims: single statements in autocommit (no BEGIN and COMMIT round trips), connections
+    the database dropped discarded at checkout like the main pool's (a claim that still fails on one
+    changes nothing; the next round gets a new one). Connections are opened on first use: an API
+    process opens none."""
+    engine = create_async_engine(
+        settings.database_url,
+        # The wake-up loop and the sweep claim one batch at a time each; overflow serves bursts of
+        # relay jobs left in SAQ by an older API.
+        pool_size=2,
+        max_overflow=8,
+        pool_timeout=settings.database_pool_timeout_seconds,
+        isolation_level="AUTOCOMMIT",
+        connect_args={"timeout": DATABASE_CONNECT_TIMEOUT_SECONDS},
+    )
+    discard_closed_connections(engine)
+    return engine
+
+
 def build_local_storage(settings: Settings) -> LocalObjectStorage:
     return LocalObjectStorage(
         settings.local_storage_dir,
@@ -115,6 +136,7 @@ async def build_storage(settings: Settings) -> MultipartStorage:
 class Container:
     settings: Settings
     engine: AsyncEngine
+    claims_engine: AsyncEngine
     redis: Redis
     storage: MultipartStorage
     registration: Registration
@@ -127,6 +149,7 @@ class Container:
     pipeline: PipelineSettings
     event_fanout: RedisEventFanout
     queue: Queue
+    relay_wakeups: RedisRelayWakeups
     http: httpx.AsyncClient
     idempotency: IdempotencyStore
     uploads: RecordingUploads
@@ -156,6 +179,7 @@ class Container:
             self.queue.disconnect,
             self.redis.aclose,
             self.engine.dispose,
+            self.claims_engine.dispose,
             partial(asyncio.to_thread, self.reference_audio.close),
         ]
         close_storage = getattr(self.storage, "close", None)
@@ -170,6 +194,7 @@ class Container:
 
 async def build_container(settings: Settings, storage: MultipartStorage | None = None) -> Container:
     engine = create_engine(settings)
+    claims_engine = create_claims_engine(settings)
     session_factory = async_sessionmaker(engine, expire_on_commit=False)
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
     storage = storage or await build_storage(settings)
@@ -190,6 +215,7 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         return SqlaUnitOfWork(session_factory, publisher)
 
     queue = build_queue(settings.redis_url, settings.queue_name)
+    relay_wakeups = RedisRelayWakeups(event_fanout, settings.queue_name)
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(settings.analysis_dispatch_timeout_seconds, connect=3.0),
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
@@ -215,6 +241,7 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
     return Container(
         settings=settings,
         engine=engine,
+        claims_engine=claims_engine,
         redis=redis,
         storage=storage,
         registration=Registration(uow, hasher, clock, ids),
@@ -237,6 +264,7 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         pipeline=pipeline,
         event_fanout=event_fanout,
         queue=queue,
+        relay_wakeups=relay_wakeups,
         http=http,
         idempotency=idempotency,
         uploads=RecordingUploads(
@@ -244,7 +272,7 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
             AsyncpgJobIntake(engine, publisher),
             storage,
             inspector,
-            SaqRelayQueue(queue),
+            relay_wakeups,
             clock,
             ids,
             pipeline,
@@ -256,7 +284,7 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         feed=UserFeed(uow, live_events, stream_tickets),
         webhooks=AnalysisWebhooks(uow, clock),
         webhook_verifier=WebhookVerifier(list(settings.analysis_webhook_secrets)),
-        relay=OutboxRelay(uow, storage, dispatcher, clock, pipeline),
+        relay=OutboxRelay(uow, SqlaOutboxClaims(claims_engine), storage, dispatcher, clock, pipeline),
         housekeeping=Housekeeping(uow, storage, idempotency, clock, pipeline),
         pipeline_statistics=PipelineStatistics(uow, clock),
         rate_limiter=RedisRateLimiter(redis),

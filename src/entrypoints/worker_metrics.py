@@ -62,7 +62,8 @@ class WorkerMetrics:
                 self.relay_failures.labels(source, final)
 
     def record_relay(self, outcomes: Iterable[RelayOutcome], source: str) -> None:
-        """Count what the relay did (``source``: ``fast_path`` for the SAQ job, ``sweep`` for the sweep)."""
+        """Count what the relay did (``source``: ``fast_path`` for a wake-up's claim or an older API's SAQ
+        job, ``sweep`` for the sweep)."""
         if source not in RELAY_SOURCES:
             raise ValueError(f"unknown relay source: {source}")
         for item in outcomes:

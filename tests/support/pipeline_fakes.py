@@ -4,17 +4,27 @@ dispatcher, relay queue and idempotency store. They satisfy the Protocols withou
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
 from application.ports.analysis import AnalysisRequest, DispatchError
 from application.ports.idempotency import KeyClaim, StoredResponse
-from application.ports.persistence import JobFilter, JobStats, JobStreamHead, OutboxBacklog, Page, PageRequest
+from application.ports.persistence import (
+    ClaimedDispatch,
+    DispatchJob,
+    DispatchReference,
+    JobFilter,
+    JobStats,
+    JobStreamHead,
+    OutboxBacklog,
+    Page,
+    PageRequest,
+)
 from domain.analysis.jobs import AnalysisInputs, Job, JobEvent, JobStatus
 from domain.analysis.outbox import OutboxMessage
-from domain.catalog import ReferenceKind
+from domain.catalog import PracticeItem, ReferenceKind
 from domain.errors import ConflictError
 
 
@@ -70,6 +80,13 @@ class InMemoryJobs:
     async def save(self, job: Job) -> None:
         self._t.jobs[job.id] = _stored(job)
         self._remember(job)
+
+    async def get_many_for_update(self, job_ids: Collection[UUID]) -> list[Job]:
+        return [copy.deepcopy(self._t.jobs[job_id]) for job_id in sorted(job_ids) if job_id in self._t.jobs]
+
+    async def save_many(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            await self.save(job)
 
     async def find_reusable(
         self, user_id: UUID, kind: ReferenceKind, item_id: UUID, inputs: AnalysisInputs
@@ -155,10 +172,12 @@ class InMemoryJobEvents:
 
 class InMemoryOutbox:
     """Leases like the Postgres claim: a claimed row counts an attempt and is not due again until the
-    lease runs out."""
+    lease runs out. ``items`` are the practice items a claim for dispatch reads (none: every job's item
+    is gone)."""
 
-    def __init__(self, tables: PipelineTables) -> None:
+    def __init__(self, tables: PipelineTables, items: Mapping[UUID, PracticeItem] | None = None) -> None:
         self._t = tables
+        self._items = items if items is not None else {}
 
     async def add(self, message: OutboxMessage) -> None:
         stored = copy.copy(message)
@@ -196,6 +215,35 @@ class InMemoryOutbox:
             message.attempts += 1
             message.next_attempt_at = now + lease
         return [copy.copy(m) for m in due]
+
+    async def claim_for_dispatch(
+        self, now: datetime, lease: timedelta, limit: int, message_id: UUID | None = None
+    ) -> list[ClaimedDispatch]:
+        return [self._with_request_data(message) for message in self._claim(now, lease, limit, message_id)]
+
+    def _with_request_data(self, message: OutboxMessage) -> ClaimedDispatch:
+        job = self._t.jobs.get(message.job_id)
+        item = self._items.get(job.item_id) if job is not None and job.item_id is not None else None
+        reference = None
+        if item is not None and item.reference_audio is not None:
+            reference = DispatchReference(
+                copy.deepcopy(item.reference_audio),
+                item.text,
+                copy.deepcopy(item.words),
+                item.feature_config_version,
+            )
+        dispatch_job = DispatchJob(job.kind, job.status, job.recording) if job is not None else None
+        return ClaimedDispatch(message, dispatch_job, reference)
+
+    async def mark_sent(self, last_errors: Mapping[UUID, str | None], now: datetime) -> dict[UUID, UUID]:
+        marked = {}
+        for message_id in sorted(last_errors):
+            stored = self._t.outbox.get(message_id)
+            if stored is None or stored.sent_at is not None:
+                continue
+            stored.sent_at, stored.last_error = now, last_errors[message_id]
+            marked[message_id] = stored.job_id
+        return marked
 
     async def save(self, message: OutboxMessage) -> None:
         if message.id in self._t.outbox:

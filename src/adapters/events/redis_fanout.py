@@ -91,7 +91,9 @@ class RedisEventFanout:
     def __init__(self, redis: Redis, backlog: int = SUBSCRIBER_BACKLOG) -> None:
         self._redis = redis
         self._backlog = backlog
-        self._local: dict[str, set[LocalSubscriber[JobEvent]]] = {}
+        self._local: dict[str, set[LocalSubscriber[Any]]] = {}
+        # Channels whose messages are handed over as the bytes published, not decoded as job events.
+        self._raw: set[str] = set()
         self._in_redis: set[str] = set()
         self._idle: set[str] = set()
         # Channels waiting for the next SUBSCRIBE, and whoever waits for it.
@@ -141,6 +143,17 @@ class RedisEventFanout:
         time, thousands of streams opening together queued behind each other for seconds.
         """
         subscriber: LocalSubscriber[JobEvent] = LocalSubscriber(self._backlog)
+        await self._join(channel, subscriber)
+        return subscriber
+
+    async def join_raw(self, channel: str) -> LocalSubscriber[bytes]:
+        """``join`` for a channel whose messages are not job events: each arrives as the bytes published."""
+        self._raw.add(channel)
+        subscriber: LocalSubscriber[bytes] = LocalSubscriber(self._backlog)
+        await self._join(channel, subscriber)
+        return subscriber
+
+    async def _join(self, channel: str, subscriber: LocalSubscriber[Any]) -> None:
         self._local.setdefault(channel, set()).add(subscriber)
         try:
             if channel not in self._in_redis:
@@ -154,9 +167,8 @@ class RedisEventFanout:
         except BaseException:
             self.leave(subscriber, channel)
             raise
-        return subscriber
 
-    def leave(self, subscriber: LocalSubscriber[JobEvent], channel: str) -> None:
+    def leave(self, subscriber: LocalSubscriber[Any], channel: str) -> None:
         members = self._local.get(channel)
         if members is None or subscriber not in members:
             return
@@ -217,6 +229,10 @@ class RedisEventFanout:
             # Unsubscribing is asynchronous in Redis: what still arrives for a channel left finds nobody.
             subscribers = self._local.get(name)
             if not subscribers:
+                continue
+            if name in self._raw:
+                for subscriber in subscribers:
+                    subscriber.put(message["data"])
                 continue
             event = decode_event(message["data"])
             if event is None:

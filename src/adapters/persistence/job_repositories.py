@@ -2,30 +2,57 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import any_, bindparam, delete, func, select, update
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Select,
+    Table,
+    Text,
+    Update,
+    any_,
+    bindparam,
+    column,
+    delete,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSON, aggregate_order_by, insert
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from adapters.persistence.mappers import reference_audio_from_row
 from adapters.persistence.models import (
     JobEventRow,
     JobRow,
     JobWordResultRow,
     OutboxRow,
+    PracticeItemRow,
     UserEventCounterRow,
     WebhookInboxRow,
+    WordRow,
 )
-from application.ports.persistence import JobFilter, JobStats, JobStreamHead, OutboxBacklog, Page, PageRequest
+from application.ports.persistence import (
+    ClaimedDispatch,
+    DispatchJob,
+    DispatchReference,
+    JobFilter,
+    JobStats,
+    JobStreamHead,
+    OutboxBacklog,
+    Page,
+    PageRequest,
+)
 from domain.analysis.jobs import AnalysisInputs, EventType, Job, JobEvent, JobStatus, Recording
 from domain.analysis.outbox import OutboxMessage
 from domain.analysis.results import AnalysisResult, WordResult, WordStatus
-from domain.catalog import ReferenceKind
+from domain.catalog import ReferenceKind, Word
 
 _UUID_ARRAY = ARRAY(PG_UUID(as_uuid=True))
 LIVE_STATUSES = ("awaiting_upload", "queued", "dispatched", "processing")
@@ -55,17 +82,20 @@ def _word_from_row(row: JobWordResultRow) -> WordResult:
     return WordResult(row.index, row.text, row.start, row.end, row.score, WordStatus(row.status))
 
 
-def _job_from_row(row: JobRow, words: list[WordResult] | None = None) -> Job:
-    recording = (
-        Recording(
-            row.recording_key,
-            row.recording_content_type or "application/octet-stream",
-            row.recording_duration or 0.0,
-            row.recording_size or 0,
-        )
-        if row.recording_key
-        else None
+def _recording_from_row(row: Any) -> Recording | None:
+    """The recording columns of a job row (an ORM row or a Core row with the same names)."""
+    if not row.recording_key:
+        return None
+    return Recording(
+        row.recording_key,
+        row.recording_content_type or "application/octet-stream",
+        row.recording_duration or 0.0,
+        row.recording_size or 0,
     )
+
+
+def _job_from_row(row: JobRow, words: list[WordResult] | None = None) -> Job:
+    recording = _recording_from_row(row)
     return Job(
         id=row.id,
         user_id=row.user_id,
@@ -158,6 +188,28 @@ class SqlaJobRepository:
             .execution_options(populate_existing=True)
         )
         return await self._with_words(row) if row else None
+
+    async def get_many_for_update(self, job_ids: Collection[UUID]) -> list[Job]:
+        if not job_ids:
+            return []
+        rows = await self._session.scalars(
+            select(JobRow)
+            .where(JobRow.id.in_(list(job_ids)))
+            .order_by(JobRow.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return [await self._with_words(row) for row in rows]
+
+    async def save_many(self, jobs: list[Job]) -> None:
+        """Rows already in the session (loaded for update) are written by one flush."""
+        for job in jobs:
+            if job.result is not None:  # a result's words need their own rows: the one-job path
+                await self.save(job)
+                continue
+            _write_job(job, await self._session.get_one(JobRow, job.id))
+            self._remember(job)
+        await self._session.flush()
 
     async def save(self, job: Job) -> None:
         row = await self._session.get_one(JobRow, job.id)
@@ -253,6 +305,31 @@ class SqlaJobRepository:
         return {(ReferenceKind(kind), JobStatus(status)): int(count) for kind, status, count in rows}
 
 
+def _take_feed_places_statement() -> Any:
+    """Add ``counts`` to the counters of ``users`` (created at 0), in the given (user id) order, and
+    answer each user's new last place. Built once: one statement whatever the number of users (a
+    multi-row VALUES was built and compiled per call)."""
+    counters = cast(Table, UserEventCounterRow.__table__)
+    given = (
+        func.unnest(
+            bindparam("users", type_=ARRAY(PG_UUID(as_uuid=True))),
+            bindparam("counts", type_=ARRAY(BigInteger())),
+        )
+        .table_valued(column("user_id", PG_UUID(as_uuid=True)), column("count", BigInteger()))
+        .render_derived(name="given")
+    )
+    statement = insert(counters).from_select(
+        ["user_id", "last_sequence"], select(given.c.user_id, given.c.count).order_by(given.c.user_id)
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[counters.c.user_id],
+        set_={"last_sequence": counters.c.last_sequence + statement.excluded.last_sequence},
+    ).returning(counters.c.user_id, counters.c.last_sequence)
+
+
+_TAKE_FEED_PLACES = _take_feed_places_statement()
+
+
 class SqlaJobEventRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -324,14 +401,11 @@ class SqlaJobEventRepository:
         owners: dict[UUID, int] = {}
         for user_id, _ in owned:
             owners[user_id] = owners.get(user_id, 0) + 1
-        counters = insert(UserEventCounterRow).values(
-            [{"user_id": user_id, "last_sequence": count} for user_id, count in sorted(owners.items())]
+        users = sorted(owners)
+        rows = await self._session.execute(
+            _TAKE_FEED_PLACES, {"users": users, "counts": [owners[user_id] for user_id in users]}
         )
-        statement = counters.on_conflict_do_update(
-            index_elements=[UserEventCounterRow.user_id],
-            set_={"last_sequence": UserEventCounterRow.last_sequence + counters.excluded.last_sequence},
-        ).returning(UserEventCounterRow.user_id, UserEventCounterRow.last_sequence)
-        last = {user_id: int(top) for user_id, top in await self._session.execute(statement)}
+        last = {user_id: int(top) for user_id, top in rows}
         next_place = {user_id: last[user_id] - count + 1 for user_id, count in owners.items()}
         numbered = []
         for user_id, event in owned:
@@ -340,7 +414,8 @@ class SqlaJobEventRepository:
         return numbered
 
 
-def _message_from_row(row: OutboxRow) -> OutboxMessage:
+def _message_from_row(row: Any) -> OutboxMessage:
+    """An outbox row: an ORM row, or a Core row with the same column names."""
     return OutboxMessage(
         id=row.id,
         job_id=row.job_id,
@@ -351,6 +426,163 @@ def _message_from_row(row: OutboxRow) -> OutboxMessage:
         last_error=row.last_error,
         traceparent=row.traceparent,
     )
+
+
+# The relay's statements use the tables (Core): no ORM entities to load, only the columns needed.
+_OUTBOX = cast(Table, OutboxRow.__table__)
+_JOBS = cast(Table, JobRow.__table__)
+_ITEMS = cast(Table, PracticeItemRow.__table__)
+_WORDS = cast(Table, WordRow.__table__)
+_CLAIMED_COLUMNS = (
+    _OUTBOX.c.id,
+    _OUTBOX.c.job_id,
+    _OUTBOX.c.created_at,
+    _OUTBOX.c.attempts,
+    _OUTBOX.c.next_attempt_at,
+    _OUTBOX.c.sent_at,
+    _OUTBOX.c.last_error,
+    _OUTBOX.c.traceparent,
+)
+
+
+def _claimed_dispatch(row: Any) -> ClaimedDispatch:
+    """A row of the claim: the outbox row's columns, then its job's and its item's (None when gone)."""
+    job = None
+    if row.found_job_id is not None:
+        job = DispatchJob(ReferenceKind(row.kind), JobStatus(row.status), _recording_from_row(row))
+    reference = None
+    audio = reference_audio_from_row(row)
+    if audio is not None:
+        reference = DispatchReference(
+            audio=audio,
+            text=row.text,
+            words=[
+                Word(w["index"], w["text"], w["start"], w["end"], w["reference_features"])
+                for w in row.words or ()
+            ],
+            feature_config_version=row.feature_config_version,
+        )
+    return ClaimedDispatch(_message_from_row(row), job, reference)
+
+
+def _claim_statement(*, one: bool) -> Select[Any]:
+    """The UPDATE that leases the rows, joined with their jobs, items and words: one round trip.
+    Parameters ``now``, ``lease_end``, ``limit`` and, for ``one``, ``message_id``."""
+    now = bindparam("now", type_=_OUTBOX.c.next_attempt_at.type)
+    extra = (_OUTBOX.c.id == bindparam("message_id", type_=_OUTBOX.c.id.type),) if one else ()
+    due = (
+        select(_OUTBOX.c.id)
+        .where(_OUTBOX.c.sent_at.is_(None), _OUTBOX.c.next_attempt_at <= now, *extra)
+        .order_by(_OUTBOX.c.next_attempt_at)
+        .limit(bindparam("limit", type_=Integer()))
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    claimed = (
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id.in_(due))
+        .values(
+            attempts=_OUTBOX.c.attempts + 1,
+            next_attempt_at=bindparam("lease_end", type_=_OUTBOX.c.next_attempt_at.type),
+            updated_at=now,
+        )
+        .returning(*_CLAIMED_COLUMNS)
+        .cte("claimed")
+    )
+    words = (
+        select(
+            func.json_agg(
+                aggregate_order_by(
+                    func.json_build_object(
+                        "index", _WORDS.c.index, "text", _WORDS.c.text, "start", _WORDS.c.start,
+                        "end", _WORDS.c.end, "reference_features", _WORDS.c.reference_features,
+                    ),
+                    _WORDS.c.index,
+                ),
+                type_=JSON,
+            )
+        )
+        .where(_WORDS.c.item_id == _ITEMS.c.id)
+        .scalar_subquery()
+    )  # fmt: skip
+    return (
+        select(
+            *claimed.c,
+            _JOBS.c.id.label("found_job_id"),
+            _JOBS.c.kind,
+            _JOBS.c.status,
+            _JOBS.c.recording_key,
+            _JOBS.c.recording_content_type,
+            _JOBS.c.recording_duration,
+            _JOBS.c.recording_size,
+            _ITEMS.c.text,
+            _ITEMS.c.reference_audio_key,
+            _ITEMS.c.reference_audio_content_type,
+            _ITEMS.c.reference_audio_duration,
+            _ITEMS.c.feature_config_version,
+            words.label("words"),
+        )
+        .select_from(
+            claimed.outerjoin(_JOBS, _JOBS.c.id == claimed.c.job_id).outerjoin(
+                _ITEMS, _ITEMS.c.id == _JOBS.c.item_id
+            )
+        )
+        .order_by(claimed.c.created_at, claimed.c.id)
+    )
+
+
+# Built once: constructing the statement cost as much CPU as running it (profile of the worker).
+_CLAIM_DUE = _claim_statement(one=False)
+_CLAIM_ONE = _claim_statement(one=True)
+
+
+def _mark_sent_statement() -> Update:
+    """Rows ``ids`` still unsent marked sent at ``now`` with their ``last_errors`` (same order), locked
+    in id order first (an UPDATE locks in whatever order it scans); answers their ids and job ids."""
+    ids = bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True)))
+    marks = (
+        func.unnest(ids, bindparam("last_errors", type_=ARRAY(Text())))
+        .table_valued(column("id", PG_UUID(as_uuid=True)), column("last_error", Text()))
+        .render_derived(name="marks")
+    )
+    unsent = _OUTBOX.alias("unsent")
+    locked = (
+        select(unsent.c.id)
+        .where(unsent.c.id == func.any(ids), unsent.c.sent_at.is_(None))
+        .order_by(unsent.c.id)
+        .with_for_update()
+        .scalar_subquery()
+    )
+    now = bindparam("now", type_=_OUTBOX.c.sent_at.type)
+    return (
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id == marks.c.id, _OUTBOX.c.id.in_(locked))
+        .values(sent_at=now, last_error=marks.c.last_error, updated_at=now)
+        .returning(_OUTBOX.c.id, _OUTBOX.c.job_id)
+    )
+
+
+_MARK_SENT = _mark_sent_statement()
+
+
+class SqlaOutboxClaims:
+    """Claims on an engine of their own (see ``create_claims_engine``): autocommit, so the claim is its
+    one statement and nothing more; no pre-ping, as a claim failing on a connection the database
+    dropped changes nothing (it is rolled back and tried again by the next round)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def claim_for_dispatch(
+        self, now: datetime, lease: timedelta, limit: int, message_id: UUID | None = None
+    ) -> list[ClaimedDispatch]:
+        parameters: dict[str, Any] = {"now": now, "lease_end": now + lease, "limit": limit}
+        if message_id is not None:
+            parameters["message_id"] = message_id
+        statement = _CLAIM_DUE if message_id is None else _CLAIM_ONE
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(statement, parameters)
+            return [_claimed_dispatch(row) for row in rows]
 
 
 class SqlaOutboxRepository:
@@ -401,6 +633,15 @@ class SqlaOutboxRepository:
             .execution_options(synchronize_session=False)
         )
         return [_message_from_row(r) for r in rows]
+
+    async def mark_sent(self, last_errors: Mapping[UUID, str | None], now: datetime) -> dict[UUID, UUID]:
+        if not last_errors:
+            return {}
+        ids = sorted(last_errors)
+        rows = await self._session.execute(
+            _MARK_SENT, {"ids": ids, "last_errors": [last_errors[i] for i in ids], "now": now}
+        )
+        return {row.id: row.job_id for row in rows}
 
     async def save(self, message: OutboxMessage) -> None:
         await self._session.execute(

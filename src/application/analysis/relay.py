@@ -15,12 +15,17 @@ from application.ports.analysis import (
     AnalysisRequest,
     DispatchError,
 )
-from application.ports.persistence import UnitOfWork, UnitOfWorkFactory
+from application.ports.persistence import (
+    ClaimedDispatch,
+    DispatchJob,
+    DispatchReference,
+    OutboxClaims,
+    UnitOfWorkFactory,
+)
 from application.ports.storage import ObjectStorage
 from application.ports.system import Clock
-from domain.analysis.jobs import FailureCode, Job, RetryReason
+from domain.analysis.jobs import FailureCode, RetryReason
 from domain.analysis.outbox import OutboxMessage
-from domain.catalog import PracticeItem
 from shared_kernel import tracing
 
 logger = logging.getLogger(__name__)
@@ -34,26 +39,12 @@ class _ReferenceRemovedError(Exception):
     """The job's token or script, or its reference audio, is gone: it can never be analysed."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Work:
-    """A claimed row with its job and item, read in the claim's transaction."""
-
-    message: OutboxMessage
-    job: Job | None
-    item: PracticeItem | None
-
-
-async def _loaded(uow: UnitOfWork, message: OutboxMessage) -> _Work:
-    job = await uow.jobs.get(message.job_id)
-    item = await uow.items.get(job.item_id) if job is not None and job.item_id else None
-    return _Work(message, job, item)
-
-
 class _Settlements:
     """Group commit of the marks: a row's mark waits for the batch it joined to commit.
 
     The first mark starts a batch; marks arriving while a batch's transaction runs form the next one.
-    A failed batch fails each of its marks, whose rows then wait out their leases and are retried.
+    A batch whose transaction fails is tried once more; failing again, it fails each of its marks,
+    whose rows then wait out their leases and are retried.
     """
 
     def __init__(self, settle: Callable[[list[tuple[OutboxMessage, str]]], Awaitable[None]]) -> None:
@@ -71,8 +62,15 @@ class _Settlements:
     async def _drain(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, []
+            marks = [(message, outcome) for message, outcome, _ in batch]
             try:
-                await self._settle([(message, outcome) for message, outcome, _ in batch])
+                try:
+                    await self._settle(marks)
+                except Exception:
+                    # Once more at once: marking is idempotent, and a connection the database dropped
+                    # (a restart; the worker's pool does not ping) fails only the first transaction.
+                    logger.info("marking %d relayed rows failed; trying once more", len(marks), exc_info=True)
+                    await self._settle(marks)
             except Exception as error:
                 _resolve(batch, error)
                 continue
@@ -101,6 +99,14 @@ class RelayOutcome:
     outcome: str  # sent | retry | failed | skipped (settled without a request) | not_claimed
 
 
+@dataclass(frozen=True, slots=True)
+class DispatchRound:
+    """Rows claimed together: how many, and their outcomes once every one is settled."""
+
+    claimed: int
+    outcomes: asyncio.Future[list[RelayOutcome]]
+
+
 class OutboxRelay:
     """Claims due outbox rows (one by id on the fast path, a batch on the sweep) and dispatches them.
 
@@ -112,6 +118,7 @@ class OutboxRelay:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
+        claims: OutboxClaims,
         storage: ObjectStorage,
         dispatcher: AnalysisDispatcher,
         clock: Clock,
@@ -119,6 +126,7 @@ class OutboxRelay:
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         self._uow = uow
+        self._claims = claims
         self._storage = storage
         self._dispatcher = dispatcher
         self._clock = clock
@@ -129,46 +137,57 @@ class OutboxRelay:
     # A claim counts an attempt and starts the row's lease, so a row is claimed only once it holds a
     # concurrency slot: waiting for one neither uses up attempts nor lets the lease run out.
     #
-    # Round trips per dispatched job: one transaction claims the row and reads its job and item, and
-    # the marks of the rows sent meanwhile share one transaction (group commit, _Settlements), where
-    # three transactions per row (claim, read, mark) were most of the worker's CPU per job.
+    # Round trips per batch of rows: one statement, committed by itself, leases the rows and reads,
+    # joined, what their requests need (job, item, words); the marks of the rows sent meanwhile share
+    # one transaction (group commit, _Settlements) of a few statements for the whole batch.
 
     async def relay(self, message_id: UUID) -> RelayOutcome:
+        """Relay one row now, if it is due and nobody else holds it."""
         async with self._slots:
-            async with self._uow() as uow:
-                message = await uow.outbox.claim(message_id, self._clock.now(), self._settings.relay_lease)
-                work = await _loaded(uow, message) if message is not None else None
-                await uow.commit()
-            if work is None:
+            claimed = await self._claim(1, message_id)
+            if not claimed:
                 return RelayOutcome(message_id, "not_claimed")
-            return await self._deliver(work)
+            return await self._deliver(claimed[0])
 
     async def sweep(self, batch_size: int = 100) -> list[RelayOutcome]:
-        """Relay due rows the fast path missed (Redis down, worker killed, retries due), as many as
-        there are free slots; the rest wait, unclaimed, for the next sweep."""
+        """Relay due rows (the fast path's misses, retries due), as many as there are free slots; the
+        rest wait, unclaimed, for the next round."""
+        batch = await self.dispatch_due(batch_size, wait_for_slot=False)
+        return await batch.outcomes
+
+    async def dispatch_due(self, limit: int, *, wait_for_slot: bool = True) -> DispatchRound:
+        """Claim up to ``limit`` due rows, no more than there are free slots (waiting for a first one
+        unless told not to), and start delivering them; the round's ``outcomes`` complete when every
+        row is settled. The claim is done when this returns, so a caller can claim the next batch."""
         held = 0
-        while held < batch_size and not self._slots.locked():
+        if wait_for_slot:
+            await self._slots.acquire()
+            held = 1
+        while held < limit and not self._slots.locked():
             await self._slots.acquire()  # returns at once: a slot is free
             held += 1
-        claimed: list[_Work] = []
+        claimed: list[ClaimedDispatch] = []
         try:
             if held:
-                async with self._uow() as uow:
-                    messages = await uow.outbox.claim_due(self._clock.now(), self._settings.relay_lease, held)
-                    claimed = [await _loaded(uow, message) for message in messages]
-                    await uow.commit()
+                claimed = await self._claim(held)
         finally:
             for _ in range(held - len(claimed)):
                 self._slots.release()
-        return list(await asyncio.gather(*(self._deliver_and_release(work) for work in claimed)))
+        outcomes = asyncio.gather(*(self._deliver_and_release(work) for work in claimed))
+        return DispatchRound(len(claimed), outcomes)
 
-    async def _deliver_and_release(self, work: _Work) -> RelayOutcome:
+    async def _claim(self, limit: int, message_id: UUID | None = None) -> list[ClaimedDispatch]:
+        return await self._claims.claim_for_dispatch(
+            self._clock.now(), self._settings.relay_lease, limit, message_id
+        )
+
+    async def _deliver_and_release(self, work: ClaimedDispatch) -> RelayOutcome:
         try:
             return await self._deliver(work)
         finally:
             self._slots.release()
 
-    async def _deliver(self, work: _Work) -> RelayOutcome:
+    async def _deliver(self, work: ClaimedDispatch) -> RelayOutcome:
         """Dispatch the row within the upload's trace: the time since the row was written (retries
         included) as one span, then the dispatch."""
         message = work.message
@@ -183,7 +202,7 @@ class OutboxRelay:
         with tracing.span("analysis.dispatch", parent=message.traceparent, attributes=attributes):
             return await self._dispatch(work)
 
-    async def _dispatch(self, work: _Work) -> RelayOutcome:
+    async def _dispatch(self, work: ClaimedDispatch) -> RelayOutcome:
         """Build and send the request within the dispatch budget, which ends before the lease does."""
         message = work.message
         budget = self._settings.dispatch_budget.total_seconds()
@@ -208,31 +227,29 @@ class OutboxRelay:
         await self._settlements.settle(message, outcome)
         return RelayOutcome(message.id, outcome)
 
-    async def _build_request(self, work: _Work) -> AnalysisRequest | None:
-        job, item = work.job, work.item
+    async def _build_request(self, work: ClaimedDispatch) -> AnalysisRequest | None:
+        job, reference = work.job, work.reference
         if job is None or job.status.is_terminal or job.recording is None:
             return None
-        if item is None or item.reference_audio is None:
+        if reference is None:
             raise _ReferenceRemovedError
-        return await self._request(job, item)
+        return await self._request(work.message.job_id, job, reference)
 
-    async def _request(self, job: Job, item: PracticeItem) -> AnalysisRequest:
-        reference = item.reference_audio
+    async def _request(self, job_id: UUID, job: DispatchJob, reference: DispatchReference) -> AnalysisRequest:
         assert job.recording is not None
-        assert reference is not None
         ttl = int(self._settings.presigned_url_ttl.total_seconds())
         recording_url = await self._storage.presigned_get_url(job.recording.key, ttl)
-        reference_url = await self._storage.presigned_get_url(reference.key, ttl)
+        reference_url = await self._storage.presigned_get_url(reference.audio.key, ttl)
         return AnalysisRequest(
-            job_id=job.id,
+            job_id=job_id,
             kind=job.kind,
             recording_url=recording_url.url,
             recording_content_type=job.recording.content_type,
             reference_url=reference_url.url,
-            reference_content_type=reference.content_type,
+            reference_content_type=reference.audio.content_type,
             callback_url=self._settings.callback_url,
             deadline=self._clock.now() + self._settings.deadline(job.kind),
-            text=item.text,
+            text=reference.text,
             words=[
                 {
                     "index": word.index,
@@ -241,30 +258,32 @@ class OutboxRelay:
                     "end": word.end,
                     "reference_features": dict(word.reference_features) if word.reference_features else None,
                 }
-                for word in item.words
+                for word in reference.words
             ],
-            feature_config_version=item.feature_config_version,
+            feature_config_version=reference.feature_config_version,
         )
 
     async def _settle(self, settled: list[tuple[OutboxMessage, str]]) -> None:
         """Mark the rows sent (or settled without a request) and their jobs dispatched (or failed), in
-        one transaction; rows in id order, so two batches lock them in the same order."""
+        one transaction: one statement marks the rows, one loads and locks their jobs, one flush writes
+        them; rows and jobs are locked in id order, so two batches cannot deadlock."""
         now = self._clock.now()
         async with self._uow() as uow:
-            for message, outcome in sorted(settled, key=lambda pair: pair[0].id):
-                stored = await uow.outbox.get_for_update(message.id)
-                if stored is None or stored.sent_at is not None:
-                    continue
-                stored.sent_at = now
-                stored.last_error = _SETTLED_ERRORS[outcome]
-                await uow.outbox.save(stored)
-                job = await uow.jobs.get_for_update(message.job_id) if outcome != "skipped" else None
-                if job is not None:
-                    if outcome == "sent":
-                        job.mark_dispatched(now, self._settings.deadline(job.kind))
-                    else:
-                        job.fail(FailureCode.REFERENCE_REMOVED, REFERENCE_REMOVED_REASON, now)
-                    await uow.jobs.save(job)
+            marked = await uow.outbox.mark_sent(
+                {message.id: _SETTLED_ERRORS[outcome] for message, outcome in settled}, now
+            )
+            outcomes = {
+                message.job_id: outcome
+                for message, outcome in settled
+                if message.id in marked and outcome != "skipped"
+            }
+            jobs = await uow.jobs.get_many_for_update(list(outcomes))
+            for job in jobs:
+                if outcomes[job.id] == "sent":
+                    job.mark_dispatched(now, self._settings.deadline(job.kind))
+                else:
+                    job.fail(FailureCode.REFERENCE_REMOVED, REFERENCE_REMOVED_REASON, now)
+            await uow.jobs.save_many(jobs)
             await uow.commit()
 
     async def _handle_failure(self, message: OutboxMessage, error: DispatchError) -> RelayOutcome:

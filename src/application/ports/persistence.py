@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -10,11 +10,11 @@ from typing import Generic, Protocol, Self, TypeVar
 from uuid import UUID
 
 from domain.accounts import User
-from domain.analysis.jobs import AnalysisInputs, Job, JobEvent, JobStatus
+from domain.analysis.jobs import AnalysisInputs, Job, JobEvent, JobStatus, Recording
 from domain.analysis.multipart import MultipartUpload
 from domain.analysis.outbox import OutboxMessage
 from domain.bookmarks import Bookmark
-from domain.catalog import Actor, PracticeItem, ReferenceKind
+from domain.catalog import Actor, PracticeItem, ReferenceAudio, ReferenceKind, Word
 
 T = TypeVar("T")
 
@@ -135,6 +135,35 @@ class OutboxBacklog:
     oldest_created_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class DispatchJob:
+    """What an analysis request takes from the job."""
+
+    kind: ReferenceKind
+    status: JobStatus
+    recording: Recording | None
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchReference:
+    """What an analysis request takes from the job's practice item."""
+
+    audio: ReferenceAudio
+    text: str
+    words: list[Word]
+    feature_config_version: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDispatch:
+    """A leased outbox row with what its analysis request needs. ``job`` is None when the job is gone,
+    ``reference`` when the job has no practice item any more or the item has no reference audio."""
+
+    message: OutboxMessage
+    job: DispatchJob | None
+    reference: DispatchReference | None
+
+
 class JobRepository(Protocol):
     async def add(self, job: Job) -> None:
         """Insert the job; the unit of work stores and publishes its new events when it commits."""
@@ -148,6 +177,15 @@ class JobRepository(Protocol):
 
     async def save(self, job: Job) -> None:
         """Write the job's state; the unit of work stores and publishes its new events when it commits."""
+        ...
+
+    async def get_many_for_update(self, job_ids: Collection[UUID]) -> list[Job]:
+        """Load and lock the jobs, in id order (two transactions cannot deadlock on them), in one
+        query; unknown ids are left out."""
+        ...
+
+    async def save_many(self, jobs: list[Job]) -> None:
+        """``save`` for each job, written together."""
         ...
 
     async def find_reusable(
@@ -195,9 +233,27 @@ class OutboxRepository(Protocol):
         ...
 
     async def claim_due(self, now: datetime, lease: timedelta, limit: int) -> list[OutboxMessage]: ...
+
+    async def mark_sent(self, last_errors: Mapping[UUID, str | None], now: datetime) -> dict[UUID, UUID]:
+        """Mark the rows of ``last_errors`` that are still unsent as sent at ``now``, each with its
+        ``last_error``, locking them in id order; answer the job id of each row marked."""
+        ...
+
     async def save(self, message: OutboxMessage) -> None: ...
     async def prune_sent(self, sent_before: datetime) -> int: ...
     async def backlog(self) -> OutboxBacklog: ...
+
+
+class OutboxClaims(Protocol):
+    """The relay's claim, outside any unit of work: it commits on its own."""
+
+    async def claim_for_dispatch(
+        self, now: datetime, lease: timedelta, limit: int, message_id: UUID | None = None
+    ) -> list[ClaimedDispatch]:
+        """Lease up to ``limit`` unsent, due rows (only ``message_id`` when given), oldest first,
+        skipping rows locked by others; count each attempt; answer each with what its request needs.
+        One statement, committed by itself."""
+        ...
 
 
 class InboxRepository(Protocol):

@@ -28,6 +28,7 @@ from application.ports.job_intake import IntakeReference, ReuseQuery
 from application.ports.persistence import (
     ActorFilter,
     BookmarkedItem,
+    ClaimedDispatch,
     MovieLineFilter,
     Page,
     PageRequest,
@@ -233,7 +234,7 @@ class FakeUnitOfWork:
         self.bookmarks = InMemoryBookmarks(self._working)
         self.jobs = InMemoryJobs(self._working.pipeline)
         self.job_events = InMemoryJobEvents(self._working.pipeline)
-        self.outbox = InMemoryOutbox(self._working.pipeline)
+        self.outbox = InMemoryOutbox(self._working.pipeline, self._working.items)
         self.inbox = InMemoryInbox(self._working.pipeline)
         return self
 
@@ -243,8 +244,9 @@ class FakeUnitOfWork:
         return None
 
     async def commit(self) -> None:
-        if self._database.fail_next_commit:
+        if self._database.fail_next_commit or self._database.failing_commits:
             self._database.fail_next_commit = False
+            self._database.failing_commits = max(self._database.failing_commits - 1, 0)
             raise ConflictError("injected commit failure")
         await commit_and_publish(
             self.jobs.seen,
@@ -264,10 +266,20 @@ class FakeDatabase:
         self.tables = Tables()
         self.commits = 0
         self.fail_next_commit = False
+        self.failing_commits = 0  # how many of the next commits fail
         self.publisher = RecordingPublisher()
 
     def __call__(self) -> FakeUnitOfWork:
         return FakeUnitOfWork(self)
+
+    async def claim_for_dispatch(
+        self, now: datetime, lease: timedelta, limit: int, message_id: UUID | None = None
+    ) -> list[ClaimedDispatch]:
+        """The ``OutboxClaims`` port: a claim commits on its own."""
+        async with self() as uow:
+            claimed = await uow.outbox.claim_for_dispatch(now, lease, limit, message_id)
+            await uow.commit()
+        return claimed
 
 
 class FakeJobIntake:

@@ -25,7 +25,7 @@ def world() -> World:
 
 
 def relay_for(world: World, dispatcher: ScriptedDispatcher) -> OutboxRelay:
-    return OutboxRelay(world.database, world.storage, dispatcher, world.clock, world.settings)
+    return OutboxRelay(world.database, world.database, world.storage, dispatcher, world.clock, world.settings)
 
 
 async def test_a_relayed_row_sends_one_request_and_marks_the_job_dispatched_with_its_deadline(
@@ -272,7 +272,7 @@ async def test_a_row_settled_by_another_relay_meanwhile_is_left_as_it_is(
     job_id, message_id = await world.queue_job()
 
     await OutboxRelay(
-        world.database, world.storage, SettledMeanwhile(world, answer), world.clock, SETTINGS
+        world.database, world.database, world.storage, SettledMeanwhile(world, answer), world.clock, SETTINGS
     ).relay(message_id)
 
     assert world.job(job_id).status is JobStatus.QUEUED
@@ -327,21 +327,34 @@ async def test_a_sweep_claims_reads_and_marks_its_batch_in_two_transactions(worl
 
 
 class CommitFailsAfterDispatch(ScriptedDispatcher):
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, failures: int) -> None:
         super().__init__()
         self.world = world
+        self.failures = failures
 
     async def dispatch(self, request: AnalysisRequest) -> None:
         await super().dispatch(request)
-        self.world.database.fail_next_commit = True
+        self.world.database.failing_commits = self.failures
 
 
-async def test_a_mark_whose_transaction_fails_fails_the_relay_and_leaves_the_row_leased(world: World) -> None:
+async def test_a_mark_whose_transaction_fails_twice_fails_the_relay_and_leaves_the_row_leased(
+    world: World,
+) -> None:
     job_id, message_id = await world.queue_job()
 
     with pytest.raises(ConflictError):
-        await relay_for(world, CommitFailsAfterDispatch(world)).relay(message_id)
+        await relay_for(world, CommitFailsAfterDispatch(world, failures=2)).relay(message_id)
 
     assert world.message(message_id).sent_at is None
     assert world.message(message_id).next_attempt_at == NOW + SETTINGS.relay_lease
     assert world.job(job_id).status is JobStatus.QUEUED
+
+
+async def test_a_mark_whose_transaction_fails_once_is_tried_again_and_marks_the_row(world: World) -> None:
+    job_id, message_id = await world.queue_job()
+
+    outcome = await relay_for(world, CommitFailsAfterDispatch(world, failures=1)).relay(message_id)
+
+    assert outcome.outcome == "sent"
+    assert world.message(message_id).sent_at == NOW
+    assert world.job(job_id).status is JobStatus.DISPATCHED

@@ -7,9 +7,9 @@ from uuid import uuid4
 
 import pytest
 
-from application.analysis.relay import RelayOutcome
+from application.analysis.relay import DispatchRound, RelayOutcome
 from entrypoints.settings import ConfigurationError, Settings
-from entrypoints.worker import PeriodicTask, WorkerSettings, outbox_sweep
+from entrypoints.worker import PeriodicTask, RelayWakeLoop, WorkerSettings, outbox_sweep
 
 FAST = 0.01
 
@@ -163,3 +163,100 @@ async def test_a_full_sweep_batch_reports_a_backlog() -> None:
     sweep = outbox_sweep(FakeRelay(due=20), batch_size=16)  # type: ignore[arg-type]
 
     assert (await sweep(), await sweep()) == (True, False)
+
+
+class FakeSubscription:
+    def __init__(self) -> None:
+        self.pending: asyncio.Queue[None] = asyncio.Queue()
+
+    async def wait(self, timeout_seconds: float) -> int:
+        try:
+            async with asyncio.timeout(timeout_seconds):
+                await self.pending.get()
+        except TimeoutError:
+            return 0
+        woken = 1
+        while not self.pending.empty():
+            self.pending.get_nowait()
+            woken += 1
+        return woken
+
+    def close(self) -> None:
+        pass
+
+
+class FakeWakeups:
+    """Wake-ups are put on the subscription by the test; ``failures`` subscriptions fail first."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.subscription = FakeSubscription()
+        self._failures = failures
+        self.attempts = 0
+
+    async def subscribe(self) -> FakeSubscription:
+        self.attempts += 1
+        if self.attempts <= self._failures:
+            raise ConnectionError("redis down")
+        return self.subscription
+
+    def wake(self, times: int = 1) -> None:
+        for _ in range(times):
+            self.subscription.pending.put_nowait(None)
+
+
+class ClaimingRelay:
+    """Claims up to the limit of ``due`` rows per call and records each claim's size."""
+
+    def __init__(self, due: int) -> None:
+        self.due = due
+        self.claims: list[int] = []
+
+    async def dispatch_due(self, limit: int, *, wait_for_slot: bool = True) -> DispatchRound:
+        claimed, self.due = min(self.due, limit), max(self.due - limit, 0)
+        self.claims.append(claimed)
+        outcomes: asyncio.Future[list[RelayOutcome]] = asyncio.get_running_loop().create_future()
+        outcomes.set_result([RelayOutcome(uuid4(), "sent") for _ in range(claimed)])
+        return DispatchRound(claimed, outcomes)
+
+
+async def run_wake_loop(relay: ClaimingRelay, wakeups: FakeWakeups, settle: float = 0.1) -> None:
+    stopping = asyncio.Event()
+    loop = RelayWakeLoop(relay, wakeups, stopping, batch_size=16, poll_seconds=FAST)  # type: ignore[arg-type]
+    loop.start()
+    await asyncio.sleep(settle)
+    await loop.stop(grace_seconds=1)
+
+
+async def test_wake_ups_that_arrived_together_are_served_by_one_claim() -> None:
+    relay, wakeups = ClaimingRelay(due=5), FakeWakeups()
+    wakeups.wake(5)
+
+    await run_wake_loop(relay, wakeups)
+
+    assert relay.claims == [5]
+
+
+async def test_a_full_batch_is_claimed_again_at_once_without_another_wake_up() -> None:
+    relay, wakeups = ClaimingRelay(due=20), FakeWakeups()
+    wakeups.wake()
+
+    await run_wake_loop(relay, wakeups)
+
+    assert relay.claims == [16, 4]
+
+
+async def test_nothing_is_claimed_without_a_wake_up() -> None:
+    relay = ClaimingRelay(due=5)
+
+    await run_wake_loop(relay, FakeWakeups())
+
+    assert relay.claims == []
+
+
+async def test_a_subscription_that_fails_is_tried_again() -> None:
+    relay, wakeups = ClaimingRelay(due=3), FakeWakeups(failures=2)
+    wakeups.wake()
+
+    await run_wake_loop(relay, wakeups, settle=0.3)
+
+    assert (wakeups.attempts, relay.claims) == (3, [3])

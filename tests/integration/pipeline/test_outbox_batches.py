@@ -1,0 +1,144 @@
+"""The relay's batch statements against real Postgres: claiming rows with what their requests need,
+marking many rows sent at once, locking many jobs; and the wake-up that makes a worker claim."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+from adapters.persistence.job_repositories import SqlaOutboxClaims
+from domain.analysis.jobs import JobStatus
+from domain.catalog import Word
+from entrypoints.bootstrap import Container
+from entrypoints.worker import RelayWakeLoop
+from tests.support.pipeline import Catalog, QueueJob, eventually, load_message
+from tests.support.stub_analysis_server import StubAnalysisServer
+
+LEASE = timedelta(seconds=30)
+
+
+def claims(container: Container) -> SqlaOutboxClaims:
+    return SqlaOutboxClaims(container.claims_engine)
+
+
+async def test_a_claim_answers_each_due_row_with_its_job_item_and_words(
+    container: Container, catalog: Catalog, queue_job: QueueJob
+) -> None:
+    async with container.unit_of_work() as uow:
+        item = await uow.items.get(catalog.token_id)
+        assert item is not None
+        item.words = [
+            Word(0, "Hello", 0.0, 0.45, {"pitch": [1.5, 2.25]}),
+            Word(1, "there", 0.5, 0.95),
+        ]
+        await uow.items.save(item)
+        await uow.commit()
+    first, second = await queue_job(), await queue_job()
+    now = datetime.now(UTC)
+
+    claimed = await claims(container).claim_for_dispatch(now, LEASE, 10)
+
+    assert [c.message.id for c in claimed] == [first.outbox_id, second.outbox_id]
+    work = claimed[0]
+    assert (work.message.job_id, work.message.attempts) == (first.job_id, 1)
+    assert work.job is not None
+    assert work.job.status is JobStatus.QUEUED
+    assert work.job.recording is not None
+    assert work.job.recording.content_type == "audio/wav"
+    assert work.reference is not None
+    assert work.reference.text == "Hello there"
+    assert work.reference.audio.key == item.reference_audio.key  # type: ignore[union-attr]
+    assert work.reference.words == item.words
+    assert (await load_message(container, first.outbox_id)).next_attempt_at == now + LEASE
+
+
+async def test_a_claim_skips_rows_not_due_and_rows_another_relay_holds(
+    container: Container, queue_job: QueueJob
+) -> None:
+    held, later, free = await queue_job(), await queue_job(), await queue_job()
+    now = datetime.now(UTC)
+    async with container.unit_of_work() as uow:
+        stored = await uow.outbox.get(later.outbox_id)
+        assert stored is not None
+        stored.next_attempt_at = now + timedelta(minutes=5)
+        await uow.outbox.save(stored)
+        await uow.commit()
+
+    async with container.unit_of_work() as other:
+        assert await other.outbox.claim(held.outbox_id, now, LEASE)
+        claimed = await claims(container).claim_for_dispatch(now, LEASE, 10)
+
+    assert [c.message.id for c in claimed] == [free.outbox_id]
+
+
+async def test_a_claim_answers_no_reference_once_the_item_is_gone(
+    container: Container, catalog: Catalog, queue_job: QueueJob
+) -> None:
+    queued = await queue_job()
+    async with container.unit_of_work() as uow:
+        await uow.items.delete(catalog.token_id)
+        await uow.commit()
+
+    [work] = await claims(container).claim_for_dispatch(datetime.now(UTC), LEASE, 10, queued.outbox_id)
+
+    assert work.job is not None
+    assert work.reference is None
+
+
+async def test_marking_sets_each_rows_error_and_skips_rows_already_sent(
+    container: Container, queue_job: QueueJob
+) -> None:
+    sent, removed, already = await queue_job(), await queue_job(), await queue_job()
+    now = datetime.now(UTC)
+    async with container.unit_of_work() as uow:
+        await uow.outbox.mark_sent({already.outbox_id: None}, now)
+        await uow.commit()
+
+    async with container.unit_of_work() as uow:
+        marked = await uow.outbox.mark_sent(
+            {sent.outbox_id: None, removed.outbox_id: "item removed", already.outbox_id: None},
+            now + timedelta(seconds=1),
+        )
+        await uow.commit()
+
+    assert marked == {sent.outbox_id: sent.job_id, removed.outbox_id: removed.job_id}
+    assert (await load_message(container, removed.outbox_id)).last_error == "item removed"
+    assert (await load_message(container, sent.outbox_id)).last_error is None
+    assert (await load_message(container, already.outbox_id)).sent_at == now
+
+
+async def test_jobs_are_loaded_for_update_together_in_id_order(
+    container: Container, queue_job: QueueJob
+) -> None:
+    jobs = [await queue_job() for _ in range(3)]
+    ids = [queued.job_id for queued in reversed(jobs)] + [uuid4()]
+
+    async with container.unit_of_work() as uow:
+        loaded = await uow.jobs.get_many_for_update(ids)
+
+    assert [job.id for job in loaded] == sorted(queued.job_id for queued in jobs)
+
+
+async def test_a_wake_up_makes_the_worker_claim_without_waiting_for_a_sweep(
+    container: Container, queue_job: QueueJob, stub: StubAnalysisServer
+) -> None:
+    """No sweep runs here: only the wake-up can get the rows to the analysis server."""
+    stopping = asyncio.Event()
+    loop = RelayWakeLoop(container.relay, container.relay_wakeups, stopping)
+    loop.start()
+    try:
+        queued = [await queue_job() for _ in range(3)]
+
+        async def all_dispatched() -> bool:
+            # A wake-up published before the loop subscribed is lost (by design): publish until served.
+            await container.relay_wakeups.enqueue_relay(queued[-1].outbox_id)
+            return all(stub.deliveries(job.job_id) == 1 for job in queued)
+
+        await eventually(all_dispatched, within=20, what="dispatch after a wake-up")
+    finally:
+        with contextlib.suppress(Exception):
+            await loop.stop(5)
+    messages = [await load_message(container, job.outbox_id) for job in queued]
+    assert all(message.sent_at is not None for message in messages)
