@@ -137,6 +137,7 @@ class Container:
     settings: Settings
     engine: AsyncEngine
     claims_engine: AsyncEngine
+    outbox_claims: SqlaOutboxClaims
     redis: Redis
     storage: MultipartStorage
     registration: Registration
@@ -179,6 +180,7 @@ class Container:
             self.queue.disconnect,
             self.redis.aclose,
             self.engine.dispose,
+            self.outbox_claims.close,
             self.claims_engine.dispose,
             partial(asyncio.to_thread, self.reference_audio.close),
         ]
@@ -195,6 +197,7 @@ class Container:
 async def build_container(settings: Settings, storage: MultipartStorage | None = None) -> Container:
     engine = create_engine(settings)
     claims_engine = create_claims_engine(settings)
+    outbox_claims = SqlaOutboxClaims(claims_engine)
     session_factory = async_sessionmaker(engine, expire_on_commit=False)
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
     storage = storage or await build_storage(settings)
@@ -242,6 +245,7 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         settings=settings,
         engine=engine,
         claims_engine=claims_engine,
+        outbox_claims=outbox_claims,
         redis=redis,
         storage=storage,
         registration=Registration(uow, hasher, clock, ids),
@@ -284,7 +288,7 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         feed=UserFeed(uow, live_events, stream_tickets),
         webhooks=AnalysisWebhooks(uow, clock),
         webhook_verifier=WebhookVerifier(list(settings.analysis_webhook_secrets)),
-        relay=OutboxRelay(uow, SqlaOutboxClaims(claims_engine), storage, dispatcher, clock, pipeline),
+        relay=OutboxRelay(uow, outbox_claims, storage, dispatcher, clock, pipeline),
         housekeeping=Housekeeping(uow, storage, idempotency, clock, pipeline),
         pipeline_statistics=PipelineStatistics(uow, clock),
         rate_limiter=RedisRateLimiter(redis),

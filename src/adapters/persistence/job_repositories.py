@@ -15,18 +15,22 @@ from sqlalchemy import (
     Table,
     Text,
     Update,
+    and_,
     any_,
     bindparam,
     column,
     delete,
     func,
+    or_,
     select,
     update,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import ARRAY, JSON, aggregate_order_by, insert
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from adapters.persistence.lease_holders import ORPHANED, LeaseHolder
 from adapters.persistence.mappers import reference_audio_from_row
 from adapters.persistence.models import (
     JobEventRow,
@@ -469,10 +473,16 @@ def _claim_statement(*, one: bool) -> Select[Any]:
     """The UPDATE that leases the rows, joined with their jobs, items and words: one round trip.
     Parameters ``now``, ``lease_end``, ``limit`` and, for ``one``, ``message_id``."""
     now = bindparam("now", type_=_OUTBOX.c.next_attempt_at.type)
+    holder = bindparam("holder", type_=Integer())
     extra = (_OUTBOX.c.id == bindparam("message_id", type_=_OUTBOX.c.id.type),) if one else ()
+    # Due, or leased by a worker that is gone (its lock released: adapters/persistence/lease_holders.py).
+    due_or_orphaned = or_(
+        _OUTBOX.c.next_attempt_at <= now,
+        and_(_OUTBOX.c.leased_by.is_not(None), _OUTBOX.c.leased_by != holder, sql_text(ORPHANED)),
+    )
     due = (
         select(_OUTBOX.c.id)
-        .where(_OUTBOX.c.sent_at.is_(None), _OUTBOX.c.next_attempt_at <= now, *extra)
+        .where(_OUTBOX.c.sent_at.is_(None), due_or_orphaned, *extra)
         .order_by(_OUTBOX.c.next_attempt_at)
         .limit(bindparam("limit", type_=Integer()))
         .with_for_update(skip_locked=True)
@@ -484,6 +494,7 @@ def _claim_statement(*, one: bool) -> Select[Any]:
         .values(
             attempts=_OUTBOX.c.attempts + 1,
             next_attempt_at=bindparam("lease_end", type_=_OUTBOX.c.next_attempt_at.type),
+            leased_by=holder,
             updated_at=now,
         )
         .returning(*_CLAIMED_COLUMNS)
@@ -557,7 +568,7 @@ def _mark_sent_statement() -> Update:
     return (
         update(_OUTBOX)
         .where(_OUTBOX.c.id == marks.c.id, _OUTBOX.c.id.in_(locked))
-        .values(sent_at=now, last_error=marks.c.last_error, updated_at=now)
+        .values(sent_at=now, last_error=marks.c.last_error, leased_by=None, updated_at=now)
         .returning(_OUTBOX.c.id, _OUTBOX.c.job_id)
     )
 
@@ -572,17 +583,24 @@ class SqlaOutboxClaims:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._holder = LeaseHolder(engine)
 
     async def claim_for_dispatch(
         self, now: datetime, lease: timedelta, limit: int, message_id: UUID | None = None
     ) -> list[ClaimedDispatch]:
-        parameters: dict[str, Any] = {"now": now, "lease_end": now + lease, "limit": limit}
+        """Rows due, and rows whose holder died (see lease_holders), leased to this process."""
+        holder = await self._holder.holder_id()
+        parameters: dict[str, Any] = {"now": now, "lease_end": now + lease, "limit": limit, "holder": holder}
         if message_id is not None:
             parameters["message_id"] = message_id
         statement = _CLAIM_DUE if message_id is None else _CLAIM_ONE
         async with self._engine.connect() as connection:
             rows = await connection.execute(statement, parameters)
             return [_claimed_dispatch(row) for row in rows]
+
+    async def close(self) -> None:
+        """Release this process's holder lock (its leased rows then count as orphaned)."""
+        await self._holder.close()
 
 
 class SqlaOutboxRepository:
@@ -652,6 +670,7 @@ class SqlaOutboxRepository:
                 next_attempt_at=message.next_attempt_at,
                 sent_at=message.sent_at,
                 last_error=message.last_error,
+                leased_by=None,
             )
         )
 

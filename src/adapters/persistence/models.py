@@ -242,6 +242,9 @@ class OutboxRow(UUIDv7AuditBase):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     # W3C trace context: version, trace id, span id and flags, 55 characters.
     traceparent: Mapped[str | None] = mapped_column(String(55), default=None)
+    # The advisory lock id of the worker whose lease this is (adapters/persistence/lease_holders.py);
+    # None when nobody holds it.
+    leased_by: Mapped[int | None] = mapped_column(Integer, default=None)
 
     __table_args__ = (
         # The sweep's query: unsent rows by due time. Sent rows drop out of this partial index.

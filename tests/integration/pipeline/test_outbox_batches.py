@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
+from sqlalchemy import text
+
 from adapters.persistence.job_repositories import SqlaOutboxClaims
+from adapters.persistence.lease_holders import LOCK_NAMESPACE, ORPHANED
 from domain.analysis.jobs import JobStatus
 from domain.catalog import Word
 from entrypoints.bootstrap import Container
@@ -20,7 +24,97 @@ LEASE = timedelta(seconds=30)
 
 
 def claims(container: Container) -> SqlaOutboxClaims:
-    return SqlaOutboxClaims(container.claims_engine)
+    return container.outbox_claims
+
+
+@contextlib.asynccontextmanager
+async def another_worker(container: Container) -> AsyncIterator[SqlaOutboxClaims]:
+    """The claims of another worker process: its own holder lock on its own connection."""
+    other = SqlaOutboxClaims(container.claims_engine)
+    try:
+        yield other
+    finally:
+        await other.close()
+
+
+async def test_a_dead_workers_leased_rows_are_claimed_at_once_a_live_ones_are_not(
+    container: Container, queue_job: QueueJob
+) -> None:
+    of_the_dead, of_the_living = await queue_job(), await queue_job()
+    now = datetime.now(UTC)
+    async with another_worker(container) as living:
+        async with another_worker(container) as dying:
+            [claimed] = await dying.claim_for_dispatch(now, LEASE, 1, of_the_dead.outbox_id)
+            assert claimed.message.id == of_the_dead.outbox_id
+        [claimed] = await living.claim_for_dispatch(now, LEASE, 1, of_the_living.outbox_id)
+        assert claimed.message.id == of_the_living.outbox_id
+        # The dying worker's lock went with its connection; the living one's lock is held.
+
+        taken = await claims(container).claim_for_dispatch(now + timedelta(seconds=1), LEASE, 10)
+
+    assert [c.message.id for c in taken] == [of_the_dead.outbox_id]
+    assert taken[0].message.attempts == 2
+
+
+async def test_a_worker_whose_lock_connection_was_terminated_takes_its_lock_again(
+    container: Container, queue_job: QueueJob
+) -> None:
+    first, second = await queue_job(), await queue_job()
+    now = datetime.now(UTC)
+    async with another_worker(container) as worker:
+        await worker.claim_for_dispatch(now, LEASE, 1, first.outbox_id)
+        async with container.claims_engine.connect() as admin:
+            await admin.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks"
+                    " WHERE locktype = 'advisory' AND classid = CAST(:namespace AS oid) AND objsubid = 2"
+                    " AND pid <> pg_backend_pid()"
+                ),
+                {"namespace": LOCK_NAMESPACE},
+            )
+
+        await eventually(lambda: _holder_gone(container), 10.0, what="the lock released")
+        [claimed] = await worker.claim_for_dispatch(now, LEASE, 1, second.outbox_id)
+
+        assert claimed.message.id == second.outbox_id
+        assert await _holders(container) == 1
+
+
+async def test_a_row_marked_for_a_retry_waits_for_it_though_its_holder_died(
+    container: Container, queue_job: QueueJob
+) -> None:
+    queued = await queue_job()
+    now = datetime.now(UTC)
+    async with another_worker(container) as dying:
+        await dying.claim_for_dispatch(now, LEASE, 1, queued.outbox_id)
+        async with container.unit_of_work() as uow:
+            stored = await uow.outbox.get(queued.outbox_id)
+            assert stored is not None
+            stored.next_attempt_at = now + timedelta(minutes=5)
+            await uow.outbox.save(stored)
+            await uow.commit()
+
+    assert await claims(container).claim_for_dispatch(now + timedelta(seconds=1), LEASE, 10) == []
+
+
+async def _holders(container: Container) -> int:
+    async with container.claims_engine.connect() as connection:
+        count = await connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND classid = CAST(:namespace AS oid) AND objsubid = 2 AND pid <> pg_backend_pid()"
+            ),
+            {"namespace": LOCK_NAMESPACE},
+        )
+    return int(count or 0)
+
+
+async def _holder_gone(container: Container) -> bool:
+    return await _holders(container) == 0
+
+
+def test_the_orphan_condition_names_the_lock_namespace() -> None:
+    assert f"classid = {LOCK_NAMESPACE}::oid" in ORPHANED
 
 
 async def test_a_claim_answers_each_due_row_with_its_job_item_and_words(
