@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -38,15 +39,18 @@ class LeaseHolder:
         self._engine = engine
         self._id: int | None = None
         self._connection: AsyncConnection | None = None
+        self._driver: Any = None
         self._guard = asyncio.Lock()
 
     async def holder_id(self) -> int:
         """The id whose lock this process holds now, taking it first if it does not."""
         async with self._guard:
-            if self._id is not None and self._connection is not None and await _alive(self._connection):
+            if self._id is not None and self._connection is not None and self._alive():
                 return self._id
             await self._release()
             connection = await self._engine.connect()
+            # The driver's connection, read before the detach (a detached connection no longer names it).
+            self._driver = (await connection.get_raw_connection()).driver_connection
             # Out of the pool: returned to it, the connection would keep the lock (a session's lock
             # outlives its transactions) while serving other work; detached, closing it ends the session.
             await connection.run_sync(lambda synchronous: synchronous.detach())
@@ -67,6 +71,15 @@ class LeaseHolder:
         async with self._guard:
             await self._release()
 
+    def _alive(self) -> bool:
+        """Whether the lock's connection is still open, without a round trip (asyncpg notices a closed
+        socket; one the server dropped silently is found by the next claim's statement instead, and a
+        failed claim changes nothing)."""
+        assert self._connection is not None
+        if self._connection.closed or self._connection.invalidated or self._driver is None:
+            return False
+        return not self._driver.is_closed()
+
     async def _release(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
@@ -74,13 +87,3 @@ class LeaseHolder:
                 await connection.close()
             except Exception:  # already gone with the database: its lock went with it
                 await connection.invalidate()
-
-
-async def _alive(connection: AsyncConnection) -> bool:
-    """Whether the lock's connection is still open, without a round trip (asyncpg notices a closed
-    socket; a connection the server dropped silently is found by the next claim's statement instead)."""
-    if connection.closed or connection.invalidated:
-        return False
-    raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    return driver is not None and not driver.is_closed()

@@ -80,6 +80,34 @@ async def test_a_worker_whose_lock_connection_was_terminated_takes_its_lock_agai
         assert await _holders(container) == 1
 
 
+async def test_a_worker_keeps_one_lock_session_across_its_claims(
+    container: Container, queue_job: QueueJob
+) -> None:
+    """Were the lock taken again for each claim, another worker would see this one's rows as orphaned in
+    between and send them a second time."""
+    first, second = await queue_job(), await queue_job()
+    now = datetime.now(UTC)
+    async with another_worker(container) as worker:
+        await worker.claim_for_dispatch(now, LEASE, 1, first.outbox_id)
+        before = await _holder_sessions(container)
+        await worker.claim_for_dispatch(now, LEASE, 1, second.outbox_id)
+
+        assert await _holder_sessions(container) == before
+        assert len(before) == 1
+
+
+async def _holder_sessions(container: Container) -> list[int]:
+    async with container.claims_engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND classid = CAST(:namespace AS oid) AND objsubid = 2 AND pid <> pg_backend_pid()"
+            ),
+            {"namespace": LOCK_NAMESPACE},
+        )
+        return sorted(row.pid for row in rows)
+
+
 async def test_a_row_marked_for_a_retry_waits_for_it_though_its_holder_died(
     container: Container, queue_job: QueueJob
 ) -> None:
