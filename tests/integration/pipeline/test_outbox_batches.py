@@ -77,7 +77,7 @@ async def test_a_worker_whose_lock_connection_was_terminated_takes_its_lock_agai
         [claimed] = await worker.claim_for_dispatch(now, LEASE, 1, second.outbox_id)
 
         assert claimed.message.id == second.outbox_id
-        assert await _holders(container) == 1
+        assert len(await _holder_sessions(container)) == 1
 
 
 async def test_a_worker_keeps_one_lock_session_across_its_claims(
@@ -125,20 +125,8 @@ async def test_a_row_marked_for_a_retry_waits_for_it_though_its_holder_died(
     assert await claims(container).claim_for_dispatch(now + timedelta(seconds=1), LEASE, 10) == []
 
 
-async def _holders(container: Container) -> int:
-    async with container.claims_engine.connect() as connection:
-        count = await connection.scalar(
-            text(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                " AND classid = CAST(:namespace AS oid) AND objsubid = 2 AND pid <> pg_backend_pid()"
-            ),
-            {"namespace": LOCK_NAMESPACE},
-        )
-    return int(count or 0)
-
-
 async def _holder_gone(container: Container) -> bool:
-    return await _holders(container) == 0
+    return await _holder_sessions(container) == []
 
 
 def test_the_orphan_condition_names_the_lock_namespace() -> None:
