@@ -42,7 +42,8 @@ from tests.support.recordings import tone
 WAIT = 10.0
 DEFAULT_HEARTBEAT_SECONDS = 15.0
 SseMessage = dict[str, str]
-FINISHED_JOB_EVENTS = ["queued", "started", "progress", "completed"]
+# The first report on a queued job records its dispatch (Job.note_reached_server).
+FINISHED_JOB_EVENTS = ["queued", "dispatched", "started", "progress", "completed"]
 
 
 # --- building jobs and their history ---------------------------------------------------------------
@@ -64,8 +65,9 @@ async def _token_id(client: httpx.AsyncClient, admin: dict[str, str]) -> UUID:
     return UUID(token.json()["id"])
 
 
-async def _queued_job(container: Container, user_id: UUID, token_id: UUID) -> UUID:
-    """A job whose recording is stored: its history starts with the queued event (sequence 1)."""
+async def _queued_job(container: Container, user_id: UUID, token_id: UUID, *, sent: bool = False) -> UUID:
+    """A job whose recording is stored: its history starts with the queued event (sequence 1), then,
+    if ``sent``, the relay's ``dispatched`` (sequence 2)."""
     job_id = uuid4()
     recording = Recording(f"recordings/{job_id}.wav", "audio/wav", 1.5, 48_000)
     job = Job.create(
@@ -77,6 +79,8 @@ async def _queued_job(container: Container, user_id: UUID, token_id: UUID) -> UU
         recording,
         deadline=timedelta(hours=1),
     )
+    if sent:
+        job.mark_dispatched(datetime.now(UTC), timedelta(hours=1))
     async with container.unit_of_work() as uow:
         await uow.jobs.add(job)
         await uow.commit()
@@ -198,7 +202,7 @@ async def test_an_events_data_is_json_of_its_fields_with_job_id_and_sequence(
         "progress": 40,
         "stage": "features",
         "job_id": str(finished_job),
-        "sequence": 3,
+        "sequence": 4,
     }
 
 
@@ -227,7 +231,7 @@ async def test_last_event_id_resumes_with_exactly_the_missed_events(
 ) -> None:
     response = await client.get(f"/v1/jobs/{finished_job}/events", headers={**owner[0], "Last-Event-ID": "2"})
 
-    assert [e["id"] for e in _events(parse_sse(response.text))] == ["3", "4"]
+    assert [e["id"] for e in _events(parse_sse(response.text))] == ["3", "4", "5"]
 
 
 async def test_the_last_event_id_query_parameter_resumes_like_the_header(
@@ -235,7 +239,7 @@ async def test_the_last_event_id_query_parameter_resumes_like_the_header(
 ) -> None:
     response = await client.get(f"/v1/jobs/{finished_job}/events?last_event_id=3", headers=owner[0])
 
-    assert [e["id"] for e in _events(parse_sse(response.text))] == ["4"]
+    assert [e["id"] for e in _events(parse_sse(response.text))] == ["4", "5"]
 
 
 async def test_the_last_event_id_header_wins_over_the_query_parameter(
@@ -246,13 +250,13 @@ async def test_the_last_event_id_header_wins_over_the_query_parameter(
         f"/v1/jobs/{finished_job}/events?last_event_id=1", headers={**owner[0], "Last-Event-ID": "3"}
     )
 
-    assert [e["id"] for e in _events(parse_sse(response.text))] == ["4"]
+    assert [e["id"] for e in _events(parse_sse(response.text))] == ["4", "5"]
 
 
 async def test_resuming_after_a_finished_jobs_last_event_is_204_so_clients_stop_reconnecting(
     client: httpx.AsyncClient, owner: tuple[dict[str, str], UUID], finished_job: UUID
 ) -> None:
-    response = await client.get(f"/v1/jobs/{finished_job}/events", headers={**owner[0], "Last-Event-ID": "4"})
+    response = await client.get(f"/v1/jobs/{finished_job}/events", headers={**owner[0], "Last-Event-ID": "5"})
 
     assert (response.status_code, response.content) == (204, b"")
 
@@ -345,7 +349,7 @@ async def test_a_stream_ticket_resumes_with_the_last_event_id_header_like_a_bear
 
     response = await client.get(str(ticket["url"]), headers={"Last-Event-ID": "2"})
 
-    assert [m["id"] for m in _events(parse_sse(response.text))] == ["3", "4"]
+    assert [m["id"] for m in _events(parse_sse(response.text))] == ["3", "4", "5"]
 
 
 async def test_a_stream_ticket_opens_no_other_job(
@@ -483,7 +487,7 @@ async def _until_subscribers(redis: Redis, job_id: UUID, expected: int) -> int:
 
 @pytest.fixture
 async def live_job(container: Container, owner: tuple[dict[str, str], UUID], token_id: UUID) -> UUID:
-    return await _queued_job(container, owner[1], token_id)
+    return await _queued_job(container, owner[1], token_id, sent=True)
 
 
 async def test_a_live_stream_replays_history_then_receives_events_published_by_another_process(
@@ -494,7 +498,7 @@ async def test_a_live_stream_replays_history_then_receives_events_published_by_a
     redis: Redis,
 ) -> None:
     async with open_stream(api_servers["a"], f"/v1/jobs/{live_job}/events", owner[0]) as stream:
-        replayed = await stream.next_event()
+        replayed = [await stream.next_event(), await stream.next_event()]
         await _until_subscribers(redis, live_job, 1)
 
         # This test process plays the webhook-receiving process; the heartbeat (15 s) is far off, so
@@ -502,11 +506,12 @@ async def test_a_live_stream_replays_history_then_receives_events_published_by_a
         await _deliver(container, live_job, Progress(30, "decoding"))
         live = await stream.next_event(within=DEFAULT_HEARTBEAT_SECONDS / 2)
 
-    assert replayed is not None
+    assert None not in replayed
     assert live is not None
-    assert [(replayed["id"], replayed["event"]), (live["id"], live["event"])] == [
+    assert [(event["id"], event["event"]) for event in [*replayed, live] if event] == [
         ("1", "queued"),
-        ("2", "progress"),
+        ("2", "dispatched"),
+        ("3", "progress"),
     ]
 
 
@@ -550,7 +555,7 @@ async def test_clients_on_two_api_processes_both_receive_a_live_event(
     live_job: UUID,
     redis: Redis,
 ) -> None:
-    path, headers = f"/v1/jobs/{live_job}/events", {**owner[0], "Last-Event-ID": "1"}
+    path, headers = f"/v1/jobs/{live_job}/events", {**owner[0], "Last-Event-ID": "2"}
     async with (
         open_stream(api_servers["a"], path, headers) as on_a,
         open_stream(api_servers["b"], path, headers) as on_b,
@@ -569,7 +574,7 @@ async def test_a_live_stream_closes_after_the_terminal_event(
     live_job: UUID,
     redis: Redis,
 ) -> None:
-    headers = {**owner[0], "Last-Event-ID": "1"}
+    headers = {**owner[0], "Last-Event-ID": "2"}
     async with open_stream(api_servers["a"], f"/v1/jobs/{live_job}/events", headers) as stream:
         await _until_subscribers(redis, live_job, 1)
         await _deliver(container, live_job, Completed(RESULT))
@@ -583,7 +588,7 @@ async def test_a_live_stream_closes_after_the_terminal_event(
 async def test_a_quiet_stream_sends_a_keep_alive_comment_every_heartbeat(
     api_servers: dict[str, str], owner: tuple[dict[str, str], UUID], live_job: UUID
 ) -> None:
-    headers = {**owner[0], "Last-Event-ID": "1"}
+    headers = {**owner[0], "Last-Event-ID": "2"}
     async with open_stream(api_servers["quick"], f"/v1/jobs/{live_job}/events", headers) as stream:
         opening = await stream.next_message()
         started = asyncio.get_running_loop().time()
@@ -608,7 +613,7 @@ async def test_a_stream_ends_with_a_quick_retry_hint_when_its_server_shuts_down(
     stoppable_api: tuple[str, ServiceProcess], owner: tuple[dict[str, str], UUID], live_job: UUID
 ) -> None:
     base_url, process = stoppable_api
-    headers = {**owner[0], "Last-Event-ID": "1"}
+    headers = {**owner[0], "Last-Event-ID": "2"}
     async with open_stream(base_url, f"/v1/jobs/{live_job}/events", headers) as stream:
         await stream.next_message()
         process.terminate()

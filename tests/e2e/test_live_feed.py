@@ -155,23 +155,24 @@ async def test_two_users_each_follow_their_three_jobs_across_processes_and_resum
             f"/v1/jobs/{alice_jobs[0]}/cancel", headers=alice_headers
         )
         assert cancelled.status_code == 200, cancelled.text
-        alice_first = await _events(alice_ws, 7)
-        bob_events = await _events(bob_ws, 6)
+        # Each job's first report also records its dispatch (Job.note_reached_server).
+        alice_first = await _events(alice_ws, 10)
+        bob_events = await _events(bob_ws, 9)
 
     # Alice is away: her jobs move on meanwhile.
     for job_id in alice_jobs[1:]:
         await _deliver(container, job_id, Progress(50, "features"))
     async with _socket(feed_servers["b"], alice_headers, cursor=alice_first[3]["cursor"]) as resumed_ws:
-        resumed = await _events(resumed_ws, 5)
+        resumed = await _events(resumed_ws, 8)
 
     assert {UUID(e["data"]["job_id"]) for e in alice_first + resumed} == set(alice_jobs)
     assert {UUID(e["data"]["job_id"]) for e in bob_events} == set(bob_jobs)
-    assert _cursors(alice_first) == [1, 2, 3, 4, 5, 6, 7]
-    assert _cursors(bob_events) == [1, 2, 3, 4, 5, 6]
-    assert _cursors(resumed) == [5, 6, 7, 8, 9]
-    assert resumed[:3] == alice_first[4:]
-    assert [e["event"] for e in alice_first] == ["queued"] * 3 + ["started"] * 3 + ["cancelled"]
-    assert [e["event"] for e in resumed[3:]] == ["progress", "progress"]
+    assert _cursors(alice_first) == list(range(1, 11))
+    assert _cursors(bob_events) == list(range(1, 10))
+    assert _cursors(resumed) == list(range(5, 13))
+    assert resumed[:6] == alice_first[4:]
+    assert [e["event"] for e in alice_first] == ["queued"] * 3 + ["dispatched", "started"] * 3 + ["cancelled"]
+    assert [e["event"] for e in resumed[6:]] == ["progress", "progress"]
     assert all(e["data"]["cursor"] == e["cursor"] for e in alice_first + resumed)
 
 

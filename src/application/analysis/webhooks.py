@@ -72,8 +72,10 @@ class AnalysisWebhooks:
                 await uow.commit()
                 logger.warning("webhook %s names unknown job %s", delivery.webhook_id, delivery.job_id)
                 return WebhookOutcome.UNKNOWN_JOB
+            # A report about a job still queued proves the server received it (see note_reached_server).
+            reached = job.note_reached_server(now)
             event = _apply(job, delivery.event, now)
-            if event is not None:
+            if event is not None or reached is not None:
                 await uow.jobs.save(job)
             await uow.commit()
         return WebhookOutcome.IGNORED if event is None else WebhookOutcome.APPLIED

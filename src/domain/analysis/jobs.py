@@ -174,9 +174,19 @@ class Job:
             return None
         if self.status is not JobStatus.QUEUED:
             return None
+        self.deadline_at = now + deadline
+        return self.note_reached_server(now)
+
+    def note_reached_server(self, now: datetime) -> JobEvent | None:
+        """An analysis server reports on a job still queued: it received the job, so the send is
+        recorded now. The relay marks a row sent only after the server's 2xx, in a batch, and the
+        server may call back first; without this the job's history would skip ``dispatched``.
+        The status moves on with the report itself; the relay's own mark, when it lands, finds the
+        job processing and only sets the analysis deadline (``mark_dispatched``)."""
+        if self.status is not JobStatus.QUEUED:
+            return None
         self.status = JobStatus.DISPATCHED
         self.stage = "dispatched"
-        self.deadline_at = now + deadline
         return self._record(EventType.DISPATCHED, now, {"status": self.status.value, "stage": "dispatched"})
 
     def note_retry(

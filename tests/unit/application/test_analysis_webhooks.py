@@ -3,6 +3,7 @@ duplicates, unknown jobs and reports about finished jobs change nothing."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from uuid import UUID
 
 import pytest
@@ -31,7 +32,9 @@ def world() -> World:
 
 @pytest.fixture
 async def job_id(world: World) -> UUID:
+    """A job the relay has sent and marked dispatched."""
     job_id, _ = await world.queue_job()
+    await world.change_job(job_id, lambda job: job.mark_dispatched(NOW, timedelta(minutes=2)))
     return job_id
 
 
@@ -47,8 +50,8 @@ async def test_started_moves_the_job_to_processing_and_publishes_started(world: 
 
     assert outcome is WebhookOutcome.APPLIED
     assert world.job(job_id).status is JobStatus.PROCESSING
-    assert world.stored_events(job_id) == [EventType.QUEUED, EventType.STARTED]
-    assert world.published(job_id) == [EventType.QUEUED, EventType.STARTED]
+    assert world.stored_events(job_id) == [EventType.QUEUED, EventType.DISPATCHED, EventType.STARTED]
+    assert world.published(job_id) == [EventType.QUEUED, EventType.DISPATCHED, EventType.STARTED]
 
 
 async def test_a_whole_analysis_leaves_its_events_in_sequence_and_the_result(
@@ -60,10 +63,11 @@ async def test_a_whole_analysis_leaves_its_events_in_sequence_and_the_result(
     stored = world.tables.events_of(job_id)
     assert [(e.sequence, e.type) for e in stored] == [
         (1, EventType.QUEUED),
-        (2, EventType.STARTED),
-        (3, EventType.PROGRESS),
+        (2, EventType.DISPATCHED),
+        (3, EventType.STARTED),
         (4, EventType.PROGRESS),
-        (5, EventType.COMPLETED),
+        (5, EventType.PROGRESS),
+        (6, EventType.COMPLETED),
     ]
     assert world.publisher.events == stored
     job = world.job(job_id)
@@ -77,7 +81,7 @@ async def test_a_repeated_webhook_id_is_a_duplicate_and_changes_nothing(world: W
 
     assert repeat is WebhookOutcome.DUPLICATE
     assert world.job(job_id).progress == 30
-    assert world.published(job_id) == [EventType.QUEUED, EventType.PROGRESS]
+    assert world.published(job_id) == [EventType.QUEUED, EventType.DISPATCHED, EventType.PROGRESS]
 
 
 async def test_a_webhook_for_an_unknown_job_is_remembered_and_changes_nothing(world: World) -> None:
@@ -102,7 +106,7 @@ async def test_a_report_after_completion_is_ignored_but_its_id_is_remembered(
     assert late is WebhookOutcome.IGNORED
     assert "msg_late" in world.tables.inbox
     assert world.job(job_id).status is JobStatus.COMPLETED
-    assert world.published(job_id) == [EventType.QUEUED, EventType.COMPLETED]
+    assert world.published(job_id) == [EventType.QUEUED, EventType.DISPATCHED, EventType.COMPLETED]
 
 
 async def test_a_result_for_a_cancelled_job_is_ignored(world: World, job_id: UUID) -> None:
@@ -130,7 +134,7 @@ async def test_a_failure_report_fails_the_job_with_the_servers_code(world: World
     assert outcome is WebhookOutcome.APPLIED
     assert (job.status, job.failure_code) == (JobStatus.FAILED, "analysis_failed:undecodable")
     assert job.failure_reason == "The recording could not be decoded."
-    assert world.published(job_id) == [EventType.QUEUED, EventType.FAILED]
+    assert world.published(job_id) == [EventType.QUEUED, EventType.DISPATCHED, EventType.FAILED]
 
 
 async def test_a_publisher_outage_still_applies_and_stores_the_event(world: World, job_id: UUID) -> None:
@@ -139,4 +143,37 @@ async def test_a_publisher_outage_still_applies_and_stores_the_event(world: Worl
     outcome = await deliver(world, job_id, Started())
 
     assert outcome is WebhookOutcome.APPLIED
-    assert world.stored_events(job_id) == [EventType.QUEUED, EventType.STARTED]
+    assert world.stored_events(job_id) == [EventType.QUEUED, EventType.DISPATCHED, EventType.STARTED]
+
+
+@pytest.mark.parametrize(
+    ("event", "then"),
+    [
+        (Started(), EventType.STARTED),
+        (Progress(20, "decoding"), EventType.PROGRESS),
+        (Completed(RESULT), EventType.COMPLETED),
+        (Failed("undecodable", "The recording could not be decoded."), EventType.FAILED),
+    ],
+)
+async def test_a_report_on_a_job_still_queued_records_its_dispatch_first(
+    world: World, event: AnalysisEvent, then: EventType
+) -> None:
+    """The relay marks a row sent after the server's 2xx, in a batch; the server may call back first.
+    Its report proves the job reached it, so the history keeps the ``dispatched`` step."""
+    job_id, _ = await world.queue_job()
+
+    outcome = await deliver(world, job_id, event)
+
+    assert outcome is WebhookOutcome.APPLIED
+    assert world.stored_events(job_id) == [EventType.QUEUED, EventType.DISPATCHED, then]
+    assert world.published(job_id) == [EventType.QUEUED, EventType.DISPATCHED, then]
+
+
+async def test_the_relays_mark_after_an_early_report_adds_nothing(world: World) -> None:
+    job_id, _ = await world.queue_job()
+    await deliver(world, job_id, Completed(RESULT))
+
+    await world.change_job(job_id, lambda job: job.mark_dispatched(NOW, timedelta(minutes=2)))
+
+    assert world.stored_events(job_id) == [EventType.QUEUED, EventType.DISPATCHED, EventType.COMPLETED]
+    assert world.job(job_id).status is JobStatus.COMPLETED
