@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import advanced_alchemy.types
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from adapters.persistence import base as column_types
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -25,12 +26,12 @@ def upgrade() -> None:
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     op.create_table(
         "actors",
-        sa.Column("id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),
+        sa.Column("id", column_types.GUID(length=16), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("bio", sa.Text(), nullable=False),
         sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
-        sa.Column("created_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
-        sa.Column("updated_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("created_at", column_types.DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("updated_at", column_types.DateTimeUTC(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_actors")),
     )
     op.create_index(
@@ -43,7 +44,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "scripts",
-        sa.Column("id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),
+        sa.Column("id", column_types.GUID(length=16), nullable=False),
         sa.Column("title", sa.String(length=200), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("feature_config_version", sa.String(length=32), nullable=True),
@@ -51,8 +52,8 @@ def upgrade() -> None:
         sa.Column("reference_audio_content_type", sa.String(length=64), nullable=True),
         sa.Column("reference_audio_duration", sa.Float(), nullable=True),
         sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
-        sa.Column("created_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
-        sa.Column("updated_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("created_at", column_types.DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("updated_at", column_types.DateTimeUTC(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_scripts")),
     )
     op.create_index(
@@ -74,14 +75,14 @@ def upgrade() -> None:
     )
     op.create_table(
         "users",
-        sa.Column("id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),
+        sa.Column("id", column_types.GUID(length=16), nullable=False),
         sa.Column("email", sa.String(length=254), nullable=False),
         sa.Column("display_name", sa.String(length=80), nullable=False),
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
-        sa.Column("created_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
-        sa.Column("updated_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("created_at", column_types.DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("updated_at", column_types.DateTimeUTC(timezone=True), nullable=False),
         sa.CheckConstraint("role IN ('user', 'admin')", name=op.f("ck_users_role_known")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
@@ -89,8 +90,8 @@ def upgrade() -> None:
     op.create_index(op.f("ix_users_role"), "users", ["role"], unique=False)
     op.create_table(
         "tokens",
-        sa.Column("id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),
-        sa.Column("actor_id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),
+        sa.Column("id", column_types.GUID(length=16), nullable=False),
+        sa.Column("actor_id", column_types.GUID(length=16), nullable=False),
         sa.Column("movie_title", sa.String(length=200), nullable=False),
         sa.Column("movie_year", sa.Integer(), nullable=True),
         sa.Column("text", sa.Text(), nullable=False),
@@ -98,8 +99,8 @@ def upgrade() -> None:
         sa.Column("reference_audio_content_type", sa.String(length=64), nullable=True),
         sa.Column("reference_audio_duration", sa.Float(), nullable=True),
         sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
-        sa.Column("created_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
-        sa.Column("updated_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("created_at", column_types.DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("updated_at", column_types.DateTimeUTC(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["actor_id"], ["actors.id"], name=op.f("fk_tokens_actor_id_actors"), ondelete="RESTRICT"
         ),
@@ -125,16 +126,14 @@ def upgrade() -> None:
     )
     op.create_table(
         "bookmarks",
-        sa.Column("id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),
-        sa.Column("user_id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),
-        sa.Column("token_id", advanced_alchemy.types.guid.GUID(length=16), nullable=True),
-        sa.Column("script_id", advanced_alchemy.types.guid.GUID(length=16), nullable=True),
-        sa.Column(
-            "bookmarked_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False
-        ),
+        sa.Column("id", column_types.GUID(length=16), nullable=False),
+        sa.Column("user_id", column_types.GUID(length=16), nullable=False),
+        sa.Column("token_id", column_types.GUID(length=16), nullable=True),
+        sa.Column("script_id", column_types.GUID(length=16), nullable=True),
+        sa.Column("bookmarked_at", column_types.DateTimeUTC(timezone=True), nullable=False),
         sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
-        sa.Column("created_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
-        sa.Column("updated_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("created_at", column_types.DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("updated_at", column_types.DateTimeUTC(timezone=True), nullable=False),
         sa.CheckConstraint("num_nonnulls(token_id, script_id) = 1", name=op.f("ck_bookmarks_one_target")),
         sa.ForeignKeyConstraint(
             ["script_id"], ["scripts.id"], name=op.f("fk_bookmarks_script_id_scripts"), ondelete="CASCADE"
@@ -166,17 +165,17 @@ def upgrade() -> None:
     )
     op.create_table(
         "words",
-        sa.Column("id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),
-        sa.Column("token_id", advanced_alchemy.types.guid.GUID(length=16), nullable=True),
-        sa.Column("script_id", advanced_alchemy.types.guid.GUID(length=16), nullable=True),
+        sa.Column("id", column_types.GUID(length=16), nullable=False),
+        sa.Column("token_id", column_types.GUID(length=16), nullable=True),
+        sa.Column("script_id", column_types.GUID(length=16), nullable=True),
         sa.Column("index", sa.Integer(), nullable=False),
         sa.Column("text", sa.String(length=100), nullable=False),
         sa.Column("start", sa.Float(), nullable=False),
         sa.Column("end", sa.Float(), nullable=False),
         sa.Column("reference_features", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
-        sa.Column("created_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
-        sa.Column("updated_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("created_at", column_types.DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("updated_at", column_types.DateTimeUTC(timezone=True), nullable=False),
         sa.CheckConstraint('"end" > start AND start >= 0', name=op.f("ck_words_positive_span")),
         sa.CheckConstraint("num_nonnulls(token_id, script_id) = 1", name=op.f("ck_words_one_owner")),
         sa.ForeignKeyConstraint(

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import advanced_alchemy.types
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from adapters.persistence import base as column_types
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -30,29 +31,29 @@ def upgrade() -> None:
         sa.Column("response_status", sa.Integer(), nullable=True),
         sa.Column("response_body", sa.LargeBinary(), nullable=True),
         sa.Column("response_headers", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
-        sa.Column("created_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
-        sa.Column("expires_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("created_at", column_types.DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("expires_at", column_types.DateTimeUTC(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("scope", "key", name=op.f("pk_idempotency_keys")),
     )
     op.create_index(op.f("ix_idempotency_keys_expires_at"), "idempotency_keys", ["expires_at"], unique=False)
     op.create_table(
         "webhook_inbox",
         sa.Column("webhook_id", sa.String(length=256), nullable=False),
-        sa.Column("job_id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),
+        sa.Column("job_id", column_types.GUID(length=16), nullable=False),
         sa.Column("event_type", sa.String(length=64), nullable=False),
-        sa.Column("received_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("received_at", column_types.DateTimeUTC(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("webhook_id", name=op.f("pk_webhook_inbox")),
     )
     op.create_index(op.f("ix_webhook_inbox_job_id"), "webhook_inbox", ["job_id"], unique=False)
     op.create_index(op.f("ix_webhook_inbox_received_at"), "webhook_inbox", ["received_at"], unique=False)
     op.create_table(
         "jobs",
-        sa.Column("id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),
-        sa.Column("user_id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),
+        sa.Column("id", column_types.GUID(length=16), nullable=False),
+        sa.Column("user_id", column_types.GUID(length=16), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("token_id", advanced_alchemy.types.guid.GUID(length=16), nullable=True),
-        sa.Column("script_id", advanced_alchemy.types.guid.GUID(length=16), nullable=True),
-        sa.Column("target_id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),
+        sa.Column("token_id", column_types.GUID(length=16), nullable=True),
+        sa.Column("script_id", column_types.GUID(length=16), nullable=True),
+        sa.Column("target_id", column_types.GUID(length=16), nullable=False),
         sa.Column("status", sa.String(length=24), nullable=False),
         sa.Column("recording_key", sa.String(length=512), nullable=True),
         sa.Column("recording_content_type", sa.String(length=64), nullable=True),
@@ -64,11 +65,11 @@ def upgrade() -> None:
         sa.Column("failure_reason", sa.Text(), nullable=True),
         sa.Column("result", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("overall_score", sa.Float(), nullable=True),
-        sa.Column("deadline_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=True),
+        sa.Column("deadline_at", column_types.DateTimeUTC(timezone=True), nullable=True),
         sa.Column("last_sequence", sa.Integer(), nullable=False),
         sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
-        sa.Column("created_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
-        sa.Column("updated_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("created_at", column_types.DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("updated_at", column_types.DateTimeUTC(timezone=True), nullable=False),
         sa.CheckConstraint("kind IN ('token', 'script')", name=op.f("ck_jobs_kind_known")),
         sa.CheckConstraint(
             "status IN ('awaiting_upload', 'queued', 'dispatched', 'processing', 'completed', 'failed', 'cancelled')",
@@ -98,11 +99,11 @@ def upgrade() -> None:
     op.create_index("ix_jobs_user_id_status", "jobs", ["user_id", "status"], unique=False)
     op.create_table(
         "job_events",
-        sa.Column("job_id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),
+        sa.Column("job_id", column_types.GUID(length=16), nullable=False),
         sa.Column("sequence", sa.Integer(), nullable=False),
         sa.Column("type", sa.String(length=24), nullable=False),
         sa.Column("data", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-        sa.Column("created_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("created_at", column_types.DateTimeUTC(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["job_id"], ["jobs.id"], name=op.f("fk_job_events_job_id_jobs"), ondelete="CASCADE"
         ),
@@ -110,17 +111,15 @@ def upgrade() -> None:
     )
     op.create_table(
         "outbox",
-        sa.Column("id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),
-        sa.Column("job_id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),
+        sa.Column("id", column_types.GUID(length=16), nullable=False),
+        sa.Column("job_id", column_types.GUID(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column(
-            "next_attempt_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False
-        ),
-        sa.Column("sent_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=True),
+        sa.Column("next_attempt_at", column_types.DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("sent_at", column_types.DateTimeUTC(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
-        sa.Column("created_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
-        sa.Column("updated_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("created_at", column_types.DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("updated_at", column_types.DateTimeUTC(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["job_id"], ["jobs.id"], name=op.f("fk_outbox_job_id_jobs"), ondelete="CASCADE"
         ),

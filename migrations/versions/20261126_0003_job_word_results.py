@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import advanced_alchemy.types
 import sqlalchemy as sa
 from alembic import op
+
+from adapters.persistence import base as column_types
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -22,7 +23,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "job_word_results",
-        sa.Column("job_id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),
+        sa.Column("job_id", column_types.GUID(length=16), nullable=False),
         sa.Column("index", sa.Integer(), nullable=False),
         sa.Column("text", sa.String(length=100), nullable=False),
         sa.Column("start", sa.Float(), nullable=True),

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import advanced_alchemy.types
 import sqlalchemy as sa
 from alembic import op
+
+from adapters.persistence import base as column_types
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -27,12 +28,12 @@ REFERENCE_AUDIO = "reference_audio_key, reference_audio_content_type, reference_
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
 
 
-def _guid() -> advanced_alchemy.types.guid.GUID:
-    return advanced_alchemy.types.guid.GUID(length=16)
+def _guid() -> column_types.GUID:
+    return column_types.GUID(length=16)
 
 
-def _timestamp() -> advanced_alchemy.types.datetime.DateTimeUTC:
-    return advanced_alchemy.types.datetime.DateTimeUTC(timezone=True)
+def _timestamp() -> column_types.DateTimeUTC:
+    return column_types.DateTimeUTC(timezone=True)
 
 
 def _audit_columns() -> list[sa.Column[object]]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import advanced_alchemy.types
 import sqlalchemy as sa
 from alembic import op
+
+from adapters.persistence import base as column_types
 
 revision: str = "0007"
 down_revision: str | None = "0008"
@@ -28,8 +29,8 @@ def upgrade() -> None:
         sa.Column("content_type", sa.String(length=100), nullable=False),
         sa.Column("total_bytes", sa.BigInteger(), nullable=False),
         sa.Column("part_bytes", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", advanced_alchemy.types.DateTimeUTC(timezone=True), nullable=False),
-        sa.Column("completed_at", advanced_alchemy.types.DateTimeUTC(timezone=True), nullable=True),
+        sa.Column("created_at", column_types.DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("completed_at", column_types.DateTimeUTC(timezone=True), nullable=True),
         sa.CheckConstraint(
             "total_bytes > 0 AND part_bytes > 0", name=op.f("ck_multipart_uploads_sizes_positive")
         ),

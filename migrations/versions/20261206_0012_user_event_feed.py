@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import advanced_alchemy
 import sqlalchemy as sa
 from alembic import op
+
+from adapters.persistence import base as column_types
 
 revision: str = "0012"
 down_revision: str | None = "0013"
@@ -28,16 +29,14 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "user_event_counters",
-        sa.Column("user_id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),
+        sa.Column("user_id", column_types.GUID(length=16), nullable=False),
         sa.Column("last_sequence", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_user_event_counters_user_id_users"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("user_id", name=op.f("pk_user_event_counters")),
     )
-    op.add_column(
-        "job_events", sa.Column("user_id", advanced_alchemy.types.guid.GUID(length=16), nullable=True)
-    )
+    op.add_column("job_events", sa.Column("user_id", column_types.GUID(length=16), nullable=True))
     op.add_column("job_events", sa.Column("feed_sequence", sa.BigInteger(), nullable=True))
     # Existing history joins each user's feed in the order it happened.
     op.execute(

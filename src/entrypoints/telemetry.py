@@ -10,9 +10,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TYPE_CHECKING, cast
 
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -33,6 +32,10 @@ from opentelemetry.util.re import parse_env_headers
 from shared_kernel import tracing
 from shared_kernel.settings import TracingSettings
 from shared_kernel.tracing import TRACEPARENT, Attributes, SpanKind
+
+if TYPE_CHECKING:
+    # Only types: a worker with tracing on imports this module and serves no Litestar app.
+    from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 _KINDS = {
     "internal": trace.SpanKind.INTERNAL,
@@ -148,17 +151,19 @@ def tracing_middleware(app: ASGIApp) -> ASGIApp:
     tracer = trace.get_tracer("voice-practice.http")
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
+        kind: str = scope["type"]  # Litestar's ScopeType is a str enum, its module not imported here
+        if kind != "http":
             await app(scope, receive, send)
             return
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
-        route = scope.get("path_template") or scope["path"]
-        method = scope["method"]
+        http = cast("HTTPScope", scope)
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in http["headers"]}
+        route = http.get("path_template") or http["path"]
+        method = http["method"]
         with tracer.start_as_current_span(
             f"{method} {route}",
             context=propagate.extract(headers),
             kind=trace.SpanKind.SERVER,
-            attributes={"http.request.method": method, "http.route": route, "url.path": scope["path"]},
+            attributes={"http.request.method": method, "http.route": route, "url.path": http["path"]},
         ) as span:
 
             async def send_with_status(message: Message) -> None:

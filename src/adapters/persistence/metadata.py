@@ -1,7 +1,7 @@
-"""The metadata every table is registered on (advanced-alchemy's shared registry)."""
+"""The metadata every table is registered on (the declarative bases' registry, adapters.persistence.base)."""
 
 from __future__ import annotations
 
-from advanced_alchemy.base import orm_registry
+from adapters.persistence.base import orm_registry
 
 metadata = orm_registry.metadata

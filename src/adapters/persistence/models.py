@@ -6,8 +6,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from advanced_alchemy.base import DefaultBase, UUIDv7AuditBase
-from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -24,6 +22,8 @@ from sqlalchemy import (
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from adapters.persistence.base import DateTimeUTC, DefaultBase, UUIDv7AuditBase
 
 # "analysis_failed:" (16 characters) and an analysis server's code (up to 64, docs/analysis-protocol.md).
 FAILURE_CODE_LENGTH = 80

@@ -30,8 +30,9 @@ NOT_AT_STARTUP = (
     "aioboto3",
 )
 
-# Not needed by a worker, which never decodes audio.
-NOT_AT_WORKER_STARTUP = ("av",)
+# Not needed by a worker, which never decodes audio and serves no HTTP app: PyAV, and the web framework
+# (with what it brings: its OpenAPI support imports YAML, its plugins pydantic and attrs when installed).
+NOT_AT_WORKER_STARTUP = ("av", "litestar", "yaml", "pydantic", "attrs")
 
 # Built without connecting anywhere: the pools and clients connect on first use.
 BUILD_CONTAINER = (
@@ -69,7 +70,7 @@ def test_a_starting_process_does_not_import_the_dsp_stack_alembic_or_s3(code: st
     assert _offending(modules) == []
 
 
-def test_a_starting_worker_does_not_import_the_decoder() -> None:
+def test_a_starting_worker_does_not_import_the_decoder_or_the_web_framework() -> None:
     modules = _imported_after(WORKER_STARTUP)
 
     assert _offending(modules, NOT_AT_WORKER_STARTUP) == []
@@ -88,6 +89,7 @@ def test_the_check_sees_a_module_that_is_imported() -> None:
     assert "av" in _offending(
         _imported_after("from adapters.audio import decoding; decoding.preload()"), ("av",)
     )
+    assert "litestar" in _offending(_imported_after(API_STARTUP), NOT_AT_WORKER_STARTUP)
 
 
 def test_a_process_starts_without_collecting_and_collects_again_once_started() -> None:
