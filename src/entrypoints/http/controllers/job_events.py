@@ -217,10 +217,10 @@ class EventStreamBody(ASGIStreamingResponse):
     """Litestar's streaming response, its frames sent from the request's own task.
 
     Litestar's runs an anyio task group per response: the frames in a task of their own, the request's
-    task waiting for the client's disconnect, a cancel scope between them (a fifth of the API's CPU per
-    SSE connect, and memory held by every open stream). Here one small task waits for the disconnect and
-    cancels the sending one, which takes the cancellation back and ends as Litestar's did: the
-    background task (closing the stream's events) still runs after it.
+    task waiting for the client's disconnect, a cancel scope between them (a few per cent of the API's
+    CPU per SSE connect, and memory held by every open stream). Here one small task waits for the
+    disconnect and cancels the sending one, which takes the cancellation back and ends as Litestar's
+    did: the background task (closing the stream's events) still runs after it.
     """
 
     __slots__ = ()
