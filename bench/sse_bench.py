@@ -4,7 +4,10 @@ Run: ``uv run python bench/sse_bench.py [--clients 2000]``. Needs Postgres and R
 server-level URL, and REDIS_URL; local defaults otherwise). Asserts nothing.
 
 How it measures:
-- A fresh database is created and migrated; one user owns ``--clients`` queued jobs (one event each).
+- A fresh database is created and migrated; ``--users`` users own ``--clients`` queued jobs (one event
+  each), dealt round-robin. A user's events are numbered in their feed under a lock on their counter row
+  until the commit: with one user, phase 2's webhooks queued on that row (in the bench's own process),
+  which is the feed's ordering, not the streams' delivery.
 - One API process (``voicepractice serve``) is started. A separate client process opens one raw HTTP/1.1
   SSE connection per job (``Last-Event-ID: 1``, so nothing is replayed) with at most ``--connect-burst``
   connects in flight. A client counts as connected when its first message (the opening keep-alive, sent
@@ -136,13 +139,13 @@ async def _follow(
 
 
 async def _run_clients(
-    pipe: Connection, host: str, port: int, token: str, job_ids: list[str], burst: int, hold: float
+    pipe: Connection, host: str, port: int, tokens: dict[str, str], burst: int, hold: float
 ) -> None:
-    outcomes = {job_id: ClientOutcome() for job_id in job_ids}
+    outcomes = {job_id: ClientOutcome() for job_id in tokens}
     gate = asyncio.Semaphore(burst)
-    tasks = [asyncio.create_task(_follow(host, port, j, token, outcomes[j], gate)) for j in job_ids]
+    tasks = [asyncio.create_task(_follow(host, port, j, t, outcomes[j], gate)) for j, t in tokens.items()]
     deadline = time.monotonic() + CONNECT_TIMEOUT_SECONDS
-    pending = len(job_ids)
+    pending = len(tokens)
     while pending and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
         pending = sum(1 for o in outcomes.values() if o.connected_at is None and o.error is None)
@@ -164,16 +167,17 @@ async def _run_clients(
 
 
 def client_process(
-    pipe: Connection, host: str, port: int, token: str, job_ids: list[str], burst: int, hold: float
+    pipe: Connection, host: str, port: int, tokens: dict[str, str], burst: int, hold: float
 ) -> None:
-    _raise_open_files(len(job_ids) + 256)
+    """``tokens``: each job's owner's bearer token, by job id."""
+    _raise_open_files(len(tokens) + 256)
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(_run_clients(pipe, host, port, token, job_ids, burst, hold))
+    asyncio.run(_run_clients(pipe, host, port, tokens, burst, hold))
 
 
 # --- the orchestrating (and publishing) process ---------------------------------------------------
@@ -202,8 +206,9 @@ async def _admin_sql(statement: str) -> None:
         await engine.dispose()
 
 
-async def _seed(container: Container, clients: int) -> tuple[str, list[UUID]]:
-    """One user owning ``clients`` queued jobs on one token; returns its bearer token and the job ids."""
+async def _seed(container: Container, clients: int, users: int) -> dict[UUID, str]:
+    """``users`` users owning ``clients`` queued jobs (round-robin) on one token; returns each job's
+    owner's bearer token, by job id."""
     admin = await container.registration.sign_up(
         SignUpRequest("admin@bench.example", PASSWORD, "Admin"), role=Role.ADMIN
     )
@@ -212,18 +217,28 @@ async def _seed(container: Container, clients: int) -> tuple[str, list[UUID]]:
     token = await container.catalog_admin.create_item(
         principal, MovieLineInput(actor.id, "Bench", "Hello there")
     )
-    user = await container.registration.sign_up(SignUpRequest("user@bench.example", PASSWORD, "User"))
-    access = await container.authentication.log_in(Credentials("user@bench.example", PASSWORD))
-    job_ids: list[UUID] = []
+    signing_up = asyncio.Semaphore(4)  # each holds a pooled connection while its password hashes
+
+    async def owner(number: int) -> tuple[UUID, str]:
+        email = f"user{number}@bench.example"
+        async with signing_up:
+            user = await container.registration.sign_up(SignUpRequest(email, PASSWORD, "User"))
+            access = await container.authentication.log_in(Credentials(email, PASSWORD))
+        return user.id, access.token
+
+    # A few at a time: each costs two password hashes, which run on the hashing pool's threads.
+    owners = await asyncio.gather(*(owner(number) for number in range(users)))
+    tokens: dict[UUID, str] = {}
     now = datetime.now(UTC)
     for start in range(0, clients, 500):
         async with container.unit_of_work() as uow:
-            for _ in range(min(500, clients - start)):
+            for index in range(start, min(start + 500, clients)):
+                owner, bearer = owners[index % users]
                 job_id = uuid4()
                 recording = Recording(f"recordings/{job_id}.wav", "audio/wav", 1.0, 32_000)
                 job = Job.create(
                     job_id,
-                    user.id,
+                    owner,
                     ReferenceKind.TOKEN,
                     token.id,
                     now,
@@ -231,9 +246,9 @@ async def _seed(container: Container, clients: int) -> tuple[str, list[UUID]]:
                     deadline=timedelta(hours=1),
                 )
                 await uow.jobs.add(job)
-                job_ids.append(job_id)
+                tokens[job_id] = bearer
             await uow.commit()
-    return access.token, job_ids
+    return tokens
 
 
 class _Kept:
@@ -357,8 +372,10 @@ async def _run(
     args: argparse.Namespace, container: Container, database_url: str, storage: Path, log: Path
 ) -> None:
     started = time.monotonic()
-    token, job_ids = await _seed(container, args.clients)
-    print(f"seeded {len(job_ids)} jobs in {time.monotonic() - started:.1f} s")
+    load_before = os.getloadavg()
+    tokens = await _seed(container, args.clients, args.users)
+    job_ids = list(tokens)
+    print(f"seeded {len(job_ids)} jobs of {args.users} users in {time.monotonic() - started:.1f} s")
     port = args.port or _free_port()
     env = {
         "APP_ENV": "test",
@@ -373,7 +390,14 @@ async def _run(
     parent_end, child_end = ctx.Pipe()
     clients = ctx.Process(
         target=client_process,
-        args=(child_end, "127.0.0.1", port, token, [str(j) for j in job_ids], args.connect_burst, args.hold),
+        args=(
+            child_end,
+            "127.0.0.1",
+            port,
+            {str(j): t for j, t in tokens.items()},
+            args.connect_burst,
+            args.hold,
+        ),
     )
     try:
         rss_idle, cpu_idle = _process_figures(api.pid)
@@ -442,7 +466,10 @@ async def _run(
     closed = sum(1 for o in outcomes.values() if o.closed_at is not None)
     per_client_kib = (rss_held - rss_idle) * 1024 / max(1, len(connect_times))
     lines = [
-        f"SSE benchmark: {args.clients} clients on one API process; {os.cpu_count()} CPUs shared by all processes",
+        f"SSE benchmark: {args.clients} clients of {args.users} users on one API process; {os.cpu_count()} CPUs "
+        "shared by all processes",
+        f"  load average                {' / '.join(f'{x:.1f}' for x in load_before)} before, "
+        f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())} after",
         f"  connected                   {len(connect_times)} / {args.clients}; errors {len(errors)} {errors[:3]}",
         f"  connect (TCP -> 1st msg)    {_percentiles(connect_times)}; all in {ramp:.2f} s, "
         f"{args.connect_burst} in flight",
@@ -478,6 +505,9 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=2.0, help="seconds to wait for deliveries")
     parser.add_argument("--webhook-concurrency", type=int, default=8)
     parser.add_argument("--port", type=int, default=0, help="the API's port; 0: any free one")
+    parser.add_argument(
+        "--users", type=int, default=1, help="users owning the jobs (round-robin); each signs up and logs in"
+    )
     args = parser.parse_args()
     _raise_open_files(args.clients + 256)
     asyncio.run(_bench(args))

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import weakref
+from collections import deque
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
@@ -42,6 +45,8 @@ RECONNECT_GRACE_SECONDS = 1.0
 UNSUBSCRIBE_RETRY_SECONDS = 1.0
 READ_RETRY_SECONDS = 0.5
 STOP_POLL_SECONDS = 0.1
+# Waits for a message end at most this much after their timeout (one shared timer per tick).
+TIMER_RESOLUTION_SECONDS = 0.01
 logger = logging.getLogger(__name__)
 
 
@@ -56,28 +61,89 @@ def user_channel(user_id: UUID) -> str:
 T = TypeVar("T")
 
 
+class SharedTimer:
+    """Wakes waiters at their deadlines with one event-loop timer per tick, however many wait.
+
+    10,000 SSE streams each waiting for a message or their heartbeat used to arm a timer of their own
+    per wait (``asyncio.timeout``): a heap entry pushed and, as a message nearly always came first,
+    cancelled again per message per stream. Here a wait joins the set of its deadline's tick (deadlines
+    rounded up to ``resolution``): one ``call_at`` per tick, and leaving early is a set removal.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, resolution: float = TIMER_RESOLUTION_SECONDS) -> None:
+        self._loop = loop
+        self._resolution = resolution
+        self._ticks: dict[int, set[asyncio.Future[None]]] = {}
+
+    def wake(self, waiter: asyncio.Future[None], after_seconds: float) -> int:
+        """Resolve ``waiter`` (with None) ``after_seconds`` from now, at most one tick later; returns the
+        tick, for ``forget``."""
+        tick = math.ceil((self._loop.time() + after_seconds) / self._resolution)
+        waiters = self._ticks.get(tick)
+        if waiters is None:
+            waiters = self._ticks[tick] = set()
+            self._loop.call_at(tick * self._resolution, self._fire, tick)
+        waiters.add(waiter)
+        return tick
+
+    def forget(self, waiter: asyncio.Future[None], tick: int) -> None:
+        waiters = self._ticks.get(tick)
+        if waiters is not None:
+            waiters.discard(waiter)
+
+    @property
+    def pending(self) -> int:
+        return sum(len(waiters) for waiters in self._ticks.values())
+
+    def _fire(self, tick: int) -> None:
+        for waiter in self._ticks.pop(tick, ()):
+            if not waiter.done():
+                waiter.set_result(None)
+
+
+_timers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SharedTimer] = weakref.WeakKeyDictionary()
+
+
+def shared_timer(loop: asyncio.AbstractEventLoop) -> SharedTimer:
+    """The loop's shared timer."""
+    timer = _timers.get(loop)
+    if timer is None:
+        timer = _timers[loop] = SharedTimer(loop)
+    return timer
+
+
 class LocalSubscriber(Generic[T]):
-    """One SSE stream's inbox: a bounded queue that drops its oldest message when full."""
+    """One SSE stream's inbox: a bounded buffer that drops its oldest message when full, read by one
+    reader at a time. A wait costs a future and a place in the shared timer's tick, no task, no timer
+    of its own."""
 
     def __init__(self, backlog: int = SUBSCRIBER_BACKLOG) -> None:
-        self._queue: asyncio.Queue[T] = asyncio.Queue(maxsize=backlog)
+        self._messages: deque[T] = deque(maxlen=backlog)
+        self._waiter: asyncio.Future[None] | None = None
 
     def put(self, message: T) -> None:
-        if self._queue.full():
-            self._queue.get_nowait()
-        self._queue.put_nowait(message)
+        self._messages.append(message)  # a full deque drops its oldest
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def receive(self, timeout_seconds: float) -> T | None:
+        """The oldest message, waiting up to ``timeout_seconds`` (a tick more at most) for one; None
+        when none came."""
+        if self._messages:
+            return self._messages.popleft()
         if timeout_seconds <= 0:
-            try:
-                return self._queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return None
-        try:
-            async with asyncio.timeout(timeout_seconds):
-                return await self._queue.get()
-        except TimeoutError:
             return None
+        loop = asyncio.get_running_loop()
+        timer = shared_timer(loop)
+        waiter = self._waiter = loop.create_future()
+        tick = timer.wake(waiter, timeout_seconds)
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            timer.forget(waiter, tick)
+        return self._messages.popleft() if self._messages else None
 
 
 class RedisEventFanout:

@@ -11,7 +11,6 @@ sets it too, for servers stopped without a signal.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Callable
@@ -58,31 +57,86 @@ class ShutdownSignal:
             signal.raise_signal(signum)
 
 
+class _Watch:
+    """The streams of one shutdown event: the tasks among them waiting for their next item are cancelled
+    together when the event is set. One task per event waits for it while any stream is open, instead
+    of a task and an ``asyncio.wait`` per stream per item."""
+
+    def __init__(self, shutdown: asyncio.Event) -> None:
+        self.streams = 0
+        self.waiting: set[asyncio.Task[Any]] = set()
+        # Tasks this watch cancelled, whose cancellation is theirs to take back.
+        self.cut: set[asyncio.Task[Any]] = set()
+        self._shutdown = shutdown
+        self._watcher = asyncio.get_running_loop().create_task(self._watch(), name="sse-shutdown-watch")
+
+    async def _watch(self) -> None:
+        await self._shutdown.wait()
+        for task in self.waiting:
+            task.cancel()
+        self.cut |= self.waiting
+
+    def take_back(self, task: asyncio.Task[Any]) -> bool:
+        """Whether ``task`` was cut short by the shutdown (not also cancelled by anyone else)."""
+        if task not in self.cut:
+            return False
+        self.cut.discard(task)
+        return task.uncancel() == 0
+
+    def leave(self) -> None:
+        self.streams -= 1
+        if not self.streams:
+            self._watcher.cancel()
+            if _watches.get(self._shutdown) is self:
+                del _watches[self._shutdown]
+
+
+_watches: dict[asyncio.Event, _Watch] = {}
+
+
+def _watch(shutdown: asyncio.Event) -> _Watch:
+    watch = _watches.get(shutdown)
+    if watch is None:
+        watch = _watches[shutdown] = _Watch(shutdown)
+    watch.streams += 1
+    return watch
+
+
 async def until_shutdown(items: AsyncIterable[T], shutdown: asyncio.Event) -> AsyncIterator[T]:
     """Yield from ``items`` until they end or ``shutdown`` is set, whichever comes first.
 
     A wait for the next item cut short by the shutdown, or by the consumer closing this iterator (a
     client that disconnected), is cancelled, so the source is free to be closed. The caller tells the
     endings apart with ``shutdown.is_set()`` and sends its goodbye (an SSE ``retry:`` hint).
+
+    The wait runs in the caller's task: the shutdown cancels the tasks that are waiting (one watcher for
+    all the streams of an event) and each takes its cancellation back here.
     """
+    if shutdown.is_set():
+        return
     iterator = aiter(items)
-    stopping: asyncio.Future[Any] = asyncio.ensure_future(shutdown.wait())
-    step: asyncio.Future[Any] | None = None
+    watch = _watch(shutdown)
+    task: asyncio.Task[Any] | None = None
     try:
         while not shutdown.is_set():
-            step = asyncio.ensure_future(anext(iterator))
-            await asyncio.wait({step, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if not step.done():
-                return
+            # The consumer's task of this step (one response iterates in one task, but need not).
+            task = asyncio.current_task()
+            assert task is not None
+            watch.waiting.add(task)
             try:
-                item: T = step.result()
+                item = await anext(iterator)
             except StopAsyncIteration:
                 return
-            step = None
+            except asyncio.CancelledError:
+                if watch.take_back(task):
+                    return
+                raise
+            finally:
+                watch.waiting.discard(task)
+            if watch.take_back(task):
+                return  # the source took the cancellation in: the shutdown still ends the stream
             yield item
     finally:
-        for pending in (step, stopping):
-            if pending is not None and not pending.done():
-                pending.cancel()
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                    await pending
+        if task is not None:
+            watch.cut.discard(task)
+        watch.leave()

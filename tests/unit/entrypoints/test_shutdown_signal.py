@@ -100,3 +100,62 @@ async def test_closing_the_stream_while_it_waits_releases_the_source() -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await waiting
     assert released.is_set()
+
+
+async def _consume(stream: AsyncIterator[int], received: list[int]) -> None:
+    async for item in stream:
+        received.append(item)
+
+
+def _watchers() -> list[asyncio.Task[object]]:
+    return [task for task in asyncio.all_tasks() if task.get_name() == "sse-shutdown-watch"]
+
+
+async def test_a_shutdown_ends_every_waiting_stream_and_releases_each_source() -> None:
+    shutdown = asyncio.Event()
+    released: list[int] = []
+
+    async def source(number: int) -> AsyncIterator[int]:
+        try:
+            yield number
+            await asyncio.Event().wait()  # a quiet live stream
+        finally:
+            released.append(number)
+
+    received: list[int] = []
+    streams = [
+        asyncio.ensure_future(_consume(until_shutdown(source(n), shutdown), received)) for n in range(50)
+    ]
+    await asyncio.sleep(0.01)
+    assert len(_watchers()) == 1  # one watcher for all the streams of this shutdown
+
+    shutdown.set()
+    await asyncio.wait_for(asyncio.gather(*streams), 5)  # each ends normally: no CancelledError
+
+    assert sorted(received) == list(range(50))
+    assert sorted(released) == list(range(50))
+    assert not any(stream.cancelled() for stream in streams)
+    await asyncio.sleep(0)
+    assert _watchers() == []
+
+
+async def test_streams_that_end_before_a_shutdown_leave_no_watcher_behind() -> None:
+    gate = asyncio.Event()
+    gate.set()
+    for _ in range(3):
+        assert [item async for item in until_shutdown(_numbers(gate), asyncio.Event())] == [1, 2]
+    await asyncio.sleep(0)
+    assert _watchers() == []
+
+
+async def test_a_client_going_away_during_a_shutdown_still_cancels_its_response() -> None:
+    shutdown = asyncio.Event()
+    stream = asyncio.ensure_future(_consume(until_shutdown(_numbers(asyncio.Event()), shutdown), []))
+    await asyncio.sleep(0.01)
+
+    shutdown.set()
+    stream.cancel()  # the server cancels the response task as the shutdown cuts its wait
+
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.wait_for(stream, 5)
+    assert stream.cancelled()
