@@ -149,6 +149,12 @@ class InMemoryJobEvents:
             if (job := self._t.jobs.get(job_id)) is not None
         }
 
+    async def list_after_many(
+        self, positions: Collection[tuple[UUID, int]], limit: int
+    ) -> dict[tuple[UUID, int], list[JobEvent]]:
+        found = {(job_id, after): await self.list_after(job_id, after, limit) for job_id, after in positions}
+        return {position: events for position, events in found.items() if events}
+
     async def list_for_user_after(self, user_id: UUID, after: int, limit: int = 1000) -> list[JobEvent]:
         mine = [e for e in self._t.events if e.user_id == user_id and (e.feed_sequence or 0) > after]
         return sorted(mine, key=lambda e: e.feed_sequence or 0)[:limit]

@@ -23,12 +23,14 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import ARRAY, JSON, aggregate_order_by, insert
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import aliased
 
 from adapters.persistence.lease_holders import ORPHANED, LeaseHolder
 from adapters.persistence.mappers import reference_audio_from_row
@@ -334,6 +336,34 @@ def _take_feed_places_statement() -> Any:
 _TAKE_FEED_PLACES = _take_feed_places_statement()
 
 
+def _list_after_many_statement() -> Select[Any]:
+    """Events after each ``(job_ids[i], afters[i])``, at most ``page`` a position, oldest first: one
+    index range scan a position (a LATERAL join), whatever the number of positions; the statement's text
+    is the same for any number, so asyncpg prepares it once per connection."""
+    positions = (
+        func.unnest(bindparam("job_ids", type_=_UUID_ARRAY), bindparam("afters", type_=ARRAY(Integer())))
+        .table_valued(column("job_id", PG_UUID(as_uuid=True)), column("after", Integer()))
+        .render_derived(name="positions")
+    )
+    after_each = (
+        select(JobEventRow)
+        .where(JobEventRow.job_id == positions.c.job_id, JobEventRow.sequence > positions.c.after)
+        .order_by(JobEventRow.sequence)
+        .limit(bindparam("page"))
+        .lateral("after_each")
+    )
+    event = aliased(JobEventRow, after_each)
+    return (
+        select(positions.c.after, event)
+        .select_from(positions)
+        .join(after_each, true())
+        .order_by(positions.c.job_id, positions.c.after, event.sequence)
+    )
+
+
+_LIST_AFTER_MANY = _list_after_many_statement()
+
+
 class SqlaJobEventRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -356,6 +386,21 @@ class SqlaJobEventRepository:
             )
         )
         return {row.id: JobStreamHead(row.user_id, JobStatus(row.status), row.last_sequence) for row in rows}
+
+    async def list_after_many(
+        self, positions: Collection[tuple[UUID, int]], limit: int
+    ) -> dict[tuple[UUID, int], list[JobEvent]]:
+        found: dict[tuple[UUID, int], list[JobEvent]] = {}
+        if not positions:
+            return found
+        job_ids, afters = zip(*positions, strict=True)
+        rows = await self._session.execute(
+            _LIST_AFTER_MANY, {"job_ids": list(job_ids), "afters": list(afters), "page": limit}
+        )
+        for after, row in rows:
+            event = _event_from_row(row)
+            found.setdefault((event.job_id, after), []).append(event)
+        return found
 
     async def list_for_user_after(self, user_id: UUID, after: int, limit: int = 1000) -> list[JobEvent]:
         rows = await self._session.scalars(

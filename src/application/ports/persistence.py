@@ -211,6 +211,13 @@ class JobEventRepository(Protocol):
         """Each job's owner, status and newest sequence, in one query; unknown ids are left out."""
         ...
 
+    async def list_after_many(
+        self, positions: Collection[tuple[UUID, int]], limit: int
+    ) -> dict[tuple[UUID, int], list[JobEvent]]:
+        """For each ``(job_id, after_sequence)``, that job's events after it (at most ``limit``, oldest
+        first), in one query; a position with none is left out."""
+        ...
+
     async def list_for_user_after(self, user_id: UUID, after: int, limit: int = 1000) -> list[JobEvent]:
         """The user's events (of all their jobs) whose ``feed_sequence`` is past ``after``, in order."""
         ...

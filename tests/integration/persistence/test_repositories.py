@@ -312,6 +312,42 @@ async def test_stream_heads_read_many_jobs_owner_status_and_newest_event_in_one_
     }
 
 
+async def test_events_after_many_positions_are_read_in_one_call_each_from_its_own_position(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    user = a_user(f"{uuid4().hex[:8]}@example.com")
+    await store_user(unit_of_work, user)
+    token_id = await store_token(unit_of_work)
+    now = datetime.now(UTC)
+    recording = Recording("recordings/a.wav", "audio/wav", 1.0, 32_000)
+    first, second = (
+        Job.create(
+            uuid4(), user.id, ReferenceKind.TOKEN, token_id, now, recording, deadline=timedelta(hours=1)
+        )
+        for _ in range(2)
+    )
+    for percent in (10, 20, 30, 40):
+        first.report_progress(percent, "features", now)
+    async with unit_of_work() as uow:
+        await uow.jobs.add(first)
+        await uow.jobs.add(second)
+        await uow.commit()
+    unknown = uuid4()
+
+    async with unit_of_work() as uow:
+        found = await uow.job_events.list_after_many(
+            [(first.id, 0), (first.id, 3), (second.id, 0), (second.id, 1), (unknown, 0)], 2
+        )
+
+    assert {position: [e.sequence for e in events] for position, events in found.items()} == {
+        (first.id, 0): [1, 2],  # at most the page, oldest first
+        (first.id, 3): [4, 5],
+        (second.id, 0): [1],
+    }
+    assert all(e.job_id == position[0] for position, events in found.items() for e in events)
+    assert found[(first.id, 3)][0].data["progress"] == 30
+
+
 async def test_an_items_reference_state_is_its_kind_and_whether_its_audio_is_stored(
     unit_of_work: UnitOfWorkFactory,
 ) -> None:

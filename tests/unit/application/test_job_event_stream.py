@@ -12,7 +12,6 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from application.analysis.following import CATCH_UP_CONCURRENCY
 from application.analysis.jobs import StreamHeads, UserJobs
 from application.ports.analysis import LiveEventsUnavailableError
 from application.ports.persistence import JobStreamHead
@@ -64,6 +63,18 @@ class FakeUnitOfWork:
     async def list_after(self, job_id: UUID, after_sequence: int) -> list[JobEvent]:
         self._store.event_queries += 1
         return [e for e in self._store.events if e.job_id == job_id and e.sequence > after_sequence]
+
+    async def list_after_many(
+        self, positions: Collection[tuple[UUID, int]], limit: int
+    ) -> dict[tuple[UUID, int], list[JobEvent]]:
+        self._store.event_queries += 1
+        found = {
+            (job_id, after): [e for e in self._store.events if e.job_id == job_id and e.sequence > after][
+                :limit
+            ]
+            for job_id, after in positions
+        }
+        return {position: events for position, events in found.items() if events}
 
     async def stream_heads(self, job_ids: Collection[UUID]) -> dict[UUID, JobStreamHead]:
         self._store.event_queries += 1
@@ -345,30 +356,27 @@ async def test_a_failed_batched_check_fails_every_stream_waiting_for_it() -> Non
     assert all(isinstance(answer, ConnectionRefusedError) for answer in answers)
 
 
-async def test_streams_behind_together_read_their_history_a_few_at_a_time(world: World) -> None:
-    """Thousands of streams behind at once queue for a turn rather than for the connection pool, whose
-    bounded wait would end them."""
-    in_flight, most = 0, 0
-
-    class Slow(Store):
-        def __call__(self) -> FakeUnitOfWork:
-            return SlowUnitOfWork(self)
-
-    class SlowUnitOfWork(FakeUnitOfWork):
-        async def list_after(self, job_id: UUID, after_sequence: int) -> list[JobEvent]:
-            nonlocal in_flight, most
-            in_flight += 1
-            most = max(most, in_flight)
-            await asyncio.sleep(0.01)
-            in_flight -= 1
-            return await super().list_after(job_id, after_sequence)
-
-    store = Slow(jobs=world.store.jobs, events=world.store.events)
-    user_jobs = UserJobs(store, world.feed, FixedClock(), live_down_poll_seconds=POLL)  # type: ignore[arg-type]
+async def test_streams_behind_together_read_their_history_in_one_shared_query() -> None:
+    """Thousands of streams behind at once (a burst committed faster than it is published) each read
+    their own events, from their own positions, in one query: not one query each, queued."""
+    store = Store()
+    jobs = [
+        Job(uuid4(), OWNER.user_id, ReferenceKind.TOKEN, uuid4(), JobStatus.QUEUED, NOW, NOW)
+        for _ in range(40)
+    ]
+    for job in jobs:
+        store.jobs[job.id] = job
+        for _ in range(3):
+            store.record(job, EventType.PROGRESS)
+    user_jobs = UserJobs(store, FakeFeed(), FixedClock(), live_down_poll_seconds=POLL)  # type: ignore[arg-type]
 
     answers = await asyncio.gather(
-        *(user_jobs.catch_up(world.job.id, 0) for _ in range(3 * CATCH_UP_CONCURRENCY))
+        *(user_jobs.catch_up(job.id, index % 4) for index, job in enumerate(jobs)),
+        user_jobs.catch_up(uuid4(), 0),
     )
 
-    assert all([event.sequence for event in answer] == [1] for answer in answers)
-    assert most == CATCH_UP_CONCURRENCY
+    assert [[(e.job_id, e.sequence) for e in answer] for answer in answers] == [
+        *([(job.id, sequence) for sequence in range(index % 4 + 1, 4)] for index, job in enumerate(jobs)),
+        [],
+    ]
+    assert store.event_queries == 1
