@@ -83,15 +83,15 @@ def create_engine(settings: Settings) -> AsyncEngine:
 
 
 def create_claims_engine(settings: Settings) -> AsyncEngine:
-    """The relay's claims: single statements in autocommit (no BEGIN and COMMIT round trips), connections
+    """The relay's claims and marks: single statements in autocommit (no BEGIN and COMMIT round trips), connections
     the database dropped discarded at checkout like the main pool's (a claim that still fails on one
     changes nothing; the next round gets a new one). Connections are opened on first use: an API
     process opens none."""
     engine = create_async_engine(
         settings.database_url,
-        # The wake-up loop and the sweep claim one batch at a time each; overflow serves bursts of
-        # relay jobs left in SAQ by an older API.
-        pool_size=2,
+        # The wake-up loop and the sweep claim one batch at a time each, and the marks are one batch at
+        # a time; overflow serves bursts of relay jobs left in SAQ by an older API.
+        pool_size=3,
         max_overflow=8,
         pool_timeout=settings.database_pool_timeout_seconds,
         isolation_level="AUTOCOMMIT",
@@ -197,7 +197,6 @@ class Container:
 async def build_container(settings: Settings, storage: MultipartStorage | None = None) -> Container:
     engine = create_engine(settings)
     claims_engine = create_claims_engine(settings)
-    outbox_claims = SqlaOutboxClaims(claims_engine)
     session_factory = async_sessionmaker(engine, expire_on_commit=False)
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
     storage = storage or await build_storage(settings)
@@ -213,6 +212,7 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
     pipeline = pipeline_settings(settings)
     event_fanout = RedisEventFanout(redis)
     publisher = RedisJobEventPublisher(event_fanout)
+    outbox_claims = SqlaOutboxClaims(claims_engine, publisher)
 
     def uow() -> UnitOfWork:
         return SqlaUnitOfWork(session_factory, publisher)
