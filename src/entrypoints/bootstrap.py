@@ -151,7 +151,7 @@ class Container:
     event_fanout: RedisEventFanout
     queue: Queue
     relay_wakeups: RedisRelayWakeups
-    http: httpx.AsyncClient
+    http: httpx.AsyncHTTPTransport
     idempotency: IdempotencyStore
     uploads: RecordingUploads
     resumable_uploads: ResumableUploads
@@ -219,12 +219,10 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
 
     queue = build_queue(settings.redis_url, settings.queue_name)
     relay_wakeups = RedisRelayWakeups(event_fanout, settings.queue_name)
-    http = httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.analysis_dispatch_timeout_seconds, connect=3.0),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-    )
+    http = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
     dispatcher = HttpAnalysisDispatcher(
         http,
+        httpx.Timeout(settings.analysis_dispatch_timeout_seconds, connect=3.0),
         settings.analysis_token_server_url,
         settings.analysis_script_server_url,
         settings.analysis_server_auth_token,
