@@ -83,15 +83,15 @@ def create_engine(settings: Settings) -> AsyncEngine:
 
 
 def create_claims_engine(settings: Settings) -> AsyncEngine:
-    """The relay's claims: single statements in autocommit (no BEGIN and COMMIT round trips), connections
+    """The relay's claims and marks: single statements in autocommit (no BEGIN and COMMIT round trips), connections
     the database dropped discarded at checkout like the main pool's (a claim that still fails on one
     changes nothing; the next round gets a new one). Connections are opened on first use: an API
     process opens none."""
     engine = create_async_engine(
         settings.database_url,
-        # The wake-up loop and the sweep claim one batch at a time each; overflow serves bursts of
-        # relay jobs left in SAQ by an older API.
-        pool_size=2,
+        # The wake-up loop and the sweep claim one batch at a time each, and the marks are one batch at
+        # a time; overflow serves bursts of relay jobs left in SAQ by an older API.
+        pool_size=3,
         max_overflow=8,
         pool_timeout=settings.database_pool_timeout_seconds,
         isolation_level="AUTOCOMMIT",
@@ -151,7 +151,7 @@ class Container:
     event_fanout: RedisEventFanout
     queue: Queue
     relay_wakeups: RedisRelayWakeups
-    http: httpx.AsyncClient
+    http: httpx.AsyncHTTPTransport
     idempotency: IdempotencyStore
     uploads: RecordingUploads
     resumable_uploads: ResumableUploads
@@ -197,7 +197,6 @@ class Container:
 async def build_container(settings: Settings, storage: MultipartStorage | None = None) -> Container:
     engine = create_engine(settings)
     claims_engine = create_claims_engine(settings)
-    outbox_claims = SqlaOutboxClaims(claims_engine)
     session_factory = async_sessionmaker(engine, expire_on_commit=False)
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
     storage = storage or await build_storage(settings)
@@ -213,18 +212,17 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
     pipeline = pipeline_settings(settings)
     event_fanout = RedisEventFanout(redis)
     publisher = RedisJobEventPublisher(event_fanout)
+    outbox_claims = SqlaOutboxClaims(claims_engine, publisher)
 
     def uow() -> UnitOfWork:
         return SqlaUnitOfWork(session_factory, publisher)
 
     queue = build_queue(settings.redis_url, settings.queue_name)
     relay_wakeups = RedisRelayWakeups(event_fanout, settings.queue_name)
-    http = httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.analysis_dispatch_timeout_seconds, connect=3.0),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-    )
+    http = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
     dispatcher = HttpAnalysisDispatcher(
         http,
+        httpx.Timeout(settings.analysis_dispatch_timeout_seconds, connect=3.0),
         settings.analysis_token_server_url,
         settings.analysis_script_server_url,
         settings.analysis_server_auth_token,

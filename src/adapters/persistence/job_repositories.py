@@ -32,6 +32,7 @@ from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
 
+from adapters.persistence.dispatch_marks import mark_dispatched
 from adapters.persistence.lease_holders import ORPHANED, LeaseHolder
 from adapters.persistence.mappers import reference_audio_from_row
 from adapters.persistence.models import (
@@ -44,6 +45,7 @@ from adapters.persistence.models import (
     WebhookInboxRow,
     WordRow,
 )
+from application.ports.analysis import JobEventPublisher
 from application.ports.persistence import (
     ClaimedDispatch,
     DispatchJob,
@@ -622,12 +624,14 @@ _MARK_SENT = _mark_sent_statement()
 
 
 class SqlaOutboxClaims:
-    """Claims on an engine of their own (see ``create_claims_engine``): autocommit, so the claim is its
-    one statement and nothing more; no pre-ping, as a claim failing on a connection the database
-    dropped changes nothing (it is rolled back and tried again by the next round)."""
+    """Claims and marks on an engine of their own (see ``create_claims_engine``): autocommit, so a claim
+    or a mark is its one statement and nothing more; no pre-ping, as a claim failing on a connection
+    the database dropped changes nothing (it is rolled back and tried again by the next round), and a
+    mark is idempotent (the relay tries a failed one once more at once)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, publisher: JobEventPublisher) -> None:
         self._engine = engine
+        self._publisher = publisher
         self._holder = LeaseHolder(engine)
 
     async def claim_for_dispatch(
@@ -642,6 +646,16 @@ class SqlaOutboxClaims:
         async with self._engine.connect() as connection:
             rows = await connection.execute(statement, parameters)
             return [_claimed_dispatch(row) for row in rows]
+
+    async def mark_dispatched(
+        self,
+        last_errors: Mapping[UUID, str | None],
+        dispatched: Collection[UUID],
+        now: datetime,
+        deadlines: Mapping[ReferenceKind, timedelta],
+    ) -> None:
+        """One statement (``adapters/persistence/dispatch_marks.py``), then the events published."""
+        await mark_dispatched(self._engine, self._publisher, last_errors, dispatched, now, deadlines)
 
     async def close(self) -> None:
         """Release this process's holder lock (its leased rows then count as orphaned)."""

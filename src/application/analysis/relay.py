@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from application.analysis.settings import PipelineSettings
@@ -26,6 +26,7 @@ from application.ports.storage import ObjectStorage
 from application.ports.system import Clock
 from domain.analysis.jobs import FailureCode, RetryReason
 from domain.analysis.outbox import OutboxMessage
+from domain.catalog import ReferenceKind
 from shared_kernel import tracing
 
 logger = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ class OutboxRelay:
         self._settings = settings
         self._slots = asyncio.Semaphore(concurrency)
         self._settlements = _Settlements(self._settle)
+        self._deadlines = {kind: settings.deadline(kind) for kind in ReferenceKind}
 
     # A claim counts an attempt and starts the row's lease, so a row is claimed only once it holds a
     # concurrency slot: waiting for one neither uses up attempts nor lets the lease run out.
@@ -264,25 +266,29 @@ class OutboxRelay:
         )
 
     async def _settle(self, settled: list[tuple[OutboxMessage, str]]) -> None:
-        """Mark the rows sent (or settled without a request) and their jobs dispatched (or failed), in
-        one transaction: one statement marks the rows, one loads and locks their jobs, one flush writes
-        them; rows and jobs are locked in id order, so two batches cannot deadlock."""
+        """Mark the rows sent (or settled without a request) and record their jobs dispatched: one
+        statement committed by itself (``OutboxClaims.mark_dispatched``). Rows whose item was removed
+        fail their jobs in a transaction of their own (rare). Rows and jobs are locked in id order, so
+        two batches cannot deadlock."""
         now = self._clock.now()
+        marks = {message.id: _SETTLED_ERRORS[outcome] for message, outcome in settled if outcome != "removed"}
+        if marks:
+            sent = {message.id for message, outcome in settled if outcome == "sent"}
+            await self._claims.mark_dispatched(marks, sent, now, self._deadlines)
+        removed = [message for message, outcome in settled if outcome == "removed"]
+        if removed:
+            await self._fail_removed(removed, now)
+
+    async def _fail_removed(self, removed: list[OutboxMessage], now: datetime) -> None:
         async with self._uow() as uow:
             marked = await uow.outbox.mark_sent(
-                {message.id: _SETTLED_ERRORS[outcome] for message, outcome in settled}, now
+                {message.id: _SETTLED_ERRORS["removed"] for message in removed}, now
             )
-            outcomes = {
-                message.job_id: outcome
-                for message, outcome in settled
-                if message.id in marked and outcome != "skipped"
-            }
-            jobs = await uow.jobs.get_many_for_update(list(outcomes))
+            jobs = await uow.jobs.get_many_for_update(
+                [message.job_id for message in removed if message.id in marked]
+            )
             for job in jobs:
-                if outcomes[job.id] == "sent":
-                    job.mark_dispatched(now, self._settings.deadline(job.kind))
-                else:
-                    job.fail(FailureCode.REFERENCE_REMOVED, REFERENCE_REMOVED_REASON, now)
+                job.fail(FailureCode.REFERENCE_REMOVED, REFERENCE_REMOVED_REASON, now)
             await uow.jobs.save_many(jobs)
             await uow.commit()
 

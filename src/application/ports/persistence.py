@@ -262,6 +262,21 @@ class OutboxClaims(Protocol):
         One statement, committed by itself."""
         ...
 
+    async def mark_dispatched(
+        self,
+        last_errors: Mapping[UUID, str | None],
+        dispatched: Collection[UUID],
+        now: datetime,
+        deadlines: Mapping[ReferenceKind, timedelta],
+    ) -> None:
+        """Mark the rows of ``last_errors`` (row id -> its last error) that are still unsent as sent at
+        ``now``, rows locked in id order. The jobs of those rows whose ids are in ``dispatched`` are
+        recorded as ``Job.mark_dispatched(now, deadlines[job.kind])`` does: a queued job becomes
+        dispatched with its ``dispatched`` event (numbered in the job and in its owner's feed), a
+        processing one keeps the sooner deadline, any other is left alone; jobs locked in id order.
+        One statement, committed by itself; the new events are published after it."""
+        ...
+
 
 class InboxRepository(Protocol):
     async def record(self, webhook_id: str, job_id: UUID, event_type: str, received_at: datetime) -> bool:

@@ -77,6 +77,12 @@ class FailureCode(StrEnum):
     ANALYSIS_FAILED = "analysis_failed"
 
 
+def dispatched_event_data() -> dict[str, Any]:
+    """The data of a ``dispatched`` event (``Job.mark_dispatched``, and the relay's batch statement that
+    applies the same rules to many jobs at once in the database)."""
+    return {"status": JobStatus.DISPATCHED.value, "stage": "dispatched"}
+
+
 @dataclass(frozen=True, slots=True)
 class JobEvent:
     """One step of a job's history; ``sequence`` is monotonic per job and is the SSE event id.
@@ -187,7 +193,7 @@ class Job:
             return None
         self.status = JobStatus.DISPATCHED
         self.stage = "dispatched"
-        return self._record(EventType.DISPATCHED, now, {"status": self.status.value, "stage": "dispatched"})
+        return self._record(EventType.DISPATCHED, now, dispatched_event_data())
 
     def note_retry(
         self, attempt: int, reason: RetryReason, next_attempt_at: datetime, now: datetime

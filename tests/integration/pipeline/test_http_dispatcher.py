@@ -34,14 +34,14 @@ def _request() -> AnalysisRequest:
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_SECONDS) as pooled:
+async def transport() -> AsyncIterator[httpx.AsyncHTTPTransport]:
+    async with httpx.AsyncHTTPTransport() as pooled:
         yield pooled
 
 
 @pytest.fixture
-def dispatcher(client: httpx.AsyncClient, stub: StubAnalysisServer) -> HttpAnalysisDispatcher:
-    return HttpAnalysisDispatcher(client, stub.url, stub.url)
+def dispatcher(transport: httpx.AsyncHTTPTransport, stub: StubAnalysisServer) -> HttpAnalysisDispatcher:
+    return HttpAnalysisDispatcher(transport, httpx.Timeout(CLIENT_TIMEOUT_SECONDS), stub.url, stub.url)
 
 
 async def _failure(dispatcher: HttpAnalysisDispatcher) -> DispatchError:
@@ -115,11 +115,26 @@ async def test_a_server_slower_than_the_timeout_is_retryable(
     assert error.cause is RetryReason.TIMED_OUT
 
 
-async def test_a_refused_connection_is_retryable(client: httpx.AsyncClient) -> None:
+async def test_a_refused_connection_is_retryable(transport: httpx.AsyncHTTPTransport) -> None:
     nowhere = f"http://127.0.0.1:{free_port()}"
-    dispatcher = HttpAnalysisDispatcher(client, nowhere, nowhere)
+    dispatcher = HttpAnalysisDispatcher(transport, httpx.Timeout(CLIENT_TIMEOUT_SECONDS), nowhere, nowhere)
 
     error = await _failure(dispatcher)
 
     assert (error.retryable, error.reason.startswith("connection failed")) == (True, True)
     assert error.cause is RetryReason.UNREACHABLE
+
+
+async def test_each_answer_releases_its_connection_for_the_next_dispatch(stub: StubAnalysisServer) -> None:
+    """One connection in the pool: a dispatch that left its answer unread would hold it, and the next
+    would wait for it until the pool timeout."""
+    async with httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=1)) as single:
+        dispatcher = HttpAnalysisDispatcher(single, httpx.Timeout(CLIENT_TIMEOUT_SECONDS), stub.url, stub.url)
+        requests = [_request() for _ in range(3)]
+        await dispatcher.dispatch(requests[0])
+        stub.answer(400)
+        assert (await _failure(dispatcher)).retryable is False
+        stub.answer(202)
+        await dispatcher.dispatch(requests[2])
+
+    assert [stub.deliveries(request.job_id) for request in (requests[0], requests[2])] == [1, 1]

@@ -30,7 +30,7 @@ def claims(container: Container) -> SqlaOutboxClaims:
 @contextlib.asynccontextmanager
 async def another_worker(container: Container) -> AsyncIterator[SqlaOutboxClaims]:
     """The claims of another worker process: its own holder lock on its own connection."""
-    other = SqlaOutboxClaims(container.claims_engine)
+    other = SqlaOutboxClaims(container.claims_engine, container.publisher)
     try:
         yield other
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -280,6 +280,24 @@ class FakeDatabase:
             claimed = await uow.outbox.claim_for_dispatch(now, lease, limit, message_id)
             await uow.commit()
         return claimed
+
+    async def mark_dispatched(
+        self,
+        last_errors: Mapping[UUID, str | None],
+        dispatched: Collection[UUID],
+        now: datetime,
+        deadlines: Mapping[ReferenceKind, timedelta],
+    ) -> None:
+        """The ``OutboxClaims`` port's mark: one commit, the jobs moved by the domain's own rule."""
+        async with self() as uow:
+            marked = await uow.outbox.mark_sent(last_errors, now)
+            jobs = await uow.jobs.get_many_for_update(
+                [job_id for message_id, job_id in marked.items() if message_id in dispatched]
+            )
+            for job in jobs:
+                job.mark_dispatched(now, deadlines[job.kind])
+            await uow.jobs.save_many(jobs)
+            await uow.commit()
 
 
 class FakeJobIntake:
