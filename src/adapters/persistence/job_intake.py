@@ -20,7 +20,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.persistence.connections import driver_connection
-from adapters.persistence.job_repositories import result_to_json
+from adapters.persistence.job_repositories import FEED_PLACES_SQL, result_to_json
 from application.analysis.live_events import announce
 from application.ports.analysis import JobEventPublisher
 from application.ports.idempotency import IdempotencyReceipt
@@ -59,7 +59,7 @@ REFERENCE_WITH_REUSE_SQL = _REFERENCE.format(reuse_columns=", r.ids, r.versions"
 # One text for every job (asyncpg prepares it once per connection); a part a job does not need gets
 # NULLs and writes nothing: no outbox row ($29 NULL: a reused result), no words (NULL arrays), no
 # receipt (no key sent). $1-$23 are the job's columns, $24-$28 its events.
-ACCEPT_SQL = """
+_ACCEPT = """
 WITH job AS (
     INSERT INTO jobs (
         id, user_id, kind, item_id, status, recording_key, recording_content_type, recording_duration,
@@ -86,12 +86,7 @@ WITH job AS (
     RETURNING 1
 ), counter AS (
     -- Last: the rows above are written before the user's counter row is locked until the commit.
-    INSERT INTO user_event_counters AS c (user_id, last_sequence)
-    SELECT job.user_id, $24::bigint FROM job
-    WHERE (SELECT count(*) FROM outbox) >= 0 AND (SELECT count(*) FROM words) >= 0
-      AND (SELECT count(*) FROM receipt) >= 0
-    ON CONFLICT (user_id) DO UPDATE SET last_sequence = c.last_sequence + excluded.last_sequence
-    RETURNING c.last_sequence
+    {counter}
 )
 INSERT INTO job_events (job_id, sequence, type, data, created_at, user_id, feed_sequence)
 SELECT $1, e.sequence, e.type, e.data, e.created_at, $2, counter.last_sequence - $24::bigint + e.place
@@ -100,6 +95,13 @@ FROM counter,
         WITH ORDINALITY AS e(sequence, type, data, created_at, place)
 RETURNING sequence, feed_sequence
 """
+ACCEPT_SQL = _ACCEPT.format(
+    counter=FEED_PLACES_SQL.format(
+        given="""SELECT job.user_id, $24::bigint FROM job
+    WHERE (SELECT count(*) FROM outbox) >= 0 AND (SELECT count(*) FROM words) >= 0
+      AND (SELECT count(*) FROM receipt) >= 0"""
+    )
+)
 
 
 def _json(value: Any) -> str | None:

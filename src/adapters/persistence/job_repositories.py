@@ -9,7 +9,6 @@ from typing import Any, cast
 from uuid import UUID
 
 from sqlalchemy import (
-    BigInteger,
     Integer,
     Select,
     Table,
@@ -313,29 +312,23 @@ class SqlaJobRepository:
         return {(ReferenceKind(kind), JobStatus(status)): int(count) for kind, status, count in rows}
 
 
-def _take_feed_places_statement() -> Any:
-    """Add ``counts`` to the counters of ``users`` (created at 0), in the given (user id) order, and
-    answer each user's new last place. Built once: one statement whatever the number of users (a
-    multi-row VALUES was built and compiled per call)."""
-    counters = cast(Table, UserEventCounterRow.__table__)
-    given = (
-        func.unnest(
-            bindparam("users", type_=ARRAY(PG_UUID(as_uuid=True))),
-            bindparam("counts", type_=ARRAY(BigInteger())),
-        )
-        .table_valued(column("user_id", PG_UUID(as_uuid=True)), column("count", BigInteger()))
-        .render_derived(name="given")
-    )
-    statement = insert(counters).from_select(
-        ["user_id", "last_sequence"], select(given.c.user_id, given.c.count).order_by(given.c.user_id)
-    )
-    return statement.on_conflict_do_update(
-        index_elements=[counters.c.user_id],
-        set_={"last_sequence": counters.c.last_sequence + statement.excluded.last_sequence},
-    ).returning(counters.c.user_id, counters.c.last_sequence)
+# Places in the owners' feeds: each given count added to its user's counter (created at 0), answering
+# the user's new last place. The one definition of the numbering, used by a unit of work's commit (below)
+# and by the upload's one statement (a CTE of job_intake.ACCEPT_SQL). ``{given}`` is a query of
+# (user id, count) rows in user id order, so two transactions never lock two counters in opposite orders.
+FEED_PLACES_SQL = """INSERT INTO user_event_counters AS c (user_id, last_sequence)
+    {given}
+    ON CONFLICT (user_id) DO UPDATE SET last_sequence = c.last_sequence + excluded.last_sequence
+    RETURNING c.user_id, c.last_sequence"""
 
-
-_TAKE_FEED_PLACES = _take_feed_places_statement()
+# One text whatever the number of users (a multi-row VALUES was built and compiled per call).
+_TAKE_FEED_PLACES = sql_text(
+    FEED_PLACES_SQL.format(
+        given="SELECT given.user_id, given.count"
+        " FROM unnest(CAST(:users AS uuid[]), CAST(:counts AS bigint[])) AS given(user_id, count)"
+        " ORDER BY given.user_id"
+    )
+)
 
 
 def _list_after_many_statement() -> Select[Any]:

@@ -19,6 +19,7 @@ _ALGORITHM = "HS256"
 _REQUIRED = ["sub", "exp", "iat", "iss"]
 STREAM_AUDIENCE = "job-events"
 FEED_AUDIENCE = "user-events"
+VERIFIED_TOKENS_KEPT = 4096
 
 
 class _Signer:
@@ -42,16 +43,24 @@ class _Signer:
         return AccessToken(token=token, expires_in_seconds=int(self._lifetime.total_seconds()))
 
     def claims(self, token: str, audience: str | None, required: list[str]) -> dict[str, Any]:
-        """The verified claims; a token with an audience never passes where none is expected."""
+        """The verified claims; a token with an audience never passes where none is expected. ``exp``
+        is checked against the clock (as PyJWT would against the system's: expired once exp <= now)."""
         claims: dict[str, Any] = jwt.decode(
             token,
             self._secret,
             algorithms=[_ALGORITHM],
             issuer=self._issuer,
             audience=audience,
-            options={"require": required},
+            options={"require": required, "verify_exp": False},
         )
+        if not self.unexpired(claims["exp"]):
+            raise jwt.ExpiredSignatureError("Signature has expired")
         return claims
+
+    def unexpired(self, exp: object) -> bool:
+        if not isinstance(exp, int | float) or isinstance(exp, bool):
+            raise jwt.DecodeError("Expiration Time claim (exp) must be a number.")
+        return self._clock.now().timestamp() < exp
 
 
 def _principal(claims: dict[str, Any]) -> Principal:
@@ -59,19 +68,38 @@ def _principal(claims: dict[str, Any]) -> Principal:
 
 
 class JwtAccessTokenIssuer:
+    """Access tokens. A client sends the same token with every request until it expires, so the
+    principal of a token whose signature and claims were verified is remembered (the last
+    ``VERIFIED_TOKENS_KEPT`` tokens, by their exact text) until its ``exp``: a repeat costs a dict
+    lookup and an expiry check instead of the base64, JSON and HMAC work (issue 12's upload profile).
+    Any other text, a single character changed included, is verified in full."""
+
     def __init__(
         self, secret: str, clock: Clock, lifetime: timedelta, issuer: str = "voice-practice"
     ) -> None:
         self._signer = _Signer(secret, clock, lifetime, issuer)
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     def issue(self, principal: Principal) -> AccessToken:
         return self._signer.sign(principal)
 
     def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None:
+            principal, expires_at = known
+            if self._signer.unexpired(expires_at):
+                return principal
+            del self._verified[token]
         try:
-            return _principal(self._signer.claims(token, None, _REQUIRED))
+            claims = self._signer.claims(token, None, _REQUIRED)
+            principal = _principal(claims)
+            expires_at = float(claims["exp"])
         except (jwt.PyJWTError, KeyError, ValueError, TypeError) as error:
             raise AuthenticationError("the access token is invalid or expired") from error
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            del self._verified[next(iter(self._verified))]  # the oldest remembered
+        self._verified[token] = (principal, expires_at)
+        return principal
 
 
 class JwtStreamTickets:

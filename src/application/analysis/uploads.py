@@ -21,7 +21,7 @@ from application.ports.audio import AudioInspector, InspectedAudio
 from application.ports.idempotency import IdempotencyReceipt
 from application.ports.job_intake import JobIntake, ReuseQuery
 from application.ports.persistence import UnitOfWork, UnitOfWorkFactory
-from application.ports.storage import ObjectStorage, PresignedUrl
+from application.ports.storage import ObjectStorage, PresignedUrl, StoredObject
 from application.ports.system import Clock, IdGenerator
 from domain.accounts import Principal
 from domain.analysis.jobs import AnalysisInputs, Job, JobStatus, Recording
@@ -55,6 +55,15 @@ def require_audio_content_type(content_type: str) -> None:
         "video/3gpp",
     }:
         raise InvalidInputError("content_type", "must be an audio media type such as audio/webm")
+
+
+async def _ended(task: asyncio.Future[StoredObject]) -> None:
+    """Wait until ``task`` has finished, whatever its outcome: a write is not cancelled halfway (its
+    thread would go on writing after the delete that follows); its error, if any, is not the one the
+    failing caller raises."""
+    await asyncio.wait({task})
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log it as never retrieved
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,19 +113,27 @@ class RecordingUploads:
 
         The database sees two round trips (``JobIntake``): the item's reference with any reusable
         analysis, then the job with its events, outbox row and ``receipt``'s response in one
-        transaction."""
+        transaction. The recording is written to storage while the reference is read (the write,
+        durable, is the upload's slowest step; neither needs the other), and is durable before the
+        job's transaction; an upload refused after the write deletes it once the write has ended."""
         inspected = await self._inspect(kind, data)
         sha256 = hashlib.sha256(data).hexdigest()
         query = ReuseQuery(principal.user_id, sha256, self._feature_version) if reuse else None
-        reference = await self._intake.reference(item_id, query)
-        if reference is None or reference.kind is not kind:
-            raise NotFoundError(kind.value, item_id)
-        if reference.reference_version is None:
-            raise ConflictError(f"the {kind.value} has no reference audio yet, so it cannot be analysed")
-        inputs = AnalysisInputs(sha256, reference.reference_version, self._feature_version)
         job_id = self._ids.new_id()
         key = recording_key(job_id, inspected.format)
-        await self._storage.put(key, data, inspected.format.content_type)
+        storing = asyncio.ensure_future(self._storage.put(key, data, inspected.format.content_type))
+        try:
+            reference = await self._intake.reference(item_id, query)
+            if reference is None or reference.kind is not kind:
+                raise NotFoundError(kind.value, item_id)
+            if reference.reference_version is None:
+                raise ConflictError(f"the {kind.value} has no reference audio yet, so it cannot be analysed")
+            await storing
+        except BaseException:
+            await _ended(storing)
+            await self._storage.delete(key)
+            raise
+        inputs = AnalysisInputs(sha256, reference.reference_version, self._feature_version)
         recording = Recording(key, inspected.format.content_type, inspected.duration_seconds, inspected.size)
         try:
             job = Job.create(

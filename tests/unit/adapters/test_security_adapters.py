@@ -120,6 +120,43 @@ def test_an_expired_token_is_rejected() -> None:
         issuer().verify(token)
 
 
+def test_a_remembered_token_is_refused_once_it_expires() -> None:
+    clock = FakeClock(datetime.now(UTC))
+    access_tokens = JwtAccessTokenIssuer(SECRET, clock, LIFETIME)
+    token = access_tokens.issue(PRINCIPAL).token
+    assert access_tokens.verify(token) == PRINCIPAL
+
+    clock.current = datetime.fromtimestamp(_claims(token)["exp"], UTC)  # expired from this second on
+    with pytest.raises(AuthenticationError):
+        access_tokens.verify(token)
+
+
+def test_a_token_is_verified_in_full_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    access_tokens = issuer()
+    token = access_tokens.issue(PRINCIPAL).token
+    decoded: list[str] = []
+    decode = jwt.decode
+
+    def counting_decode(jwt_text: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(jwt_text)
+        return decode(jwt_text, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+
+    assert [access_tokens.verify(token) for _ in range(3)] == [PRINCIPAL] * 3
+    assert decoded == [token]
+
+
+def test_a_remembered_token_does_not_vouch_for_an_edited_copy() -> None:
+    access_tokens = issuer()
+    token = access_tokens.issue(PRINCIPAL).token
+    access_tokens.verify(token)
+    header, payload, signature = token.split(".")
+    tampered = ("B" if signature[0] == "A" else "A") + signature[1:]
+    with pytest.raises(AuthenticationError):
+        access_tokens.verify(f"{header}.{payload}.{tampered}")
+
+
 def test_a_token_with_a_tampered_signature_is_rejected() -> None:
     header, payload, signature = issuer().issue(PRINCIPAL).token.split(".")
     # Flip the first signature character: the last one also carries padding bits that may not decode.

@@ -3,6 +3,7 @@ queued event reaches live streams, and a rejected or failed upload leaves nothin
 
 from __future__ import annotations
 
+import asyncio
 from uuid import UUID
 
 import pytest
@@ -11,6 +12,8 @@ from tests.unit.application.pipeline_world import OWNER, World
 
 from application.analysis.uploads import RecordingUploads, recording_key
 from application.ports.idempotency import StoredResponse
+from application.ports.job_intake import IntakeReference, ReuseQuery
+from application.ports.storage import StoredObject
 from domain.accounts import Principal, Role
 from domain.analysis.jobs import EventType, Job, JobStatus
 from domain.audio import AudioFormat, AudioTooLargeError, AudioTooLongError
@@ -79,6 +82,51 @@ async def test_an_unknown_target_is_not_found_and_nothing_is_stored(
 ) -> None:
     with pytest.raises(NotFoundError):
         await uploads.upload(OWNER, ReferenceKind.TOKEN, UUID(int=404), TAKE)
+    assert world.storage.objects == {}
+
+
+async def test_the_recording_is_written_while_the_reference_is_read(
+    world: World, uploads: RecordingUploads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each waits for the other to have started: done one after the other, the upload never ends.
+    writing, reading = asyncio.Event(), asyncio.Event()
+    put, reference = world.storage.put, world.intake.reference
+
+    async def put_meanwhile(key: str, data: bytes, content_type: str) -> StoredObject:
+        writing.set()
+        await reading.wait()
+        return await put(key, data, content_type)
+
+    async def read_meanwhile(item_id: UUID, reuse: ReuseQuery | None = None) -> IntakeReference | None:
+        reading.set()
+        await writing.wait()
+        return await reference(item_id, reuse)
+
+    monkeypatch.setattr(world.storage, "put", put_meanwhile)
+    monkeypatch.setattr(world.intake, "reference", read_meanwhile)
+
+    job = await asyncio.wait_for(uploads.upload(OWNER, ReferenceKind.TOKEN, world.add_token(), TAKE), 10)
+
+    assert list(world.storage.objects) == [recording_key(job.id, AudioFormat.WAV)]
+    assert world.stored_events(job.id) == [EventType.QUEUED]
+
+
+async def test_an_unknown_target_deletes_the_recording_after_its_write_ended(
+    world: World, uploads: RecordingUploads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put = world.storage.put
+
+    async def slow_put(key: str, data: bytes, content_type: str) -> StoredObject:
+        for _ in range(20):  # still writing when the reference read has answered
+            await asyncio.sleep(0)
+        return await put(key, data, content_type)
+
+    monkeypatch.setattr(world.storage, "put", slow_put)
+
+    with pytest.raises(NotFoundError):
+        await uploads.upload(OWNER, ReferenceKind.TOKEN, UUID(int=404), TAKE)
+    for _ in range(40):  # a write still going on would land now
+        await asyncio.sleep(0)
     assert world.storage.objects == {}
 
 
