@@ -17,6 +17,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    case,
     column,
     delete,
     func,
@@ -32,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
 
 from adapters.persistence.dispatch_marks import mark_dispatched
-from adapters.persistence.lease_holders import ORPHANED, LeaseHolder
+from adapters.persistence.lease_holders import HELD, ORPHANED, LeaseHolder
 from adapters.persistence.mappers import reference_audio_from_row
 from adapters.persistence.models import (
     JobEventRow,
@@ -486,6 +487,7 @@ _CLAIMED_COLUMNS = (
     _OUTBOX.c.sent_at,
     _OUTBOX.c.last_error,
     _OUTBOX.c.traceparent,
+    _OUTBOX.c.leased_by,
 )
 
 
@@ -534,7 +536,8 @@ def _claim_statement(*, one: bool) -> Select[Any]:
         .values(
             attempts=_OUTBOX.c.attempts + 1,
             next_attempt_at=bindparam("lease_end", type_=_OUTBOX.c.next_attempt_at.type),
-            leased_by=holder,
+            # Recorded only while its lock is held (HELD): else the row keeps the plain lease.
+            leased_by=case((sql_text(HELD).bindparams(holder), holder), else_=None),
             updated_at=now,
         )
         .returning(*_CLAIMED_COLUMNS)
@@ -637,8 +640,10 @@ class SqlaOutboxClaims:
             parameters["message_id"] = message_id
         statement = _CLAIM_DUE if message_id is None else _CLAIM_ONE
         async with self._engine.connect() as connection:
-            rows = await connection.execute(statement, parameters)
-            return [_claimed_dispatch(row) for row in rows]
+            rows = (await connection.execute(statement, parameters)).all()
+        if any(row.leased_by is None for row in rows):
+            await self._holder.lost(holder)
+        return [_claimed_dispatch(row) for row in rows]
 
     async def mark_dispatched(
         self,

@@ -7,8 +7,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
+import asyncpg
 from sqlalchemy import text
 
 from adapters.persistence.job_repositories import SqlaOutboxClaims
@@ -59,25 +60,69 @@ async def test_a_dead_workers_leased_rows_are_claimed_at_once_a_live_ones_are_no
 async def test_a_worker_whose_lock_connection_was_terminated_takes_its_lock_again(
     container: Container, queue_job: QueueJob
 ) -> None:
-    first, second = await queue_job(), await queue_job()
+    first, second, third = await queue_job(), await queue_job(), await queue_job()
     now = datetime.now(UTC)
     async with another_worker(container) as worker:
         await worker.claim_for_dispatch(now, LEASE, 1, first.outbox_id)
-        async with container.claims_engine.connect() as admin:
-            await admin.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks"
-                    " WHERE locktype = 'advisory' AND classid = CAST(:namespace AS oid) AND objsubid = 2"
-                    " AND pid <> pg_backend_pid()"
-                ),
-                {"namespace": LOCK_NAMESPACE},
-            )
-
+        await _terminate_holder_sessions(container)
         await eventually(lambda: _holder_gone(container), 10.0, what="the lock released")
+
+        # Whether or not the worker has noticed its connection closed, no row is leased by a dead holder.
+        await worker.claim_for_dispatch(now, LEASE, 1, second.outbox_id)
+        assert await _leased_by(container, second.outbox_id) in {None, *await _holder_ids(container)}
+        await worker.claim_for_dispatch(now, LEASE, 1, third.outbox_id)
+
+        [holder] = await _holder_ids(container)
+        assert await _leased_by(container, third.outbox_id) == holder
+        assert len(await _holder_sessions(container)) == 1
+
+
+async def test_a_claim_by_a_holder_whose_lock_is_gone_unnoticed_keeps_the_plain_lease_and_retakes_it(
+    container: Container, queue_job: QueueJob
+) -> None:
+    """The database dropped the lock's connection and the worker has not read the close yet: the rows
+    it claims meanwhile must not look orphaned to other workers, or they would send them again."""
+    first, second, third = await queue_job(), await queue_job(), await queue_job()
+    now = datetime.now(UTC)
+    async with another_worker(container) as worker:
+        await worker.claim_for_dispatch(now, LEASE, 1, first.outbox_id)
+        worker._holder._alive = lambda: True  # type: ignore[method-assign]  # it has not noticed
+        await _terminate_holder_sessions(container)
+        await eventually(lambda: _holder_gone(container), 10.0, what="the lock released")
+
         [claimed] = await worker.claim_for_dispatch(now, LEASE, 1, second.outbox_id)
+        leased_by = await _leased_by(container, second.outbox_id)
+        taken_by_another = await claims(container).claim_for_dispatch(now + timedelta(seconds=1), LEASE, 10)
+        del worker._holder._alive  # type: ignore[attr-defined]
+        await worker.claim_for_dispatch(now, LEASE, 1, third.outbox_id)
+
+        retaken = await _leased_by(container, third.outbox_id)
 
         assert claimed.message.id == second.outbox_id
-        assert len(await _holder_sessions(container)) == 1
+        assert leased_by is None
+        assert second.outbox_id not in [c.message.id for c in taken_by_another]
+        assert retaken in await _holder_ids(container)
+
+
+async def test_a_lock_on_the_same_ids_in_another_database_does_not_keep_a_dead_holders_rows(
+    container: Container, queue_job: QueueJob
+) -> None:
+    queued = await queue_job()
+    now = datetime.now(UTC)
+    async with another_worker(container) as dying:
+        await dying.claim_for_dispatch(now, LEASE, 1, queued.outbox_id)
+        holder = await _leased_by(container, queued.outbox_id)
+    assert holder is not None
+    url = container.claims_engine.url.set(drivername="postgresql", database="postgres")
+    elsewhere = await asyncpg.connect(url.render_as_string(hide_password=False))
+    try:
+        assert await elsewhere.fetchval("SELECT pg_try_advisory_lock($1, $2)", LOCK_NAMESPACE, holder)
+
+        taken = await claims(container).claim_for_dispatch(now + timedelta(seconds=1), LEASE, 10)
+    finally:
+        await elsewhere.close()
+
+    assert [c.message.id for c in taken] == [queued.outbox_id]
 
 
 async def test_a_worker_keeps_one_lock_session_across_its_claims(
@@ -96,16 +141,40 @@ async def test_a_worker_keeps_one_lock_session_across_its_claims(
         assert len(before) == 1
 
 
+_THIS_DATABASES_HOLDERS = (
+    "FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = CAST(:namespace AS oid)"
+    " AND objsubid = 2 AND pid <> pg_backend_pid()"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
 async def _holder_sessions(container: Container) -> list[int]:
+    """The sessions holding a holder lock in this test run's database (other runs share the server)."""
+    return await _holders(container, "pid")
+
+
+async def _holder_ids(container: Container) -> list[int]:
+    return await _holders(container, "CAST(objid AS bigint)")
+
+
+async def _holders(container: Container, what: str) -> list[int]:
     async with container.claims_engine.connect() as connection:
         rows = await connection.execute(
-            text(
-                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                " AND classid = CAST(:namespace AS oid) AND objsubid = 2 AND pid <> pg_backend_pid()"
-            ),
-            {"namespace": LOCK_NAMESPACE},
+            text(f"SELECT {what} {_THIS_DATABASES_HOLDERS}"), {"namespace": LOCK_NAMESPACE}
         )
-        return sorted(row.pid for row in rows)
+        return sorted(row[0] for row in rows)
+
+
+async def _terminate_holder_sessions(container: Container) -> None:
+    async with container.claims_engine.connect() as connection:
+        await connection.execute(
+            text(f"SELECT pg_terminate_backend(pid) {_THIS_DATABASES_HOLDERS}"), {"namespace": LOCK_NAMESPACE}
+        )
+
+
+async def _leased_by(container: Container, outbox_id: UUID) -> int | None:
+    async with container.claims_engine.connect() as connection:
+        return await connection.scalar(text("SELECT leased_by FROM outbox WHERE id = :id"), {"id": outbox_id})
 
 
 async def test_a_row_marked_for_a_retry_waits_for_it_though_its_holder_died(
