@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -279,20 +280,30 @@ async def test_search_takes_like_wildcards_literally(
     assert [actor.name for actor in page.items] == expected
 
 
-async def test_stream_heads_read_many_jobs_owner_status_and_newest_event_in_one_call(
-    unit_of_work: UnitOfWorkFactory,
-) -> None:
+RECORDING = Recording("recordings/a.wav", "audio/wav", 1.0, 32_000)
+
+
+async def _a_users_jobs(unit_of_work: UnitOfWorkFactory) -> tuple[User, Callable[[Recording | None], Job]]:
+    """A stored user and token, and a maker of that user's new (unstored) jobs on the token."""
     user = a_user(f"{uuid4().hex[:8]}@example.com")
     await store_user(unit_of_work, user)
     token_id = await store_token(unit_of_work)
+
+    def new_job(recording: Recording | None) -> Job:
+        return Job.create(
+            uuid4(), user.id, ReferenceKind.TOKEN, token_id, datetime.now(UTC), recording,
+            deadline=timedelta(hours=1),
+        )  # fmt: skip
+
+    return user, new_job
+
+
+async def test_stream_heads_read_many_jobs_owner_status_and_newest_event_in_one_call(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    user, new_job = await _a_users_jobs(unit_of_work)
+    queued, waiting = new_job(RECORDING), new_job(None)
     now = datetime.now(UTC)
-    recording = Recording("recordings/a.wav", "audio/wav", 1.0, 32_000)
-    queued = Job.create(
-        uuid4(), user.id, ReferenceKind.TOKEN, token_id, now, recording, deadline=timedelta(hours=1)
-    )
-    waiting = Job.create(
-        uuid4(), user.id, ReferenceKind.TOKEN, token_id, now, None, deadline=timedelta(hours=1)
-    )
     progressed = queued.report_progress(50, "features", now)
     assert progressed is not None
     async with unit_of_work() as uow:
@@ -315,17 +326,9 @@ async def test_stream_heads_read_many_jobs_owner_status_and_newest_event_in_one_
 async def test_events_after_many_positions_are_read_in_one_call_each_from_its_own_position(
     unit_of_work: UnitOfWorkFactory,
 ) -> None:
-    user = a_user(f"{uuid4().hex[:8]}@example.com")
-    await store_user(unit_of_work, user)
-    token_id = await store_token(unit_of_work)
+    _, new_job = await _a_users_jobs(unit_of_work)
+    first, second = new_job(RECORDING), new_job(RECORDING)
     now = datetime.now(UTC)
-    recording = Recording("recordings/a.wav", "audio/wav", 1.0, 32_000)
-    first, second = (
-        Job.create(
-            uuid4(), user.id, ReferenceKind.TOKEN, token_id, now, recording, deadline=timedelta(hours=1)
-        )
-        for _ in range(2)
-    )
     for percent in (10, 20, 30, 40):
         first.report_progress(percent, "features", now)
     async with unit_of_work() as uow:

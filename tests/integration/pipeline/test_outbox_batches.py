@@ -110,8 +110,8 @@ async def test_a_lock_on_the_same_ids_in_another_database_does_not_keep_a_dead_h
     queued = await queue_job()
     now = datetime.now(UTC)
     async with another_worker(container) as dying:
-        await dying.claim_for_dispatch(now, LEASE, 1, queued.outbox_id)
-        holder = await _leased_by(container, queued.outbox_id)
+        [claimed] = await dying.claim_for_dispatch(now, LEASE, 1, queued.outbox_id)
+    holder = await _leased_by(container, claimed.message.id)
     assert holder is not None
     url = container.claims_engine.url.set(drivername="postgresql", database="postgres")
     elsewhere = await asyncpg.connect(url.render_as_string(hide_password=False))
