@@ -57,13 +57,12 @@ def require_audio_content_type(content_type: str) -> None:
         raise InvalidInputError("content_type", "must be an audio media type such as audio/webm")
 
 
-async def _ended(task: asyncio.Future[StoredObject]) -> None:
-    """Wait until ``task`` has finished, whatever its outcome: a write is not cancelled halfway (its
-    thread would go on writing after the delete that follows); its error, if any, is not the one the
-    failing caller raises."""
+async def _written(task: asyncio.Future[StoredObject]) -> bool:
+    """Wait until the write ``task`` has finished, whatever its outcome, and say whether it succeeded. A
+    write is not cancelled halfway (its thread would go on writing after the delete that follows); its
+    error, if any, is not the one the failing caller raises."""
     await asyncio.wait({task})
-    if not task.cancelled():
-        task.exception()  # retrieved, so asyncio does not log it as never retrieved
+    return not task.cancelled() and task.exception() is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +129,8 @@ class RecordingUploads:
                 raise ConflictError(f"the {kind.value} has no reference audio yet, so it cannot be analysed")
             await storing
         except BaseException:
-            await _ended(storing)
-            await self._storage.delete(key)
+            if await _written(storing):  # a write that failed left nothing to delete, and the store is
+                await self._storage.delete(key)  # likely down: a delete would only double the wait
             raise
         inputs = AnalysisInputs(sha256, reference.reference_version, self._feature_version)
         recording = Recording(key, inspected.format.content_type, inspected.duration_seconds, inspected.size)

@@ -130,6 +130,28 @@ async def test_an_unknown_target_deletes_the_recording_after_its_write_ended(
     assert world.storage.objects == {}
 
 
+async def test_a_failed_write_is_the_uploads_error_and_nothing_is_deleted(
+    world: World, uploads: RecordingUploads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the store down the write fails; a delete would wait out the store's timeout a second time
+    for an object that was never written (a stalled S3 doubled the 503's wait in CI)."""
+    deleted: list[str] = []
+
+    async def put_fails(key: str, data: bytes, content_type: str) -> StoredObject:
+        raise ConnectionError("storage is down")
+
+    async def delete(key: str) -> None:
+        deleted.append(key)
+
+    monkeypatch.setattr(world.storage, "put", put_fails)
+    monkeypatch.setattr(world.storage, "delete", delete)
+
+    with pytest.raises(ConnectionError, match="storage is down"):
+        await uploads.upload(OWNER, ReferenceKind.TOKEN, world.add_token(), TAKE)
+    assert deleted == []
+    assert world.tables.jobs == {}
+
+
 async def test_a_target_without_reference_audio_cannot_be_analysed(
     world: World, uploads: RecordingUploads
 ) -> None:
