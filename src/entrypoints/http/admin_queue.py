@@ -40,6 +40,7 @@ from domain.accounts import Principal, Role
 from domain.errors import AuthenticationError
 from entrypoints.http.dependencies import Injected
 from entrypoints.http.problems import ProblemError
+from entrypoints.http.routing import MountedOnce
 from entrypoints.http.security import Caller, container_of, signed_in
 from entrypoints.settings import Settings
 
@@ -245,4 +246,6 @@ class QueueApiController(Controller):
 
 
 def build_admin_queue_router() -> Router:
-    return Router(path=ROOT, route_handlers=[QueueSessionController, QueueUiController, QueueApiController])
+    return MountedOnce(
+        path=ROOT, route_handlers=[QueueSessionController, QueueUiController, QueueApiController]
+    )

@@ -22,6 +22,7 @@ from litestar.enums import OpenAPIMediaType
 from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin
 from litestar.static_files import create_static_files_router
 
+from entrypoints.http.routing import MountedOnce
 from entrypoints.http.versioning import OPENAPI_V1_PATH, renamed_deprecation_middleware
 from entrypoints.web.routes import SECURITY_HEADERS
 
@@ -96,13 +97,14 @@ def _with_docs_headers(response: Any) -> Any:
 def build_docs_router() -> Router:
     """The router Litestar adds the schema and page routes to, with the assets and every response's CSP."""
     assets = create_static_files_router(
+        router_class=MountedOnce,
         path=ASSETS_PATH,
         directories=[OWN_ASSETS_DIR, swagger_ui_dir()],
         name="api-docs-assets",
         cache_control=CacheControlHeader(max_age=3600),
         include_in_schema=False,
     )
-    return Router(
+    return MountedOnce(
         path=DOCS_PATH,
         route_handlers=[assets],
         include_in_schema=False,

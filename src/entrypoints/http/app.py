@@ -32,6 +32,7 @@ from entrypoints.http.dependencies import DEPENDENCIES
 from entrypoints.http.metrics import METRICS, ApiMetrics, MetricsController
 from entrypoints.http.problems import UNHANDLED_ERROR_HANDLERS, problem_details_plugin
 from entrypoints.http.request_context import request_context_middleware
+from entrypoints.http.routing import MountedOnce
 from entrypoints.http.security import BearerAuthentication
 from entrypoints.http.shutdown import ShutdownSignal
 from entrypoints.http.storage_routes import build_local_storage_router
@@ -102,10 +103,10 @@ def api_routers(settings: Settings) -> list[Router]:
     unversioned paths, outside the document, answering with the deprecation headers."""
     return [
         # The live feed is new in v1: it has no unversioned twin.
-        Router(
+        MountedOnce(
             path=API_V1, route_handlers=[*public_api(settings), LiveFeedController, notifications, openapi_v1]
         ),
-        Router(
+        MountedOnce(
             path="/",
             route_handlers=public_api(settings, deprecated=True),
             include_in_schema=False,
@@ -157,7 +158,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         unversioned.append(build_local_storage_router(local_storage))
     routes: list[ControllerRouterHandler] = [
         *api_routers(settings),
-        Router(path="/", route_handlers=unversioned, include_in_schema=False),
+        MountedOnce(path="/", route_handlers=unversioned, include_in_schema=False),
     ]
     origins = list(settings.cors_allowed_origins)
     # Long-lived responses (SSE) watch ``app.state.shutting_down`` to end with a retry hint.

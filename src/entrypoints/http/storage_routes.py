@@ -21,6 +21,7 @@ from adapters.storage.local import (
 )
 from application.ports.storage import MultipartUploadNotFoundError, ObjectNotFoundError
 from entrypoints.http.problems import ProblemError, problem_response
+from entrypoints.http.routing import MountedOnce
 
 _DEFAULT_CONTENT_TYPE = "application/octet-stream"
 _BYTE_RANGE = re.compile(r"bytes=(\d{0,19})-(\d{0,19})")
@@ -111,7 +112,7 @@ def build_local_storage_router(storage: LocalObjectStorage) -> Router:
         body = await request.body()
         await storage.put(object_key, body, content_type or _DEFAULT_CONTENT_TYPE)
 
-    return Router(
+    return MountedOnce(
         path=STORAGE_ROUTE_PREFIX,
         route_handlers=[download_object, upload_object],
         tags=["storage"],

@@ -11,6 +11,7 @@ from litestar.datastructures import CacheControlHeader
 from litestar.enums import MediaType
 from litestar.static_files import create_static_files_router
 
+from entrypoints.http.routing import MountedOnce
 from entrypoints.settings import Settings
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -76,6 +77,7 @@ def build_web_router(settings: Settings) -> Router:
         return response
 
     assets = create_static_files_router(
+        router_class=MountedOnce,
         path=ASSETS_PATH,
         directories=[STATIC_DIR],
         name="web-assets",
@@ -83,4 +85,4 @@ def build_web_router(settings: Settings) -> Router:
         after_request=secure,
         include_in_schema=False,
     )
-    return Router(path="/", route_handlers=[web_client, assets], include_in_schema=False)
+    return MountedOnce(path="/", route_handlers=[web_client, assets], include_in_schema=False)
