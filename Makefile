@@ -22,7 +22,7 @@ define apt_install
 	fi
 endef
 
-.PHONY: help setup system-deps test-deps migrate run test lint typecheck web-typecheck contracts pytest docs bench eval clean
+.PHONY: help setup system-deps test-deps migrate run test lint typecheck web-typecheck contracts pytest docs bench bench-venv eval clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -76,7 +76,15 @@ pytest:
 docs:  ## Write the README's and docs/' configuration tables from the settings classes
 	$(RUN) voicepractice settings-docs
 
-bench: setup  ## Benchmarks; figures are printed next to a baseline measured in the same run
+# The dependencies the Dockerfile installs (no dev group), compiled, beside the project's own venv: what a
+# deployed process imports at start-up. The dev group (moto's server, schemathesis) brings pydantic and
+# cryptography, which Litestar, PyJWT and redis import whenever they are installed.
+BENCH_VENV := .bench/production-venv
+
+bench-venv: $(UV)  ## The dependencies as the Dockerfile installs them (no dev group) in .bench/production-venv
+	UV_PROJECT_ENVIRONMENT=$(BENCH_VENV) $(UV) sync --frozen --no-dev --compile-bytecode
+
+bench: setup bench-venv  ## Benchmarks; figures are printed next to a baseline measured in the same run
 	$(RUN) python -m bench.voice_bench
 	$(RUN) python -m bench.pipeline_bench
 	$(RUN) python -m bench.overload_bench

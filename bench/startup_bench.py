@@ -10,6 +10,13 @@ children). The baseline, measured in the same run, is the bare Litestar app the 
 the targets, so a change in the machine's load touches all of them alike; the load average is printed.
 Figures only; tests/unit/entrypoints/test_startup_imports.py and tests/e2e/test_serve_processes.py
 assert the behaviour.
+
+The service's processes run on the interpreter of ``--python``: by default the production dependency
+set that `make bench-venv` installs in .bench/production-venv (what the Dockerfile installs: no dev
+group), when it exists. The dev group brings pydantic and cryptography, which Litestar, PyJWT and redis
+import whenever they are installed; a deployed process never pays for them. ``--python`` with this
+project's .venv/bin/python measures the development venv instead. "API + worker" starts both at once in
+one group, as `make run` and the side-by-side harness do, and is ready when /health answers.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -31,6 +39,7 @@ from adapters.persistence import migrations
 from bench.pipeline_bench import ROOT, admin_sql, database_url, free_port
 
 TICKS = os.sysconf("SC_CLK_TCK")
+PRODUCTION_VENV_PYTHON = ROOT / ".bench" / "production-venv" / "bin" / "python"
 READY_TIMEOUT_SECONDS = 120.0
 
 
@@ -56,20 +65,25 @@ def _healthy(port: int) -> bool:
         return False
 
 
-def time_to_ready(target: str, env: dict[str, str], workdir: Path) -> tuple[float, float]:
+def time_to_ready(target: str, env: dict[str, str], workdir: Path, python: str) -> tuple[float, float]:
     """(wall seconds, CPU seconds) from exec until ``target`` is ready."""
     port = free_port()
     log = workdir / f"{target}.log"
+    serve = [python, "-m", "entrypoints", "serve", "--port", str(port), "--workers"]
     if target == "baseline":
-        command = ["-m", "uvicorn", "--factory", "bench.bare_app:create", "--port", str(port)]
+        command = [sys.executable, "-m", "uvicorn", "--factory", "bench.bare_app:create", "--port", str(port)]
         command += ["--log-level", "warning", "--no-access-log"]
     elif target == "worker":
-        command = ["-m", "entrypoints", "worker"]
+        command = [python, "-m", "entrypoints", "worker"]
+    elif target == "api+worker":
+        # As the side-by-side harness and `make run` start them: the worker beside the API, one group.
+        worker = shlex.join([python, "-m", "entrypoints", "worker"])
+        command = ["/bin/sh", "-c", f"{worker} & exec {shlex.join([*serve, '2'])}"]
     else:
-        command = ["-m", "entrypoints", "serve", "--port", str(port), "--workers", target.rsplit("-", 1)[1]]
+        command = [*serve, target.rsplit("-", 1)[1]]
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, *command],
+        command,
         env=env,
         cwd=ROOT,
         stdout=log.open("wb"),
@@ -118,12 +132,16 @@ async def main(args: argparse.Namespace) -> None:
             "SAQ_QUEUE_NAME": f"bench-{name}",
             "WORKER_METRICS_PORT": "0",
         }
-        targets = ["baseline", "api-1", "api-2", "worker"]
+        python = args.python or (
+            str(PRODUCTION_VENV_PYTHON) if PRODUCTION_VENV_PYTHON.exists() else sys.executable
+        )
+        print(f"the service's processes run on {python}")
+        targets = ["baseline", "api-1", "api-2", "worker", "api+worker"]
         figures: dict[str, list[tuple[float, float]]] = {target: [] for target in targets}
         print(f"load average before: {_load()}")
         for _ in range(args.runs):
             for target in targets:
-                figures[target].append(time_to_ready(target, env, workdir))
+                figures[target].append(time_to_ready(target, env, workdir, python))
         print(f"load average after: {_load()}")
         print(f"{'exec to ready':<34} {'wall s (min / median)':>22} {'CPU s (min / median)':>22}")
         labels = {
@@ -131,6 +149,7 @@ async def main(args: argparse.Namespace) -> None:
             "api-1": "API, 1 process (/health 200)",
             "api-2": "API, 2 processes (/health 200)",
             "worker": "worker ('worker started')",
+            "api+worker": "API (2 processes) + worker, at once",
         }
         for target in targets:
             walls = sorted(wall for wall, _ in figures[target])
@@ -147,4 +166,9 @@ if __name__ == "__main__":
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=5, help="starts of each target, alternating")
+    parser.add_argument(
+        "--python",
+        default=None,
+        help=f"interpreter of the service's processes (default: {PRODUCTION_VENV_PYTHON} if it exists, else this one)",
+    )
     asyncio.run(main(parser.parse_args()))
