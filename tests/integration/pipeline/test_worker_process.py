@@ -262,3 +262,68 @@ async def test_the_worker_fails_overdue_jobs_on_its_schedule(
 
     await eventually(failed, within=15, what="failing the overdue job")
     assert (await load_job(container, job_id)).failure_code == FailureCode.TIMED_OUT.value
+
+
+def _long_mark_window(process_env: dict[str, str], **extra: str) -> dict[str, str]:
+    """Marks that wait 2.5 s for company (under a tenth of a 30 s lease): time to act in between."""
+    return {
+        **process_env,
+        "ANALYSIS_RELAY_LEASE_SECONDS": "30",
+        "ANALYSIS_RELAY_MARK_WINDOW_SECONDS": "2.5",
+        **extra,
+    }
+
+
+async def test_a_worker_killed_while_its_marks_wait_in_their_window_loses_no_job(
+    container: Container,
+    upload: Upload,
+    stub: StubAnalysisServer,
+    process_env: dict[str, str],
+    tmp_path: Path,
+    processes: list[ServiceProcess],
+) -> None:
+    worker = worker_process(_long_mark_window(process_env), tmp_path / "logs")
+    processes.append(worker)
+    await asyncio.to_thread(worker.start)
+    job_ids = [await upload() for _ in range(3)]
+
+    async def all_received() -> bool:
+        return all(stub.deliveries(job_id) for job_id in job_ids)
+
+    await eventually(all_received, within=2, interval=0.05, what="the stub receiving every request")
+    worker.kill()
+    # Delivered, not marked: the rows are still unsent (their holder's lock is gone with the process).
+    assert set((await statuses(container, job_ids)).values()) == {JobStatus.QUEUED}
+
+    await _restart(worker)
+    await _all_dispatched(container, job_ids, within=20)
+
+    assert min(stub.deliveries(job_id) for job_id in job_ids) >= 2
+    assert await dispatch_counts(container, job_ids) == dict.fromkeys(job_ids, 1)
+
+
+async def test_sigterm_marks_the_rows_whose_marks_wait_in_their_window(
+    container: Container,
+    upload: Upload,
+    stub: StubAnalysisServer,
+    process_env: dict[str, str],
+    tmp_path: Path,
+    processes: list[ServiceProcess],
+) -> None:
+    # A grace shorter than the window: without the flush at shutdown the marks would be cut off.
+    env = _long_mark_window(process_env, WORKER_SHUTDOWN_GRACE_SECONDS="1")
+    worker = worker_process(env, tmp_path / "logs")
+    processes.append(worker)
+    await asyncio.to_thread(worker.start)
+    job_ids = [await upload() for _ in range(3)]
+
+    async def all_received() -> bool:
+        return all(stub.deliveries(job_id) == 1 for job_id in job_ids)
+
+    await eventually(all_received, within=2, interval=0.05, what="the stub receiving every request")
+    worker.terminate()
+    exit_code = await asyncio.to_thread(worker.wait, 20)
+
+    assert exit_code == 0
+    assert set((await statuses(container, job_ids)).values()) == {JobStatus.DISPATCHED}
+    assert await dispatch_counts(container, job_ids) == dict.fromkeys(job_ids, 1)
