@@ -44,7 +44,8 @@ class _Settlements:
     """Coalesced group commit of the marks: a row's mark waits for the batch it joined to commit.
 
     The first mark starts a batch, which waits up to ``window`` seconds for others (or until it holds
-    ``max_batch`` marks) and is then written by one statement; marks arriving while a batch is written
+    ``max_batch`` marks, or no relay slot is free: a waiting mark holds its row's slot, and must not
+    hold back the next claim) and is then written by one statement; marks arriving while a batch is written
     form the next one. The wait is off the dispatch's latency path: the request already reached the
     analysis server, whose webhooks may come before the mark (``Job.note_reached_server``). It is well
     within the lease (``PipelineSettings.relay_mark_window``), so no other relay claims a row whose mark
@@ -59,10 +60,12 @@ class _Settlements:
         settle: Callable[[list[tuple[OutboxMessage, str]]], Awaitable[None]],
         window: float = 0.0,
         max_batch: int = DEFAULT_CONCURRENCY,
+        starved: Callable[[], bool] = lambda: False,
     ) -> None:
         self._settle = settle
         self._window = window
         self._max_batch = max_batch
+        self._starved = starved
         self._pending: list[tuple[OutboxMessage, str, asyncio.Future[None]]] = []
         self._draining: asyncio.Task[None] | None = None
         self._gathered: asyncio.Future[None] | None = None  # done: write the batch now
@@ -72,7 +75,7 @@ class _Settlements:
         self._pending.append((message, outcome, done))
         if self._draining is None or self._draining.done():
             self._draining = asyncio.create_task(self._drain(), name="outbox-settlements")
-        elif len(self._pending) >= self._max_batch:
+        elif len(self._pending) >= self._max_batch or self._starved():
             self._write_now()
         await done
 
@@ -89,7 +92,7 @@ class _Settlements:
 
     async def _gather(self) -> None:
         """Wait for the window to pass or the batch to fill, whichever is first."""
-        if self._window <= 0 or len(self._pending) >= self._max_batch:
+        if self._window <= 0 or len(self._pending) >= self._max_batch or self._starved():
             return
         loop = asyncio.get_running_loop()
         self._gathered = gathered = loop.create_future()
@@ -180,7 +183,10 @@ class OutboxRelay:
         self._settings = settings
         self._slots = asyncio.Semaphore(concurrency)
         self._settlements = _Settlements(
-            self._settle, settings.relay_mark_window.total_seconds(), max_batch=concurrency
+            self._settle,
+            settings.relay_mark_window.total_seconds(),
+            max_batch=concurrency,
+            starved=self._slots.locked,
         )
         self._deadlines = {kind: settings.deadline(kind) for kind in ReferenceKind}
 

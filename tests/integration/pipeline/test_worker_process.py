@@ -265,11 +265,12 @@ async def test_the_worker_fails_overdue_jobs_on_its_schedule(
 
 
 def _long_mark_window(process_env: dict[str, str], **extra: str) -> dict[str, str]:
-    """Marks that wait 2.5 s for company (under a tenth of a 30 s lease): time to act in between."""
+    """Marks that wait 5 s for company (under a tenth of a 60 s lease): time to act in between. A killed
+    worker's rows come back at once all the same (their holder's lock goes with it)."""
     return {
         **process_env,
-        "ANALYSIS_RELAY_LEASE_SECONDS": "30",
-        "ANALYSIS_RELAY_MARK_WINDOW_SECONDS": "2.5",
+        "ANALYSIS_RELAY_LEASE_SECONDS": "60",
+        "ANALYSIS_RELAY_MARK_WINDOW_SECONDS": "5",
         **extra,
     }
 
