@@ -76,17 +76,17 @@ class _Settlements:
         if self._draining is None or self._draining.done():
             self._draining = asyncio.create_task(self._drain(), name="outbox-settlements")
         elif len(self._pending) >= self._max_batch or self._starved():
-            self._write_now()
+            self.write_now()
         await done
 
     async def flush(self) -> None:
         """Write the marks waiting now, and from now on each batch without waiting for company."""
         self._window = 0.0
-        self._write_now()
+        self.write_now()
         if self._draining is not None:
             await asyncio.wait({self._draining})
 
-    def _write_now(self) -> None:
+    def write_now(self) -> None:
         if self._gathered is not None and not self._gathered.done():
             self._gathered.set_result(None)
 
@@ -96,7 +96,7 @@ class _Settlements:
             return
         loop = asyncio.get_running_loop()
         self._gathered = gathered = loop.create_future()
-        timer = loop.call_later(self._window, self._write_now)
+        timer = loop.call_later(self._window, self.write_now)
         try:
             await gathered
         finally:
@@ -204,11 +204,14 @@ class OutboxRelay:
 
     async def relay(self, message_id: UUID) -> RelayOutcome:
         """Relay one row now, if it is due and nobody else holds it."""
-        async with self._slots:
+        await self._acquire_slot()
+        try:
             claimed = await self._claim(1, message_id)
             if not claimed:
                 return RelayOutcome(message_id, "not_claimed")
             return await self._deliver(claimed[0])
+        finally:
+            self._slots.release()
 
     async def sweep(self, batch_size: int = 100) -> list[RelayOutcome]:
         """Relay due rows (the fast path's misses, retries due), as many as there are free slots; the
@@ -222,7 +225,7 @@ class OutboxRelay:
         row is settled. The claim is done when this returns, so a caller can claim the next batch."""
         held = 0
         if wait_for_slot:
-            await self._slots.acquire()
+            await self._acquire_slot()
             held = 1
         while held < limit and not self._slots.locked():
             await self._slots.acquire()  # returns at once: a slot is free
@@ -236,6 +239,13 @@ class OutboxRelay:
                 self._slots.release()
         outcomes = asyncio.gather(*(self._deliver_and_release(work) for work in claimed))
         return DispatchRound(len(claimed), outcomes)
+
+    async def _acquire_slot(self) -> None:
+        """A free slot, or the first one freed; marks waiting in their window hold slots, so they are
+        written at once rather than making the claim wait for them."""
+        if self._slots.locked():
+            self._settlements.write_now()
+        await self._slots.acquire()
 
     async def _claim(self, limit: int, message_id: UUID | None = None) -> list[ClaimedDispatch]:
         return await self._claims.claim_for_dispatch(

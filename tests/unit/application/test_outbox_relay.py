@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from dataclasses import replace
 from datetime import timedelta
+from uuid import UUID
 
 import pytest
 from tests.support.pipeline_fakes import ScriptedDispatcher
@@ -465,3 +466,41 @@ async def test_a_relay_gone_between_sending_and_its_mark_leaves_the_row_to_be_se
     assert [request.job_id for request in dispatcher.requests] == [job_id, job_id]
     assert world.message(message_id).sent_at is not None
     assert world.job(job_id).status is JobStatus.DISPATCHED
+
+
+class HeldDispatcher(SignallingDispatcher):
+    """Holds the request of one job until released; accepts the others at once."""
+
+    def __init__(self, held: UUID) -> None:
+        super().__init__()
+        self.held = held
+        self.release = asyncio.Event()
+
+    async def dispatch(self, request: AnalysisRequest) -> None:
+        await super().dispatch(request)
+        if request.job_id == self.held:
+            await self.release.wait()
+
+
+async def test_marks_waiting_in_their_window_do_not_hold_back_a_claim_waiting_for_a_slot(
+    world: World,
+) -> None:
+    (_, first), (held_job, held), (_, third) = [await world.queue_job() for _ in range(3)]
+    dispatcher = HeldDispatcher(held_job)
+    relay = relay_with_window(world, dispatcher, seconds=60, slots=2)
+    marked = asyncio.create_task(relay.relay(first))
+    await dispatcher.until_sent(1)
+    in_flight = asyncio.create_task(relay.relay(held))
+    await dispatcher.until_sent(2)
+    # Both slots taken: one by a mark waiting in its window, one by a request in flight.
+
+    async with asyncio.timeout(5):
+        assert (await relay.relay(third)).outcome == "sent"
+        assert (await marked).outcome == "sent"
+
+    assert world.message(third).sent_at == NOW
+    dispatcher.release.set()
+    await dispatcher.until_sent(3)
+    async with asyncio.timeout(5):
+        await relay.flush_marks()  # the last one's mark waits its window: a slot is free again
+        assert (await in_flight).outcome == "sent"
