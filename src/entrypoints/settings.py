@@ -226,7 +226,7 @@ class Settings(ProgramSettings):
         "ANALYSIS_RELAY_MARK_WINDOW_SECONDS",
         "how long a delivered outbox row's mark waits for others to share its statement (`0`: none); "
         "under a tenth of the lease",
-        default=0.05,
+        default=0.2,
     )
     token_deadline_seconds: Annotated[int, Meta(gt=0)] = variable(
         "TOKEN_ANALYSIS_DEADLINE_SECONDS",
