@@ -313,5 +313,6 @@ def pipeline_settings(settings: Settings) -> PipelineSettings:
         token_deadline=timedelta(seconds=settings.token_deadline_seconds),
         script_deadline=timedelta(seconds=settings.script_deadline_seconds),
         relay_lease=timedelta(seconds=settings.analysis_relay_lease_seconds),
+        relay_mark_window=timedelta(seconds=settings.analysis_relay_mark_window_seconds),
         retry=RetryPolicy(max_attempts=settings.analysis_dispatch_max_attempts),
     )

@@ -222,6 +222,12 @@ class Settings(ProgramSettings):
         "(longer than the dispatch timeout); a whole dispatch, request to answer, is given up at 80 % of it",
         default=30.0,
     )
+    analysis_relay_mark_window_seconds: Annotated[float, Meta(ge=0)] = variable(
+        "ANALYSIS_RELAY_MARK_WINDOW_SECONDS",
+        "how long a delivered outbox row's mark waits for others to share its statement (`0`: none); "
+        "under a tenth of the lease",
+        default=0.2,
+    )
     token_deadline_seconds: Annotated[int, Meta(gt=0)] = variable(
         "TOKEN_ANALYSIS_DEADLINE_SECONDS",
         "a dispatched token job with no final webhook by then fails as timed out",
@@ -349,6 +355,10 @@ class Settings(ProgramSettings):
         if self.analysis_relay_lease_seconds <= self.analysis_dispatch_timeout_seconds:
             raise ConfigurationError(
                 "ANALYSIS_RELAY_LEASE_SECONDS must exceed ANALYSIS_DISPATCH_TIMEOUT_SECONDS"
+            )
+        if self.analysis_relay_mark_window_seconds >= self.analysis_relay_lease_seconds / 10:
+            raise ConfigurationError(
+                "ANALYSIS_RELAY_MARK_WINDOW_SECONDS must be under a tenth of ANALYSIS_RELAY_LEASE_SECONDS"
             )
         if not 0 <= self.worker_metrics_port <= 65535:
             raise ConfigurationError("WORKER_METRICS_PORT must be a port number (0 turns it off)")

@@ -325,6 +325,8 @@ def build_worker(container: Container, options: WorkerSettings) -> Worker[Worker
         logger.info("worker started", concurrency=options.concurrency, queue=container.queue.name)
 
     async def shutdown(ctx: WorkerContext) -> None:
+        # Rows delivered but not yet marked are marked now, and rows delivered while stopping at once.
+        await container.relay.flush_marks()
         stopping = [task.stop(options.shutdown_grace_seconds) for task in ctx.get("periodic", [])]
         if "wakeups" in ctx:
             stopping.append(ctx["wakeups"].stop(options.shutdown_grace_seconds))

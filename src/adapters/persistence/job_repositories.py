@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
+import asyncpg
 from sqlalchemy import (
     Integer,
     Select,
@@ -29,9 +30,11 @@ from sqlalchemy import (
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import ARRAY, JSON, aggregate_order_by, insert
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
 
+from adapters.persistence.connections import driver_connection
 from adapters.persistence.dispatch_marks import mark_dispatched
 from adapters.persistence.lease_holders import HELD, ORPHANED, LeaseHolder
 from adapters.persistence.mappers import reference_audio_from_row
@@ -585,9 +588,38 @@ def _claim_statement(*, one: bool) -> Select[Any]:
     )
 
 
+class _DriverStatement:
+    """A Core statement compiled once for asyncpg: its text (asyncpg prepares it once per connection)
+    and the order of its parameters, so the relay's claim runs on the driver directly. Through
+    SQLAlchemy's execute path (compiled-cache lookup, parameter processing, the adapter's cursor,
+    result processing) it cost a sixth of the worker's CPU per dispatched job."""
+
+    def __init__(self, statement: Select[Any]) -> None:
+        compiled = statement.compile(dialect=postgresql_asyncpg.dialect())  # type: ignore[no-untyped-call]
+        self.sql = compiled.string
+        self._order = tuple(compiled.positiontup or ())
+        # The statement's own values (the words' JSON keys, the attempt's 1).
+        self._literals = {name: bind.effective_value for name, bind in compiled.binds.items()}
+
+    def arguments(self, given: Mapping[str, Any]) -> list[Any]:
+        return [given[name] if name in given else self._literals[name] for name in self._order]
+
+
+class _RecordColumns:
+    """An asyncpg record read by attribute, as the row mappers read SQLAlchemy's rows."""
+
+    __slots__ = ("_record",)
+
+    def __init__(self, record: asyncpg.Record) -> None:
+        self._record = record
+
+    def __getattr__(self, name: str) -> Any:
+        return self._record[name]
+
+
 # Built once: constructing the statement cost as much CPU as running it (profile of the worker).
-_CLAIM_DUE = _claim_statement(one=False)
-_CLAIM_ONE = _claim_statement(one=True)
+_CLAIM_DUE = _DriverStatement(_claim_statement(one=False))
+_CLAIM_ONE = _DriverStatement(_claim_statement(one=True))
 
 
 def _mark_sent_statement() -> Update:
@@ -639,8 +671,9 @@ class SqlaOutboxClaims:
         if message_id is not None:
             parameters["message_id"] = message_id
         statement = _CLAIM_DUE if message_id is None else _CLAIM_ONE
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(statement, parameters)).all()
+        async with driver_connection(self._engine) as connection:
+            records = await connection.fetch(statement.sql, *statement.arguments(parameters))
+        rows = [_RecordColumns(record) for record in records]
         if any(row.leased_by is None for row in rows):
             await self._holder.lost(holder)
         return [_claimed_dispatch(row) for row in rows]

@@ -41,27 +41,76 @@ class _ReferenceRemovedError(Exception):
 
 
 class _Settlements:
-    """Group commit of the marks: a row's mark waits for the batch it joined to commit.
+    """Coalesced group commit of the marks: a row's mark waits for the batch it joined to commit.
 
-    The first mark starts a batch; marks arriving while a batch's transaction runs form the next one.
-    A batch whose transaction fails is tried once more; failing again, it fails each of its marks,
+    The first mark starts a batch, which waits up to ``window`` seconds for others (or until it holds
+    ``max_batch`` marks, or no relay slot is free: a waiting mark holds its row's slot, and must not
+    hold back the next claim) and is then written by one statement; marks arriving while a batch is written
+    form the next one. The wait is off the dispatch's latency path: the request already reached the
+    analysis server, whose webhooks may come before the mark (``Job.note_reached_server``). It is well
+    within the lease (``PipelineSettings.relay_mark_window``), so no other relay claims a row whose mark
+    waits. ``flush`` writes what waits at once and stops waiting from then on (a stopping worker).
+
+    A batch whose statement fails is tried once more; failing again, it fails each of its marks,
     whose rows then wait out their leases and are retried.
     """
 
-    def __init__(self, settle: Callable[[list[tuple[OutboxMessage, str]]], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        settle: Callable[[list[tuple[OutboxMessage, str]]], Awaitable[None]],
+        window: float = 0.0,
+        max_batch: int = DEFAULT_CONCURRENCY,
+        starved: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._settle = settle
+        self._window = window
+        self._max_batch = max_batch
+        self._starved = starved
         self._pending: list[tuple[OutboxMessage, str, asyncio.Future[None]]] = []
         self._draining: asyncio.Task[None] | None = None
+        self._gathered: asyncio.Future[None] | None = None  # done: write the batch now
 
     async def settle(self, message: OutboxMessage, outcome: str) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((message, outcome, done))
         if self._draining is None or self._draining.done():
             self._draining = asyncio.create_task(self._drain(), name="outbox-settlements")
+        elif len(self._pending) >= self._max_batch or self._starved():
+            self.write_now()
         await done
+
+    async def flush(self) -> None:
+        """Write the marks waiting now, and from now on each batch without waiting for company."""
+        self._window = 0.0
+        self.write_now()
+        if self._draining is not None:
+            await asyncio.wait({self._draining})
+
+    def write_now(self) -> None:
+        if self._gathered is not None and not self._gathered.done():
+            self._gathered.set_result(None)
+
+    async def _gather(self) -> None:
+        """Wait for the window to pass or the batch to fill, whichever is first."""
+        if self._window <= 0 or len(self._pending) >= self._max_batch or self._starved():
+            return
+        loop = asyncio.get_running_loop()
+        self._gathered = gathered = loop.create_future()
+        timer = loop.call_later(self._window, self.write_now)
+        try:
+            await gathered
+        finally:
+            timer.cancel()
+            self._gathered = None
 
     async def _drain(self) -> None:
         while self._pending:
+            try:
+                await self._gather()
+            except BaseException:  # cancelled (the worker stops): no mark waits forever
+                _resolve(self._pending, asyncio.CancelledError())
+                self._pending = []
+                raise
             batch, self._pending = self._pending, []
             marks = [(message, outcome) for message, outcome, _ in batch]
             try:
@@ -133,23 +182,36 @@ class OutboxRelay:
         self._clock = clock
         self._settings = settings
         self._slots = asyncio.Semaphore(concurrency)
-        self._settlements = _Settlements(self._settle)
+        self._settlements = _Settlements(
+            self._settle,
+            settings.relay_mark_window.total_seconds(),
+            max_batch=concurrency,
+            starved=self._slots.locked,
+        )
         self._deadlines = {kind: settings.deadline(kind) for kind in ReferenceKind}
 
     # A claim counts an attempt and starts the row's lease, so a row is claimed only once it holds a
     # concurrency slot: waiting for one neither uses up attempts nor lets the lease run out.
     #
     # Round trips per batch of rows: one statement, committed by itself, leases the rows and reads,
-    # joined, what their requests need (job, item, words); the marks of the rows sent meanwhile share
-    # one transaction (group commit, _Settlements) of a few statements for the whole batch.
+    # joined, what their requests need (job, item, words); the marks of the rows sent within a short
+    # window share one statement and one Redis publish (_Settlements).
+
+    async def flush_marks(self) -> None:
+        """Mark the rows delivered so far now rather than at the end of their window, and every row
+        delivered from now on at once: for a stopping worker, so that its rows are not sent again."""
+        await self._settlements.flush()
 
     async def relay(self, message_id: UUID) -> RelayOutcome:
         """Relay one row now, if it is due and nobody else holds it."""
-        async with self._slots:
+        await self._acquire_slot()
+        try:
             claimed = await self._claim(1, message_id)
             if not claimed:
                 return RelayOutcome(message_id, "not_claimed")
             return await self._deliver(claimed[0])
+        finally:
+            self._slots.release()
 
     async def sweep(self, batch_size: int = 100) -> list[RelayOutcome]:
         """Relay due rows (the fast path's misses, retries due), as many as there are free slots; the
@@ -163,7 +225,7 @@ class OutboxRelay:
         row is settled. The claim is done when this returns, so a caller can claim the next batch."""
         held = 0
         if wait_for_slot:
-            await self._slots.acquire()
+            await self._acquire_slot()
             held = 1
         while held < limit and not self._slots.locked():
             await self._slots.acquire()  # returns at once: a slot is free
@@ -177,6 +239,13 @@ class OutboxRelay:
                 self._slots.release()
         outcomes = asyncio.gather(*(self._deliver_and_release(work) for work in claimed))
         return DispatchRound(len(claimed), outcomes)
+
+    async def _acquire_slot(self) -> None:
+        """A free slot, or the first one freed; marks waiting in their window hold slots, so they are
+        written at once rather than making the claim wait for them."""
+        if self._slots.locked():
+            self._settlements.write_now()
+        await self._slots.acquire()
 
     async def _claim(self, limit: int, message_id: UUID | None = None) -> list[ClaimedDispatch]:
         return await self._claims.claim_for_dispatch(

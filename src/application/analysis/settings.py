@@ -28,6 +28,9 @@ class PipelineSettings:
     # Clients upload recordings above this size resumably, in parts (GET /client-config tells them).
     resumable_upload_above_bytes: int = 5 * 1024 * 1024
     relay_lease: timedelta = timedelta(seconds=30)
+    # A delivered row's mark waits this long for others to share its one statement (and the Redis
+    # publish of their events); kept under a tenth of the lease, which leaves a fifth for the mark.
+    relay_mark_window: timedelta = timedelta(milliseconds=200)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     outbox_retention: timedelta = timedelta(days=7)
     # Past the 5-minute signature tolerance and the reference server's 10-minute retry window, a

@@ -262,3 +262,67 @@ async def test_the_worker_fails_overdue_jobs_on_its_schedule(
 
     await eventually(failed, within=15, what="failing the overdue job")
     assert (await load_job(container, job_id)).failure_code == FailureCode.TIMED_OUT.value
+
+
+DeliveredInWindow = Callable[..., Awaitable[tuple[ServiceProcess, list[UUID]]]]
+
+
+@pytest.fixture
+def delivered_in_window(
+    upload: Upload,
+    stub: StubAnalysisServer,
+    process_env: dict[str, str],
+    tmp_path: Path,
+    processes: list[ServiceProcess],
+) -> DeliveredInWindow:
+    """A worker whose marks wait 5 s for company (under a tenth of a 60 s lease), and three jobs it
+    delivered whose marks wait: time to act in between. A killed worker's rows come back at once all
+    the same (their holder's lock goes with it)."""
+
+    async def start(**extra_env: str) -> tuple[ServiceProcess, list[UUID]]:
+        env = {
+            **process_env,
+            "ANALYSIS_RELAY_LEASE_SECONDS": "60",
+            "ANALYSIS_RELAY_MARK_WINDOW_SECONDS": "5",
+            **extra_env,
+        }
+        worker = worker_process(env, tmp_path / "logs")
+        processes.append(worker)
+        await asyncio.to_thread(worker.start)
+        job_ids = [await upload() for _ in range(3)]
+
+        async def all_received() -> bool:
+            return all(stub.deliveries(job_id) == 1 for job_id in job_ids)
+
+        await eventually(all_received, within=2, interval=0.05, what="the stub receiving every request")
+        return worker, job_ids
+
+    return start
+
+
+async def test_a_worker_killed_while_its_marks_wait_in_their_window_loses_no_job(
+    container: Container, stub: StubAnalysisServer, delivered_in_window: DeliveredInWindow
+) -> None:
+    worker, job_ids = await delivered_in_window()
+    worker.kill()
+    # Delivered, not marked: the rows are still unsent.
+    assert set((await statuses(container, job_ids)).values()) == {JobStatus.QUEUED}
+
+    await _restart(worker)
+    await _all_dispatched(container, job_ids, within=20)
+
+    assert min(stub.deliveries(job_id) for job_id in job_ids) >= 2
+    assert await dispatch_counts(container, job_ids) == dict.fromkeys(job_ids, 1)
+
+
+async def test_sigterm_marks_the_rows_whose_marks_wait_in_their_window(
+    container: Container, delivered_in_window: DeliveredInWindow
+) -> None:
+    # A grace shorter than the window: without the flush at shutdown the marks would be cut off.
+    worker, job_ids = await delivered_in_window(WORKER_SHUTDOWN_GRACE_SECONDS="1")
+    worker.terminate()
+    exit_code = await asyncio.to_thread(worker.wait, 20)
+
+    assert exit_code == 0
+    assert set((await statuses(container, job_ids)).values()) == {JobStatus.DISPATCHED}
+    assert await dispatch_counts(container, job_ids) == dict.fromkeys(job_ids, 1)

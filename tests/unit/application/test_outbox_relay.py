@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from dataclasses import replace
 from datetime import timedelta
+from uuid import UUID
 
 import pytest
 from tests.support.pipeline_fakes import ScriptedDispatcher
@@ -358,3 +361,146 @@ async def test_a_mark_whose_transaction_fails_once_is_tried_again_and_marks_the_
     assert outcome.outcome == "sent"
     assert world.message(message_id).sent_at == NOW
     assert world.job(job_id).status is JobStatus.DISPATCHED
+
+
+def relay_with_window(
+    world: World, dispatcher: ScriptedDispatcher, seconds: float, slots: int = 16
+) -> OutboxRelay:
+    settings = replace(world.settings, relay_mark_window=timedelta(seconds=seconds))
+    return OutboxRelay(
+        world.database, world.database, world.storage, dispatcher, world.clock, settings, concurrency=slots
+    )
+
+
+class SignallingDispatcher(ScriptedDispatcher):
+    """Accepts every request and lets a test wait until a number of them were sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._sent = asyncio.Condition()
+
+    async def dispatch(self, request: AnalysisRequest) -> None:
+        await super().dispatch(request)
+        async with self._sent:
+            self._sent.notify_all()
+
+    async def until_sent(self, count: int) -> None:
+        async with asyncio.timeout(5), self._sent:
+            await self._sent.wait_for(lambda: len(self.requests) >= count)
+
+
+async def test_rows_delivered_within_the_mark_window_share_one_mark_and_every_one_is_marked(
+    world: World,
+) -> None:
+    queued = [await world.queue_job() for _ in range(5)]
+    dispatcher = SignallingDispatcher()
+    relay = relay_with_window(world, dispatcher, seconds=0.5)
+    before = world.database.commits
+
+    relays = []
+    for count, (_, message_id) in enumerate(queued, start=1):
+        relays.append(asyncio.create_task(relay.relay(message_id)))
+        # One after the other, as wake-ups at 20-50 uploads/s come: each delivered before the next.
+        await dispatcher.until_sent(count)
+    outcomes = await asyncio.gather(*relays)
+
+    assert [o.outcome for o in outcomes] == ["sent"] * 5
+    assert all(world.message(message_id).sent_at == NOW for _, message_id in queued)
+    assert all(world.job(job_id).status is JobStatus.DISPATCHED for job_id, _ in queued)
+    assert all(world.published(job_id) == [EventType.QUEUED, EventType.DISPATCHED] for job_id, _ in queued)
+    # Five claims, one mark.
+    assert world.database.commits - before == 5 + 1
+
+
+async def test_a_full_batch_of_marks_is_written_without_waiting_out_the_window(world: World) -> None:
+    queued = [await world.queue_job() for _ in range(4)]
+    relay = relay_with_window(world, ScriptedDispatcher(), seconds=60, slots=4)
+
+    async with asyncio.timeout(5):
+        outcomes = await asyncio.gather(*(relay.relay(message_id) for _, message_id in queued))
+
+    assert [o.outcome for o in outcomes] == ["sent"] * 4
+    assert all(world.message(message_id).sent_at == NOW for _, message_id in queued)
+
+
+async def test_flushing_marks_the_rows_delivered_at_once_and_later_ones_without_a_window(
+    world: World,
+) -> None:
+    (first_job, first), (second_job, second) = [await world.queue_job() for _ in range(2)]
+    dispatcher = SignallingDispatcher()
+    relay = relay_with_window(world, dispatcher, seconds=60)
+    waiting = asyncio.create_task(relay.relay(first))
+    await dispatcher.until_sent(1)
+    assert world.message(first).sent_at is None
+
+    async with asyncio.timeout(5):
+        await relay.flush_marks()
+        assert world.message(first).sent_at == NOW
+        assert (await waiting).outcome == "sent"
+        # A stopping worker's rows still in flight are marked as soon as they are delivered.
+        assert (await relay.relay(second)).outcome == "sent"
+
+    assert world.message(second).sent_at == NOW
+    assert {world.job(first_job).status, world.job(second_job).status} == {JobStatus.DISPATCHED}
+
+
+async def test_a_relay_gone_between_sending_and_its_mark_leaves_the_row_to_be_sent_again(
+    world: World,
+) -> None:
+    job_id, message_id = await world.queue_job()
+    dispatcher = SignallingDispatcher()
+    gone = asyncio.create_task(relay_with_window(world, dispatcher, seconds=60).relay(message_id))
+    await dispatcher.until_sent(1)
+    for task in asyncio.all_tasks():
+        if task is not asyncio.current_task():
+            task.cancel()  # the process dies: the mark waiting in its window never runs
+    with contextlib.suppress(asyncio.CancelledError):
+        await gone
+    assert world.message(message_id).sent_at is None
+    assert world.job(job_id).status is JobStatus.QUEUED
+
+    world.clock.advance(SETTINGS.relay_lease)
+    outcomes = await relay_for(world, dispatcher).sweep(10)
+
+    assert [o.outcome for o in outcomes] == ["sent"]
+    assert [request.job_id for request in dispatcher.requests] == [job_id, job_id]
+    assert world.message(message_id).sent_at is not None
+    assert world.job(job_id).status is JobStatus.DISPATCHED
+
+
+class HeldDispatcher(SignallingDispatcher):
+    """Holds the request of one job until released; accepts the others at once."""
+
+    def __init__(self, held: UUID) -> None:
+        super().__init__()
+        self.held = held
+        self.release = asyncio.Event()
+
+    async def dispatch(self, request: AnalysisRequest) -> None:
+        await super().dispatch(request)
+        if request.job_id == self.held:
+            await self.release.wait()
+
+
+async def test_marks_waiting_in_their_window_do_not_hold_back_a_claim_waiting_for_a_slot(
+    world: World,
+) -> None:
+    (_, first), (held_job, held), (_, third) = [await world.queue_job() for _ in range(3)]
+    dispatcher = HeldDispatcher(held_job)
+    relay = relay_with_window(world, dispatcher, seconds=60, slots=2)
+    marked = asyncio.create_task(relay.relay(first))
+    await dispatcher.until_sent(1)
+    in_flight = asyncio.create_task(relay.relay(held))
+    await dispatcher.until_sent(2)
+    # Both slots taken: one by a mark waiting in its window, one by a request in flight.
+
+    async with asyncio.timeout(5):
+        assert (await relay.relay(third)).outcome == "sent"
+        assert (await marked).outcome == "sent"
+
+    assert world.message(third).sent_at == NOW
+    dispatcher.release.set()
+    await dispatcher.until_sent(3)
+    async with asyncio.timeout(5):
+        await relay.flush_marks()  # the last one's mark waits its window: a slot is free again
+        assert (await in_flight).outcome == "sent"

@@ -90,6 +90,19 @@ def test_a_relay_lease_no_longer_than_a_dispatch_is_refused() -> None:
         Settings.from_env({"ANALYSIS_RELAY_LEASE_SECONDS": "5", "ANALYSIS_DISPATCH_TIMEOUT_SECONDS": "5"})
 
 
+def test_a_mark_window_of_a_tenth_of_the_lease_or_more_is_refused() -> None:
+    lease = {"ANALYSIS_RELAY_LEASE_SECONDS": "30", "ANALYSIS_DISPATCH_TIMEOUT_SECONDS": "10"}
+    with pytest.raises(ConfigurationError, match="ANALYSIS_RELAY_MARK_WINDOW_SECONDS"):
+        Settings.from_env({**lease, "ANALYSIS_RELAY_MARK_WINDOW_SECONDS": "3"})
+
+    assert (
+        Settings.from_env(
+            {**lease, "ANALYSIS_RELAY_MARK_WINDOW_SECONDS": "2.9"}
+        ).analysis_relay_mark_window_seconds
+        == 2.9
+    )
+
+
 async def test_a_periodic_task_waits_the_interval_after_a_round_without_backlog() -> None:
     step = CountingStep()
     task = PeriodicTask("test", step, interval_seconds=60)
