@@ -57,13 +57,15 @@ class TracedUpload:
 
 
 def _completed_webhook_published(job_id: str) -> Callable[[list[ReceivedSpan]], bool]:
+    """The completed event's publish and the worker's dispatch are both in: each process exports its
+    spans on its own schedule, so the API's can reach the collector before the worker's."""
+
     def found(spans: list[ReceivedSpan]) -> bool:
+        of_the_job = [span for span in spans if span.attributes.get("job.id") == job_id]
         return any(
-            span.name == "events.publish"
-            and span.attributes.get("job.id") == job_id
-            and span.attributes.get("event.type") == "completed"
-            for span in spans
-        )
+            span.name == "events.publish" and span.attributes.get("event.type") == "completed"
+            for span in of_the_job
+        ) and any(span.service == WORKER and span.name == "analysis.dispatch" for span in of_the_job)
 
     return found
 

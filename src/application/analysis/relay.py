@@ -271,10 +271,19 @@ class OutboxRelay:
             attributes=attributes,
         )
         with tracing.span("analysis.dispatch", parent=message.traceparent, attributes=attributes):
-            return await self._dispatch(work)
+            done = await self._dispatch(work)
+        if isinstance(done, RelayOutcome):
+            return done
+        # The mark is outside the dispatch's span: it may wait for others to share its statement
+        # (_Settlements), and the span would otherwise last that window longer than the request did.
+        await self._settlements.settle(message, done)
+        return RelayOutcome(message.id, "skipped" if done == "removed" else done)
 
-    async def _dispatch(self, work: ClaimedDispatch) -> RelayOutcome:
-        """Build and send the request within the dispatch budget, which ends before the lease does."""
+    async def _dispatch(self, work: ClaimedDispatch) -> str | RelayOutcome:
+        """Build and send the request within the dispatch budget, which ends before the lease does.
+
+        Returns how the row is to be marked ("sent", "skipped", "removed"), or the outcome of a failed
+        dispatch, which is already handled."""
         message = work.message
         budget = self._settings.dispatch_budget.total_seconds()
         try:
@@ -283,8 +292,7 @@ class OutboxRelay:
                 if request is not None:
                     await self._dispatcher.dispatch(request)
         except _ReferenceRemovedError:
-            await self._settlements.settle(message, "removed")
-            return RelayOutcome(message.id, "skipped")
+            return "removed"
         except DispatchError as error:
             return await self._handle_failure(message, error)
         except TimeoutError:
@@ -294,9 +302,7 @@ class OutboxRelay:
                 cause=RetryReason.TIMED_OUT,
             )
             return await self._handle_failure(message, late)
-        outcome = "sent" if request is not None else "skipped"
-        await self._settlements.settle(message, outcome)
-        return RelayOutcome(message.id, outcome)
+        return "sent" if request is not None else "skipped"
 
     async def _build_request(self, work: ClaimedDispatch) -> AnalysisRequest | None:
         job, reference = work.job, work.reference

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from uuid import UUID
@@ -17,6 +18,7 @@ from application.ports.analysis import AnalysisRequest, DispatchError
 from domain.analysis.jobs import EventType, FailureCode, JobStatus, RetryReason
 from domain.catalog import ReferenceKind
 from domain.errors import ConflictError
+from shared_kernel import tracing
 
 UNAVAILABLE = DispatchError("503 from the analysis server", retryable=True)
 REFUSED = DispatchError("422 from the analysis server", retryable=False)
@@ -504,3 +506,52 @@ async def test_marks_waiting_in_their_window_do_not_hold_back_a_claim_waiting_fo
     async with asyncio.timeout(5):
         await relay.flush_marks()  # the last one's mark waits its window: a slot is free again
         assert (await in_flight).outcome == "sent"
+
+
+class SpanLog:
+    """A tracing backend that notes when the dispatch's span has ended."""
+
+    def __init__(self) -> None:
+        self.dispatch_ended = asyncio.Event()
+
+    @contextlib.contextmanager
+    def span(
+        self, name: str, parent: object, start: object, kind: object, attributes: object
+    ) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            if name == "analysis.dispatch":
+                self.dispatch_ended.set()
+
+    def record(self, *args: object) -> None:
+        pass
+
+    def traceparent(self) -> None:
+        return None
+
+    def ids(self) -> None:
+        return None
+
+
+async def test_the_dispatch_span_ends_with_the_request_not_with_the_mark_waiting_in_its_window(
+    world: World,
+) -> None:
+    _, message_id = await world.queue_job()
+    dispatcher = SignallingDispatcher()
+    relay = relay_with_window(world, dispatcher, seconds=60)
+    spans = SpanLog()
+    tracing.install(spans)
+    try:
+        relaying = asyncio.create_task(relay.relay(message_id))
+        await dispatcher.until_sent(1)
+        async with asyncio.timeout(5):
+            await spans.dispatch_ended.wait()
+        assert world.message(message_id).sent_at is None  # the mark still waits for company
+
+        async with asyncio.timeout(5):
+            await relay.flush_marks()
+            assert (await relaying).outcome == "sent"
+    finally:
+        tracing.install(None)
+    assert world.message(message_id).sent_at == NOW
