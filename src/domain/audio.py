@@ -134,6 +134,18 @@ def sniff_audio_format(head: bytes) -> AudioFormat | None:
     return None
 
 
+def is_plain_pcm_wav(head: bytes) -> bool:
+    """Whether the file opens as a canonical RIFF/WAVE of uncompressed samples (its first chunk ``fmt ``
+    with format code 1, PCM, or 3, IEEE float): samples that decode at memory speed, however many
+    seconds they hold. A WAV holding a compressed codec, or with other chunks first, is not."""
+    return (
+        head[:4] == b"RIFF"
+        and head[8:16] == b"WAVEfmt "
+        and len(head) >= 22
+        and int.from_bytes(head[20:22], "little") in (1, 3)
+    )
+
+
 def _sniff_wav(head: bytes) -> AudioFormat | None:
     # RF64 and BW64 are the >4 GiB variants of RIFF/WAVE that broadcast recorders write.
     if head[:4] in (b"RIFF", b"RF64", b"BW64") and head[8:12] == b"WAVE":

@@ -20,6 +20,7 @@ class AudioInspector(Protocol):
         """Check the upload against the limits, in order: size, format, decodability, duration.
 
         Raise the matching domain.audio.AudioRejectedError subclass at the first check that fails.
-        Blocking and CPU-bound: async callers run it in a worker thread.
+        Blocking and CPU-bound: async callers run it in a worker thread, unless the input is known to
+        check in about a millisecond (a small uncompressed WAV, see ``RecordingUploads._inspect``).
         """
         ...

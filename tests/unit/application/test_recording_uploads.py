@@ -4,19 +4,22 @@ queued event reaches live streams, and a rejected or failed upload leaves nothin
 from __future__ import annotations
 
 import asyncio
+import threading
 from uuid import UUID
 
 import pytest
 from tests.support.pipeline_fakes import RecordingRelayQueue
+from tests.unit.application.fakes import FakeInspector
 from tests.unit.application.pipeline_world import OWNER, World
 
-from application.analysis.uploads import RecordingUploads, recording_key
+from application.analysis.uploads import INLINE_INSPECT_MAX_BYTES, RecordingUploads, recording_key
+from application.ports.audio import InspectedAudio
 from application.ports.idempotency import StoredResponse
 from application.ports.job_intake import IntakeReference, ReuseQuery
 from application.ports.storage import StoredObject
 from domain.accounts import Principal, Role
 from domain.analysis.jobs import EventType, Job, JobStatus
-from domain.audio import AudioFormat, AudioTooLargeError, AudioTooLongError
+from domain.audio import AudioFormat, AudioLimits, AudioTooLargeError, AudioTooLongError
 from domain.catalog import ReferenceKind
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
 
@@ -313,3 +316,45 @@ async def test_a_failed_commit_stores_no_response_and_deletes_the_recording(
     assert world.intake.receipts == {}
     assert world.storage.objects == {}
     assert world.tables.jobs == {}
+
+
+class _ThreadNoting:
+    """Inspects like the fake inspector, after the WAV header a test puts first; notes the thread."""
+
+    def __init__(self) -> None:
+        self.threads: list[int] = []
+
+    def inspect(self, data: bytes, limits: AudioLimits) -> InspectedAudio:
+        self.threads.append(threading.get_ident())
+        return FakeInspector().inspect(data[44:], limits)
+
+
+def _wav(format_code: int, body: bytes) -> bytes:
+    """A canonical 44-byte WAV header with ``format_code``, then ``body``."""
+    fmt = format_code.to_bytes(2, "little") + (1).to_bytes(2, "little") + bytes(12)
+    return b"RIFF" + bytes(4) + b"WAVEfmt " + (16).to_bytes(4, "little") + fmt + b"data" + bytes(4) + body
+
+
+@pytest.mark.parametrize(
+    ("recording", "on_the_loop"),
+    [
+        (_wav(1, TAKE), True),  # a small PCM WAV
+        (_wav(3, TAKE), True),  # a small float WAV
+        (_wav(0x55, TAKE), False),  # MP3 in a WAV container: compressed
+        (_wav(1, TAKE + b" " * INLINE_INSPECT_MAX_BYTES), False),  # too long to hold the loop
+        (b"OggS" + bytes(40) + TAKE, False),  # compressed
+    ],
+)
+async def test_only_a_small_uncompressed_recording_is_checked_on_the_event_loop(
+    world: World, queue: RecordingRelayQueue, recording: bytes, on_the_loop: bool
+) -> None:
+    inspector = _ThreadNoting()
+    uploads = RecordingUploads(
+        world.database, world.intake, world.storage, inspector, queue, world.clock, world.ids,
+        world.settings, "features/1",
+    )  # fmt: skip
+
+    await uploads.upload(OWNER, ReferenceKind.TOKEN, world.add_token(), recording)
+
+    assert (inspector.threads == [threading.get_ident()]) is on_the_loop
+    assert len(inspector.threads) == 1
