@@ -35,9 +35,12 @@ MARK_DISPATCHED_SQL = """
 WITH marks AS (
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::bool[]) AS m(id, last_error, dispatch)
 ), unsent AS (
-    SELECT o.id FROM outbox AS o
-    WHERE o.id = ANY($1::uuid[]) AND o.sent_at IS NULL
-    ORDER BY o.id FOR UPDATE
+    -- Looked up by primary key: filtered on sent_at instead, Postgres's generic plan read the unsent
+    -- rows' partial index, which under load holds thousands of dead entries (every claim and mark moves
+    -- a row in it) that a bitmap scan never marks dead.
+    SELECT o.id FROM unnest($1::uuid[]) AS given(id) JOIN outbox AS o ON o.id = given.id
+    WHERE o.sent_at IS NULL
+    ORDER BY o.id FOR UPDATE OF o
 ), marked AS (
     UPDATE outbox AS o SET sent_at = $4, last_error = marks.last_error, leased_by = NULL, updated_at = $4
     FROM marks WHERE o.id = marks.id AND o.id IN (SELECT id FROM unsent)
