@@ -145,6 +145,10 @@ def _serve_on(sock: socket.socket, settings: Settings, workers: int) -> int:
             create_app(settings),
             **uvicorn_proxy_options(settings),
             log_config=None,
+            # The request middleware logs each request; uvicorn's own access line, disabled in
+            # entrypoints.logging, would still have its arguments (client address, quoted path) built
+            # on every response while its logger has a handler up the tree.
+            access_log=False,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
         # Whatever the first requests import (uvicorn's protocols and event loop, the uploads' decoder)
