@@ -111,6 +111,7 @@ class RecordingUploads:
         *,
         reuse: bool = True,
         receipt: IdempotencyReceipt[Job] | None = None,
+        recording_sha256: str | None = None,
     ) -> Job:
         """Validate the recording, store it and queue its analysis (or complete it from an identical
         one's result, see the module doc); answer at once with the job.
@@ -119,9 +120,11 @@ class RecordingUploads:
         analysis, then the job with its events, outbox row and ``receipt``'s response in one
         transaction. The recording is written to storage while the reference is read (the write,
         durable, is the upload's slowest step; neither needs the other), and is durable before the
-        job's transaction; an upload refused after the write deletes it once the write has ended."""
+        job's transaction; an upload refused after the write deletes it once the write has ended.
+
+        ``recording_sha256``: the SHA-256 (hex) of ``data`` when the caller has computed it already."""
         inspected = await self._inspect(kind, data)
-        sha256 = hashlib.sha256(data).hexdigest()
+        sha256 = recording_sha256 or hashlib.sha256(data).hexdigest()
         query = ReuseQuery(principal.user_id, sha256, self._feature_version) if reuse else None
         job_id = self._ids.new_id()
         key = recording_key(job_id, inspected.format)

@@ -38,10 +38,11 @@ Answer = tuple[int, msgspec.Struct, dict[str, str]]  # status, body, headers
 _releasing: set[asyncio.Task[None]] = set()  # held so a running release is not garbage-collected
 
 
-def fingerprint(request: Request[Any, Any, Any], payload: bytes) -> str:
+def fingerprint(request: Request[Any, Any, Any], payload_sha256: bytes) -> str:
+    """What a key's request is compared by: its method, its path and its payload's SHA-256 digest."""
     digest = hashlib.sha256()
     digest.update(f"{request.method} {request.url.path}\n".encode())
-    digest.update(hashlib.sha256(payload).digest())
+    digest.update(payload_sha256)
     return digest.hexdigest()
 
 
@@ -57,14 +58,15 @@ async def idempotent(
     async def create(_: IdempotencyReceipt[tuple[int, msgspec.Struct, dict[str, str]]] | None) -> Answer:
         return await produce()
 
-    return await idempotent_creation(request, idempotency, principal, payload, create, _same)
+    payload_sha256 = hashlib.sha256(payload).digest()
+    return await idempotent_creation(request, idempotency, principal, payload_sha256, create, _same)
 
 
 async def idempotent_creation(
     request: Request[Any, Any, Any],
     idempotency: IdempotencyStore,
     principal: Principal,
-    payload: bytes,
+    payload_sha256: bytes,
     create: Callable[[IdempotencyReceipt[T] | None], Awaitable[T]],
     respond: Callable[[T], Answer],
 ) -> Response[bytes]:
@@ -84,7 +86,9 @@ async def idempotent_creation(
             400, "idempotency-key-invalid", "Idempotency-Key must be 1-255 visible ASCII characters"
         )
     scope = str(principal.user_id)
-    claim = await idempotency.claim(scope, key, fingerprint(request, payload), datetime.now(UTC), KEY_TTL)
+    claim = await idempotency.claim(
+        scope, key, fingerprint(request, payload_sha256), datetime.now(UTC), KEY_TTL
+    )
     if claim.state is KeyState.MISMATCH:
         raise ProblemError(
             422, "idempotency-key-reused", "this Idempotency-Key was used with a different request"

@@ -358,3 +358,14 @@ async def test_only_a_small_uncompressed_recording_is_checked_on_the_event_loop(
 
     assert (inspector.threads == [threading.get_ident()]) is on_the_loop
     assert len(inspector.threads) == 1
+
+
+async def test_a_digest_the_caller_computed_is_the_one_the_job_records(
+    world: World, uploads: RecordingUploads
+) -> None:
+    given = "ab" * 32
+
+    job = await uploads.upload(OWNER, ReferenceKind.TOKEN, world.add_token(), TAKE, recording_sha256=given)
+
+    assert job.inputs is not None
+    assert job.inputs.recording_sha256 == given
