@@ -11,6 +11,7 @@ import pytest
 from asyncpg.exceptions import CannotConnectNowError
 from sqlalchemy import text
 
+from adapters.persistence.job_intake import AsyncpgJobIntake
 from domain.analysis.results import AnalysisResult
 from entrypoints.bootstrap import Container
 from tests.support.api_client import SignUp
@@ -202,19 +203,23 @@ async def test_idempotency_keys_are_scoped_to_the_user(
 
 
 async def test_a_request_still_in_flight_under_the_key_is_409(
-    client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any], container: Container
+    client: httpx.AsyncClient,
+    sign_up: SignUp,
+    reference_token: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     me = {**(await sign_up()), "Idempotency-Key": "slow-take"}
     url = f"/v1/tokens/{reference_token['id']}/upload-audio"
     entered, release = asyncio.Event(), asyncio.Event()
-    original = container.uploads.upload
+    original = AsyncpgJobIntake.accept
 
-    async def slow_upload(*args: Any, **kwargs: Any) -> Any:
-        entered.set()  # the key was claimed before the use case runs
-        await release.wait()
-        return await original(*args, **kwargs)
+    async def slow_accept(self: AsyncpgJobIntake, *args: Any, **kwargs: Any) -> Any:
+        if not entered.is_set():  # the first upload: its key was claimed by its reference read
+            entered.set()
+            await release.wait()
+        return await original(self, *args, **kwargs)
 
-    container.uploads.upload = slow_upload  # type: ignore[method-assign]
+    monkeypatch.setattr(AsyncpgJobIntake, "accept", slow_accept)
     first = asyncio.create_task(client.post(url, files={"file": ("a.wav", tone(1.0))}, headers=me))
     await asyncio.wait_for(entered.wait(), timeout=10)
     second = await client.post(url, files={"file": ("a.wav", tone(1.0))}, headers=me)
@@ -237,17 +242,21 @@ async def test_a_failed_request_frees_its_key_for_a_retry(
 
 
 async def test_an_upload_failing_with_the_database_frees_its_key_once_the_database_is_back(
-    client: httpx.AsyncClient, sign_up: SignUp, reference_token: dict[str, Any], container: Container
+    client: httpx.AsyncClient,
+    sign_up: SignUp,
+    reference_token: dict[str, Any],
+    container: Container,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Postgres going away mid-request fails the upload (503) and the release of its key alike; the key
     is freed in the background when the database answers again, so the client's retry is not a 409."""
     me = {**(await sign_up()), "Idempotency-Key": "outage-take"}
     url = f"/v1/tokens/{reference_token['id']}/upload-audio"
-    original_upload, original_release = container.uploads.upload, container.idempotency.release
+    original_accept, original_release = AsyncpgJobIntake.accept, container.idempotency.release
     releases: list[str] = []
 
-    async def upload_while_postgres_stops(*args: Any, **kwargs: Any) -> Any:
-        container.uploads.upload = original_upload  # type: ignore[method-assign]
+    async def accept_while_postgres_stops(self: AsyncpgJobIntake, *args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(AsyncpgJobIntake, "accept", original_accept)  # after the key's claim
         raise CannotConnectNowError("the database system is shutting down")
 
     async def release_while_postgres_is_down(scope: str, key: str) -> None:
@@ -256,7 +265,7 @@ async def test_an_upload_failing_with_the_database_frees_its_key_once_the_databa
             raise CannotConnectNowError("the database system is starting up")
         await original_release(scope, key)
 
-    container.uploads.upload = upload_while_postgres_stops  # type: ignore[method-assign]
+    monkeypatch.setattr(AsyncpgJobIntake, "accept", accept_while_postgres_stops)
     container.idempotency.release = release_while_postgres_is_down  # type: ignore[method-assign]
     failed = await client.post(url, files={"file": ("a.wav", tone(1.0))}, headers=me)
     assert failed.status_code == 503, failed.text

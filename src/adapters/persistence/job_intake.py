@@ -20,10 +20,11 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.persistence.connections import driver_connection
+from adapters.persistence.idempotency import claim_ctes, claim_outcome, claim_values
 from adapters.persistence.job_repositories import FEED_PLACES_SQL, result_to_json
 from application.analysis.live_events import announce
 from application.ports.analysis import JobEventPublisher
-from application.ports.idempotency import IdempotencyReceipt
+from application.ports.idempotency import IdempotencyReceipt, KeyClaimRequest, KeyState, KeyTakenError
 from application.ports.job_intake import IntakeReference, ReuseQuery
 from domain.analysis.jobs import Job, JobEvent
 from domain.analysis.outbox import OutboxMessage
@@ -55,6 +56,24 @@ LEFT JOIN LATERAL (
 ) AS r ON true"""
 REFERENCE_SQL = _REFERENCE.format(reuse_columns="", reuse_join="")
 REFERENCE_WITH_REUSE_SQL = _REFERENCE.format(reuse_columns=", r.ids, r.versions", reuse_join=_REUSE_JOIN)
+
+
+# A reference query with the idempotency key's claim in the same statement: one row, the claim's
+# outcome beside the item's columns (NULLs when there is no item).
+_CLAIMING = """WITH {claim}
+SELECT claim.*, item.*
+FROM (SELECT 1) AS one
+LEFT JOIN claim ON true
+LEFT JOIN ({reference}) AS item ON true"""
+
+
+def _claiming(reference_sql: str, parameters: int) -> str:
+    """``reference_sql``, which has ``parameters`` of its own, claiming the key too."""
+    return _CLAIMING.format(claim=claim_ctes(parameters + 1), reference=reference_sql)
+
+
+CLAIMING_REFERENCE_SQL = _claiming(REFERENCE_SQL, 1)
+CLAIMING_REFERENCE_WITH_REUSE_SQL = _claiming(REFERENCE_WITH_REUSE_SQL, 4)
 
 # One text for every job (asyncpg prepares it once per connection); a part a job does not need gets
 # NULLs and writes nothing: no outbox row ($29 NULL: a reused result), no words (NULL arrays), no
@@ -133,16 +152,24 @@ class AsyncpgJobIntake:
         self._engine = engine
         self._publisher = publisher
 
-    async def reference(self, item_id: UUID, reuse: ReuseQuery | None = None) -> IntakeReference | None:
+    async def reference(
+        self, item_id: UUID, reuse: ReuseQuery | None = None, claim: KeyClaimRequest | None = None
+    ) -> IntakeReference | None:
+        values: list[Any] = [item_id]
+        if reuse is not None:
+            values += [reuse.user_id, reuse.recording_sha256, reuse.feature_version]
+        if claim is None:
+            sql = REFERENCE_SQL if reuse is None else REFERENCE_WITH_REUSE_SQL
+        else:
+            sql = CLAIMING_REFERENCE_SQL if reuse is None else CLAIMING_REFERENCE_WITH_REUSE_SQL
+            values += claim_values(claim)
         async with driver_connection(self._engine) as connection:
-            if reuse is None:
-                row = await connection.fetchrow(REFERENCE_SQL, item_id)
-            else:
-                row = await connection.fetchrow(
-                    REFERENCE_WITH_REUSE_SQL,
-                    item_id, reuse.user_id, reuse.recording_sha256, reuse.feature_version,
-                )  # fmt: skip
-        if row is None:
+            row = await connection.fetchrow(sql, *values)
+        if claim is not None:
+            outcome = claim_outcome(row, claim.fingerprint)
+            if outcome.state is not KeyState.NEW:
+                raise KeyTakenError(outcome)
+        if row is None or row["kind"] is None:
             return None
         version = None
         if row["reference_audio_key"] is not None:

@@ -117,10 +117,11 @@ class RecordingUploads:
         one's result, see the module doc); answer at once with the job.
 
         The database sees two round trips (``JobIntake``): the item's reference with any reusable
-        analysis, then the job with its events, outbox row and ``receipt``'s response in one
-        transaction. The recording is written to storage while the reference is read (the write,
-        durable, is the upload's slowest step; neither needs the other), and is durable before the
-        job's transaction; an upload refused after the write deletes it once the write has ended.
+        analysis (and ``receipt``'s pending claim of its key, ``KeyTakenError`` when taken), then the
+        job with its events, outbox row and ``receipt``'s response in one transaction. The recording
+        is written to storage while the reference is read (the write, durable, is the upload's slowest
+        step; neither needs the other), and is durable before the job's transaction; an upload refused
+        after the write deletes it once the write has ended.
 
         ``recording_sha256``: the SHA-256 (hex) of ``data`` when the caller has computed it already."""
         inspected = await self._inspect(kind, data)
@@ -130,7 +131,10 @@ class RecordingUploads:
         key = recording_key(job_id, inspected.format)
         storing = asyncio.ensure_future(self._storage.put(key, data, inspected.format.content_type))
         try:
-            reference = await self._intake.reference(item_id, query)
+            claim = receipt.pending_claim if receipt is not None else None
+            reference = await self._intake.reference(item_id, query, claim)
+            if receipt is not None and claim is not None:
+                receipt.claimed()
             if reference is None or reference.kind is not kind:
                 raise NotFoundError(kind.value, item_id)
             if reference.reference_version is None:

@@ -28,6 +28,27 @@ class KeyClaim:
     response: StoredResponse | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class KeyClaimRequest:
+    """A claim of ``key`` in ``scope`` for a request whose payload has ``fingerprint``, made at ``now``;
+    a completed key is kept for ``ttl``."""
+
+    scope: str
+    key: str
+    fingerprint: str
+    now: datetime
+    ttl: timedelta
+
+
+class KeyTakenError(Exception):
+    """A claim a use case made for its caller (``IdempotencyReceipt.pending_claim``) found the key
+    taken: in flight, completed (``claim.response`` to replay) or used with another payload."""
+
+    def __init__(self, claim: KeyClaim) -> None:
+        super().__init__(claim.state.value)
+        self.claim = claim
+
+
 Created = TypeVar("Created", contravariant=True)
 
 
@@ -41,6 +62,15 @@ class IdempotencyReceipt(Protocol[Created]):
     def scope(self) -> str: ...
     @property
     def key(self) -> str: ...
+    @property
+    def pending_claim(self) -> KeyClaimRequest | None:
+        """The key's claim when the caller left it to the use case, to make in its first statement
+        (one round trip less; ``JobIntake.reference``); None when the caller has claimed the key."""
+        ...
+
+    def claimed(self) -> None:
+        """Report the pending claim made: from then on the caller frees the key if the request fails."""
+        ...
 
     def response(self, created: Created) -> StoredResponse:
         """The response to store under the key for ``created``, as it will be committed."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from uuid import UUID
 
-from application.ports.idempotency import IdempotencyReceipt
+from application.ports.idempotency import IdempotencyReceipt, KeyClaimRequest
 from domain.analysis.jobs import Job
 from domain.analysis.outbox import OutboxMessage
 from domain.catalog import ReferenceKind
@@ -38,8 +38,12 @@ class IntakeReference:
 
 
 class JobIntake(Protocol):
-    async def reference(self, item_id: UUID, reuse: ReuseQuery | None = None) -> IntakeReference | None:
-        """The item's reference in one query; None when there is no such item."""
+    async def reference(
+        self, item_id: UUID, reuse: ReuseQuery | None = None, claim: KeyClaimRequest | None = None
+    ) -> IntakeReference | None:
+        """The item's reference in one query; None when there is no such item. With ``claim``, the
+        idempotency key is claimed in the same statement (committed with it), first: ``KeyTakenError``
+        when the key is taken, whether or not the item exists."""
         ...
 
     async def accept(

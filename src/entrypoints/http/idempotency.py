@@ -22,7 +22,15 @@ import structlog
 from litestar import Request, Response
 
 from adapters.outages import unavailable_dependency
-from application.ports.idempotency import IdempotencyReceipt, IdempotencyStore, KeyState, StoredResponse
+from application.ports.idempotency import (
+    IdempotencyReceipt,
+    IdempotencyStore,
+    KeyClaim,
+    KeyClaimRequest,
+    KeyState,
+    KeyTakenError,
+    StoredResponse,
+)
 from domain.accounts import Principal
 from entrypoints.http.problems import ProblemError
 
@@ -69,6 +77,8 @@ async def idempotent_creation(
     payload_sha256: bytes,
     create: Callable[[IdempotencyReceipt[T] | None], Awaitable[T]],
     respond: Callable[[T], Answer],
+    *,
+    claim_in_create: bool = False,
 ) -> Response[bytes]:
     """Run ``create`` once per (user, Idempotency-Key) and answer ``respond(created)``; without the
     header, just run it.
@@ -76,7 +86,12 @@ async def idempotent_creation(
     ``create`` is handed a receipt with which a use case may store the response in the transaction
     that creates what it answers for; the key is then complete when that commits, without a
     transaction of its own. A use case that does not use the receipt has its key completed after it
-    returns, as before."""
+    returns, as before.
+
+    ``claim_in_create``: the key is not claimed here first; the receipt's ``pending_claim`` is, by the
+    use case's first statement (the upload's reference read: one round trip less per upload), before it
+    writes anything. Work done before that statement (the upload's decode check and its recording's
+    write, deleted when refused) is then done for a retry too."""
     raw_key = request.headers.get("idempotency-key")
     if raw_key is None:
         return _respond(*respond(await create(None)))
@@ -86,30 +101,24 @@ async def idempotent_creation(
             400, "idempotency-key-invalid", "Idempotency-Key must be 1-255 visible ASCII characters"
         )
     scope = str(principal.user_id)
-    claim = await idempotency.claim(
-        scope, key, fingerprint(request, payload_sha256), datetime.now(UTC), KEY_TTL
-    )
-    if claim.state is KeyState.MISMATCH:
-        raise ProblemError(
-            422, "idempotency-key-reused", "this Idempotency-Key was used with a different request"
-        )
-    if claim.state is KeyState.IN_FLIGHT:
-        raise ProblemError(
-            409, "idempotency-key-in-flight", "a request with this Idempotency-Key is still being processed",
-            headers={"Retry-After": "1"},
-        )  # fmt: skip
-    if claim.state is KeyState.REPLAY and claim.response is not None:
-        stored = claim.response
-        headers = {**stored.headers, REPLAYED_HEADER: "true"}
-        return Response(
-            stored.body, status_code=stored.status_code, media_type="application/json", headers=headers
-        )
-    receipt = Receipt(scope, key, respond)
+    claim = KeyClaimRequest(scope, key, fingerprint(request, payload_sha256), datetime.now(UTC), KEY_TTL)
+    if claim_in_create:
+        receipt = Receipt(scope, key, respond, pending_claim=claim)
+    else:
+        taken = await idempotency.claim(claim.scope, claim.key, claim.fingerprint, claim.now, claim.ttl)
+        if taken.state is not KeyState.NEW:
+            return _taken(taken)
+        receipt = Receipt(scope, key, respond)
     try:
         created = await create(receipt)
+    except KeyTakenError as refused:
+        return _taken(refused.claim)
     except BaseException:
-        await _release(idempotency, scope, key)
+        if receipt.claim_made:
+            await _release(idempotency, scope, key)
         raise
+    if not receipt.claim_made:
+        raise RuntimeError("the use case left the Idempotency-Key unclaimed")
     response = receipt.given
     if response is None:
         response = receipt.response(created)
@@ -120,15 +129,49 @@ async def idempotent_creation(
     )  # fmt: skip
 
 
+def _taken(claim: KeyClaim) -> Response[bytes]:
+    """The answer for a key another request holds: its response replayed, or why not."""
+    if claim.state is KeyState.REPLAY and claim.response is not None:
+        stored = claim.response
+        headers = {**stored.headers, REPLAYED_HEADER: "true"}
+        return Response(
+            stored.body, status_code=stored.status_code, media_type="application/json", headers=headers
+        )
+    if claim.state is KeyState.MISMATCH:
+        raise ProblemError(
+            422, "idempotency-key-reused", "this Idempotency-Key was used with a different request"
+        )
+    raise ProblemError(
+        409, "idempotency-key-in-flight", "a request with this Idempotency-Key is still being processed",
+        headers={"Retry-After": "1"},
+    )  # fmt: skip
+
+
 class Receipt(Generic[T]):
     """The response to store under a claimed key, encoded once: ``given`` is what a use case stored
-    (in its own transaction), None while it stored nothing."""
+    (in its own transaction), None while it stored nothing. With a ``pending_claim``, the key is the
+    use case's to claim (``claimed``); ``claim_made`` says whether it has been."""
 
-    def __init__(self, scope: str, key: str, respond: Callable[[T], Answer]) -> None:
+    def __init__(
+        self,
+        scope: str,
+        key: str,
+        respond: Callable[[T], Answer],
+        pending_claim: KeyClaimRequest | None = None,
+    ) -> None:
         self.scope = scope
         self.key = key
         self._respond = respond
         self.given: StoredResponse | None = None
+        self._pending_claim = pending_claim
+        self.claim_made = pending_claim is None
+
+    @property
+    def pending_claim(self) -> KeyClaimRequest | None:
+        return None if self.claim_made else self._pending_claim
+
+    def claimed(self) -> None:
+        self.claim_made = True
 
     def response(self, created: T) -> StoredResponse:
         status, body, headers = self._respond(created)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.persistence.idempotency import PostgresIdempotencyStore
 from adapters.persistence.job_intake import AsyncpgJobIntake
-from application.ports.idempotency import KeyState, StoredResponse
+from application.ports.idempotency import KeyClaimRequest, KeyState, KeyTakenError, StoredResponse
 from application.ports.job_intake import ReuseQuery
 from domain.analysis.jobs import AnalysisInputs, EventType, Job, JobStatus
 from domain.analysis.outbox import OutboxMessage
@@ -31,9 +31,14 @@ FEATURES = "features/1"
 
 
 class Receipt:
+    pending_claim = None
+
     def __init__(self, scope: str, key: str) -> None:
         self.scope, self.key = scope, key
         self.asked: list[UUID] = []
+
+    def claimed(self) -> None:
+        raise AssertionError("nothing to claim")
 
     def response(self, created: Job) -> StoredResponse:
         self.asked.append(created.id)
@@ -206,3 +211,54 @@ async def test_a_job_whose_item_is_gone_is_a_conflict_and_stores_nothing(
         assert await uow.job_events.last_feed_sequence(job.user_id) == 0
     assert publisher.batches == []
     assert (await keys.claim(scope, "k", "print", NOW, timedelta(hours=24))).state is KeyState.IN_FLIGHT
+
+
+def _claim(scope: str, key: str, fingerprint: str = "print") -> KeyClaimRequest:
+    return KeyClaimRequest(scope, key, fingerprint, NOW, timedelta(hours=24))
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+async def test_the_reference_read_claims_the_key_in_the_same_statement(
+    intake: AsyncpgJobIntake, engine: AsyncEngine, unit_of_work: UnitOfWorkFactory, reuse: bool
+) -> None:
+    job = await a_queued_job(unit_of_work)
+    assert job.item_id is not None
+    await with_reference(unit_of_work, job.item_id)
+    scope = str(job.user_id)
+    query = ReuseQuery(job.user_id, "ab" * 32, FEATURES) if reuse else None
+    plain = await intake.reference(job.item_id, query)
+
+    claiming = await intake.reference(job.item_id, query, _claim(scope, "k"))
+
+    assert claiming == plain
+    keys = PostgresIdempotencyStore(engine)
+    assert (await keys.claim(scope, "k", "print", NOW, timedelta(hours=24))).state is KeyState.IN_FLIGHT
+    with pytest.raises(KeyTakenError) as in_flight:
+        await intake.reference(job.item_id, query, _claim(scope, "k"))
+    assert in_flight.value.claim.state is KeyState.IN_FLIGHT
+
+
+async def test_a_key_taken_is_refused_before_the_item_and_a_claim_holds_for_an_unknown_item(
+    intake: AsyncpgJobIntake, engine: AsyncEngine, unit_of_work: UnitOfWorkFactory
+) -> None:
+    job = await a_queued_job(unit_of_work)
+    assert job.item_id is not None
+    await with_reference(unit_of_work, job.item_id)
+    scope = str(job.user_id)
+    await intake.reference(job.item_id, None, _claim(scope, "k"))
+    receipt = Receipt(scope, "k")
+    accepted = sibling(job)
+    await intake.accept(accepted, outbox_for(accepted), receipt)
+
+    with pytest.raises(KeyTakenError) as replay:
+        await intake.reference(uuid4(), None, _claim(scope, "k"))
+    with pytest.raises(KeyTakenError) as mismatch:
+        await intake.reference(job.item_id, None, _claim(scope, "k", "another payload"))
+    unknown = await intake.reference(uuid4(), None, _claim(scope, "other"))
+
+    assert replay.value.claim.state is KeyState.REPLAY
+    assert replay.value.claim.response == receipt.response(accepted)
+    assert mismatch.value.claim.state is KeyState.MISMATCH
+    assert unknown is None
+    keys = PostgresIdempotencyStore(engine)
+    assert (await keys.claim(scope, "other", "print", NOW, timedelta(hours=24))).state is KeyState.IN_FLIGHT

@@ -23,7 +23,14 @@ from tests.support.pipeline_fakes import (
 
 from application.analysis.live_events import commit_and_publish
 from application.ports.audio import InspectedAudio
-from application.ports.idempotency import IdempotencyReceipt, StoredResponse
+from application.ports.idempotency import (
+    IdempotencyReceipt,
+    KeyClaim,
+    KeyClaimRequest,
+    KeyState,
+    KeyTakenError,
+    StoredResponse,
+)
 from application.ports.job_intake import IntakeReference, ReuseQuery
 from application.ports.persistence import (
     ActorFilter,
@@ -308,8 +315,14 @@ class FakeJobIntake:
     def __init__(self, database: FakeDatabase) -> None:
         self._database = database
         self.receipts: dict[tuple[str, str], StoredResponse] = {}
+        # Keys claimed through ``reference`` (scope, key) -> fingerprint.
+        self.claims: dict[tuple[str, str], str] = {}
 
-    async def reference(self, item_id: UUID, reuse: ReuseQuery | None = None) -> IntakeReference | None:
+    async def reference(
+        self, item_id: UUID, reuse: ReuseQuery | None = None, claim: KeyClaimRequest | None = None
+    ) -> IntakeReference | None:
+        if claim is not None:
+            self._claim(claim)
         item = self._database.tables.items.get(item_id)
         if item is None:
             return None
@@ -331,6 +344,16 @@ class FakeJobIntake:
             )
             reusable = {job.inputs.reference_version: job.id for job in matching if job.inputs}
         return IntakeReference(item.kind, item.reference_version, reusable)
+
+    def _claim(self, claim: KeyClaimRequest) -> None:
+        taken = self.claims.get((claim.scope, claim.key))
+        if taken is None:
+            self.claims[(claim.scope, claim.key)] = claim.fingerprint
+            return
+        if taken != claim.fingerprint:
+            raise KeyTakenError(KeyClaim(KeyState.MISMATCH))
+        response = self.receipts.get((claim.scope, claim.key))
+        raise KeyTakenError(KeyClaim(KeyState.IN_FLIGHT if response is None else KeyState.REPLAY, response))
 
     async def accept(
         self, job: Job, outbox: OutboxMessage | None, receipt: IdempotencyReceipt[Job] | None = None

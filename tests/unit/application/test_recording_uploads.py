@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
@@ -14,7 +15,7 @@ from tests.unit.application.pipeline_world import OWNER, World
 
 from application.analysis.uploads import INLINE_INSPECT_MAX_BYTES, RecordingUploads, recording_key
 from application.ports.audio import InspectedAudio
-from application.ports.idempotency import StoredResponse
+from application.ports.idempotency import KeyClaimRequest, KeyState, KeyTakenError, StoredResponse
 from application.ports.job_intake import IntakeReference, ReuseQuery
 from application.ports.storage import StoredObject
 from domain.accounts import Principal, Role
@@ -100,10 +101,12 @@ async def test_the_recording_is_written_while_the_reference_is_read(
         await reading.wait()
         return await put(key, data, content_type)
 
-    async def read_meanwhile(item_id: UUID, reuse: ReuseQuery | None = None) -> IntakeReference | None:
+    async def read_meanwhile(
+        item_id: UUID, reuse: ReuseQuery | None = None, claim: KeyClaimRequest | None = None
+    ) -> IntakeReference | None:
         reading.set()
         await writing.wait()
-        return await reference(item_id, reuse)
+        return await reference(item_id, reuse, claim)
 
     monkeypatch.setattr(world.storage, "put", put_meanwhile)
     monkeypatch.setattr(world.intake, "reference", read_meanwhile)
@@ -268,12 +271,69 @@ async def test_another_users_job_cannot_be_submitted(world: World, uploads: Reco
 
 
 class Receipt:
-    """What the HTTP layer hands the use case for an Idempotency-Key: the response to store."""
+    """What the HTTP layer hands the use case for an Idempotency-Key: the response to store, and the
+    key's claim when the use case is to make it."""
 
     scope, key = "user", "take-1"
 
+    def __init__(self, fingerprint: str | None = None) -> None:
+        self.pending_claim = (
+            KeyClaimRequest(self.scope, self.key, fingerprint, datetime.now(UTC), timedelta(hours=24))
+            if fingerprint is not None
+            else None
+        )
+        self.made: list[str] = []
+
+    def claimed(self) -> None:
+        self.made.append(self.key)
+
     def response(self, created: Job) -> StoredResponse:
         return StoredResponse(202, str(created.id).encode(), {"Location": f"/v1/jobs/{created.id}"})
+
+
+async def test_a_pending_claim_is_made_by_the_reference_read_before_anything_is_written(
+    world: World, uploads: RecordingUploads
+) -> None:
+    receipt = Receipt(fingerprint="payload-1")
+
+    job = await uploads.upload(OWNER, ReferenceKind.TOKEN, world.add_token(), TAKE, receipt=receipt)
+
+    assert world.intake.claims == {("user", "take-1"): "payload-1"}
+    assert receipt.made == ["take-1"]
+    assert world.intake.receipts == {("user", "take-1"): receipt.response(job)}
+
+
+@pytest.mark.parametrize(
+    ("fingerprint", "state"), [("payload-1", KeyState.REPLAY), ("payload-2", KeyState.MISMATCH)]
+)
+async def test_a_key_found_taken_stores_nothing_and_says_why(
+    world: World, uploads: RecordingUploads, fingerprint: str, state: KeyState
+) -> None:
+    token = world.add_token()
+    first = await uploads.upload(OWNER, ReferenceKind.TOKEN, token, TAKE, receipt=Receipt("payload-1"))
+    jobs, objects = dict(world.tables.jobs), dict(world.storage.objects)
+    retry = Receipt(fingerprint)
+
+    with pytest.raises(KeyTakenError) as taken:
+        await uploads.upload(OWNER, ReferenceKind.TOKEN, token, TAKE, receipt=retry)
+
+    assert taken.value.claim.state is state
+    if state is KeyState.REPLAY:
+        assert taken.value.claim.response == retry.response(first)
+    assert retry.made == []
+    assert world.tables.jobs == jobs
+    assert world.storage.objects == objects  # the retry's recording was written, then deleted
+
+
+async def test_a_claim_made_before_the_upload_is_refused_is_reported_so_the_key_is_freed(
+    world: World, uploads: RecordingUploads
+) -> None:
+    receipt = Receipt(fingerprint="payload-1")
+
+    with pytest.raises(NotFoundError):
+        await uploads.upload(OWNER, ReferenceKind.SCRIPT, world.add_token(), TAKE, receipt=receipt)
+
+    assert receipt.made == ["take-1"]
 
 
 async def test_an_idempotency_keys_response_is_stored_with_the_job_in_one_commit(

@@ -279,7 +279,7 @@ def practice_item_controllers(
                 )  # fmt: skip
 
             return await idempotent_creation(
-                request, idempotency, principal, payload_sha256, create, job_accepted
+                request, idempotency, principal, payload_sha256, create, job_accepted, claim_in_create=True
             )
 
         @post(
