@@ -4,9 +4,12 @@ its pooled connections behave when the server drops them."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -18,6 +21,8 @@ from domain.analysis.jobs import RetryReason
 from domain.catalog import ReferenceKind
 from tests.support.full_system import free_port
 from tests.support.stub_analysis_server import StubAnalysisServer
+from tests.support.threaded_server import listening_socket, read_body, serve_in_thread, stop_serving
+from tests.support.tls import IssuedCertificates, issue_certificates
 
 CLIENT_TIMEOUT_SECONDS = 0.5
 # Only a guard against a dispatch that never returns (the test fails instead of hanging the suite).
@@ -275,3 +280,51 @@ async def test_a_restarted_server_is_reached_again_on_a_new_connection(
         await dispatcher.dispatch(_request())
 
     assert len({received.client_port for received in stub.requests}) == 2
+
+
+@pytest.fixture
+def https_server(tmp_path: Path) -> Iterator[tuple[str, IssuedCertificates, list[bytes]]]:
+    """An analysis server over TLS whose certificate a test authority signed: its URL, the certificates,
+    and the bodies it received."""
+    certificates = issue_certificates(tmp_path)
+    received: list[bytes] = []
+
+    async def accept(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        received.append(await read_body(receive))
+        await send({"type": "http.response.start", "status": 202, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    listener = listening_socket()
+    server, thread = serve_in_thread(
+        accept,
+        listener,
+        name="TLS analysis server",
+        ssl_certfile=str(certificates.certificate),
+        ssl_keyfile=str(certificates.key),
+    )
+    yield f"https://127.0.0.1:{listener.getsockname()[1]}", certificates, received
+    stop_serving(server, thread)
+
+
+async def test_a_server_whose_certificate_is_not_trusted_is_not_sent_the_request(
+    session: aiohttp.ClientSession, https_server: tuple[str, IssuedCertificates, list[bytes]]
+) -> None:
+    url, _, received = https_server
+
+    error = await _failure(HttpAnalysisDispatcher(session, url, url))
+
+    assert (error.retryable, error.cause, received) == (True, RetryReason.UNREACHABLE, [])
+
+
+async def test_a_server_with_a_trusted_certificate_is_reached_over_tls(
+    https_server: tuple[str, IssuedCertificates, list[bytes]],
+) -> None:
+    url, certificates, received = https_server
+    request = _request()
+
+    async with analysis_session(
+        timeout_seconds=CLIENT_TIMEOUT_SECONDS, tls=certificates.trusting_client()
+    ) as trusting:
+        await HttpAnalysisDispatcher(trusting, url, url).dispatch(request)
+
+    assert [json.loads(body)["job_id"] for body in received] == [str(request.job_id)]
