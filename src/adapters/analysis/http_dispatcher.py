@@ -36,8 +36,8 @@ def request_body(request: AnalysisRequest) -> bytes:
 
 
 def verified_tls() -> ssl.SSLContext:
-    """Certificates checked against the system's store (or the files OpenSSL's ``SSL_CERT_FILE`` and
-    ``SSL_CERT_DIR`` name) and certifi's bundle, which is what httpx's transport trusted."""
+    """Certificates checked against certifi's bundle (what httpx's transport trusted) and the system's
+    store (or the files OpenSSL's ``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` name)."""
     context = ssl.create_default_context()
     context.load_verify_locations(cafile=certifi.where())
     return context
