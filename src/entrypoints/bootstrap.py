@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 
-import httpx
+import aiohttp
 from redis.asyncio import Redis
 from saq import Queue
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from adapters.analysis.http_dispatcher import HttpAnalysisDispatcher
+from adapters.analysis.http_dispatcher import HttpAnalysisDispatcher, analysis_session
 from adapters.audio.decoding import PyAvAudioInspector
 from adapters.audio.reference_features import VoiceReferenceFeatures
 from adapters.audio.reference_processing import ReferenceAudioProcessor
@@ -151,7 +151,7 @@ class Container:
     event_fanout: RedisEventFanout
     queue: Queue
     relay_wakeups: RedisRelayWakeups
-    http: httpx.AsyncHTTPTransport
+    http: aiohttp.ClientSession
     idempotency: IdempotencyStore
     uploads: RecordingUploads
     resumable_uploads: ResumableUploads
@@ -176,7 +176,7 @@ class Container:
         """Release every resource; one failing (say, Redis already gone) does not keep the rest open."""
         closers: list[Callable[[], Awaitable[object]]] = [
             self.event_fanout.close,
-            self.http.aclose,
+            self.http.close,
             self.queue.disconnect,
             self.redis.aclose,
             self.engine.dispose,
@@ -219,10 +219,9 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
 
     queue = build_queue(settings.redis_url, settings.queue_name)
     relay_wakeups = RedisRelayWakeups(event_fanout, settings.queue_name)
-    http = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
+    http = analysis_session(timeout_seconds=settings.analysis_dispatch_timeout_seconds)
     dispatcher = HttpAnalysisDispatcher(
         http,
-        httpx.Timeout(settings.analysis_dispatch_timeout_seconds, connect=3.0),
         settings.analysis_token_server_url,
         settings.analysis_script_server_url,
         settings.analysis_server_auth_token,

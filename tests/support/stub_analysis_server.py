@@ -53,6 +53,7 @@ class ReceivedRequest:
     job_id: str
     headers: dict[str, str]
     body: dict[str, Any]
+    client_port: int  # the connection it came on: the same port for requests on a reused connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,9 +178,10 @@ class StubAnalysisServer:
         async def analyses(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
             body = json.loads(await request.body())
             job_id = str(body.get("job_id"))
+            client_port = request.client.port if request.client else 0
             with self._lock:
                 self._deliveries[job_id] += 1
-                self._requests.append(ReceivedRequest(job_id, dict(request.headers), body))
+                self._requests.append(ReceivedRequest(job_id, dict(request.headers), body, client_port))
                 answer = self._scripted.popleft() if self._scripted else self._default_answer
                 delay = self._delay
             if delay:

@@ -48,7 +48,7 @@ class PipelineSettings:
 
     @property
     def dispatch_budget(self) -> timedelta:
-        """The whole of one dispatch, request to answer (httpx's timeouts are per phase). The rest of
+        """The whole of one dispatch, request to answer (the HTTP client's timeouts are per phase). The rest of
         the lease records the outcome before another relay may claim the row."""
         return self.relay_lease * 0.8
 
