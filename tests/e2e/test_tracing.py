@@ -57,15 +57,25 @@ class TracedUpload:
 
 
 def _completed_webhook_published(job_id: str) -> Callable[[list[ReceivedSpan]], bool]:
-    """The completed event's publish and the worker's dispatch are both in: each process exports its
-    spans on its own schedule, so the API's can reach the collector before the worker's."""
+    """The completed event's publish, the worker's dispatch and the analysis server's sending of the
+    completed webhook are all in: each process exports its spans on its own schedule, so the API's can
+    reach the collector before the others' (the sending's span ends with the API's answer to it)."""
 
     def found(spans: list[ReceivedSpan]) -> bool:
         of_the_job = [span for span in spans if span.attributes.get("job.id") == job_id]
-        return any(
-            span.name == "events.publish" and span.attributes.get("event.type") == "completed"
-            for span in of_the_job
-        ) and any(span.service == WORKER and span.name == "analysis.dispatch" for span in of_the_job)
+        return (
+            any(
+                span.name == "events.publish" and span.attributes.get("event.type") == "completed"
+                for span in of_the_job
+            )
+            and any(span.service == WORKER and span.name == "analysis.dispatch" for span in of_the_job)
+            and any(
+                span.service == ANALYSIS
+                and span.name == "webhook.send"
+                and span.attributes.get("webhook.type") == "analysis.completed"
+                for span in of_the_job
+            )
+        )
 
     return found
 
