@@ -182,11 +182,14 @@ class OutboxRelay:
         self._clock = clock
         self._settings = settings
         self._slots = asyncio.Semaphore(concurrency)
+        # Claims taking the free slots for their rows right now (dispatch_due): while one does, every
+        # slot may look taken without any claim being held back.
+        self._reserving = 0
         self._settlements = _Settlements(
             self._settle,
             settings.relay_mark_window.total_seconds(),
             max_batch=concurrency,
-            starved=self._slots.locked,
+            starved=self._starved,
         )
         self._deadlines = {kind: settings.deadline(kind) for kind in ReferenceKind}
 
@@ -227,14 +230,16 @@ class OutboxRelay:
         if wait_for_slot:
             await self._acquire_slot()
             held = 1
-        while held < limit and not self._slots.locked():
-            await self._slots.acquire()  # returns at once: a slot is free
-            held += 1
         claimed: list[ClaimedDispatch] = []
+        self._reserving += 1
         try:
+            while held < limit and not self._slots.locked():
+                await self._slots.acquire()  # returns at once: a slot is free
+                held += 1
             if held:
                 claimed = await self._claim(held)
         finally:
+            self._reserving -= 1
             for _ in range(held - len(claimed)):
                 self._slots.release()
         outcomes = asyncio.gather(*(self._deliver_and_release(work) for work in claimed))
@@ -243,9 +248,15 @@ class OutboxRelay:
     async def _acquire_slot(self) -> None:
         """A free slot, or the first one freed; marks waiting in their window hold slots, so they are
         written at once rather than making the claim wait for them."""
-        if self._slots.locked():
+        if self._starved():
             self._settlements.write_now()
         await self._slots.acquire()
+
+    def _starved(self) -> bool:
+        """No slot is free because dispatches in flight and marks waiting in their window hold them all;
+        a claim holding the free ones for the rows it is claiming is not that (it gives back what it
+        does not claim), and a mark arriving meanwhile must not cut its batch's window short for it."""
+        return self._slots.locked() and not self._reserving
 
     async def _claim(self, limit: int, message_id: UUID | None = None) -> list[ClaimedDispatch]:
         return await self._claims.claim_for_dispatch(

@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -506,6 +507,57 @@ async def test_marks_waiting_in_their_window_do_not_hold_back_a_claim_waiting_fo
     async with asyncio.timeout(5):
         await relay.flush_marks()  # the last one's mark waits its window: a slot is free again
         assert (await in_flight).outcome == "sent"
+
+
+class GatedClaims:
+    """The world's claims, held at a gate once ``gated``: a claim in progress, for as long as a test wants."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.gated = False
+        self.entered = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def claim_for_dispatch(self, *args: Any) -> Any:
+        if self.gated:
+            self.entered.set()
+            await self.gate.wait()
+        return await self._inner.claim_for_dispatch(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+async def test_a_claim_holding_the_free_slots_does_not_cut_a_waiting_marks_window_short(
+    world: World,
+) -> None:
+    (_, first), (held_job, held) = [await world.queue_job() for _ in range(2)]
+    dispatcher = HeldDispatcher(held_job)
+    claims = GatedClaims(world.database)
+    settings = replace(world.settings, relay_mark_window=timedelta(seconds=60))
+    relay = OutboxRelay(
+        world.database, claims, world.storage, dispatcher, world.clock, settings, concurrency=4
+    )
+    marked = asyncio.create_task(relay.relay(first))
+    await dispatcher.until_sent(1)  # its mark waits in the window
+    in_flight = asyncio.create_task(relay.relay(held))
+    await dispatcher.until_sent(2)
+    claims.gated = True
+    sweeping = asyncio.create_task(relay.dispatch_due(10, wait_for_slot=False))
+    async with asyncio.timeout(5):
+        await claims.entered.wait()  # the claim holds the two free slots: none looks free
+
+    dispatcher.release.set()  # the second request ends and its mark joins the first's
+    await asyncio.sleep(0.05)
+
+    assert world.message(first).sent_at is None
+    assert world.message(held).sent_at is None
+    claims.gate.set()
+    async with asyncio.timeout(5):
+        assert (await sweeping).claimed == 0
+        await relay.flush_marks()
+        assert [(await marked).outcome, (await in_flight).outcome] == ["sent", "sent"]
+    assert world.message(first).sent_at == NOW
 
 
 class SpanLog:
