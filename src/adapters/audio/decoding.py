@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from adapters.audio.wav import canonical_wav_seconds
 from application.ports.audio import InspectedAudio
 from domain.audio import (
     AudioFormat,
@@ -115,7 +116,10 @@ def probe_duration(data: bytes, stop_after: float = math.inf) -> float:
 
 
 class PyAvAudioInspector:
-    """Checks size, then format, then decodability, then duration; the first failure is raised."""
+    """Checks size, then format, then decodability, then duration; the first failure is raised.
+
+    A canonical PCM or float WAV is measured from its header (``canonical_wav_seconds``: for such a file
+    FFmpeg's decoding can only count the same sample frames); every other file is decoded with PyAV."""
 
     def inspect(self, data: bytes, limits: AudioLimits) -> InspectedAudio:
         if len(data) > limits.max_bytes:
@@ -123,7 +127,9 @@ class PyAvAudioInspector:
         audio_format = sniff_audio_format(data)
         if audio_format is None:
             raise UnsupportedAudioFormatError()
-        seconds = probe_duration(data, stop_after=limits.max_seconds)
+        seconds = canonical_wav_seconds(data) if audio_format is AudioFormat.WAV else None
+        if seconds is None:
+            seconds = probe_duration(data, stop_after=limits.max_seconds)
         if seconds > limits.max_seconds:
             raise AudioTooLongError(limits.max_seconds, seconds)
         if seconds < limits.min_seconds:
