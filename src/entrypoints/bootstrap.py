@@ -33,6 +33,7 @@ from adapters.probes import PostgresProbe, RedisProbe, StorageProbe
 from adapters.queue.relay_wakeups import RedisRelayWakeups
 from adapters.queue.saq_relay import build_queue
 from adapters.ratelimit.redis_gcra import RedisRateLimiter
+from adapters.redis_pipelining import RedisAutoPipeline
 from adapters.security.passwords import Argon2PasswordHasher
 from adapters.security.tokens import JwtAccessTokenIssuer, JwtStreamTickets
 from adapters.storage.local import LocalObjectStorage
@@ -148,6 +149,7 @@ class Container:
     bookmarks: Bookmarks
     readiness: Readiness
     pipeline: PipelineSettings
+    redis_calls: RedisAutoPipeline
     event_fanout: RedisEventFanout
     queue: Queue
     relay_wakeups: RedisRelayWakeups
@@ -176,6 +178,7 @@ class Container:
         """Release every resource; one failing (say, Redis already gone) does not keep the rest open."""
         closers: list[Callable[[], Awaitable[object]]] = [
             self.event_fanout.close,
+            self.redis_calls.close,
             self.http.close,
             self.queue.disconnect,
             self.redis.aclose,
@@ -210,7 +213,10 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         max_bytes=settings.reference_max_bytes, max_seconds=settings.reference_max_seconds
     )
     pipeline = pipeline_settings(settings)
-    event_fanout = RedisEventFanout(redis)
+    # One auto-pipeline for the process's small Redis calls (publishes, rate-limit scripts): concurrent
+    # requests' calls share round trips.
+    redis_calls = RedisAutoPipeline(redis)
+    event_fanout = RedisEventFanout(redis, pipeline=redis_calls)
     publisher = RedisJobEventPublisher(event_fanout)
     outbox_claims = SqlaOutboxClaims(claims_engine, publisher)
 
@@ -263,6 +269,7 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         bookmarks=Bookmarks(uow, clock),
         readiness=Readiness([PostgresProbe(engine), RedisProbe(redis), StorageProbe(storage)]),
         pipeline=pipeline,
+        redis_calls=redis_calls,
         event_fanout=event_fanout,
         queue=queue,
         relay_wakeups=relay_wakeups,
@@ -288,7 +295,7 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         relay=OutboxRelay(uow, outbox_claims, storage, dispatcher, clock, pipeline),
         housekeeping=Housekeeping(uow, storage, idempotency, clock, pipeline),
         pipeline_statistics=PipelineStatistics(uow, clock),
-        rate_limiter=RedisRateLimiter(redis),
+        rate_limiter=RedisRateLimiter(redis, pipeline=redis_calls),
         publisher=publisher,
         catalog_pages=catalog_pages,
         reference_audio=reference_audio,

@@ -2,7 +2,7 @@
 
 One channel per job (``job:<id>``) and one per user (``user:<id>``, every event of their jobs, for
 their feed). A publish of any number of events is one Redis round trip (a pipeline of PUBLISHes),
-shared with the publishes other requests make meanwhile (``PublishQueue``). A
+shared with the Redis calls other requests make meanwhile (``RedisAutoPipeline``). A
 process holds one pub/sub connection and one reader task, opened at its first subscription; the reader
 decodes each message once and hands the same event to every local subscriber of its channel. A
 subscriber costs a bounded queue and a set entry, no task. History and catch-up stay in Postgres.
@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from adapters.redis_pipelining import RedisAutoPipeline
 from application.ports.analysis import LiveEventsUnavailableError
 from domain.analysis.jobs import EventType, JobEvent
 from shared_kernel import tracing
@@ -147,84 +148,6 @@ class LocalSubscriber(Generic[T]):
         return self._messages.popleft() if self._messages else None
 
 
-class PublishQueue:
-    """Publishes from concurrent callers, sent in one pipeline per round trip (the idea of Redis clients'
-    auto-pipelining): while one pipeline is out, what callers publish meanwhile waits and goes out
-    together in the next.
-
-    Every upload and webhook publishes after its commit, and each pipeline cost its caller the
-    client's per-round-trip work (a pooled connection taken and given back, the commands packed, a
-    socket write, the replies parsed) and Redis a read and a write; under load the API spent a tenth
-    of its CPU there. A lone publish still goes out at once, in the event loop's next turn.
-
-    Messages go out in the order they were published, pipelines one after the other, so what a caller
-    publishes after another publish has returned still arrives after it. A caller that gave up (its
-    timeout, its cancellation) before its messages went out has them dropped: a late event would only
-    repeat what the streams have caught up on meanwhile.
-    """
-
-    def __init__(self, redis: Redis) -> None:
-        self._redis = redis
-        self._waiting: list[tuple[list[tuple[str, bytes]], asyncio.Future[None]]] = []
-        self._sending: asyncio.Task[None] | None = None
-
-    async def publish(self, messages: list[tuple[str, bytes]]) -> None:
-        if not messages:
-            return
-        loop = asyncio.get_running_loop()
-        sent = loop.create_future()
-        self._waiting.append((messages, sent))
-        if self._sending is None:
-            self._sending = loop.create_task(self._send_waiting(), name="redis-publishes")
-        async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
-            await sent  # cancelled with its caller, so its messages are dropped if not yet sent
-
-    async def _send_waiting(self) -> None:
-        try:
-            while self._waiting:
-                batch = [(messages, sent) for messages, sent in self._waiting if not sent.done()]
-                self._waiting = []
-                if batch:
-                    await self._send(batch)
-        finally:
-            self._sending = None
-            _fail(self._waiting)  # only when stopped: the loop above sends all
-            self._waiting = []
-
-    async def _send(self, batch: list[tuple[list[tuple[str, bytes]], asyncio.Future[None]]]) -> None:
-        try:
-            async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for messages, _ in batch:
-                        for channel, payload in messages:
-                            pipe.publish(channel, payload)
-                    await pipe.execute()
-        except Exception as error:
-            _fail(batch, error)
-        except BaseException:
-            _fail(batch)
-            raise
-        else:
-            for _, sent in batch:
-                if not sent.done():
-                    sent.set_result(None)
-
-    async def close(self) -> None:
-        if self._sending is not None:
-            await _stop(self._sending)
-        self._sending = None  # also when it was stopped before it ever ran
-        _fail(self._waiting)
-        self._waiting = []
-
-
-def _fail(
-    batch: list[tuple[list[tuple[str, bytes]], asyncio.Future[None]]], error: Exception | None = None
-) -> None:
-    for _, sent in batch:
-        if not sent.done():
-            sent.set_exception(error or ConnectionError("the Redis publisher was closed"))
-
-
 class RedisEventFanout:
     """This process's share of Redis pub/sub: channels subscribed while a local subscriber wants them.
 
@@ -233,7 +156,11 @@ class RedisEventFanout:
     the channels joined meanwhile.
     """
 
-    def __init__(self, redis: Redis, backlog: int = SUBSCRIBER_BACKLOG) -> None:
+    def __init__(
+        self, redis: Redis, backlog: int = SUBSCRIBER_BACKLOG, pipeline: RedisAutoPipeline | None = None
+    ) -> None:
+        """``pipeline``: the process's shared auto-pipeline, closed by its owner; without one the fanout
+        makes and closes its own."""
         self._redis = redis
         self._backlog = backlog
         self._local: dict[str, set[LocalSubscriber[Any]]] = {}
@@ -247,7 +174,8 @@ class RedisEventFanout:
         self._starting = asyncio.Lock()
         self._pubsub: PubSub | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._publishing = PublishQueue(redis)
+        self._owns_pipeline = pipeline is None
+        self._publishing = RedisAutoPipeline(redis) if pipeline is None else pipeline
         # Cleared from a failed read until redis-py has reconnected (and subscribed again).
         self._connected = asyncio.Event()
         self._connected.set()
@@ -273,8 +201,12 @@ class RedisEventFanout:
     async def publish(self, messages: list[tuple[str, bytes]]) -> None:
         """Publish each (channel, payload), in order, after every message published before; raise
         ``TimeoutError`` when Redis has not taken them within PUBLISH_TIMEOUT_SECONDS (see
-        ``PublishQueue``: concurrent publishes share a round trip)."""
-        await self._publishing.publish(messages)
+        ``RedisAutoPipeline``: concurrent calls share a round trip; a publish that timed out before
+        its round trip is dropped)."""
+        if not messages:
+            return
+        async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
+            await self._publishing.execute([("PUBLISH", channel, payload) for channel, payload in messages])
 
     async def join(self, channel: str) -> LocalSubscriber[JobEvent]:
         """A subscriber of ``channel``, once Redis has been asked to send it this channel's messages.
@@ -319,7 +251,8 @@ class RedisEventFanout:
             self._changed.set()
 
     async def close(self) -> None:
-        await self._publishing.close()
+        if self._owns_pipeline:
+            await self._publishing.close()
         for task in self._tasks:
             await _stop(task)
         self._tasks = []

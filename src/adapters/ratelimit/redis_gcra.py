@@ -14,7 +14,9 @@ import math
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
+
+from adapters.redis_pipelining import RedisAutoPipeline
 
 _GCRA = """
 local interval = tonumber(ARGV[1])
@@ -50,11 +52,21 @@ class RateDecision:
 
 
 class RedisRateLimiter:
-    def __init__(self, redis: Redis, prefix: str = "ratelimit", timeout_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str = "ratelimit",
+        timeout_seconds: float = 0.5,
+        pipeline: RedisAutoPipeline | None = None,
+    ) -> None:
+        """``pipeline``: the process's shared auto-pipeline, so a hit shares its round trip with the
+        Redis calls other requests make meanwhile (``EVALSHA`` there; a Redis that lost the script gets
+        it loaded once by a direct call)."""
         self._redis = redis
         self._prefix = prefix
         self._timeout = timeout_seconds
         self._script = redis.register_script(_GCRA)
+        self._pipeline = pipeline
 
     def key(self, scope: str, subject: str) -> str:
         """Subjects (emails, addresses) are hashed: the keys name no person."""
@@ -66,9 +78,19 @@ class RedisRateLimiter:
         interval_ms = max(1, math.ceil(period_seconds * 1000 / count))
         try:
             async with asyncio.timeout(self._timeout):
-                allowed, wait_ms, remaining = await self._script(
-                    keys=[self.key(scope, subject)], args=[interval_ms, count]
-                )
+                allowed, wait_ms, remaining = await self._run(self.key(scope, subject), interval_ms, count)
         except (TimeoutError, OSError, RedisError) as error:
             raise RateLimiterUnavailableError(str(error) or type(error).__name__) from error
         return RateDecision(bool(allowed), int(wait_ms) / 1000, int(remaining))
+
+    async def _run(self, key: str, interval_ms: int, count: int) -> list[int]:
+        if self._pipeline is not None:
+            try:
+                (reply,) = await self._pipeline.execute(
+                    [("EVALSHA", self._script.sha, 1, key, interval_ms, count)]
+                )
+            except NoScriptError:
+                pass  # a restarted or flushed Redis: the direct call below loads it again
+            else:
+                return list(reply)
+        return list(await self._script(keys=[key], args=[interval_ms, count]))

@@ -1,4 +1,5 @@
-"""The GCRA limiter against real Redis: shared budgets, refills, and what happens when Redis is gone."""
+"""The GCRA limiter against real Redis: shared budgets, refills, and what happens when Redis is gone; each
+behaviour both with the script called directly and through the process's shared auto-pipeline."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
+from adapters.ratelimit import redis_gcra
 from adapters.ratelimit.redis_gcra import RateDecision, RateLimiterUnavailableError, RedisRateLimiter
+from adapters.redis_pipelining import RedisAutoPipeline
 
 DEAD_REDIS_URL = "redis://127.0.0.1:1/0"
 
@@ -19,9 +22,21 @@ def prefix() -> str:
     return f"test-ratelimit-{uuid.uuid4().hex}"
 
 
+@pytest.fixture(params=["direct", "auto-pipelined"])
+async def pipeline(request: pytest.FixtureRequest, redis: Redis) -> AsyncIterator[RedisAutoPipeline | None]:
+    if request.param == "direct":
+        yield None
+        return
+    shared = RedisAutoPipeline(redis)
+    yield shared
+    await shared.close()
+
+
 @pytest.fixture
-async def limiter(redis: Redis, prefix: str) -> AsyncIterator[RedisRateLimiter]:
-    yield RedisRateLimiter(redis, prefix=prefix)
+async def limiter(
+    redis: Redis, prefix: str, pipeline: RedisAutoPipeline | None
+) -> AsyncIterator[RedisRateLimiter]:
+    yield RedisRateLimiter(redis, prefix=prefix, pipeline=pipeline)
     keys = [key async for key in redis.scan_iter(f"{prefix}:*")]
     if keys:
         await redis.delete(*keys)
@@ -68,7 +83,7 @@ async def test_scopes_have_budgets_of_their_own(limiter: RedisRateLimiter) -> No
 async def test_two_limiters_on_one_redis_share_the_budget(
     redis: Redis, prefix: str, limiter: RedisRateLimiter
 ) -> None:
-    other_instance = RedisRateLimiter(redis, prefix=prefix)
+    other_instance = RedisRateLimiter(redis, prefix=prefix)  # another process, calling directly
     await hits(limiter, 3)
     assert not (await other_instance.hit("login", "ada", 3, 60)).allowed
 
@@ -101,10 +116,33 @@ async def test_keys_expire_once_the_budget_is_whole_again(
     assert 0 < ttl_ms <= 20_000
 
 
-async def test_an_unreachable_redis_is_reported_as_unavailable() -> None:
+@pytest.mark.parametrize("pipelined", [False, True])
+async def test_an_unreachable_redis_is_reported_as_unavailable(pipelined: bool) -> None:
     dead = Redis.from_url(DEAD_REDIS_URL, socket_connect_timeout=0.2)
+    shared = RedisAutoPipeline(dead) if pipelined else None
     try:
         with pytest.raises(RateLimiterUnavailableError):
-            await RedisRateLimiter(dead).hit("login", "ada", 3, 60)
+            await RedisRateLimiter(dead, pipeline=shared).hit("login", "ada", 3, 60)
     finally:
+        if shared is not None:
+            await shared.close()
         await dead.aclose()
+
+
+async def test_a_redis_without_the_script_gets_it_loaded_and_the_hit_counts(
+    redis: Redis, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A script no Redis has seen (a restarted or flushed Redis has lost the real one): EVALSHA through
+    # the pipeline is refused with NOSCRIPT, so the hit loads it by a direct call.
+    monkeypatch.setattr(redis_gcra, "_GCRA", f"{redis_gcra._GCRA}\n-- {uuid.uuid4()}")
+    shared = RedisAutoPipeline(redis)
+    limiter = RedisRateLimiter(redis, prefix=prefix, pipeline=shared)
+    sha = limiter._script.sha
+    try:
+        assert await redis.script_exists(sha) == [False]
+        assert [decision.remaining for decision in await hits(limiter, 4)][:3] == [2, 1, 0]
+        assert await redis.script_exists(sha) == [True]
+        assert not (await limiter.hit("login", "ada", 3, 60)).allowed
+    finally:
+        await shared.close()
+        await redis.delete(limiter.key("login", "ada"))

@@ -1,5 +1,6 @@
-"""PublishQueue on a stand-in for redis-py's pipeline: concurrent publishes share round trips, in order;
-a caller that gave up has its messages dropped; a failed round trip fails every caller in it."""
+"""RedisAutoPipeline on a stand-in for redis-py's pipeline: concurrent calls share round trips, in order;
+a caller that gave up has its commands dropped; a failed round trip fails every caller in it, a refused
+command only its own caller."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import asyncio
 from typing import Any
 
 import pytest
+from redis.exceptions import NoScriptError
 
-from adapters.events import redis_fanout
-from adapters.events.redis_fanout import PublishQueue
+from adapters import redis_pipelining
+from adapters.redis_pipelining import RedisAutoPipeline
 
 
 class _Pipeline:
@@ -23,15 +25,17 @@ class _Pipeline:
     async def __aexit__(self, *_: object) -> None:
         return None
 
-    def publish(self, channel: str, payload: bytes) -> None:
+    def execute_command(self, name: str, channel: str, payload: bytes) -> None:
+        assert name == "PUBLISH"
         self._messages.append((channel, payload))
 
-    async def execute(self) -> list[int]:
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        assert raise_on_error is False  # a refused command fails its own caller, not the round trip
         await self._redis.gate.wait()
         if self._redis.error is not None:
             raise self._redis.error
         self._redis.round_trips.append(self._messages)
-        return [1] * len(self._messages)
+        return [NoScriptError("refused") if payload == b"refuse" else 1 for _, payload in self._messages]
 
 
 class _Redis:
@@ -48,8 +52,21 @@ class _Redis:
         return _Pipeline(self)
 
 
-def _queue(redis: _Redis) -> PublishQueue:
-    return PublishQueue(redis)  # type: ignore[arg-type]  # the stand-in has the two methods used
+class _Queue:
+    """Publishes through the auto-pipeline, as the event fanout does."""
+
+    def __init__(self, redis: _Redis) -> None:
+        self.pipeline = RedisAutoPipeline(redis)  # type: ignore[arg-type]  # the stand-in has what is used
+
+    async def publish(self, messages: list[tuple[str, bytes]]) -> list[Any]:
+        return await self.pipeline.execute([("PUBLISH", channel, payload) for channel, payload in messages])
+
+    async def close(self) -> None:
+        await self.pipeline.close()
+
+
+def _queue(redis: _Redis) -> _Queue:
+    return _Queue(redis)
 
 
 async def test_publishes_made_while_a_round_trip_is_out_go_together_in_the_next_in_order() -> None:
@@ -107,16 +124,34 @@ async def test_a_caller_that_gave_up_before_its_round_trip_has_its_messages_drop
     assert redis.round_trips == [[("a", b"held")], [("a", b"next")]]
 
 
-async def test_a_caller_waiting_longer_than_the_publish_timeout_gets_timeout_error(
+async def test_a_round_trip_longer_than_its_timeout_fails_its_callers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(redis_fanout, "PUBLISH_TIMEOUT_SECONDS", 0.05)
+    monkeypatch.setattr(redis_pipelining, "ROUND_TRIP_TIMEOUT_SECONDS", 0.05)
     redis = _Redis()
     queue = _queue(redis)
     redis.gate.clear()
 
     with pytest.raises(TimeoutError):
         await queue.publish([("a", b"1")])
+
+
+async def test_a_refused_command_fails_its_own_caller_only() -> None:
+    redis = _Redis()
+    queue = _queue(redis)
+    redis.gate.clear()
+    first = asyncio.create_task(queue.publish([("a", b"1")]))
+    await asyncio.sleep(0)
+    refused = asyncio.create_task(queue.publish([("a", b"2"), ("a", b"refuse")]))
+    fine = asyncio.create_task(queue.publish([("a", b"3"), ("b", b"3")]))
+    await asyncio.sleep(0)
+    redis.gate.set()
+
+    assert await first == [1]
+    with pytest.raises(NoScriptError):
+        await refused
+    assert await fine == [1, 1]
+    assert len(redis.round_trips) == 2
 
 
 async def test_a_failed_round_trip_fails_every_caller_in_it_and_the_next_one_is_sent() -> None:
