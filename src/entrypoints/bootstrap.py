@@ -218,7 +218,7 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         return SqlaUnitOfWork(session_factory, publisher)
 
     queue = build_queue(settings.redis_url, settings.queue_name)
-    relay_wakeups = RedisRelayWakeups(event_fanout, settings.queue_name)
+    relay_wakeups = RedisRelayWakeups(event_fanout, settings.queue_name, redis)
     http = analysis_session(timeout_seconds=settings.analysis_dispatch_timeout_seconds)
     dispatcher = HttpAnalysisDispatcher(
         http,
