@@ -43,6 +43,16 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connec
     is one round trip; none starts a transaction SQLAlchemy would have to end. A connection found
     closed after an error is discarded rather than returned to the pool."""
     proxied = await engine.raw_connection()
+    try:
+        async with _discarded_if_closed(proxied) as connection:
+            yield connection
+    finally:
+        await greenlet_spawn(proxied.close)
+
+
+@asynccontextmanager
+async def _discarded_if_closed(proxied: PoolProxiedConnection) -> AsyncIterator[asyncpg.Connection]:
+    """The asyncpg connection of ``proxied``; after an error, invalidated when it is found closed."""
     connection = proxied.driver_connection
     try:
         yield connection
@@ -57,8 +67,6 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connec
         if connection is None or connection.is_closed():
             await greenlet_spawn(proxied.invalidate)
         raise
-    finally:
-        await greenlet_spawn(proxied.close)
 
 
 class HeldConnections:
@@ -79,22 +87,13 @@ class HeldConnections:
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
         proxied = await self._take()
-        connection = proxied.driver_connection
         try:
-            yield connection
-        except asyncpg.InterfaceError as error:
-            if connection is None or connection.is_closed():
-                await greenlet_spawn(proxied.invalidate)
-                raise asyncpg.ConnectionDoesNotExistError("the database closed the connection") from error
-            await greenlet_spawn(proxied.close)
-            raise
+            async with _discarded_if_closed(proxied) as connection:
+                yield connection
         except BaseException:
-            if connection is None or connection.is_closed():
-                await greenlet_spawn(proxied.invalidate)
-            else:
-                # A statement cut short (cancelled, timed out) may leave the connection busy: the pool
-                # resets it.
-                await greenlet_spawn(proxied.close)
+            # Discarded when closed; otherwise a statement cut short (cancelled, timed out) may have
+            # left it busy, and the pool resets it.
+            await greenlet_spawn(proxied.close)
             raise
         if connection is not None and len(self._idle) < self._keep and not connection.is_closed():
             self._idle.append(proxied)
