@@ -19,7 +19,7 @@ from saq import CronJob, Worker
 from saq.types import Context
 
 from adapters.outages import unavailable_dependency
-from adapters.queue.relay_wakeups import RedisRelayWakeups, RelayWakeupSubscription
+from adapters.queue.relay_wakeups import RedisRelayWakeups, WakeupSubscription
 from adapters.queue.saq_relay import RELAY_FUNCTION
 from application.analysis.maintenance import Housekeeping
 from application.analysis.relay import OutboxRelay, RelayOutcome
@@ -218,7 +218,7 @@ class RelayWakeLoop:
 
     async def _run(self) -> None:
         failures = 0
-        subscription: RelayWakeupSubscription | None = None
+        subscription: WakeupSubscription | None = None
         try:
             while not self._stopping.is_set():
                 try:
@@ -228,6 +228,9 @@ class RelayWakeLoop:
                     failures = 0
                 except Exception as error:
                     failures += 1
+                    if subscription is not None and subscription.lost:
+                        subscription.close()
+                        subscription = None  # subscribed again on a new connection
                     wait = min(self._poll * 2.0**failures, MAX_FAILURE_BACKOFF_SECONDS)
                     logger.warning(
                         "relay wake-ups wait for a dependency",
@@ -240,7 +243,7 @@ class RelayWakeLoop:
             if subscription is not None:
                 subscription.close()
 
-    async def _claim_while_due(self, subscription: RelayWakeupSubscription) -> None:
+    async def _claim_while_due(self, subscription: WakeupSubscription) -> None:
         """Wait for a wake-up, then claim; after a full batch, claim again at once."""
         if not await subscription.wait(self._poll):
             return

@@ -34,7 +34,7 @@ from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
 
-from adapters.persistence.connections import driver_connection
+from adapters.persistence.connections import HeldConnections
 from adapters.persistence.dispatch_marks import mark_dispatched
 from adapters.persistence.lease_holders import HELD, ORPHANED, LeaseHolder
 from adapters.persistence.mappers import reference_audio_from_row
@@ -661,6 +661,7 @@ class SqlaOutboxClaims:
         self._engine = engine
         self._publisher = publisher
         self._holder = LeaseHolder(engine)
+        self._claiming = HeldConnections(engine)
 
     async def claim_for_dispatch(
         self, now: datetime, lease: timedelta, limit: int, message_id: UUID | None = None
@@ -671,7 +672,7 @@ class SqlaOutboxClaims:
         if message_id is not None:
             parameters["message_id"] = message_id
         statement = _CLAIM_DUE if message_id is None else _CLAIM_ONE
-        async with driver_connection(self._engine) as connection:
+        async with self._claiming.connection() as connection:
             records = await connection.fetch(statement.sql, *statement.arguments(parameters))
         rows = [_RecordColumns(record) for record in records]
         if any(row.leased_by is None for row in rows):
@@ -689,7 +690,9 @@ class SqlaOutboxClaims:
         await mark_dispatched(self._engine, self._publisher, last_errors, dispatched, now, deadlines)
 
     async def close(self) -> None:
-        """Release this process's holder lock (its leased rows then count as orphaned)."""
+        """Release this process's holder lock (its leased rows then count as orphaned), and the claims'
+        connections."""
+        await self._claiming.close()
         await self._holder.close()
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters.outages import unavailable_dependency
-from adapters.persistence.connections import discard_closed_connections, driver_connection
+from adapters.persistence.connections import HeldConnections, discard_closed_connections, driver_connection
 
 
 @pytest.fixture
@@ -85,3 +85,62 @@ async def _statement_after_the_server_ended_the_session(
                 break
             await asyncio.sleep(0.02)
         await connection.fetchval("SELECT 1")
+
+
+async def _held_pid(held: HeldConnections) -> int:
+    async with held.connection() as connection:
+        return int(await connection.fetchval("SELECT pg_backend_pid()"))
+
+
+async def test_held_connections_stay_checked_out_between_statements(pooled: AsyncEngine) -> None:
+    held = HeldConnections(pooled, keep=1)
+    first = await _held_pid(held)
+
+    assert pooled.pool.checkedout() == 1  # kept, not given back to the pool
+    assert await _held_pid(held) == first
+    await held.close()
+    assert pooled.pool.checkedout() == 0
+    assert await driver_connection_pid(pooled) == first  # given back, alive
+
+
+async def test_a_held_connection_the_server_closed_is_replaced(
+    pooled: AsyncEngine, engine: AsyncEngine
+) -> None:
+    held = HeldConnections(pooled, keep=1)
+    async with held.connection() as kept:
+        first = int(await kept.fetchval("SELECT pg_backend_pid()"))
+    async with engine.connect() as admin:
+        await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        await admin.commit()
+    for _ in range(100):
+        if kept.is_closed():
+            break
+        await asyncio.sleep(0.02)
+
+    second = await _held_pid(held)
+
+    assert second != first
+    assert pooled.pool.checkedout() == 1
+    await held.close()
+
+
+async def test_held_connections_beyond_the_kept_number_go_back_to_the_pool(clean_database: str) -> None:
+    engine = create_async_engine(clean_database, pool_size=2, max_overflow=0)
+    held = HeldConnections(engine, keep=1)
+    try:
+        async with held.connection(), held.connection():
+            assert engine.pool.checkedout() == 2
+        assert engine.pool.checkedout() == 1
+    finally:
+        await held.close()
+        await engine.dispose()
+
+
+async def test_a_held_statement_cut_short_gives_its_connection_back_to_the_pool(pooled: AsyncEngine) -> None:
+    held = HeldConnections(pooled, keep=1)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.1), held.connection() as connection:
+            await connection.execute("SELECT pg_sleep(5)")
+
+    assert pooled.pool.checkedout() == 0  # reset by the pool, not kept busy
+    assert await driver_connection_pid(pooled) > 0

@@ -181,8 +181,12 @@ async def test_a_full_sweep_batch_reports_a_backlog() -> None:
 class FakeSubscription:
     def __init__(self) -> None:
         self.pending: asyncio.Queue[None] = asyncio.Queue()
+        self.lost = False
+        self.closed = False
 
     async def wait(self, timeout_seconds: float) -> int:
+        if self.lost:
+            raise ConnectionError("the wake-up connection closed")
         try:
             async with asyncio.timeout(timeout_seconds):
                 await self.pending.get()
@@ -195,7 +199,7 @@ class FakeSubscription:
         return woken
 
     def close(self) -> None:
-        pass
+        self.closed = True
 
 
 class FakeWakeups:
@@ -205,11 +209,15 @@ class FakeWakeups:
         self.subscription = FakeSubscription()
         self._failures = failures
         self.attempts = 0
+        self.for_the_next = 0  # wake-ups that reach the next subscription as it is made
 
     async def subscribe(self) -> FakeSubscription:
         self.attempts += 1
         if self.attempts <= self._failures:
             raise ConnectionError("redis down")
+        if self.subscription.closed:
+            self.subscription = FakeSubscription()  # a new connection
+            self.wake(self.for_the_next)
         return self.subscription
 
     def wake(self, times: int = 1) -> None:
@@ -273,3 +281,14 @@ async def test_a_subscription_that_fails_is_tried_again() -> None:
     await run_wake_loop(relay, wakeups, settle=0.3)
 
     assert (wakeups.attempts, relay.claims) == (3, [3])
+
+
+async def test_a_lost_subscription_is_closed_and_replaced_by_a_new_one() -> None:
+    relay, wakeups = ClaimingRelay(due=3), FakeWakeups()
+    lost = wakeups.subscription
+    lost.lost = True
+    wakeups.for_the_next = 1
+
+    await run_wake_loop(relay, wakeups, settle=0.3)
+
+    assert (lost.closed, wakeups.attempts, relay.claims) == (True, 2, [3])
