@@ -246,7 +246,7 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
     # The catalog's reference features and forced alignment run in a child process (started on first use).
     reference_audio = ReferenceAudioProcessor()
     catalog_pages = RedisCatalogPages(
-        redis, catalog_cache_namespace(settings), settings.catalog_cache_seconds
+        redis, catalog_cache_namespace(settings), settings.catalog_cache_seconds, pipeline=redis_calls
     )
     return Container(
         settings=settings,

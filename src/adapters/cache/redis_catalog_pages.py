@@ -3,7 +3,8 @@
 A write increments one generation counter; each page is stored with the generation read before its
 query ran, and is served only while that generation is current. A reader that raced a write therefore
 never serves what it read before the write, and invalidating is one command however many pages exist.
-A read is one round trip (MGET of the generation and the page). Redis unavailable: every call is a
+A read is one MGET of the generation and the page, sent through the process's auto-pipeline when it has
+one, so concurrent reads share a round trip. Redis unavailable: every call is a
 miss or a no-op for a few seconds (fail open), never an error; a write Redis could not be told about
 stays visible for at most the entries' time to live.
 """
@@ -11,13 +12,15 @@ stays visible for at most the entries' time to live.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from dataclasses import dataclass
 
+import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from adapters.redis_pipelining import RedisAutoPipeline
 
 logger = logging.getLogger(__name__)
 # A cache is worth nothing if it waits on a stalled Redis: give up quickly, then leave Redis alone.
@@ -45,8 +48,11 @@ UNAVAILABLE = Lookup(None, None)
 
 
 class RedisCatalogPages:
-    def __init__(self, redis: Redis, namespace: str, ttl_seconds: float) -> None:
+    def __init__(
+        self, redis: Redis, namespace: str, ttl_seconds: float, pipeline: RedisAutoPipeline | None = None
+    ) -> None:
         self._redis = redis
+        self._pipeline = pipeline
         self._prefix = f"{namespace}:catalog-page:"
         self._generation_key = f"{namespace}:catalog-generation"
         self._ttl_ms = max(1, int(ttl_seconds * 1000))
@@ -57,7 +63,12 @@ class RedisCatalogPages:
             return UNAVAILABLE
         try:
             async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
-                values = await self._redis.mget(self._generation_key, self._prefix + key)
+                if self._pipeline is None:
+                    values = await self._redis.mget(self._generation_key, self._prefix + key)
+                else:
+                    (values,) = await self._pipeline.execute(
+                        [("MGET", self._generation_key, self._prefix + key)]
+                    )
         except _CACHE_FAILURES as error:
             self._failed("read", error)
             return UNAVAILABLE
@@ -70,13 +81,13 @@ class RedisCatalogPages:
         stored_generation, etag, headers, body = stored.split(b"\n", 3)
         if stored_generation != generation:
             return Lookup(generation, None)
-        pairs = tuple((name, value) for name, value in json.loads(headers))
+        pairs = tuple((name, value) for name, value in msgspec.json.decode(headers))
         return Lookup(generation, CachedPage(etag.decode(), pairs, body))
 
     async def store(self, key: str, generation: bytes, page: CachedPage) -> None:
         if self._bypassed():
             return
-        headers = json.dumps(page.headers).encode()  # JSON escapes newlines: one line
+        headers = msgspec.json.encode(page.headers)  # JSON escapes newlines: one line
         value = b"\n".join((generation, page.etag.encode(), headers, page.body))
         try:
             async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
