@@ -145,12 +145,18 @@ def test_a_postgres_outage_is_a_503_with_retry_after_and_recovers_without_a_rest
     system: System, postgres: PostgresServer, workdir: Path
 ) -> None:
     token_id, user, audio = system.practice_token(LINE, "outage@example.com")
-    before = system.upload(user, "tokens", token_id, audio, "before.wav")
-    stream = OpenStream(system, user, before)
-    assert stream.subscribed.wait(30.0), system.logs()
-    stream_open_at_stop = stream.open
-
-    postgres.stop()
+    # The analysis server is held until Postgres has stopped, so the job cannot finish (and its stream
+    # end) before the outage begins: with a fast relay it sometimes did.
+    analysis_server = system.analysis_server
+    analysis_server.pause()
+    try:
+        before = system.upload(user, "tokens", token_id, audio, "before.wav")
+        stream = OpenStream(system, user, before)
+        assert stream.subscribed.wait(30.0), system.logs()
+        stream_open_at_stop = stream.open
+        postgres.stop()
+    finally:
+        analysis_server.resume()
     try:
         answers = _requests_while_down(system, user, token_id, before, audio)
     finally:

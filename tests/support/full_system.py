@@ -143,6 +143,10 @@ class System:
     def worker(self) -> ServiceProcess:
         return self.processes[1]
 
+    @property
+    def analysis_server(self) -> ServiceProcess:
+        return self.processes[2]
+
     def logs(self) -> str:
         return "\n".join(f"--- {process.name}\n{process.tail()}" for process in self.processes)
 

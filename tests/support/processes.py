@@ -84,6 +84,13 @@ class ServiceProcess:
         """SIGTERM, as a process manager stops a service."""
         self._signal(signal.SIGTERM)
 
+    def pause(self) -> None:
+        """SIGSTOP to the whole group: connections it accepted wait, unanswered, until ``resume``."""
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal(signal.SIGCONT)
+
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM, then SIGKILL if it has not exited within ``timeout``."""
         self.terminate()
