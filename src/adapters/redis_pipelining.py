@@ -93,11 +93,17 @@ class RedisAutoPipeline:
         """Stop sending; callers still waiting get ``ConnectionError``."""
         sending, self._sending = self._sending, None
         if sending is not None:
-            while not sending.done():  # a cancellation can be swallowed inside redis-py on Python 3.11
-                sending.cancel()
-                await asyncio.wait({sending}, timeout=0.1)
+            await cancel_until_done(sending)
         _fail(self._waiting)
         self._waiting = []
+
+
+async def cancel_until_done(task: asyncio.Task[None], poll_seconds: float = 0.1) -> None:
+    """Cancel until the task ends: on Python 3.11 a cancellation that lands in redis-py's
+    ``asyncio.wait_for`` just as the wrapped call completes is swallowed."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=poll_seconds)
 
 
 def _fail(batch: list[_Waiting], error: Exception | None = None) -> None:

@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from adapters.redis_pipelining import RedisAutoPipeline
+from adapters.redis_pipelining import RedisAutoPipeline, cancel_until_done
 from application.ports.analysis import LiveEventsUnavailableError
 from domain.analysis.jobs import EventType, JobEvent
 from shared_kernel import tracing
@@ -363,11 +363,7 @@ class RedisEventFanout:
 
 
 async def _stop(task: asyncio.Task[None]) -> None:
-    """Cancel until the task ends: on Python 3.11 a cancellation that lands in redis-py's
-    ``asyncio.wait_for`` just as the wrapped call completes is swallowed."""
-    while not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=STOP_POLL_SECONDS)
+    await cancel_until_done(task, STOP_POLL_SECONDS)
     if not task.cancelled() and task.exception() is not None:
         logger.warning("a job events task had failed", exc_info=task.exception())
 
