@@ -1,5 +1,6 @@
 """A TCP forwarder on loopback that a test can cut and restore: the endpoint a client sees going down
-(every connection reset, open ones too) and coming back on the same port."""
+(every connection reset, open ones too) and coming back on the same port. It can also go silent: the
+connections stay open and what is sent is swallowed, as by a NAT that forgot them."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class TcpProxy:
         self.url = f"http://127.0.0.1:{self.port}"
         self.refused = 0
         self._cut = False
+        self._silent = False
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -41,6 +43,12 @@ class TcpProxy:
     def restore(self) -> None:
         with self._lock:
             self._cut = False
+            self._silent = False
+
+    def go_silent(self) -> None:
+        """Keep every connection open but deliver nothing more, either way."""
+        with self._lock:
+            self._silent = True
 
     def wait_for_refusals(self, count: int, timeout: float) -> bool:
         """Whether ``count`` connections have been refused within ``timeout`` seconds."""
@@ -82,7 +90,8 @@ class TcpProxy:
         """One direction; the second direction to finish closes both sockets."""
         try:
             while chunk := source.recv(65536):
-                sink.sendall(chunk)
+                if not self._silent:
+                    sink.sendall(chunk)
             sink.shutdown(socket.SHUT_WR)
         except OSError:
             _reset(source)

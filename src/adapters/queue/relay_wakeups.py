@@ -28,6 +28,10 @@ from adapters.events.redis_fanout import LocalSubscriber, RedisEventFanout
 CHANNEL_SUFFIX = ":relay-wakeups"
 # Connecting and the AUTH / SELECT / SUBSCRIBE exchange, when the client sets no connect timeout.
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 2.0
+# A wake-up connection silent this long is sent a PING; unanswered for as long again, it is given up
+# (a connection dropped without a goodbye, by a NAT or a failed-over Redis, says nothing otherwise).
+HEALTH_CHECK_SECONDS = 15.0
+_PING = b"*1\r\n$4\r\nPING\r\n"
 
 
 def wakeup_channel(queue_name: str) -> str:
@@ -53,10 +57,17 @@ class RedisRelayWakeups:
     wake-up connection goes (same host, port, credentials and database); otherwise (TLS, a Unix socket)
     the subscription goes through the shared fan-out."""
 
-    def __init__(self, fanout: RedisEventFanout, queue_name: str, redis: Redis | None = None) -> None:
+    def __init__(
+        self,
+        fanout: RedisEventFanout,
+        queue_name: str,
+        redis: Redis | None = None,
+        health_check_seconds: float = HEALTH_CHECK_SECONDS,
+    ) -> None:
         self._fanout = fanout
         self._channel = wakeup_channel(queue_name)
         self._redis = redis
+        self._health_check_seconds = health_check_seconds
 
     async def enqueue_relay(self, outbox_id: UUID) -> None:
         """Raise ``TimeoutError`` when Redis does not take the wake-up promptly (the sweep relays the row)."""
@@ -66,7 +77,7 @@ class RedisRelayWakeups:
         """Wake-ups from now on; raises when Redis does not answer (try again later)."""
         if self._redis is not None and self._redis.connection_pool.connection_class is Connection:
             return await DirectWakeupSubscription.open(
-                self._redis.connection_pool.connection_kwargs, self._channel
+                self._redis.connection_pool.connection_kwargs, self._channel, self._health_check_seconds
             )
         return RelayWakeupSubscription(
             self._fanout, self._channel, await self._fanout.join_raw(self._channel)
@@ -111,14 +122,23 @@ class DirectWakeupSubscription:
     """Wake-ups on a connection of the worker's own, subscribed to the one channel, read by a protocol
     that counts ``message`` pushes as they arrive. A closed connection is not reopened here: ``wait``
     raises and ``lost`` is true, and the wake loop subscribes again (what was published meanwhile is
-    relayed by the sweep)."""
+    relayed by the sweep). A connection silent for ``health_check_seconds`` is sent a PING, and counts as
+    lost when that goes unanswered as long again."""
 
-    def __init__(self, transport: asyncio.Transport, protocol: _WakeupProtocol) -> None:
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        protocol: _WakeupProtocol,
+        health_check_seconds: float = HEALTH_CHECK_SECONDS,
+    ) -> None:
         self._transport = transport
         self._protocol = protocol
+        self._health_check_seconds = health_check_seconds
 
     @classmethod
-    async def open(cls, connection: dict[str, Any], channel: str) -> DirectWakeupSubscription:
+    async def open(
+        cls, connection: dict[str, Any], channel: str, health_check_seconds: float = HEALTH_CHECK_SECONDS
+    ) -> DirectWakeupSubscription:
         loop = asyncio.get_running_loop()
         timeout = connection.get("socket_connect_timeout") or DEFAULT_CONNECT_TIMEOUT_SECONDS
         commands: list[list[bytes]] = []
@@ -143,7 +163,7 @@ class DirectWakeupSubscription:
             if transport is not None:
                 transport.close()
             raise
-        return cls(transport, protocol)
+        return cls(transport, protocol, health_check_seconds)
 
     @property
     def lost(self) -> bool:
@@ -153,6 +173,7 @@ class DirectWakeupSubscription:
         """How many wake-ups arrived: waits up to ``timeout_seconds`` for the first; every one already
         read comes with it, so one claim serves them all. 0 when none came in time."""
         protocol = self._protocol
+        self._check_health()
         if not protocol.woken and protocol.lost is None and timeout_seconds > 0:
             loop = asyncio.get_running_loop()
             waiter = protocol.waiter = loop.create_future()
@@ -172,6 +193,21 @@ class DirectWakeupSubscription:
     def close(self) -> None:
         self._transport.close()
 
+    def _check_health(self) -> None:
+        protocol = self._protocol
+        if protocol.lost is not None:
+            return
+        now = asyncio.get_running_loop().time()
+        if protocol.pinged_at is None:
+            if now - protocol.heard_at >= self._health_check_seconds:
+                protocol.pinged_at = now
+                self._transport.write(_PING)
+        elif now - protocol.pinged_at >= self._health_check_seconds:
+            protocol.lost = TimeoutError(
+                f"Redis did not answer the wake-up connection's PING within {self._health_check_seconds} s"
+            )
+            self._transport.abort()
+
 
 class _WakeupProtocol(asyncio.Protocol):
     """Counts the ``message`` pushes of a subscribed RESP2 connection; hands other replies (the
@@ -184,11 +220,16 @@ class _WakeupProtocol(asyncio.Protocol):
         self.woken = 0
         self.waiter: asyncio.Future[None] | None = None
         self.lost: BaseException | None = None
+        self.heard_at = 0.0  # the loop's time when Redis last sent anything
+        self.pinged_at: float | None = None  # when the unanswered PING was sent
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport
+        self.heard_at = asyncio.get_running_loop().time()
 
     def data_received(self, data: bytes) -> None:
+        self.heard_at = asyncio.get_running_loop().time()
+        self.pinged_at = None
         self._buffer += data
         position = 0
         try:
@@ -196,6 +237,8 @@ class _WakeupProtocol(asyncio.Protocol):
                 value, position = parsed
                 if isinstance(value, list) and value and value[0] == b"message":
                     self.woken += 1
+                elif isinstance(value, list) and value and value[0] == b"pong":
+                    pass  # the health check's answer: hearing it was the point
                 else:
                     self._replies.append(value)
         except (RedisReplyError, ValueError) as error:  # not RESP: this connection is of no more use

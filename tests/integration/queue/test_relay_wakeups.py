@@ -18,6 +18,7 @@ from adapters.queue.relay_wakeups import (
     WakeupConnectionLostError,
     _parse,
 )
+from tests.support.tcp_proxy import tcp_proxy
 
 WAIT = 5.0
 
@@ -115,6 +116,55 @@ async def test_without_a_tcp_client_the_shared_fan_out_serves_wake_ups(fanout: R
         assert await wait_for(subscription, 1) == 1
     finally:
         subscription.close()
+
+
+async def test_a_quiet_connection_is_checked_with_a_ping_and_kept(
+    fanout: RedisEventFanout, redis: Redis
+) -> None:
+    relay_wakeups = RedisRelayWakeups(fanout, f"test-{uuid4().hex}", redis, health_check_seconds=0.1)
+    subscription = await relay_wakeups.subscribe()
+    try:
+        assert isinstance(subscription, DirectWakeupSubscription)
+        for _ in range(10):  # ten health intervals without a wake-up: PINGs sent, each answered
+            assert await subscription.wait(0.1) == 0
+        assert not subscription.lost
+        # Redis was heard lately, by its PONGs alone.
+        assert asyncio.get_running_loop().time() - subscription._protocol.heard_at < 0.5
+        assert not subscription._protocol._replies  # PONGs are not kept
+
+        await relay_wakeups.enqueue_relay(uuid4())
+        assert await wait_for(subscription, 1) == 1  # a PONG is never counted as a wake-up
+    finally:
+        subscription.close()
+
+
+async def test_a_connection_gone_silent_is_reported_lost(fanout: RedisEventFanout, redis: Redis) -> None:
+    port = redis.connection_pool.connection_kwargs["port"]
+    with tcp_proxy(port) as proxy:
+        through_proxy = Redis(host="127.0.0.1", port=proxy.port)
+        try:
+            relay_wakeups = RedisRelayWakeups(
+                fanout, f"test-{uuid4().hex}", through_proxy, health_check_seconds=0.2
+            )
+            subscription = await relay_wakeups.subscribe()
+            try:
+                await relay_wakeups.enqueue_relay(uuid4())
+                assert await wait_for(subscription, 1) == 1
+                proxy.go_silent()  # open, but nothing passes: only the health check can tell
+
+                with pytest.raises(WakeupConnectionLostError):
+                    await wait_until_lost(subscription)
+                assert subscription.lost
+            finally:
+                subscription.close()
+        finally:
+            await through_proxy.aclose()
+
+
+async def wait_until_lost(subscription: DirectWakeupSubscription | RelayWakeupSubscription) -> None:
+    async with asyncio.timeout(WAIT):
+        while True:
+            await subscription.wait(0.05)
 
 
 def test_replies_split_anywhere_are_read_once_complete() -> None:
