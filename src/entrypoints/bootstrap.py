@@ -12,14 +12,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
+from typing import TYPE_CHECKING
 
-import aiohttp
 import msgspec
 from redis.asyncio import Redis
 from saq import Queue
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from adapters.analysis.http_dispatcher import HttpAnalysisDispatcher, analysis_session
 from adapters.audio.decoding import PyAvAudioInspector
 from adapters.audio.reference_features import VoiceReferenceFeatures
 from adapters.audio.reference_processing import ReferenceAudioProcessor
@@ -51,7 +50,7 @@ from application.analysis.webhooks import AnalysisWebhooks
 from application.bookmarks import Bookmarks
 from application.catalog import CatalogAdministration, CatalogQueries
 from application.operations import PipelineStatistics
-from application.ports.analysis import JobEventPublisher
+from application.ports.analysis import AnalysisRequest, JobEventPublisher
 from application.ports.idempotency import IdempotencyStore
 from application.ports.persistence import UnitOfWork
 from application.ports.storage import MultipartStorage
@@ -60,6 +59,11 @@ from domain.analysis.outbox import RetryPolicy
 from domain.audio import AudioLimits
 from entrypoints.settings import Settings
 from shared_kernel.webhooks import WebhookVerifier
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from adapters.analysis.http_dispatcher import HttpAnalysisDispatcher
 
 logger = logging.getLogger(__name__)
 # A stream ticket outlives the longest job's deadline; a client whose ticket expires asks for another.
@@ -157,7 +161,7 @@ class Container:
     event_fanout: RedisEventFanout
     queue: Queue
     relay_wakeups: RedisRelayWakeups
-    http: aiohttp.ClientSession
+    dispatcher: LazyAnalysisDispatcher
     idempotency: IdempotencyStore
     uploads: RecordingUploads
     resumable_uploads: ResumableUploads
@@ -183,7 +187,7 @@ class Container:
         closers: list[Callable[[], Awaitable[object]]] = [
             self.event_fanout.close,
             self.redis_calls.close,
-            self.http.close,
+            self.dispatcher.close,
             self.queue.disconnect,
             self.redis.aclose,
             self.engine.dispose,
@@ -199,6 +203,41 @@ class Container:
                 await close()
             except Exception:
                 logger.warning("closing a resource failed", exc_info=True)
+
+
+class LazyAnalysisDispatcher:
+    """The analysis servers' HTTP dispatcher, imported and built by ``start`` (a worker, at start-up) or
+    at the first dispatch, on the loop that dispatches. Only workers dispatch; the API builds the same
+    container and so never imports aiohttp nor parses certifi's bundle into a TLS context
+    (docs/performance.md, "Startup")."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._dispatcher: HttpAnalysisDispatcher | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    async def dispatch(self, request: AnalysisRequest) -> None:
+        await (self._dispatcher or self.start()).dispatch(request)
+
+    def start(self) -> HttpAnalysisDispatcher:
+        if self._dispatcher is not None:
+            return self._dispatcher
+        from adapters.analysis.http_dispatcher import HttpAnalysisDispatcher, analysis_session
+
+        settings = self._settings
+        self._session = analysis_session(timeout_seconds=settings.analysis_dispatch_timeout_seconds)
+        self._dispatcher = HttpAnalysisDispatcher(
+            self._session,
+            settings.analysis_token_server_url,
+            settings.analysis_script_server_url,
+            settings.analysis_server_auth_token,
+        )
+        return self._dispatcher
+
+    async def close(self) -> None:
+        session, self._session, self._dispatcher = self._session, None, None
+        if session is not None:
+            await session.close()
 
 
 async def build_container(settings: Settings, storage: MultipartStorage | None = None) -> Container:
@@ -229,13 +268,7 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
 
     queue = build_queue(settings.redis_url, settings.queue_name)
     relay_wakeups = RedisRelayWakeups(event_fanout, settings.queue_name, redis)
-    http = analysis_session(timeout_seconds=settings.analysis_dispatch_timeout_seconds)
-    dispatcher = HttpAnalysisDispatcher(
-        http,
-        settings.analysis_token_server_url,
-        settings.analysis_script_server_url,
-        settings.analysis_server_auth_token,
-    )
+    dispatcher = LazyAnalysisDispatcher(settings)
     idempotency = PostgresIdempotencyStore(engine)
     inspector = PyAvAudioInspector()
     # One feature configuration for reference features and for the version jobs record (analysis reuse).
@@ -277,7 +310,7 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
         event_fanout=event_fanout,
         queue=queue,
         relay_wakeups=relay_wakeups,
-        http=http,
+        dispatcher=dispatcher,
         idempotency=idempotency,
         uploads=RecordingUploads(
             uow,

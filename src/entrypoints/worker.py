@@ -302,6 +302,7 @@ def build_worker(container: Container, options: WorkerSettings) -> Worker[Worker
     async def startup(ctx: WorkerContext) -> None:
         ctx["container"] = container
         ctx["metrics"] = metrics
+        container.dispatcher.start()  # the HTTP client imported now, not at the first job
         metrics_server.start()
         # Sharing SAQ's stop event, they start nothing new once the worker is asked to stop.
         stopping = ctx["worker"].event

@@ -34,6 +34,10 @@ NOT_AT_STARTUP = (
 # (with what it brings: its OpenAPI support imports YAML, its plugins pydantic and attrs when installed).
 NOT_AT_WORKER_STARTUP = ("av", "litestar", "yaml", "pydantic", "attrs")
 
+# Not needed by the API, which never dispatches to the analysis servers: the dispatcher's HTTP client
+# (aiohttp, with certifi's bundle for its TLS context) is imported by the worker as it starts.
+NOT_AT_API_STARTUP = ("aiohttp", "certifi", "adapters.analysis.http_dispatcher")
+
 # Built without connecting anywhere: the pools and clients connect on first use.
 BUILD_CONTAINER = (
     "import asyncio; from entrypoints.bootstrap import build_container; "
@@ -74,6 +78,10 @@ def test_a_starting_worker_does_not_import_the_decoder_or_the_web_framework() ->
     modules = _imported_after(WORKER_STARTUP)
 
     assert _offending(modules, NOT_AT_WORKER_STARTUP) == []
+
+
+def test_a_starting_api_does_not_import_the_dispatchers_http_client() -> None:
+    assert _offending(_imported_after(API_STARTUP), NOT_AT_API_STARTUP) == []
 
 
 def test_the_feature_configuration_leaves_the_voice_code_unimported() -> None:
