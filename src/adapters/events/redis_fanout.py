@@ -340,6 +340,8 @@ class RedisEventFanout:
                 await pubsub.unsubscribe(*idle)
         except Exception:
             logger.warning("unsubscribing %d idle channels failed; retrying", len(idle), exc_info=True)
+            # Still subscribed as far as we know: the retry only unsubscribes channels in ``_in_redis``.
+            self._in_redis |= idle
             self._idle |= idle
 
     async def _subscribe_joining(self, pubsub: PubSub) -> None:

@@ -258,6 +258,30 @@ async def test_closing_the_last_subscription_of_a_job_unsubscribes_redis(
     assert fanout.active_channels == 0
 
 
+async def test_an_unsubscribe_redis_refused_is_tried_again(
+    start_fanout: FanoutFactory, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fanout = await start_fanout()
+    job_id = uuid4()
+    subscription = await RedisJobEventFeed(fanout).subscribe(job_id)
+    await _until_redis_subscribers(redis, job_id, 1)
+    pubsub = await fanout._started()
+    unsubscribe, refused = pubsub.unsubscribe, []
+
+    async def refused_once(*channels: str) -> None:
+        if not refused:
+            refused.append(channels)
+            raise ConnectionError("Redis refused the UNSUBSCRIBE")
+        await unsubscribe(*channels)
+
+    monkeypatch.setattr(pubsub, "unsubscribe", refused_once)
+
+    await subscription.close()
+
+    assert await _until_redis_subscribers(redis, job_id, 0) == 0  # tried again a second later
+    assert refused == [(job_channel(job_id),)]
+
+
 async def test_a_subscription_closed_by_a_cancelled_task_is_released(
     start_fanout: FanoutFactory, redis: Redis
 ) -> None:
