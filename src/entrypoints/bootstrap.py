@@ -66,8 +66,6 @@ if TYPE_CHECKING:
     from adapters.analysis.http_dispatcher import HttpAnalysisDispatcher
 
 logger = logging.getLogger(__name__)
-# A stream ticket outlives the longest job's deadline; a client whose ticket expires asks for another.
-STREAM_TICKET_LIFETIME = timedelta(hours=1)
 DATABASE_CONNECT_TIMEOUT_SECONDS = 5.0
 
 
@@ -275,7 +273,9 @@ async def build_container(settings: Settings, storage: MultipartStorage | None =
     features = VoiceReferenceFeatures()
     live_events = RedisJobEventFeed(event_fanout)
     jobs = UserJobs(uow, live_events, clock)
-    stream_tickets = JwtStreamTickets(settings.secret_key, clock, STREAM_TICKET_LIFETIME)
+    stream_tickets = JwtStreamTickets(
+        settings.secret_key, clock, timedelta(seconds=settings.stream_ticket_ttl_seconds)
+    )
     # The catalog's reference features and forced alignment run in a child process (started on first use).
     reference_audio = ReferenceAudioProcessor()
     catalog_pages = RedisCatalogPages(

@@ -140,6 +140,13 @@ class Settings(ProgramSettings):
     access_token_ttl_seconds: Annotated[int, Meta(gt=0)] = variable(
         "ACCESS_TOKEN_TTL_SECONDS", "access token lifetime", default=3600
     )
+    stream_ticket_ttl_seconds: Annotated[int, Meta(gt=0)] = variable(
+        "STREAM_TICKET_TTL_SECONDS",
+        "lifetime of the tickets (`?ticket=`) that open a job's event stream or the live feed without an "
+        "Authorization header (the default outlives the longest analysis deadline); a stream opened with "
+        "one ends at its first heartbeat after it expires",
+        default=3600,
+    )
     public_base_url: str = variable(
         "PUBLIC_BASE_URL",
         "how clients and analysis servers reach this API (signed storage URLs, webhook callback)",

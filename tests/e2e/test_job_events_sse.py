@@ -32,9 +32,9 @@ from domain.analysis.jobs import Job, Recording
 from domain.analysis.results import AnalysisResult
 from domain.catalog import ReferenceKind
 from entrypoints.bootstrap import Container
-from entrypoints.http.controllers.job_events import RECONNECT_DELAY_MS, SHUTTING_DOWN
+from entrypoints.http.controllers.job_events import CREDENTIAL_EXPIRED, RECONNECT_DELAY_MS, SHUTTING_DOWN
 from entrypoints.settings import Settings
-from tests.support.api_client import SignUp
+from tests.support.api_client import SignUp, log_in
 from tests.support.full_system import free_port
 from tests.support.processes import ServiceProcess, api_process
 from tests.support.recordings import tone
@@ -175,6 +175,24 @@ async def open_stream(base_url: str, path: str, headers: dict[str, str]) -> Asyn
     ):
         assert response.status_code == 200, (await response.aread()).decode()
         yield SseStream(response)
+
+
+async def until_closed(stream: SseStream) -> list[SseMessage]:
+    """Every message up to the server's end of the stream (bounded)."""
+    messages: list[SseMessage] = []
+    async with asyncio.timeout(WAIT):
+        while (message := await stream.next_message()) is not None:
+            messages.append(message)
+    return messages
+
+
+async def reopening_status(base_url: str, path: str, headers: dict[str, str]) -> int:
+    """The status a reconnection gets (an EventSource sends its last id again), without reading on."""
+    async with (
+        httpx.AsyncClient(base_url=base_url, timeout=WAIT) as http,
+        http.stream("GET", path, headers={**headers, "Last-Event-ID": "1"}) as response,
+    ):
+        return response.status_code
 
 
 # --- in-process: finished jobs, resumption, access -----------------------------------------------
@@ -425,6 +443,9 @@ def _stop(process: ServiceProcess) -> None:
         process.kill()
 
 
+BRIEF_CREDENTIALS = {"ACCESS_TOKEN_TTL_SECONDS": "2", "STREAM_TICKET_TTL_SECONDS": "2"}
+
+
 def _api_environment(database_url: str, redis_url: str, storage: Path, heartbeat: float) -> dict[str, str]:
     return {
         "APP_ENV": "test",
@@ -442,15 +463,21 @@ def _api_environment(database_url: str, redis_url: str, storage: Path, heartbeat
 def api_servers(
     database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, str]]:
-    """Base URLs of three API processes: 'a' and 'b' with the default heartbeat, 'quick' with 1 s."""
+    """Base URLs of three API processes: 'a' and 'b' with the default heartbeat, 'quick' with 1 s,
+    whose access tokens and stream tickets expire after 2 s."""
     logs, storage = tmp_path_factory.mktemp("api-logs"), tmp_path_factory.mktemp("storage")
-    heartbeats = {"a": DEFAULT_HEARTBEAT_SECONDS, "b": DEFAULT_HEARTBEAT_SECONDS, "quick": 1.0}
-    ports = {name: free_port() for name in heartbeats}
+    default = _api_environment(database_url, redis_url, storage, DEFAULT_HEARTBEAT_SECONDS)
+    environments = {
+        "a": default,
+        "b": default,
+        "quick": {
+            **_api_environment(database_url, redis_url, storage, 1.0),
+            **BRIEF_CREDENTIALS,
+        },
+    }
+    ports = {name: free_port() for name in environments}
     processes = {
-        name: api_process(
-            _api_environment(database_url, redis_url, storage, heartbeat), logs / name, ports[name]
-        )
-        for name, heartbeat in heartbeats.items()
+        name: api_process(environment, logs / name, ports[name]) for name, environment in environments.items()
     }
     try:
         with ThreadPoolExecutor(len(processes)) as starting:
@@ -623,6 +650,35 @@ async def test_a_stream_ends_with_a_quick_retry_hint_when_its_server_shuts_down(
 
     assert goodbye is not None
     assert (goodbye[""], int(goodbye["retry"]) < RECONNECT_DELAY_MS, after) == (SHUTTING_DOWN, True, None)
+
+
+@pytest.mark.parametrize("credential", ["bearer", "ticket"])
+async def test_a_live_stream_ends_when_its_credential_expires_and_the_same_credential_is_then_401(
+    api_servers: dict[str, str],
+    client: httpx.AsyncClient,
+    container: Container,
+    sign_up: SignUp,
+    token_id: UUID,
+    credential: str,
+) -> None:
+    quick, email = api_servers["quick"], f"expiring-{credential}@example.com"
+    await sign_up(email)
+    async with httpx.AsyncClient(base_url=quick, timeout=WAIT) as http:
+        bearer = await log_in(http, email, "correct horse battery")  # 2 s, from the 'quick' process
+        user_id = UUID((await http.get("/v1/auth/me", headers=bearer)).json()["id"])
+        job_id = await _queued_job(container, user_id, token_id, sent=True)
+        path, headers = f"/v1/jobs/{job_id}/events", bearer
+        if credential == "ticket":
+            ticket = await http.post(f"/v1/jobs/{job_id}/events/tickets", headers=bearer)
+            path, headers = ticket.json()["url"], {}
+
+    async with open_stream(quick, path, headers) as stream:
+        messages = await until_closed(stream)
+    reopened = await reopening_status(quick, path, headers)
+
+    assert [message.get("event") for message in messages[:2]] == ["queued", "dispatched"]
+    assert messages[-1] == {"": CREDENTIAL_EXPIRED}
+    assert reopened == 401
 
 
 async def _sse_connections(base_url: str, expected: float) -> float:

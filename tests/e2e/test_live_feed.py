@@ -27,7 +27,19 @@ from websockets.exceptions import ConnectionClosed
 from adapters.events.redis_fanout import user_channel
 from application.analysis.webhooks import Progress, Started
 from entrypoints.bootstrap import Container
-from tests.e2e.test_job_events_sse import _api_environment, _deliver, _queued_job, _stop, _token_id, _user
+from entrypoints.http.controllers.job_events import CREDENTIAL_EXPIRED
+from tests.e2e.test_job_events_sse import (
+    BRIEF_CREDENTIALS,
+    _api_environment,
+    _deliver,
+    _queued_job,
+    _stop,
+    _token_id,
+    _user,
+    open_stream,
+    reopening_status,
+    until_closed,
+)
 from tests.support.api_client import SignUp, log_in
 from tests.support.full_system import free_port
 from tests.support.processes import api_process
@@ -42,13 +54,14 @@ def feed_servers(
     database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, str]]:
     """Two API processes "a" and "b";
-    'brief' issues access tokens that expire after 2 s and checks them at every 1 s heartbeat."""
+    'brief' issues access tokens and feed tickets that expire after 2 s and checks them at every 1 s
+    heartbeat."""
     logs, storage = tmp_path_factory.mktemp("feed-logs"), tmp_path_factory.mktemp("storage")
     extra = {
         "a": {},
         "b": {},
         "slow": {"FEED_SEND_QUEUE": "4", "FEED_SEND_TIMEOUT_SECONDS": "0.5"},
-        "brief": {"ACCESS_TOKEN_TTL_SECONDS": "2", "SSE_HEARTBEAT_SECONDS": "1"},
+        "brief": {**BRIEF_CREDENTIALS, "SSE_HEARTBEAT_SECONDS": "1"},
     }
     ports = {name: free_port() for name in extra}
     processes = {
@@ -332,6 +345,27 @@ async def test_an_access_token_that_expires_closes_the_socket_with_4401(
         heartbeat = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
         assert await _close_code(ws) == 4401
     assert heartbeat == {"type": "heartbeat"}
+
+
+@pytest.mark.parametrize("credential", ["bearer", "ticket"])
+async def test_the_sse_feed_ends_when_its_credential_expires_and_the_same_credential_is_then_401(
+    feed_servers: dict[str, str], sign_up: SignUp, credential: str
+) -> None:
+    brief, email = feed_servers["brief"], f"expiring-{credential}@example.com"
+    await sign_up(email)
+    async with httpx.AsyncClient(base_url=brief, timeout=WAIT) as http:
+        bearer = await log_in(http, email, "correct horse battery")  # 2 s, from the 'brief' process
+        path, headers = "/v1/events", bearer
+        if credential == "ticket":
+            path, headers = (await http.post("/v1/events/tickets", headers=bearer)).json()["events_url"], {}
+
+    async with open_stream(brief, path, headers) as stream:
+        messages = await until_closed(stream)
+    reopened = await reopening_status(brief, path, headers)
+
+    assert messages[0].get("") == "keep-alive"
+    assert messages[-1] == {"": CREDENTIAL_EXPIRED}
+    assert reopened == 401
 
 
 async def test_the_sse_feed_is_in_the_openapi_document_and_describes_the_websocket(

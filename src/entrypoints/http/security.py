@@ -5,7 +5,9 @@ role is checked against the account, so demoting an admin takes effect on the ne
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from litestar import Request
@@ -19,6 +21,8 @@ from entrypoints.bootstrap import Container
 
 Connection = ASGIConnection[Any, Any, Any, Any]
 SIGN_IN = "sign in first: send 'Authorization: Bearer <access token>'"
+# Tickets are short JWTs; a longer ?ticket= is refused before any parsing.
+MAX_TICKET_LENGTH = 4096
 
 
 def bearer_token(headers: Mapping[str, str]) -> str | None:
@@ -71,3 +75,31 @@ def current_principal(request: Request[Any, Any, Any]) -> Principal:
 
 
 Caller = NamedDependency[Principal]
+
+
+@dataclass(frozen=True)
+class StreamCredential:
+    """Who opened a long-lived connection (an event stream, the live feed's WebSocket), and ``check``:
+    the same credential verified again, which the connection repeats at every heartbeat and ends on
+    once it raises ``AuthenticationError`` (an expired ticket or token)."""
+
+    principal: Principal
+    check: Callable[[], Principal]
+
+
+def stream_credential(
+    connection: Connection, verify_ticket: Callable[[str], Principal], ticket: str | None, missing: str
+) -> StreamCredential:
+    """The connection's bearer token, which wins, or else its ``?ticket=`` (checked by ``verify_ticket``);
+    ``missing`` is the refusal when it has neither. A check is a JWT verification, no database read:
+    an admin's role is confirmed against the account when the connection opens, as on any request."""
+    token = bearer_token(connection.headers)
+    check: Callable[[], Principal]
+    if token is not None:
+        check = partial(container_of(connection).authentication.authenticate, token)
+    elif ticket and len(ticket) <= MAX_TICKET_LENGTH:
+        check = partial(verify_ticket, ticket)
+    else:
+        raise AuthenticationError(missing)
+    principal = signed_in(connection)
+    return StreamCredential(principal if principal is not None else check(), check)

@@ -20,7 +20,7 @@ async def _failing(error: Exception) -> AsyncIterator[JobEvent | None]:
 
 
 async def _messages(error: Exception) -> list[bytes]:
-    stream = sse_messages(_failing(error), asyncio.Event(), ApiMetrics())
+    stream = sse_messages(_failing(error), lambda: None, asyncio.Event(), ApiMetrics())
     return [frame async for frame in stream]
 
 

@@ -6,6 +6,7 @@ import asyncio
 import re
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterable
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
@@ -24,14 +25,13 @@ from litestar.types import Receive, Send, TypeEncodersMap
 
 from adapters.outages import unavailable_dependency
 from application.analysis.jobs import JobStreamTickets, UserJobs
-from domain.accounts import Principal
 from domain.analysis.jobs import JobEvent
 from domain.errors import AuthenticationError
 from entrypoints.http.dependencies import Injected
 from entrypoints.http.job_schemas import StreamTicketOut
 from entrypoints.http.metrics import ApiMetrics, Metrics
 from entrypoints.http.problems import DEPENDENCY_RETRY_AFTER_SECONDS
-from entrypoints.http.security import SIGN_IN, Caller, signed_in
+from entrypoints.http.security import MAX_TICKET_LENGTH, SIGN_IN, Caller, stream_credential
 from entrypoints.http.shutdown import until_shutdown
 from entrypoints.settings import Settings
 
@@ -45,6 +45,7 @@ RECONNECT_DELAY_MS = 3000
 MIN_HEARTBEAT_SECONDS = 0.1
 KEEP_ALIVE = "keep-alive"
 SHUTTING_DOWN = "server shutting down; reconnect"
+CREDENTIAL_EXPIRED = "credential expired; reconnect with a new ticket or token"
 SHUTDOWN_RETRY_MS = 250
 SHUTDOWN_RETRY_SPREAD_MS = 2000
 _json = msgspec.json.Encoder()
@@ -70,6 +71,10 @@ the client has already seen its last event. Another user's job is 404.
 Authenticate with `Authorization: Bearer <access token>`, or, where headers cannot be set (a browser's
 EventSource), with the `ticket` query parameter from `POST /v1/jobs/{job_id}/events/tickets`: it opens this
 job's stream only, for an hour. A rejected ticket is 401, which stops an EventSource; ask for a new one.
+The credential the stream was opened with is checked again at every heartbeat: once it has expired the
+stream ends with the comment `: credential expired; reconnect with a new ticket or token`. An EventSource
+then reconnects with the same URL, gets 401 and stops; open a new stream with a new ticket (or token) and
+`last_event_id` to resume.
 """
 
 
@@ -252,18 +257,27 @@ def _disconnected(listener: asyncio.Task[bool]) -> bool:
 
 async def sse_messages(
     events: AsyncIterator[JobEvent | None],
+    credential: Callable[[], object],
     shutting_down: asyncio.Event,
     metrics: ApiMetrics,
     render: Callable[[JobEvent], bytes] = event_frame,
 ) -> AsyncIterator[bytes]:
     """SSE frames of a job's stream; an error or a server shutdown ends the stream early, and the
     client resumes by id (on another instance, after a short, spread-out delay when shutting down; after
-    the 503s' Retry-After when a dependency is down)."""
+    the 503s' Retry-After when a dependency is down). ``credential`` is checked again at every heartbeat:
+    once it raises ``AuthenticationError`` the stream ends with a comment saying so, and the client's
+    reconnection with the same credential is refused (401)."""
     with metrics.sse_stream():
         first = True
         try:
             async for event in until_shutdown(events, shutting_down):
-                frame = render(event) if event is not None else KEEP_ALIVE_FRAME
+                if event is not None:
+                    frame = render(event)
+                elif _refused(credential):
+                    yield sse_frame(comment=CREDENTIAL_EXPIRED)
+                    return
+                else:
+                    frame = KEEP_ALIVE_FRAME
                 if first:
                     frame, first = with_retry(frame, RECONNECT_DELAY_MS), False
                 yield frame
@@ -281,6 +295,14 @@ async def sse_messages(
             yield sse_frame(comment=SHUTTING_DOWN, retry=_shutdown_retry_ms())
 
 
+def _refused(credential: Callable[[], object]) -> bool:
+    try:
+        credential()
+    except AuthenticationError:
+        return True
+    return False
+
+
 def _shutdown_retry_ms() -> int:
     # Spread the reconnections of every client of this instance over the other instances.
     return SHUTDOWN_RETRY_MS + secrets.randbelow(SHUTDOWN_RETRY_SPREAD_MS)
@@ -290,18 +312,6 @@ async def close_events(events: AsyncIterator[JobEvent | None]) -> None:
     close = getattr(events, "aclose", None)
     if close is not None:
         await close()
-
-
-def stream_principal(
-    request: Request[Any, Any, Any], stream_tickets: JobStreamTickets, job_id: UUID, ticket: str | None
-) -> Principal:
-    """The bearer token when one is sent, the job's stream ticket otherwise."""
-    principal = signed_in(request)
-    if principal is not None:
-        return principal
-    if not ticket:
-        raise AuthenticationError(f"{SIGN_IN} or a stream ticket as ?ticket=")
-    return stream_tickets.verify(ticket, job_id)
 
 
 class JobEventsController(Controller):
@@ -317,8 +327,9 @@ class JobEventsController(Controller):
     ) -> StreamTicketOut:
         """A ticket for the `ticket` query parameter of the job's event stream, for EventSource clients.
 
-        It opens that one job's stream and nothing else, and expires after `expires_in` seconds; `url`
-        is the stream's URL with the ticket in it. Another user's job is 404.
+        It opens that one job's stream and nothing else, and expires after `expires_in` seconds (a
+        stream opened with it ends at its first heartbeat after that); `url` is the stream's URL with the
+        ticket in it. Another user's job is 404.
         """
         issued = await stream_tickets.issue(principal, job_id)
         return StreamTicketOut.of(job_id, issued)
@@ -345,18 +356,23 @@ class JobEventsController(Controller):
             QueryParameter(
                 description="A stream ticket for this job (POST /v1/jobs/{job_id}/events/tickets), for "
                 "clients that cannot send an Authorization header.",
-                max_length=4096,
+                max_length=MAX_TICKET_LENGTH,
             ),
         ] = None,
     ) -> EventStream | Response[None]:
-        principal = stream_principal(request, stream_tickets, job_id, ticket)
+        credential = stream_credential(
+            request,
+            partial(stream_tickets.verify, job_id=job_id),
+            ticket,
+            f"{SIGN_IN} or a stream ticket as ?ticket=",
+        )
         after = parse_event_id(last_event_id_header, last_event_id)
         heartbeat = max(settings.sse_heartbeat_seconds, MIN_HEARTBEAT_SECONDS)
-        events = await jobs.events(principal, job_id, after, heartbeat)
+        events = await jobs.events(credential.principal, job_id, after, heartbeat)
         if events is None:
             return Response(None, status_code=204)
         # Closing the stream when the response ends, however it ends, releases the live subscription.
-        messages = sse_messages(events, request.app.state.shutting_down, metrics)
+        messages = sse_messages(events, credential.check, request.app.state.shutting_down, metrics)
         return EventStream(messages, background=BackgroundTask(close_events, events))
 
 

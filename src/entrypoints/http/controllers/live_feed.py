@@ -31,7 +31,14 @@ from entrypoints.http.controllers.job_events import (
 )
 from entrypoints.http.dependencies import Injected
 from entrypoints.http.metrics import ApiMetrics, Metrics
-from entrypoints.http.security import SIGN_IN, Caller, bearer_token, signed_in
+from entrypoints.http.security import (
+    MAX_TICKET_LENGTH,
+    SIGN_IN,
+    Caller,
+    Connection,
+    StreamCredential,
+    stream_credential,
+)
 from entrypoints.http.versioning import API_V1
 from entrypoints.settings import Settings
 
@@ -40,7 +47,6 @@ FEED_PATH = "/events"
 NOTIFICATIONS_PATH = "/notifications"
 # Cursors are feed sequences (Postgres bigint) today; clients must treat them as opaque strings.
 MAX_CURSOR = 2**63 - 1
-MAX_TICKET_LENGTH = 4096
 # The cursor that starts a feed at the present: only events committed from now on.
 CURSOR_NOW = "now"
 # WebSocket close codes (docs/live.md).
@@ -65,12 +71,17 @@ completed, failed, cancelled) and `data` = JSON of the event's fields plus `job_
 place in its job) and `cursor`. Reconnecting with the last cursor in `Last-Event-ID` (an EventSource
 does that by itself) or the `cursor` query parameter (the header wins) replays exactly the events
 committed after it from Postgres, then live ones follow: no gaps, no repeats. Without a cursor the feed
-starts with the caller's whole history; with `cursor=now` at the present (only new events). The stream
-never ends by itself; a `: keep-alive` comment comes when it opens with nothing to replay and after
-every quiet period (15 s by default).
+starts with the caller's whole history; with `cursor=now` at the present (only new events). A
+`: keep-alive` comment comes when the stream opens with nothing to replay and after every quiet period
+(15 s by default).
 
 Authenticate with `Authorization: Bearer <access token>`, or with the `ticket` query parameter from
-`POST /v1/events/tickets` (an hour, this feed only). A refused credential is 401.
+`POST /v1/events/tickets` (an hour, this feed only). A refused credential is 401. The credential is
+checked again at every keep-alive; once it has expired the stream ends with the comment `: credential
+expired; reconnect with a new ticket or token`, and an EventSource, reconnecting with the same ticket,
+gets 401 and stops: reopen with a new ticket (or token) and the last cursor. The stream also ends, with
+a comment and a `retry:` hint, when the server restarts or Postgres is unavailable: reconnect with the
+last cursor.
 
 The same feed is a **WebSocket** at `GET /v1/notifications` (not listed here, as OpenAPI cannot describe
 one): the same credentials (bearer header or `?ticket=`) and `?cursor=`; each text message is JSON,
@@ -136,12 +147,10 @@ def feed_ws_message(event: JobEvent | None) -> str:
     ).decode()
 
 
-def feed_principal(connection_principal: Principal | None, feed: UserFeed, ticket: str | None) -> Principal:
-    if connection_principal is not None:
-        return connection_principal
-    if not ticket:
-        raise AuthenticationError(f"{SIGN_IN} or a feed ticket as ?ticket=")
-    return feed.verify_ticket(ticket)
+def feed_credential(connection: Connection, feed: UserFeed, ticket: str | None) -> StreamCredential:
+    return stream_credential(
+        connection, feed.verify_ticket, ticket, f"{SIGN_IN} or a feed ticket as ?ticket="
+    )
 
 
 class LiveFeedController(Controller):
@@ -156,8 +165,9 @@ class LiveFeedController(Controller):
         """A ticket for the `ticket` query parameter of `GET /v1/events` and the `/v1/notifications`
         WebSocket, for browsers (EventSource and WebSocket cannot send headers).
 
-        It opens the caller's own feed and nothing else, and expires after `expires_in` seconds; a
-        WebSocket opened with it is closed with code 4401 when it expires.
+        It opens the caller's own feed and nothing else, and expires after `expires_in` seconds; at its
+        first heartbeat after that, a WebSocket opened with it is closed with code 4401 and an SSE
+        stream ends with a comment saying so.
         """
         issued = feed.issue_ticket(principal)
         return FeedTicketOut(
@@ -197,10 +207,13 @@ class LiveFeedController(Controller):
             ),
         ] = None,
     ) -> EventStream:
-        principal = feed_principal(signed_in(request), feed, ticket)
+        credential = feed_credential(request, feed, ticket)
         after = parse_cursor(last_event_id_header, cursor)
-        events = feed.events(principal, after, max(settings.sse_heartbeat_seconds, MIN_HEARTBEAT_SECONDS))
-        messages = sse_messages(events, request.app.state.shutting_down, metrics, render=feed_frame)
+        heartbeat = max(settings.sse_heartbeat_seconds, MIN_HEARTBEAT_SECONDS)
+        events = feed.events(credential.principal, after, heartbeat)
+        messages = sse_messages(
+            events, credential.check, request.app.state.shutting_down, metrics, render=feed_frame
+        )
         return EventStream(messages, background=BackgroundTask(close_events, events))
 
 
@@ -214,8 +227,7 @@ async def notifications(socket: WebSocket[Any, Any, Any]) -> None:
     query = socket.query_params
     ticket, raw_cursor = query.get("ticket"), query.get("cursor")
     try:
-        credential = _credential_check(socket, container, ticket)
-        principal = credential()
+        credential = feed_credential(socket, container.feed, ticket)
     except AuthenticationError as refusal:
         await _close(socket, metrics, CLOSE_UNAUTHORIZED, str(refusal))
         return
@@ -226,9 +238,9 @@ async def notifications(socket: WebSocket[Any, Any, Any]) -> None:
         return
     settings = container.settings
     heartbeat = max(settings.sse_heartbeat_seconds, MIN_HEARTBEAT_SECONDS)
-    events = container.feed.events(principal, after, heartbeat)
+    events = container.feed.events(credential.principal, after, heartbeat)
     connection = _FeedConnection(
-        socket, events, credential, settings.feed_send_queue, settings.feed_send_timeout_seconds
+        socket, events, credential.check, settings.feed_send_queue, settings.feed_send_timeout_seconds
     )
     with metrics.websocket_connection():
         try:
@@ -237,19 +249,6 @@ async def notifications(socket: WebSocket[Any, Any, Any]) -> None:
             await close_events(events)
     if code is not None:
         await _close(socket, metrics, code, reason)
-
-
-def _credential_check(
-    socket: WebSocket[Any, Any, Any], container: Container, ticket: str | None
-) -> Callable[[], Principal]:
-    """Checks the connection's credential, now and again at every heartbeat (an expired ticket or
-    token ends the connection). The bearer header wins over a ticket."""
-    token = bearer_token(socket.headers)
-    if token is not None:
-        return lambda: container.authentication.authenticate(token)
-    if ticket is None or not ticket or len(ticket) > MAX_TICKET_LENGTH:
-        raise AuthenticationError(f"{SIGN_IN} or a feed ticket as ?ticket=")
-    return lambda: container.feed.verify_ticket(ticket)
 
 
 async def _close(socket: WebSocket[Any, Any, Any], metrics: ApiMetrics, code: int, reason: str) -> None:
