@@ -5,6 +5,7 @@ role is checked against the account, so demoting an admin takes effect on the ne
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -85,6 +86,32 @@ class StreamCredential:
 
     principal: Principal
     check: Callable[[], Principal]
+
+
+class CredentialWatch:
+    """A long-lived connection's credential checked again: at every heartbeat, and while events flow
+    without a pause long enough for one, at least every ``interval`` seconds (on an event), so a busy
+    stream does not outlive its ticket or token either."""
+
+    def __init__(
+        self, check: Callable[[], object], interval: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._check = check
+        self._interval = interval
+        self._clock = clock
+        self._due = clock() + interval
+
+    def refusal(self, *, heartbeat: bool) -> AuthenticationError | None:
+        """Why the credential no longer holds, or None; checked only at a heartbeat or when due."""
+        now = self._clock()
+        if not heartbeat and now < self._due:
+            return None
+        self._due = now + self._interval
+        try:
+            self._check()
+        except AuthenticationError as refusal:
+            return refusal
+        return None
 
 
 def stream_credential(

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from domain.analysis.jobs import JobEvent
 from entrypoints.http.controllers.job_events import sse_frame, sse_messages, with_retry
 from entrypoints.http.metrics import ApiMetrics
+from entrypoints.http.security import CredentialWatch
 
 
 async def _failing(error: Exception) -> AsyncIterator[JobEvent | None]:
@@ -20,7 +21,7 @@ async def _failing(error: Exception) -> AsyncIterator[JobEvent | None]:
 
 
 async def _messages(error: Exception) -> list[bytes]:
-    stream = sse_messages(_failing(error), lambda: None, asyncio.Event(), ApiMetrics())
+    stream = sse_messages(_failing(error), CredentialWatch(lambda: None, 60), asyncio.Event(), ApiMetrics())
     return [frame async for frame in stream]
 
 

@@ -25,7 +25,7 @@ from entrypoints.http.controllers.job_events import (
     with_retry,
 )
 from entrypoints.http.metrics import ApiMetrics
-from entrypoints.http.security import MAX_TICKET_LENGTH, stream_credential
+from entrypoints.http.security import MAX_TICKET_LENGTH, CredentialWatch, stream_credential
 
 SECRET = "test-jwt-secret-0123456789abcdef0123456789"
 TICKET_LIFETIME = timedelta(hours=1)
@@ -58,8 +58,18 @@ async def _quiet_then_expired(clock: FakeClock) -> AsyncIterator[JobEvent | None
     yield _event(3)
 
 
-async def _frames(events: AsyncIterator[JobEvent | None], check: Any) -> list[bytes]:
-    return [frame async for frame in sse_messages(events, check, asyncio.Event(), ApiMetrics())]
+async def _frames(events: AsyncIterator[JobEvent | None], check: Any, interval: float = 3600) -> list[bytes]:
+    watch = CredentialWatch(check, interval)
+    return [frame async for frame in sse_messages(events, watch, asyncio.Event(), ApiMetrics())]
+
+
+async def _busy_then_expired(clock: FakeClock) -> AsyncIterator[JobEvent | None]:
+    """Events and no heartbeat: the stream never pauses long enough for one."""
+    yield _event(1)
+    clock.current += TICKET_LIFETIME
+    for sequence in range(2, 100):
+        await asyncio.sleep(0.001)
+        yield _event(sequence)
 
 
 async def test_a_stream_ends_with_a_comment_at_its_first_heartbeat_after_the_ticket_expired() -> None:
@@ -85,6 +95,35 @@ async def test_a_stream_whose_credential_holds_sends_every_heartbeat() -> None:
     frames = await _frames(_quiet_then_expired(clock), partial(tickets.verify, ticket, JOB))
 
     assert frames[1:] == [KEEP_ALIVE_FRAME, event_frame(_event(2)), KEEP_ALIVE_FRAME, event_frame(_event(3))]
+
+
+async def test_a_busy_stream_is_checked_between_events_once_a_heartbeat_interval_passed() -> None:
+    clock = FakeClock()
+    tickets = JwtStreamTickets(SECRET, clock, TICKET_LIFETIME)
+    ticket = tickets.issue(USER, JOB).token
+
+    frames = await _frames(_busy_then_expired(clock), partial(tickets.verify, ticket, JOB), interval=0.02)
+
+    assert frames[0] == with_retry(event_frame(_event(1)), RECONNECT_DELAY_MS)
+    assert frames[-1] == b": " + CREDENTIAL_EXPIRED.encode() + b"\r\n\r\n"
+    assert 2 < len(frames) < 60  # ended within a few intervals, not after the 99th event
+
+
+def test_between_heartbeats_the_credential_is_checked_only_when_due() -> None:
+    checks: list[float] = []
+    now = [0.0]
+    watch = CredentialWatch(lambda: checks.append(now[0]), 10.0, clock=lambda: now[0])
+
+    for now[0] in (1.0, 5.0, 9.9):
+        assert watch.refusal(heartbeat=False) is None
+    assert checks == []
+    now[0] = 10.0
+    watch.refusal(heartbeat=False)
+    now[0] = 12.0
+    watch.refusal(heartbeat=True)  # a heartbeat always checks, and starts the interval again
+    now[0] = 21.9
+    watch.refusal(heartbeat=False)
+    assert checks == [10.0, 12.0]
 
 
 def _connection(access_tokens: JwtAccessTokenIssuer, headers: dict[str, str]) -> Any:

@@ -26,12 +26,17 @@ from litestar.types import Receive, Send, TypeEncodersMap
 from adapters.outages import unavailable_dependency
 from application.analysis.jobs import JobStreamTickets, UserJobs
 from domain.analysis.jobs import JobEvent
-from domain.errors import AuthenticationError
 from entrypoints.http.dependencies import Injected
 from entrypoints.http.job_schemas import StreamTicketOut
 from entrypoints.http.metrics import ApiMetrics, Metrics
 from entrypoints.http.problems import DEPENDENCY_RETRY_AFTER_SECONDS
-from entrypoints.http.security import MAX_TICKET_LENGTH, SIGN_IN, Caller, stream_credential
+from entrypoints.http.security import (
+    MAX_TICKET_LENGTH,
+    SIGN_IN,
+    Caller,
+    CredentialWatch,
+    stream_credential,
+)
 from entrypoints.http.shutdown import until_shutdown
 from entrypoints.settings import Settings
 
@@ -71,7 +76,8 @@ the client has already seen its last event. Another user's job is 404.
 Authenticate with `Authorization: Bearer <access token>`, or, where headers cannot be set (a browser's
 EventSource), with the `ticket` query parameter from `POST /v1/jobs/{job_id}/events/tickets`: it opens this
 job's stream only, for an hour. A rejected ticket is 401, which stops an EventSource; ask for a new one.
-The credential the stream was opened with is checked again at every heartbeat: once it has expired the
+The credential the stream was opened with is checked again at every heartbeat (and, on a busy stream,
+once per heartbeat interval): once it has expired the
 stream ends with the comment `: credential expired; reconnect with a new ticket or token`. An EventSource
 then reconnects with the same URL, gets 401 and stops; open a new stream with a new ticket (or token) and
 `last_event_id` to resume.
@@ -257,27 +263,24 @@ def _disconnected(listener: asyncio.Task[bool]) -> bool:
 
 async def sse_messages(
     events: AsyncIterator[JobEvent | None],
-    credential: Callable[[], object],
+    credential: CredentialWatch,
     shutting_down: asyncio.Event,
     metrics: ApiMetrics,
     render: Callable[[JobEvent], bytes] = event_frame,
 ) -> AsyncIterator[bytes]:
     """SSE frames of a job's stream; an error or a server shutdown ends the stream early, and the
     client resumes by id (on another instance, after a short, spread-out delay when shutting down; after
-    the 503s' Retry-After when a dependency is down). ``credential`` is checked again at every heartbeat:
-    once it raises ``AuthenticationError`` the stream ends with a comment saying so, and the client's
-    reconnection with the same credential is refused (401)."""
+    the 503s' Retry-After when a dependency is down). ``credential`` is checked again at every heartbeat
+    (and, between events, once a heartbeat interval has passed): once it is refused the stream ends with
+    a comment saying so, and the client's reconnection with the same credential is refused (401)."""
     with metrics.sse_stream():
         first = True
         try:
             async for event in until_shutdown(events, shutting_down):
-                if event is not None:
-                    frame = render(event)
-                elif _refused(credential):
+                if credential.refusal(heartbeat=event is None) is not None:
                     yield sse_frame(comment=CREDENTIAL_EXPIRED)
                     return
-                else:
-                    frame = KEEP_ALIVE_FRAME
+                frame = render(event) if event is not None else KEEP_ALIVE_FRAME
                 if first:
                     frame, first = with_retry(frame, RECONNECT_DELAY_MS), False
                 yield frame
@@ -293,14 +296,6 @@ async def sse_messages(
                 yield sse_frame(comment=f"{dependency} unavailable; reconnect", retry=retry)
         if shutting_down.is_set():
             yield sse_frame(comment=SHUTTING_DOWN, retry=_shutdown_retry_ms())
-
-
-def _refused(credential: Callable[[], object]) -> bool:
-    try:
-        credential()
-    except AuthenticationError:
-        return True
-    return False
 
 
 def _shutdown_retry_ms() -> int:
@@ -372,7 +367,8 @@ class JobEventsController(Controller):
         if events is None:
             return Response(None, status_code=204)
         # Closing the stream when the response ends, however it ends, releases the live subscription.
-        messages = sse_messages(events, credential.check, request.app.state.shutting_down, metrics)
+        watch = CredentialWatch(credential.check, heartbeat)
+        messages = sse_messages(events, watch, request.app.state.shutting_down, metrics)
         return EventStream(messages, background=BackgroundTask(close_events, events))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import msgspec
@@ -17,7 +17,6 @@ from litestar.params import HeaderParameter, QueryParameter
 
 from adapters.outages import unavailable_dependency
 from application.analysis.feed import UserFeed, feed_position
-from domain.accounts import Principal
 from domain.analysis.jobs import JobEvent
 from domain.errors import AuthenticationError
 from entrypoints.bootstrap import Container
@@ -36,6 +35,7 @@ from entrypoints.http.security import (
     SIGN_IN,
     Caller,
     Connection,
+    CredentialWatch,
     StreamCredential,
     stream_credential,
 )
@@ -77,7 +77,7 @@ starts with the caller's whole history; with `cursor=now` at the present (only n
 
 Authenticate with `Authorization: Bearer <access token>`, or with the `ticket` query parameter from
 `POST /v1/events/tickets` (an hour, this feed only). A refused credential is 401. The credential is
-checked again at every keep-alive; once it has expired the stream ends with the comment `: credential
+checked again at every keep-alive (and, on a busy feed, once per heartbeat interval); once it has expired the stream ends with the comment `: credential
 expired; reconnect with a new ticket or token`, and an EventSource, reconnecting with the same ticket,
 gets 401 and stops: reopen with a new ticket (or token) and the last cursor. The stream also ends, with
 a comment and a `retry:` hint, when the server restarts or Postgres is unavailable: reconnect with the
@@ -211,9 +211,8 @@ class LiveFeedController(Controller):
         after = parse_cursor(last_event_id_header, cursor)
         heartbeat = max(settings.sse_heartbeat_seconds, MIN_HEARTBEAT_SECONDS)
         events = feed.events(credential.principal, after, heartbeat)
-        messages = sse_messages(
-            events, credential.check, request.app.state.shutting_down, metrics, render=feed_frame
-        )
+        watch = CredentialWatch(credential.check, heartbeat)
+        messages = sse_messages(events, watch, request.app.state.shutting_down, metrics, render=feed_frame)
         return EventStream(messages, background=BackgroundTask(close_events, events))
 
 
@@ -240,7 +239,11 @@ async def notifications(socket: WebSocket[Any, Any, Any]) -> None:
     heartbeat = max(settings.sse_heartbeat_seconds, MIN_HEARTBEAT_SECONDS)
     events = container.feed.events(credential.principal, after, heartbeat)
     connection = _FeedConnection(
-        socket, events, credential.check, settings.feed_send_queue, settings.feed_send_timeout_seconds
+        socket,
+        events,
+        CredentialWatch(credential.check, heartbeat),
+        settings.feed_send_queue,
+        settings.feed_send_timeout_seconds,
     )
     with metrics.websocket_connection():
         try:
@@ -268,7 +271,7 @@ class _FeedConnection:
         self,
         socket: WebSocket[Any, Any, Any],
         events: AsyncIterator[JobEvent | None],
-        credential: Callable[[], Principal],
+        credential: CredentialWatch,
         queue_size: int,
         send_timeout: float,
     ) -> None:
@@ -311,11 +314,9 @@ class _FeedConnection:
 
     async def _produce(self) -> tuple[int | None, str]:
         async for event in self._events:
-            if event is None:
-                try:
-                    self._credential()
-                except AuthenticationError as refusal:
-                    return CLOSE_UNAUTHORIZED, str(refusal)
+            refusal = self._credential.refusal(heartbeat=event is None)
+            if refusal is not None:
+                return CLOSE_UNAUTHORIZED, str(refusal)
             try:
                 async with asyncio.timeout(self._send_timeout):
                     await self._queue.put(feed_ws_message(event))
