@@ -326,12 +326,19 @@ async def test_a_job_resubscribed_right_after_its_last_subscriber_left_still_rec
 async def test_a_subscriber_receives_again_after_its_redis_connection_was_dropped(
     start_fanout: FanoutFactory, redis: Redis
 ) -> None:
-    publishing, subscribing = await start_fanout(), await start_fanout()
+    name = f"fanout-{uuid4().hex}"
+    publishing, subscribing = await start_fanout(), await start_fanout(name)
     job_id = uuid4()
     subscription = await RedisJobEventFeed(subscribing).subscribe(job_id)
     await _until_redis_subscribers(redis, job_id, 1)
 
-    await redis.client_kill_filter(_type="pubsub")
+    # Only this fan-out's connection: other tests and processes share this Redis.
+    killed = [
+        await redis.client_kill_filter(_id=client["id"])
+        for client in await redis.client_list(_type="pubsub")
+        if client.get("name") == name
+    ]
+    assert killed == [1]
     await _until_redis_subscribers(redis, job_id, 1)
     event = _event(job_id)
     await RedisJobEventPublisher(publishing).publish([event])
