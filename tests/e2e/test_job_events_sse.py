@@ -443,7 +443,7 @@ def _stop(process: ServiceProcess) -> None:
         process.kill()
 
 
-BRIEF_CREDENTIALS = {"ACCESS_TOKEN_TTL_SECONDS": "2", "STREAM_TICKET_TTL_SECONDS": "2"}
+BRIEF_CREDENTIALS = {"ACCESS_TOKEN_TTL_SECONDS": "4", "STREAM_TICKET_TTL_SECONDS": "4"}
 
 
 def _api_environment(database_url: str, redis_url: str, storage: Path, heartbeat: float) -> dict[str, str]:
@@ -464,7 +464,7 @@ def api_servers(
     database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, str]]:
     """Base URLs of three API processes: 'a' and 'b' with the default heartbeat, 'quick' with 1 s,
-    whose access tokens and stream tickets expire after 2 s."""
+    whose access tokens and stream tickets expire after 4 s."""
     logs, storage = tmp_path_factory.mktemp("api-logs"), tmp_path_factory.mktemp("storage")
     default = _api_environment(database_url, redis_url, storage, DEFAULT_HEARTBEAT_SECONDS)
     environments = {
@@ -664,7 +664,7 @@ async def test_a_live_stream_ends_when_its_credential_expires_and_the_same_crede
     quick, email = api_servers["quick"], f"expiring-{credential}@example.com"
     await sign_up(email)
     async with httpx.AsyncClient(base_url=quick, timeout=WAIT) as http:
-        bearer = await log_in(http, email, "correct horse battery")  # 2 s, from the 'quick' process
+        bearer = await log_in(http, email, "correct horse battery")  # 4 s, from the 'quick' process
         user_id = UUID((await http.get("/v1/auth/me", headers=bearer)).json()["id"])
         job_id = await _queued_job(container, user_id, token_id, sent=True)
         path, headers = f"/v1/jobs/{job_id}/events", bearer

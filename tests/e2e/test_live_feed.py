@@ -54,7 +54,7 @@ def feed_servers(
     database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, str]]:
     """Two API processes "a" and "b";
-    'brief' issues access tokens and feed tickets that expire after 2 s and checks them at every 1 s
+    'brief' issues access tokens and feed tickets that expire after 4 s and checks them at every 1 s
     heartbeat."""
     logs, storage = tmp_path_factory.mktemp("feed-logs"), tmp_path_factory.mktemp("storage")
     extra = {
@@ -354,7 +354,7 @@ async def test_the_sse_feed_ends_when_its_credential_expires_and_the_same_creden
     brief, email = feed_servers["brief"], f"expiring-{credential}@example.com"
     await sign_up(email)
     async with httpx.AsyncClient(base_url=brief, timeout=WAIT) as http:
-        bearer = await log_in(http, email, "correct horse battery")  # 2 s, from the 'brief' process
+        bearer = await log_in(http, email, "correct horse battery")  # 4 s, from the 'brief' process
         path, headers = "/v1/events", bearer
         if credential == "ticket":
             path, headers = (await http.post("/v1/events/tickets", headers=bearer)).json()["events_url"], {}
