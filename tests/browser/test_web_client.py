@@ -709,3 +709,87 @@ async def test_my_page_shows_a_recording_uploaded_elsewhere_and_its_status_movin
     assert SCORE.match(texts[-1])
     # The analysis's progress was shown on the badge that said "queued", as its events came.
     assert any(re.fullmatch(r"\d+%", text) for text in in_place), texts
+
+
+async def test_my_page_misses_no_change_while_it_is_loading_again_for_a_new_recording(
+    page: Page, system: System, tmp_path: Path
+) -> None:
+    take = recorded(tmp_path, SECOND_LINE, "wav").read_bytes()
+    names_asked, names_answer = asyncio.Event(), asyncio.Event()
+
+    async def slow_line_name(route: Route) -> None:
+        # The new recording's line name is what My page asks last while it loads again.
+        names_asked.set()
+        await names_answer.wait()
+        await route.continue_()
+
+    await on_my_page_following_its_feed(page, system, "busy-phone@example.com")
+    await page.route("**/v1/tokens/*", slow_line_name)
+
+    system.worker.terminate()  # the page loads the job while it is queued
+    system.worker.wait(30.0)
+    try:
+        job_id = await upload_elsewhere(page, system, take)
+        async with asyncio.timeout(30):
+            await names_asked.wait()
+    finally:
+        system.worker.start()
+    # The analysis ends while the page is still loading what it read before.
+    events = await asyncio.to_thread(system.follow, await access_token(page), job_id)
+    names_answer.set()
+
+    assert events[-1].event == "completed"
+    await expect(recent_status(page, job_id)).to_have_text(SCORE, timeout=ANALYSIS_WAIT_MS)
+    assert await page.evaluate("window.stayedOnThisDocument") is True
+
+
+async def analysed_while_the_feed_is_cut(page: Page, system: System, take: bytes) -> str:
+    """Cut the page's feed socket (from the page, as a lost network would), and hold its reconnection
+    (the ticket it asks first) until ``take``, uploaded elsewhere, has been analysed; returns the job id."""
+    tickets_asked, tickets_answer = asyncio.Event(), asyncio.Event()
+
+    async def slow_feed_ticket(route: Route) -> None:
+        tickets_asked.set()
+        await tickets_answer.wait()
+        await route.continue_()
+
+    await page.route("**/v1/events/tickets", slow_feed_ticket)
+    await page.evaluate("window.pageSockets.forEach((socket) => socket.close())")
+    async with asyncio.timeout(30):
+        await tickets_asked.wait()
+    job_id = await upload_elsewhere(page, system, take)
+    events = await asyncio.to_thread(system.follow, await access_token(page), job_id)
+    assert events[-1].event == "completed"
+    tickets_answer.set()
+    return job_id
+
+
+async def test_my_page_resumes_its_feed_after_the_socket_is_cut_and_misses_no_change(
+    page: Page, system: System, tmp_path: Path
+) -> None:
+    take = recorded(tmp_path, SECOND_LINE, "wav").read_bytes()
+    feed = await on_my_page_following_its_feed(page, system, "unsteady@example.com")
+    first = await upload_elsewhere(page, system, take)
+    await expect(recent_status(page, first)).to_have_text(SCORE, timeout=ANALYSIS_WAIT_MS)
+
+    second = await analysed_while_the_feed_is_cut(page, system, take)
+
+    await expect(recent_status(page, second)).to_have_text(SCORE, timeout=ANALYSIS_WAIT_MS)
+    await expect(recent_status(page, first)).to_have_text(SCORE)
+    assert await page.evaluate("window.stayedOnThisDocument") is True
+    # It resumed after the last event it had seen, not from the present.
+    assert len(feed.urls) == 2
+    assert "cursor=now" not in feed.urls[-1]
+
+
+async def test_my_page_cut_from_its_feed_before_any_event_loads_again_when_back(
+    page: Page, system: System, tmp_path: Path
+) -> None:
+    take = recorded(tmp_path, SECOND_LINE, "wav").read_bytes()
+    await on_my_page_following_its_feed(page, system, "offline-at-once@example.com")
+
+    # No event came before the cut: there is no cursor to resume from, the feed starts at the present.
+    job_id = await analysed_while_the_feed_is_cut(page, system, take)
+
+    await expect(recent_status(page, job_id)).to_have_text(SCORE, timeout=ANALYSIS_WAIT_MS)
+    assert await page.evaluate("window.stayedOnThisDocument") is True
