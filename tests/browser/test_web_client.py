@@ -22,7 +22,7 @@ import httpx
 import numpy as np
 import pytest
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Page, Request, Route, expect
+from playwright.async_api import Locator, Page, Request, Route, WebSocket, expect
 
 from adapters.persistence import migrations
 from tests.browser.conftest import NewPage
@@ -593,3 +593,203 @@ def wide_recording(folder: Path, text: str, size_bytes: int) -> Path:
         writer.setframerate(rate)
         writer.writeframes(np.repeat(padded, channels).tobytes())
     return path
+
+
+# --- My page follows the live feed -------------------------------------------------------------------
+
+# Every text a job's status badge on My page takes, and whether it changed on the badge that showed the
+# text before (in place) or on a new one (My page loaded again). Sockets are kept so a test can cut them.
+WATCH_MY_PAGE = """
+window.statusesSeen = [];
+const badges = new Map();
+new MutationObserver(() => {
+  for (const badge of document.querySelectorAll("[data-job-id] .job-status")) {
+    const jobId = badge.closest("[data-job-id]").dataset.jobId;
+    const before = window.statusesSeen.findLast(([id]) => id === jobId);
+    if (before && before[1] === badge.textContent && badges.get(jobId) === badge) continue;
+    window.statusesSeen.push([jobId, badge.textContent, badges.get(jobId) === badge]);
+    badges.set(jobId, badge);
+  }
+}).observe(document, { subtree: true, childList: true, characterData: true });
+window.pageSockets = [];
+const PageWebSocket = window.WebSocket;
+window.WebSocket = class extends PageWebSocket {
+  constructor(...args) {
+    super(...args);
+    window.pageSockets.push(this);
+  }
+};
+"""
+SCORE = re.compile(r"^\d+\.\d / 100$")
+
+
+class FeedSockets:
+    """The page's live-feed WebSockets as the browser sees them: each one's address and messages."""
+
+    def __init__(self, page: Page) -> None:
+        self.urls: list[str] = []
+        self.messages: list[list[str]] = []
+        page.on("websocket", self._opened)
+
+    def _opened(self, socket: WebSocket) -> None:
+        if "/v1/notifications" not in socket.url:
+            return
+        received: list[str] = []
+        self.urls.append(socket.url)
+        self.messages.append(received)
+        socket.on("framereceived", lambda payload: received.append(str(payload)))
+
+    async def following(self, within: float = 15.0) -> None:
+        """Wait until the newest feed socket has had its first message: the feed has started and is
+        subscribed, so whatever commits from now on reaches the page."""
+        for _ in range(round(within / 0.05)):
+            if self.messages and self.messages[-1]:
+                return
+            await asyncio.sleep(0.05)
+        pytest.fail(f"the page's feed sent nothing (sockets: {self.urls})")
+
+
+async def on_my_page_following_its_feed(page: Page, system: System, email: str) -> FeedSockets:
+    """Sign up as ``email`` and open My page (watched by WATCH_MY_PAGE) once its feed follows."""
+    feed = FeedSockets(page)
+    await page.add_init_script(WATCH_MY_PAGE)
+    await sign_up(page, system, email)
+    await open_my_page(page)
+    await feed.following()
+    return feed
+
+
+async def open_my_page(page: Page) -> None:
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="My page").click()
+    await expect(page.get_by_role("heading", level=1, name="Hello, Browser Learner")).to_be_visible()
+    await page.evaluate("window.stayedOnThisDocument = true")
+
+
+def _token_id(system: System, text: str) -> str:
+    answer = httpx.get(f"{system.api_url}/v1/tokens", params={"limit": 100}, timeout=10.0)
+    assert answer.status_code == 200, answer.text
+    return next(item["id"] for item in answer.json()["items"] if item["text"] == text)
+
+
+async def upload_elsewhere(page: Page, system: System, take: bytes) -> str:
+    """Upload ``take`` of SECOND_LINE as the page's user over the API (as the phone would, not through
+    this page); returns the job id."""
+    user, token_id = await access_token(page), _token_id(system, SECOND_LINE)
+    return await asyncio.to_thread(system.upload, user, "tokens", token_id, take, "take.wav")
+
+
+def recent_status(page: Page, job_id: str) -> Locator:
+    recent = page.get_by_role("region", name="Recent recordings")
+    return recent.locator(f'[data-job-id="{job_id}"] .job-status')
+
+
+async def test_my_page_shows_a_recording_uploaded_elsewhere_and_its_status_moving_on_in_place(
+    page: Page, system: System, tmp_path: Path
+) -> None:
+    take = recorded(tmp_path, SECOND_LINE, "wav").read_bytes()
+    feed = await on_my_page_following_its_feed(page, system, "follower@example.com")
+    await expect(page.get_by_text("None yet: pick a line to practise.")).to_be_visible()
+
+    system.worker.terminate()  # the job waits at "queued" until the worker is back
+    system.worker.wait(30.0)
+    try:
+        # Uploaded from the phone (over the API, not through this page).
+        job_id = await upload_elsewhere(page, system, take)
+        await expect(recent_status(page, job_id)).to_have_text("queued", timeout=30_000)
+        await feed.following()
+    finally:
+        system.worker.start()
+
+    await expect(recent_status(page, job_id)).to_have_text(SCORE, timeout=ANALYSIS_WAIT_MS)
+    seen: list[list[Any]] = await page.evaluate("window.statusesSeen")
+    assert await page.evaluate("window.stayedOnThisDocument") is True
+    texts = [text for id_, text, _ in seen if id_ == job_id]
+    in_place = [text for id_, text, same_badge in seen if id_ == job_id and same_badge]
+    assert texts[0] == "queued"
+    assert SCORE.match(texts[-1])
+    # The analysis's progress was shown on the badge that said "queued", as its events came.
+    assert any(re.fullmatch(r"\d+%", text) for text in in_place), texts
+
+
+async def test_my_page_misses_no_change_while_it_is_loading_again_for_a_new_recording(
+    page: Page, system: System, tmp_path: Path
+) -> None:
+    take = recorded(tmp_path, SECOND_LINE, "wav").read_bytes()
+    names_asked, names_answer = asyncio.Event(), asyncio.Event()
+
+    async def slow_line_name(route: Route) -> None:
+        # The new recording's line name is what My page asks last while it loads again.
+        names_asked.set()
+        await names_answer.wait()
+        await route.continue_()
+
+    await on_my_page_following_its_feed(page, system, "busy-phone@example.com")
+    await page.route("**/v1/tokens/*", slow_line_name)
+
+    system.worker.terminate()  # the page loads the job while it is queued
+    system.worker.wait(30.0)
+    try:
+        job_id = await upload_elsewhere(page, system, take)
+        async with asyncio.timeout(30):
+            await names_asked.wait()
+    finally:
+        system.worker.start()
+    # The analysis ends while the page is still loading what it read before.
+    events = await asyncio.to_thread(system.follow, await access_token(page), job_id)
+    names_answer.set()
+
+    assert events[-1].event == "completed"
+    await expect(recent_status(page, job_id)).to_have_text(SCORE, timeout=ANALYSIS_WAIT_MS)
+    assert await page.evaluate("window.stayedOnThisDocument") is True
+
+
+async def analysed_while_the_feed_is_cut(page: Page, system: System, take: bytes) -> str:
+    """Cut the page's feed socket (from the page, as a lost network would), and hold its reconnection
+    (the ticket it asks first) until ``take``, uploaded elsewhere, has been analysed; returns the job id."""
+    tickets_asked, tickets_answer = asyncio.Event(), asyncio.Event()
+
+    async def slow_feed_ticket(route: Route) -> None:
+        tickets_asked.set()
+        await tickets_answer.wait()
+        await route.continue_()
+
+    await page.route("**/v1/events/tickets", slow_feed_ticket)
+    await page.evaluate("window.pageSockets.forEach((socket) => socket.close())")
+    async with asyncio.timeout(30):
+        await tickets_asked.wait()
+    job_id = await upload_elsewhere(page, system, take)
+    events = await asyncio.to_thread(system.follow, await access_token(page), job_id)
+    assert events[-1].event == "completed"
+    tickets_answer.set()
+    return job_id
+
+
+async def test_my_page_resumes_its_feed_after_the_socket_is_cut_and_misses_no_change(
+    page: Page, system: System, tmp_path: Path
+) -> None:
+    take = recorded(tmp_path, SECOND_LINE, "wav").read_bytes()
+    feed = await on_my_page_following_its_feed(page, system, "unsteady@example.com")
+    first = await upload_elsewhere(page, system, take)
+    await expect(recent_status(page, first)).to_have_text(SCORE, timeout=ANALYSIS_WAIT_MS)
+
+    second = await analysed_while_the_feed_is_cut(page, system, take)
+
+    await expect(recent_status(page, second)).to_have_text(SCORE, timeout=ANALYSIS_WAIT_MS)
+    await expect(recent_status(page, first)).to_have_text(SCORE)
+    assert await page.evaluate("window.stayedOnThisDocument") is True
+    # It resumed after the last event it had seen, not from the present.
+    assert len(feed.urls) == 2
+    assert "cursor=now" not in feed.urls[-1]
+
+
+async def test_my_page_cut_from_its_feed_before_any_event_loads_again_when_back(
+    page: Page, system: System, tmp_path: Path
+) -> None:
+    take = recorded(tmp_path, SECOND_LINE, "wav").read_bytes()
+    await on_my_page_following_its_feed(page, system, "offline-at-once@example.com")
+
+    # No event came before the cut: there is no cursor to resume from, the feed starts at the present.
+    job_id = await analysed_while_the_feed_is_cut(page, system, take)
+
+    await expect(recent_status(page, job_id)).to_have_text(SCORE, timeout=ANALYSIS_WAIT_MS)
+    assert await page.evaluate("window.stayedOnThisDocument") is True

@@ -356,11 +356,14 @@ export function followJob(jobId, { eventTypes, terminalTypes, onEvent, onStatus,
 // Follow every event of all the signed-in user's jobs over the live feed's WebSocket (docs/live.md).
 // A browser's WebSocket cannot send an Authorization header: a feed ticket goes in the URL. The last
 // cursor seen is kept, and every reconnection sends it, so nothing is missed or repeated; a 4401 close
-// (the ticket expired) fetches a new ticket, any other close reconnects after a growing delay. The
-// first connection asks for cursor=now: the page was just loaded, onEvent sees what happens next.
-// onEvent(type, data) per event; onStatus("open" | "reconnecting").
+// (the ticket expired) fetches a new ticket, any other close reconnects after a growing delay. A
+// connection without a cursor (the first, or one made before any event came) asks for cursor=now:
+// onEvent sees what happens from then on, and what committed before it, while the page loaded or the
+// connection was down, is not sent; its onStatus("open", true) tells the caller to read afresh.
+// onEvent(type, data) per event; onStatus("open", startedNow) at each connection's first message (the
+// feed is following from then on), onStatus("reconnecting") when one closes.
 /**
- * @param {{onEvent: (type: string, data: any) => void, onStatus: (state: "open" | "reconnecting") => void}} follower
+ * @param {{onEvent: (type: string, data: any) => void, onStatus: (state: "open" | "reconnecting", startedNow?: boolean) => void}} follower
  * @returns {{stop(): void}}
  */
 export function followMyJobs({ onEvent, onStatus }) {
@@ -389,13 +392,18 @@ export function followMyJobs({ onEvent, onStatus }) {
     }
     if (stopped) return;
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const startedNow = cursor === null;
     const resume = `&cursor=${encodeURIComponent(cursor ?? "now")}`;
     const opened = new WebSocket(`${scheme}//${location.host}${ticket.notifications_url}${resume}`);
     socket = opened;
+    let greeted = false;
     opened.onmessage = (/** @type {MessageEvent<string>} */ message) => {
       const data = JSON.parse(message.data);
       retryDelay = 1000;
-      onStatus("open");
+      if (!greeted) {
+        greeted = true;
+        onStatus("open", startedNow);
+      }
       if (data.type !== "event") return;
       cursor = data.cursor;
       onEvent(data.event, data.data);

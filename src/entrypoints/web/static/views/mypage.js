@@ -45,9 +45,14 @@ function jobLabel(job, names) {
 /** @param {number | null} value */
 const average = (value) => (value === null ? "–" : value.toFixed(1));
 
-/** @param {Show} show */
-export async function myPageView(show) {
-  if (!requireSignIn()) return;
+// How long the first load waits for the feed to start following, so that what it reads is not older
+// than the feed's start; past it the page loads anyway, and again once the feed has started.
+const FEED_START_WAIT_MS = 2000;
+// Events come in bursts (a finished job's last progress, then completed): one load for the burst.
+const RELOAD_DELAY_MS = 300;
+
+/** @returns {Promise<Node[]>} */
+async function myPageContent() {
   /** @type {[MyPage, import("../types.js").Page<Job>]} */
   const [page, completed] = await Promise.all([api.get("/v1/mypage"), api.get("/v1/jobs?status=completed&limit=100")]);
   const names = await targetNames([...page.history.recent.items, ...completed.items]);
@@ -80,7 +85,7 @@ export async function myPageView(show) {
       h("a", { href: `#/${b.kind}s/${b.target_id}` }, b.token ? `“${b.token.text}” — ${b.token.actor.name}` : b.script ? b.script.title : b.kind),
     ),
   );
-  show(
+  return [
     title(`Hello, ${page.profile.display_name}`),
     statList,
     h(
@@ -101,34 +106,89 @@ export async function myPageView(show) {
       h("h2", { id: "bookmarks-heading" }, "Bookmarks"),
       bookmarks.length ? h("ul", { class: "plain-list" }, bookmarks) : h("p", { class: "muted" }, "Bookmark lines and scripts to find them here."),
     ),
-  );
-  followHistory(show);
+  ];
 }
 
 // The history follows the user's live feed (docs/live.md): a listed job's status changes in place; a
-// new job or a finished one reloads the page, whose counts, scores and chart then include it.
+// new job or a finished one loads the page again, whose counts, scores and chart then include it. One
+// follower of the feed serves the whole visit, so its cursor carries across those loads and nothing
+// between them is missed. A load shows what was committed when its requests ran: an event that comes
+// while one is under way loads the page once more after it, and so does a feed connection that starts
+// at the present (the first, or a reconnection before any event came), since what committed before its
+// start is not sent; the first load waits for the feed's start instead.
 /** @param {Show} show */
-function followHistory(show) {
+export async function myPageView(show) {
+  if (!requireSignIn()) return;
+  let begun = false;
+  let loading = false;
+  let again = false;
+  let left = false;
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let reload;
+  /** @type {() => void} */
+  let feedStarted = () => {};
+  /** @type {Promise<void>} */
+  const started = new Promise((resolve) => {
+    feedStarted = resolve;
+    setTimeout(resolve, FEED_START_WAIT_MS);
+  });
+
+  async function load() {
+    if (loading) {
+      again = true;
+      return;
+    }
+    begun = true;
+    loading = true;
+    try {
+      show(...(await myPageContent()));
+    } finally {
+      loading = false;
+      if (again) {
+        again = false;
+        loadAgain();
+      }
+    }
+  }
+
+  function loadAgain() {
+    if (left) return;
+    load().catch(() => {
+      /* the last content stays shown; the next change loads again */
+    });
+  }
+
+  function changed() {
+    if (loading) {
+      again = true;
+      return;
+    }
+    clearTimeout(reload);
+    reload = setTimeout(loadAgain, RELOAD_DELAY_MS);
+  }
+
   const follower = followMyJobs({
     onEvent(type, data) {
-      const status = document.querySelector(`[data-job-id="${data.job_id}"] .job-status`);
+      if (!begun) return; // the first load, still to come, reads it
+      const status = loading ? null : document.querySelector(`[data-job-id="${data.job_id}"] .job-status`);
       const finished = ["completed", "failed", "cancelled"].includes(type);
       if (status && !finished) {
         status.textContent = type === "progress" && typeof data.progress === "number" ? `${data.progress}%` : type;
         return;
       }
-      clearTimeout(reload);
-      reload = setTimeout(() => {
-        follower.stop();
-        myPageView(show);
-      }, 300);
+      changed();
     },
-    onStatus() {},
+    onStatus(state, startedNow) {
+      if (state !== "open" || !startedNow) return;
+      if (begun) changed();
+      else feedStarted();
+    },
   });
   onLeave(() => {
+    left = true;
     clearTimeout(reload);
     follower.stop();
   });
+  await started;
+  await load();
 }
