@@ -87,6 +87,10 @@ class StreamCredential:
     principal: Principal
     check: Callable[[], Principal]
 
+    def watch(self, interval: float) -> CredentialWatch:
+        """The check as the connection repeats it: at heartbeats, and every ``interval`` while busy."""
+        return CredentialWatch(self.check, interval)
+
 
 class CredentialWatch:
     """A long-lived connection's credential checked again: at every heartbeat, and while events flow

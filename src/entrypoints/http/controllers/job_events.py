@@ -77,9 +77,8 @@ Authenticate with `Authorization: Bearer <access token>`, or, where headers cann
 EventSource), with the `ticket` query parameter from `POST /v1/jobs/{job_id}/events/tickets`: it opens this
 job's stream only, for an hour. A rejected ticket is 401, which stops an EventSource; ask for a new one.
 The credential the stream was opened with is checked again at every heartbeat (and, on a busy stream,
-once per heartbeat interval): once it has expired the
-stream ends with the comment `: credential expired; reconnect with a new ticket or token`. An EventSource
-then reconnects with the same URL, gets 401 and stops; open a new stream with a new ticket (or token) and
+once per heartbeat interval): once it has expired the stream ends with the comment `: credential
+expired; reconnect with a new ticket or token`. An EventSource then reconnects with the same URL, gets 401 and stops; open a new stream with a new ticket (or token) and
 `last_event_id` to resume.
 """
 
@@ -367,8 +366,7 @@ class JobEventsController(Controller):
         if events is None:
             return Response(None, status_code=204)
         # Closing the stream when the response ends, however it ends, releases the live subscription.
-        watch = CredentialWatch(credential.check, heartbeat)
-        messages = sse_messages(events, watch, request.app.state.shutting_down, metrics)
+        messages = sse_messages(events, credential.watch(heartbeat), request.app.state.shutting_down, metrics)
         return EventStream(messages, background=BackgroundTask(close_events, events))
 
 

@@ -77,9 +77,10 @@ starts with the caller's whole history; with `cursor=now` at the present (only n
 
 Authenticate with `Authorization: Bearer <access token>`, or with the `ticket` query parameter from
 `POST /v1/events/tickets` (an hour, this feed only). A refused credential is 401. The credential is
-checked again at every keep-alive (and, on a busy feed, once per heartbeat interval); once it has expired the stream ends with the comment `: credential
-expired; reconnect with a new ticket or token`, and an EventSource, reconnecting with the same ticket,
-gets 401 and stops: reopen with a new ticket (or token) and the last cursor. The stream also ends, with
+checked again at every keep-alive (and, on a busy feed, once per heartbeat interval); once it has
+expired the stream ends with the comment `: credential expired; reconnect with a new ticket or token`,
+and an EventSource, reconnecting with the same ticket, gets 401 and stops: reopen with a new ticket (or
+token) and the last cursor. The stream also ends, with
 a comment and a `retry:` hint, when the server restarts or Postgres is unavailable: reconnect with the
 last cursor.
 
@@ -211,7 +212,7 @@ class LiveFeedController(Controller):
         after = parse_cursor(last_event_id_header, cursor)
         heartbeat = max(settings.sse_heartbeat_seconds, MIN_HEARTBEAT_SECONDS)
         events = feed.events(credential.principal, after, heartbeat)
-        watch = CredentialWatch(credential.check, heartbeat)
+        watch = credential.watch(heartbeat)
         messages = sse_messages(events, watch, request.app.state.shutting_down, metrics, render=feed_frame)
         return EventStream(messages, background=BackgroundTask(close_events, events))
 
@@ -241,7 +242,7 @@ async def notifications(socket: WebSocket[Any, Any, Any]) -> None:
     connection = _FeedConnection(
         socket,
         events,
-        CredentialWatch(credential.check, heartbeat),
+        credential.watch(heartbeat),
         settings.feed_send_queue,
         settings.feed_send_timeout_seconds,
     )
