@@ -239,6 +239,11 @@ def analysis_server(host: str, port: int) -> None:
         host=host,
         port=port,
         log_config=None,
+        # One process: its queue, its analysis processes and the job ids it remembers are this
+        # process's own, and ANALYSIS_SERVER_CONCURRENCY and ANALYSIS_SERVER_QUEUE_SIZE bound the whole
+        # server. Left unset, uvicorn would take WEB_CONCURRENCY, the API's process count, which
+        # run-all, the Dockerfile and fly.toml set for every process on the machine.
+        workers=1,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
     )
 

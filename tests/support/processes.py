@@ -122,6 +122,22 @@ class ServiceProcess:
             return
 
 
+def live_group_members(leader: int) -> list[str]:
+    """The ids of the live processes in the process group ``leader`` leads (zombies left out)."""
+    listing = subprocess.run(["ps", "-o", "pid=,stat=", "-g", str(leader)], capture_output=True, text=True)
+    return [line.split()[0] for line in listing.stdout.splitlines() if "Z" not in line.split()[1]]
+
+
+def group_gone(leader: int, within: float) -> bool:
+    """Whether every process of the group has exited within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while live_group_members(leader):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def worker_process(env: Mapping[str, str], log_dir: Path) -> ServiceProcess:
     """The worker is ready once its startup hook ran, which also started the outbox sweep."""
     return ServiceProcess(

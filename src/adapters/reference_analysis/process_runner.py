@@ -139,10 +139,20 @@ class ProcessPoolRunner:
                 self._listeners.pop(token, None)
 
     def close(self) -> None:
+        """Stop the processes once their tasks are done, then release the stage queue.
+
+        The queue's semaphores are named ones, unlinked when the queue is collected or at a normal
+        exit. The server does not exit normally: uvicorn raises again the SIGTERM it caught, and exit
+        handlers do not run. So the queue is let go here (the pool holds it too, as its processes'
+        initializer argument); kept to the end, its semaphores would be left for multiprocessing's
+        resource tracker to remove, with a warning about leaked semaphores.
+        """
         self._executor.shutdown(wait=True, cancel_futures=True)
         self._stages.put((-1, None))
         self._relay.join(5.0)
         self._stages.close()
+        self._stages.join_thread()
+        del self._executor, self._stages
 
     def _new_executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(

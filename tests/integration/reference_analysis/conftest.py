@@ -41,6 +41,8 @@ def analysis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "ANALYSIS_SERVER_ALLOWED_PRIVATE_NETWORKS": "127.0.0.1/32",
         "ANALYSIS_SERVER_CONCURRENCY": "2",
         "LOG_LEVEL": "INFO",
+        # As run-all, the Dockerfile and fly.toml set it for every process: the API's process count.
+        "WEB_CONCURRENCY": "2",
     }
     process: ServiceProcess = analysis_server_process(
         env, Path(tmp_path_factory.mktemp("analysis-logs")), port

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,18 +14,12 @@ from tests.integration.reference_analysis.conftest import AUTH_TOKEN, WEBHOOK_SE
 from tests.support.api_double import ApiDouble
 from tests.support.encoding import encode_audio
 from tests.support.full_system import analysis_server_process, free_port
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, group_gone, live_group_members
 from tests.support.speech import Voice, synthesize
 
 pytestmark = pytest.mark.slow
 
 LINE = "Keep your eyes on the road and your hands upon the wheel."
-
-
-def _group(leader: int) -> list[str]:
-    """The live processes of the process group (zombies left out)."""
-    listing = subprocess.run(["ps", "-o", "pid=,stat=", "-g", str(leader)], capture_output=True, text=True)
-    return [line.split()[0] for line in listing.stdout.splitlines() if "Z" not in line.split()[1]]
 
 
 def _leader(port: int) -> int:
@@ -35,15 +28,6 @@ def _leader(port: int) -> int:
         ["pgrep", "-f", f"uv run .*analysis-server --port {port}$"], capture_output=True, text=True
     )
     return int(found.stdout.split()[0])
-
-
-def _gone(leader: int, within: float) -> bool:
-    deadline = time.monotonic() + within
-    while _group(leader):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
 
 
 @pytest.fixture
@@ -62,7 +46,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, int]]:
     leader = _leader(port)
     yield f"http://127.0.0.1:{port}", leader
     process.kill()
-    for pid in _group(leader):
+    for pid in live_group_members(leader):
         os.kill(int(pid), signal.SIGKILL)
 
 
@@ -71,7 +55,7 @@ def test_sigterm_to_the_process_group_leaves_no_process_behind(server: tuple[str
 
     os.killpg(leader, signal.SIGTERM)
 
-    assert _gone(leader, within=30.0), _group(leader)
+    assert group_gone(leader, within=30.0), live_group_members(leader)
 
 
 def test_a_killed_server_leaves_no_analysis_process_behind(server: tuple[str, int]) -> None:
@@ -82,7 +66,7 @@ def test_a_killed_server_leaves_no_analysis_process_behind(server: tuple[str, in
 
     os.kill(python, signal.SIGKILL)
 
-    assert _gone(leader, within=10.0), _group(leader)
+    assert group_gone(leader, within=10.0), live_group_members(leader)
 
 
 def test_a_job_under_way_when_the_process_group_gets_sigterm_completes(
