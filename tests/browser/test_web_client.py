@@ -793,3 +793,42 @@ async def test_my_page_cut_from_its_feed_before_any_event_loads_again_when_back(
 
     await expect(recent_status(page, job_id)).to_have_text(SCORE, timeout=ANALYSIS_WAIT_MS)
     assert await page.evaluate("window.stayedOnThisDocument") is True
+
+
+async def test_my_page_says_when_it_cannot_be_brought_up_to_date_and_tries_again_until_it_is(
+    page: Page, system: System, tmp_path: Path
+) -> None:
+    take = recorded(tmp_path, SECOND_LINE, "wav").read_bytes()
+    await on_my_page_following_its_feed(page, system, "outage-watcher@example.com")
+    refused = asyncio.Event()
+
+    async def api_unavailable(route: Route) -> None:
+        refused.set()
+        await route.fulfill(
+            status=503,
+            content_type="application/problem+json",
+            body='{"title": "Service Unavailable", "status": 503, "detail": "The database is not answering."}',
+        )
+
+    await page.route("**/v1/mypage", api_unavailable)
+    job_id = await upload_elsewhere(page, system, take)
+    events = await asyncio.to_thread(system.follow, await access_token(page), job_id)
+    assert events[-1].event == "completed"
+    # The job's last change has come; one more load is refused after it (that change's, or a retry).
+    refused.clear()
+    async with asyncio.timeout(30):
+        await refused.wait()
+
+    notice = page.get_by_role("status").filter(has_text="could not be brought up to date")
+    await expect(notice).to_be_visible()
+    await expect(notice).to_contain_text("The database is not answering.")
+    # What it showed stays: the heading, and no recording yet.
+    await expect(page.get_by_role("heading", level=1, name="Hello, Browser Learner")).to_be_visible()
+    await expect(page.get_by_text("None yet: pick a line to practise.")).to_be_visible()
+
+    await page.unroute("**/v1/mypage", api_unavailable)
+
+    # Tried again on its own: no change is left to prompt a load.
+    await expect(recent_status(page, job_id)).to_have_text(SCORE, timeout=ANALYSIS_WAIT_MS)
+    await expect(notice).to_be_hidden()
+    assert await page.evaluate("window.stayedOnThisDocument") is True

@@ -1,11 +1,11 @@
 // @ts-check
 // #/me: counts, scores over time, recent recordings and bookmarks.
 
-import { api, followMyJobs } from "../api.js";
+import { SignInRequired, api, followMyJobs } from "../api.js";
 import { historyChart } from "../charts.js";
 import { formatDate, h } from "../dom.js";
 import { onLeave } from "../router.js";
-import { itemName, requireSignIn, title } from "../ui.js";
+import { itemName, messageOf, requireSignIn, title } from "../ui.js";
 
 /** @typedef {import("../router.js").Show} Show */
 /** @typedef {import("../types.js").Job} Job */
@@ -50,6 +50,10 @@ const average = (value) => (value === null ? "–" : value.toFixed(1));
 const FEED_START_WAIT_MS = 2000;
 // Events come in bursts (a finished job's last progress, then completed): one load for the burst.
 const RELOAD_DELAY_MS = 300;
+// A load again that fails keeps what the page shows, says so, and is tried again after this long,
+// doubling up to RETRY_MAX_MS (a change meanwhile tries at once).
+const RETRY_FIRST_MS = 2000;
+const RETRY_MAX_MS = 30000;
 
 /** @returns {Promise<Node[]>} */
 async function myPageContent() {
@@ -115,7 +119,8 @@ async function myPageContent() {
 // between them is missed. A load shows what was committed when its requests ran: an event that comes
 // while one is under way loads the page once more after it, and so does a feed connection that starts
 // at the present (the first, or a reconnection before any event came), since what committed before its
-// start is not sent; the first load waits for the feed's start instead.
+// start is not sent; the first load waits for the feed's start instead. A load again that fails leaves
+// the page as it was, with a notice under the heading, and is tried again until one succeeds.
 /** @param {Show} show */
 export async function myPageView(show) {
   if (!requireSignIn()) return;
@@ -125,6 +130,8 @@ export async function myPageView(show) {
   let left = false;
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let reload;
+  let retryMs = RETRY_FIRST_MS;
+  const notice = h("div", { class: "error", role: "status", hidden: true });
   /** @type {() => void} */
   let feedStarted = () => {};
   /** @type {Promise<void>} */
@@ -141,7 +148,10 @@ export async function myPageView(show) {
     begun = true;
     loading = true;
     try {
-      show(...(await myPageContent()));
+      const [heading, ...content] = await myPageContent();
+      notice.hidden = true;
+      retryMs = RETRY_FIRST_MS;
+      show(heading, notice, ...content);
     } finally {
       loading = false;
       if (again) {
@@ -153,8 +163,20 @@ export async function myPageView(show) {
 
   function loadAgain() {
     if (left) return;
-    load().catch(() => {
-      /* the last content stays shown; the next change loads again */
+    load().catch((error) => {
+      if (left) return;
+      if (error instanceof SignInRequired) {
+        requireSignIn();
+        return;
+      }
+      notice.replaceChildren(
+        h("p", {}, `This page could not be brought up to date: ${messageOf(error)}`),
+        h("p", {}, `Trying again in ${Math.round(retryMs / 1000)} s.`),
+      );
+      notice.hidden = false;
+      clearTimeout(reload);
+      reload = setTimeout(loadAgain, retryMs);
+      retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
     });
   }
 
