@@ -176,7 +176,9 @@ def create_app(
         middleware=tracing_middleware,
         openapi_config=OpenAPIConfig(title="Reference analysis server", version="1.0.0", path="/schema"),
         lifespan=[lifespan],
+        # Set, not read from LITESTAR_DEBUG and LITESTAR_PDB (as the API's app does).
         debug=False,
+        pdb_on_exception=False,
         logging_config=None,
     )
 

@@ -194,7 +194,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         openapi_config=_openapi(),
         lifespan=[lifespan],
         state=State(state),
+        # Set, not left to Litestar, which would read LITESTAR_DEBUG and LITESTAR_PDB from the environment:
+        # stack traces in answers, or a debugger started on a failing request.
         debug=False,
+        pdb_on_exception=False,
         # configure_logging above owns the root logger; Litestar's default config would replace its
         # JSON handler with a plain-text queue handler.
         logging_config=None,
