@@ -257,6 +257,41 @@ async function putPart(blob, partBytes, part) {
   if (!response.ok) throw new ApiError(response.status, await problemOf(response));
 }
 
+// Tries ``attempt`` again after failures: ``later()`` schedules the next try (one at a time) after
+// ``firstMs``, then twice as long each time up to ``maxMs``, and answers that delay; ``succeeded()``
+// cancels any try scheduled and starts the delays over; ``stop()`` cancels for good.
+/**
+ * @param {() => unknown} attempt
+ * @param {number} [firstMs]
+ * @param {number} [maxMs]
+ */
+export function retrier(attempt, firstMs = 1000, maxMs = 15000) {
+  let delay = firstMs;
+  let stopped = false;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  return {
+    get stopped() {
+      return stopped;
+    },
+    later() {
+      const wait = delay;
+      clearTimeout(timer);
+      if (!stopped) timer = setTimeout(attempt, wait);
+      delay = Math.min(delay * 2, maxMs);
+      return wait;
+    },
+    succeeded() {
+      clearTimeout(timer);
+      delay = firstMs;
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
 // Follow a job's events. EventSource resumes a dropped connection by itself (it sends Last-Event-ID);
 // the last id seen is also kept in sessionStorage, so a reloaded page resumes where it was. EventSource
 // cannot send an Authorization header: a stream ticket for this one job goes in the URL instead, and a
@@ -284,17 +319,14 @@ export function followJob(jobId, { eventTypes, terminalTypes, onEvent, onStatus,
   let lastId = Number(sessionStorage.getItem(storageKey) || 0);
   /** @type {EventSource | null} */
   let source = null;
-  let stopped = false;
-  let retryDelay = 1000;
-  /** @type {ReturnType<typeof setTimeout> | undefined} */
-  let retryTimer;
+  const retry = retrier(open);
 
   async function open() {
-    if (stopped) return;
+    if (retry.stopped) return;
     try {
       /** @type {StreamTicket} */
       const ticket = await api.post(`/v1/jobs/${jobId}/events/tickets`);
-      if (stopped) return;
+      if (retry.stopped) return;
       source = new EventSource(`${ticket.url}&last_event_id=${lastId}`);
     } catch (error) {
       if (error instanceof SignInRequired || (error instanceof ApiError && error.status < 500)) {
@@ -302,12 +334,12 @@ export function followJob(jobId, { eventTypes, terminalTypes, onEvent, onStatus,
         onEnd(error);
         return;
       }
-      scheduleRetry();
+      retry.later();
       return;
     }
     const opened = source;
     opened.onopen = () => {
-      retryDelay = 1000;
+      retry.succeeded();
       onStatus("open");
     };
     for (const type of eventTypes) {
@@ -324,7 +356,7 @@ export function followJob(jobId, { eventTypes, terminalTypes, onEvent, onStatus,
       });
     }
     opened.onerror = () => {
-      if (stopped) return;
+      if (retry.stopped) return;
       if (opened.readyState === EventSource.CONNECTING) {
         onStatus("reconnecting");
         return;
@@ -332,20 +364,13 @@ export function followJob(jobId, { eventTypes, terminalTypes, onEvent, onStatus,
       // CLOSED: refused (401, 204 for a job already seen to its end) or the server is unreachable.
       opened.close();
       onStatus("reconnecting");
-      scheduleRetry();
+      retry.later();
       onDropped();
     };
   }
 
-  function scheduleRetry() {
-    if (stopped) return;
-    retryTimer = setTimeout(open, retryDelay);
-    retryDelay = Math.min(retryDelay * 2, 15000);
-  }
-
   function stop() {
-    stopped = true;
-    clearTimeout(retryTimer);
+    retry.stop();
     if (source) source.close();
   }
 
@@ -371,13 +396,10 @@ export function followMyJobs({ onEvent, onStatus }) {
   let cursor = null;
   /** @type {WebSocket | null} */
   let socket = null;
-  let stopped = false;
-  let retryDelay = 1000;
-  /** @type {ReturnType<typeof setTimeout> | undefined} */
-  let retryTimer;
+  const retry = retrier(open);
 
   async function open() {
-    if (stopped) return;
+    if (retry.stopped) return;
     /** @type {FeedTicket} */
     let ticket;
     try {
@@ -387,10 +409,10 @@ export function followMyJobs({ onEvent, onStatus }) {
         stop();
         return;
       }
-      scheduleRetry();
+      retry.later();
       return;
     }
-    if (stopped) return;
+    if (retry.stopped) return;
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const startedNow = cursor === null;
     const resume = `&cursor=${encodeURIComponent(cursor ?? "now")}`;
@@ -399,7 +421,7 @@ export function followMyJobs({ onEvent, onStatus }) {
     let greeted = false;
     opened.onmessage = (/** @type {MessageEvent<string>} */ message) => {
       const data = JSON.parse(message.data);
-      retryDelay = 1000;
+      retry.succeeded();
       if (!greeted) {
         greeted = true;
         onStatus("open", startedNow);
@@ -409,21 +431,14 @@ export function followMyJobs({ onEvent, onStatus }) {
       onEvent(data.event, data.data);
     };
     opened.onclose = () => {
-      if (stopped) return;
+      if (retry.stopped) return;
       onStatus("reconnecting");
-      scheduleRetry();
+      retry.later();
     };
   }
 
-  function scheduleRetry() {
-    if (stopped) return;
-    retryTimer = setTimeout(open, retryDelay);
-    retryDelay = Math.min(retryDelay * 2, 15000);
-  }
-
   function stop() {
-    stopped = true;
-    clearTimeout(retryTimer);
+    retry.stop();
     if (socket) socket.close();
   }
 

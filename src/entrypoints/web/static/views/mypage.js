@@ -1,7 +1,7 @@
 // @ts-check
 // #/me: counts, scores over time, recent recordings and bookmarks.
 
-import { SignInRequired, api, followMyJobs } from "../api.js";
+import { SignInRequired, api, followMyJobs, retrier } from "../api.js";
 import { historyChart } from "../charts.js";
 import { formatDate, h } from "../dom.js";
 import { onLeave } from "../router.js";
@@ -130,7 +130,7 @@ export async function myPageView(show) {
   let left = false;
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let reload;
-  let retryMs = RETRY_FIRST_MS;
+  const retry = retrier(loadAgain, RETRY_FIRST_MS, RETRY_MAX_MS);
   const notice = h("div", { class: "error", role: "status", hidden: true });
   /** @type {() => void} */
   let feedStarted = () => {};
@@ -150,7 +150,7 @@ export async function myPageView(show) {
     try {
       const [heading, ...content] = await myPageContent();
       notice.hidden = true;
-      retryMs = RETRY_FIRST_MS;
+      retry.succeeded();
       show(heading, notice, ...content);
     } finally {
       loading = false;
@@ -169,14 +169,12 @@ export async function myPageView(show) {
         requireSignIn();
         return;
       }
+      const wait = retry.later();
       notice.replaceChildren(
         h("p", {}, `This page could not be brought up to date: ${messageOf(error)}`),
-        h("p", {}, `Trying again in ${Math.round(retryMs / 1000)} s.`),
+        h("p", {}, `Trying again in ${Math.round(wait / 1000)} s.`),
       );
       notice.hidden = false;
-      clearTimeout(reload);
-      reload = setTimeout(loadAgain, retryMs);
-      retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
     });
   }
 
@@ -209,6 +207,7 @@ export async function myPageView(show) {
   onLeave(() => {
     left = true;
     clearTimeout(reload);
+    retry.stop();
     follower.stop();
   });
   await started;
